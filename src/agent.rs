@@ -1,0 +1,485 @@
+//! The agent: one worker per route that lists its source, waits for files to be complete, and
+//! sends each through its journey. `run` drives the workers from folder events (notify, debounced)
+//! with a periodic rescan as the fallback; `once` makes a single pass and returns.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use tokio::sync::Notify;
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::endpoint::Entry;
+use crate::fsutil;
+use crate::journey::{self, Outcome, Route, parse_processing_name};
+use crate::ledger::{Ledger, LedgerError, now_ms};
+
+/// How long folder events are gathered before a route is woken.
+const EVENT_DEBOUNCE: Duration = Duration::from_millis(10);
+
+/// How often archive retention is applied.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the agent did, for `once`'s exit code and summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Files delivered.
+    pub delivered: u64,
+    /// Files archived as duplicates.
+    pub duplicates: u64,
+    /// Files moved to an error folder.
+    pub failed: u64,
+    /// Files waiting for a retry after a transient fault.
+    pub retrying: u64,
+}
+
+impl Summary {
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Delivered { .. } => self.delivered += 1,
+            Outcome::Duplicate => self.duplicates += 1,
+            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::RetryLater { .. } => self.retrying += 1,
+            Outcome::Vanished => {}
+        }
+    }
+
+    fn add(&mut self, other: Summary) {
+        self.delivered += other.delivered;
+        self.duplicates += other.duplicates;
+        self.failed += other.failed;
+        self.retrying += other.retrying;
+    }
+}
+
+/// What the stability check remembers of a file between listings.
+struct Observation {
+    size: u64,
+    mtime: Option<SystemTime>,
+    /// When cartferry first saw the current size and mtime (not the file's own mtime: it lies).
+    unchanged_since: Instant,
+}
+
+/// Decides when a listed file is complete: unchanged for `stable_for` since cartferry saw it
+/// change, or (on marker routes) its done-marker exists.
+#[derive(Default)]
+struct StabilityTracker {
+    seen: HashMap<String, Observation>,
+}
+
+impl StabilityTracker {
+    /// Takes a listing; returns the files ready to take (oldest first) and when to look again for
+    /// the ones still settling.
+    fn observe(
+        &mut self,
+        route: &Route,
+        listing: Vec<Entry>,
+        now: Instant,
+    ) -> (Vec<Entry>, Option<Instant>) {
+        let marker = route.config.from.done_marker.as_ref();
+        let stable_for = route.config.from.stable_for;
+        let names: std::collections::HashSet<&str> =
+            listing.iter().map(|e| e.name.as_str()).collect();
+        let mut ready = Vec::new();
+        let mut next = None::<Instant>;
+        let mut still_there = HashMap::with_capacity(listing.len());
+        for entry in &listing {
+            if !route.wants(&entry.name) {
+                continue;
+            }
+            if let Some(m) = marker {
+                if names.contains(m.marker_for(&entry.name).as_str()) {
+                    ready.push((now, entry.clone()));
+                }
+                continue;
+            }
+            let since = match self.seen.remove(&entry.name) {
+                Some(o) if o.size == entry.size && o.mtime == entry.mtime => o.unchanged_since,
+                _ => now,
+            };
+            let due = since + stable_for;
+            if now >= due && since < now {
+                ready.push((since, entry.clone()));
+            } else {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+            still_there.insert(
+                entry.name.clone(),
+                Observation {
+                    size: entry.size,
+                    mtime: entry.mtime,
+                    unchanged_since: since,
+                },
+            );
+        }
+        self.seen = still_there;
+        ready.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+        (ready.into_iter().map(|(_, e)| e).collect(), next)
+    }
+
+    fn forget(&mut self, name: &str) {
+        self.seen.remove(name);
+    }
+}
+
+/// One route's worker: its ledger connection and stability memory. Runs on a blocking thread.
+pub struct RouteWorker {
+    route: Arc<Route>,
+    ledger: Ledger,
+    tracker: StabilityTracker,
+    last_retention: Option<Instant>,
+    listing_failed: bool,
+}
+
+impl RouteWorker {
+    /// A worker for `route` with its own ledger connection.
+    pub fn new(route: Arc<Route>, state_dir: &Path) -> Result<RouteWorker, LedgerError> {
+        Ok(RouteWorker {
+            route,
+            ledger: Ledger::open(state_dir)?,
+            tracker: StabilityTracker::default(),
+            last_retention: None,
+            listing_failed: false,
+        })
+    }
+
+    /// After a start: puts back processing-area files the ledger does not know (their claim was
+    /// lost with the last commits before a power cut), then resumes every unfinished file.
+    pub fn recover(&mut self, stop: &AtomicBool) -> Result<Summary, LedgerError> {
+        self.return_orphans()?;
+        let mut summary = Summary::default();
+        for row in self.ledger.unfinished(self.route.name())? {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            summary.count(&journey::resume(&self.route, &self.ledger, &row)?);
+        }
+        Ok(summary)
+    }
+
+    fn return_orphans(&self) -> Result<(), LedgerError> {
+        let dir = self.route.processing_dir();
+        let Ok(items) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let known: std::collections::HashSet<i64> = self
+            .ledger
+            .unfinished(self.route.name())?
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        for item in items.flatten() {
+            let file_name = item.file_name().to_string_lossy().into_owned();
+            let Some((id, name)) = parse_processing_name(&file_name) else {
+                continue;
+            };
+            if known.contains(&id) {
+                continue;
+            }
+            let back = fsutil::free_path(&self.route.source_dir, name, None);
+            match std::fs::rename(item.path(), &back) {
+                Ok(()) => info!(
+                    route = self.route.name(),
+                    file = name,
+                    "returned a claimed file the ledger did not know to the source folder"
+                ),
+                Err(e) => {
+                    warn!(route = self.route.name(), file = name, error = %e, "could not return an unknown claimed file to the source folder")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass: resumes files whose retry is due, then takes every complete file in the source
+    /// folder. Stops between files when `stop` is set. Returns when the route wants to look again.
+    pub fn pass(
+        &mut self,
+        stop: &AtomicBool,
+        summary: &mut Summary,
+    ) -> Result<Option<Instant>, LedgerError> {
+        let mut next: Option<Instant> = None;
+        let now_wall = now_ms();
+        for row in self.ledger.unfinished(self.route.name())? {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(next);
+            }
+            match row.next_attempt_at_ms {
+                Some(at) if at > now_wall => {
+                    let due = Instant::now() + Duration::from_millis((at - now_wall) as u64);
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                }
+                _ => summary.count(&journey::resume(&self.route, &self.ledger, &row)?),
+            }
+        }
+        let listing = match self.route.source.list(&self.route.config.from.dir) {
+            Ok(listing) => {
+                if self.listing_failed {
+                    info!(route = self.route.name(), "source folder readable again");
+                    self.listing_failed = false;
+                }
+                listing
+            }
+            Err(e) => {
+                if !self.listing_failed {
+                    warn!(route = self.route.name(), error = %e, "cannot list the source folder; will keep trying");
+                    self.listing_failed = true;
+                }
+                return Ok(next);
+            }
+        };
+        let (ready, settle_at) = self.tracker.observe(&self.route, listing, Instant::now());
+        if let Some(at) = settle_at {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        for entry in ready {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            self.tracker.forget(&entry.name);
+            let outcome = journey::take(&self.route, &self.ledger, &entry)?;
+            if let Outcome::RetryLater { .. } = outcome {
+                let due = Instant::now() + self.route.config.retry.initial_backoff;
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+            summary.count(&outcome);
+        }
+        self.apply_retention();
+        Ok(next)
+    }
+
+    /// Deletes dated archive folders older than the route's retention, at most once an hour.
+    fn apply_retention(&mut self) {
+        let Some(keep) = self.route.config.archive_retention else {
+            return;
+        };
+        if self
+            .last_retention
+            .is_some_and(|t| t.elapsed() < RETENTION_EVERY)
+        {
+            return;
+        }
+        self.last_retention = Some(Instant::now());
+        let cutoff = chrono::Local::now().date_naive()
+            - chrono::Duration::from_std(keep).unwrap_or_default();
+        let root = &self.route.config.archive;
+        for day_dir in dated_dirs(root) {
+            let (date, path) = day_dir;
+            if date < cutoff {
+                match std::fs::remove_dir_all(&path) {
+                    Ok(()) => {
+                        info!(route = self.route.name(), folder = %path.display(), "archive folder past its retention removed")
+                    }
+                    Err(e) => {
+                        warn!(route = self.route.name(), folder = %path.display(), error = %e, "could not remove an archive folder past its retention")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `YYYY/MM/DD` folders under an archive root, with their dates.
+fn dated_dirs(root: &Path) -> Vec<(chrono::NaiveDate, PathBuf)> {
+    let subdirs = |p: &Path| -> Vec<(u32, PathBuf)> {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (y, yp) in subdirs(root) {
+        for (m, mp) in subdirs(&yp) {
+            for (d, dp) in subdirs(&mp) {
+                if let Some(date) = chrono::NaiveDate::from_ymd_opt(y as i32, m, d) {
+                    out.push((date, dp));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Builds every route of a config, after creating or upgrading the ledger once, before any
+/// worker opens its own connection.
+pub fn routes(config: &Config) -> Result<Vec<Arc<Route>>, String> {
+    Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
+    config
+        .routes
+        .iter()
+        .map(|r| Route::new(config, r).map(Arc::new))
+        .collect()
+}
+
+/// One pass over every route, waiting once for files still settling; then returns.
+pub fn once(config: &Config) -> Result<Summary, String> {
+    let routes = routes(config)?;
+    let stop = AtomicBool::new(false);
+    let once_route = |route: &Arc<Route>| -> Result<Summary, LedgerError> {
+        let mut worker = RouteWorker::new(route.clone(), &config.agent.state_dir)?;
+        let mut summary = worker.recover(&stop)?;
+        if let Some(at) = worker.pass(&stop, &mut summary)? {
+            let wait = at.saturating_duration_since(Instant::now());
+            if wait <= route.config.from.stable_for {
+                std::thread::sleep(wait);
+                worker.pass(&stop, &mut summary)?;
+            }
+        }
+        Ok(summary)
+    };
+    let results: Vec<Result<Summary, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = routes
+            .iter()
+            .map(|route| scope.spawn(|| once_route(route).map_err(|e| e.to_string())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a route worker crashed".to_string()))
+            })
+            .collect()
+    });
+    let mut total = Summary::default();
+    for r in results {
+        total.add(r?);
+    }
+    Ok(total)
+}
+
+/// Runs every route until `shutdown` resolves; the file in hand is finished first.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    let routes = routes(&config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let wakers: Vec<Arc<Notify>> = routes.iter().map(|_| Arc::new(Notify::new())).collect();
+    let _watcher = watch_sources(&routes, &wakers);
+    let mut tasks = Vec::new();
+    for (route, wake) in routes.iter().zip(&wakers) {
+        tasks.push(tokio::spawn(route_loop(
+            route.clone(),
+            config.agent.state_dir.clone(),
+            config.agent.poll_interval,
+            wake.clone(),
+            stop.clone(),
+        )));
+    }
+    info!(routes = routes.len(), "cartferry is running");
+    shutdown.await;
+    info!("stop requested; finishing the files in hand");
+    stop.store(true, Ordering::Relaxed);
+    for w in &wakers {
+        w.notify_one();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    info!("cartferry stopped");
+    Ok(())
+}
+
+async fn route_loop(
+    route: Arc<Route>,
+    state_dir: PathBuf,
+    poll: Duration,
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut worker: Option<RouteWorker> = None;
+    let mut recovered = false;
+    while !stop.load(Ordering::Relaxed) {
+        let (route2, state_dir2, stop2) = (route.clone(), state_dir.clone(), stop.clone());
+        let taken = worker.take();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut w = match taken {
+                Some(w) => w,
+                None => RouteWorker::new(route2, &state_dir2)?,
+            };
+            let mut summary = Summary::default();
+            if !recovered {
+                summary = w.recover(&stop2)?;
+            }
+            let next = w.pass(&stop2, &mut summary)?;
+            Ok::<_, LedgerError>((w, next))
+        })
+        .await;
+        let next = match joined {
+            Ok(Ok((w, next))) => {
+                worker = Some(w);
+                recovered = true;
+                next
+            }
+            Ok(Err(e)) => {
+                error!(route = route.name(), error = %e, "the ledger failed; retrying after the poll interval");
+                None
+            }
+            Err(e) => {
+                error!(route = route.name(), error = %e, "a route pass crashed; starting it afresh");
+                None
+            }
+        };
+        let deadline = next.map_or(Instant::now() + poll, |n| n.min(Instant::now() + poll));
+        tokio::select! {
+            _ = wake.notified() => debug!(route = route.name(), "woken by a folder event"),
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
+}
+
+/// Watches every local source folder; an event wakes the routes reading that folder. Events are
+/// hints: the woken route lists its folder, which is the truth. Returns the watcher to keep alive.
+fn watch_sources(routes: &[Arc<Route>], wakers: &[Arc<Notify>]) -> Option<impl Drop> {
+    let mut by_dir: HashMap<PathBuf, Vec<Arc<Notify>>> = HashMap::new();
+    for (route, wake) in routes.iter().zip(wakers) {
+        let dir = route
+            .source_dir
+            .canonicalize()
+            .unwrap_or_else(|_| route.source_dir.clone());
+        by_dir.entry(dir).or_default().push(wake.clone());
+    }
+    let all: Vec<Arc<Notify>> = wakers.to_vec();
+    let lookup = by_dir.clone();
+    let handler = move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            for event in events {
+                if event.need_rescan() {
+                    all.iter().for_each(|w| w.notify_one());
+                }
+                for path in &event.paths {
+                    if let Some(wakes) = path.parent().and_then(|p| lookup.get(p)) {
+                        wakes.iter().for_each(|w| w.notify_one());
+                    }
+                }
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                warn!(error = %e, "folder watch error; the periodic rescan continues");
+            }
+            all.iter().for_each(|w| w.notify_one());
+        }
+    };
+    let mut debouncer = match new_debouncer(EVENT_DEBOUNCE, None, handler) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!(error = %e, "cannot watch folders; relying on the periodic rescan");
+            return None;
+        }
+    };
+    for dir in by_dir.keys() {
+        if let Err(e) = debouncer.watch(dir, RecursiveMode::NonRecursive) {
+            warn!(folder = %dir.display(), error = %e, "cannot watch this folder; relying on the periodic rescan");
+        }
+    }
+    Some(debouncer)
+}

@@ -1,0 +1,444 @@
+//! The command line (the contract in DESIGN.md): `run`, `once`, `check`, `status`, `errors`,
+//! `retry`, `convert`, `init`. Each command returns its process exit code; messages for people go
+//! to stdout (results) and stderr (problems).
+
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::agent;
+use crate::config::{Config, EndpointConfig, default_config_path};
+use crate::endpoint;
+use crate::format::{self, ConvertError, Transform};
+use crate::fsutil;
+use crate::journey::Route;
+use crate::ledger::Ledger;
+use crate::report::{self, REPORT_SUFFIX};
+
+/// The bundled demo config, also the template that `init` writes.
+const CONFIG_TEMPLATE: &str = include_str!("../config/cartferry.toml");
+
+/// Exit code of `once` when files wait for a retry after transient faults (EX_TEMPFAIL).
+const EXIT_RETRYING: u8 = 75;
+
+/// cartferry moves order, shipment, inventory and return files between an online store and its
+/// fulfillment warehouse, safely and unattended.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Config file [default: the platform config folder's cartferry.toml].
+    #[arg(long, global = true, env = "CARTFERRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format: `human` (default) or `json`.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event; coloured on a terminal.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent until SIGINT/SIGTERM; the file in hand is finished first.
+    Run,
+    /// One pass over every route, then exit (1 when a file went to errors, 75 when some wait for a retry).
+    Once,
+    /// Validate the config and test every endpoint folder (list, write, rename).
+    Check,
+    /// Per route: files waiting, in error, delivered today, and the last error.
+    Status,
+    /// List the files in the error folders with their one-line reasons.
+    Errors {
+        /// Only this route.
+        route: Option<String>,
+    },
+    /// Put fixed files from a route's error folder back into its inbox.
+    Retry {
+        /// The route.
+        route: String,
+        /// The file in the error folder; all of the route's files when omitted.
+        file: Option<String>,
+    },
+    /// Transform one file to stdout (the problems go to stderr; exit 1 when there are any).
+    Convert {
+        /// Reader format.
+        #[arg(long)]
+        reader: String,
+        /// Writer format.
+        #[arg(long)]
+        writer: String,
+        /// Input file, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Write a commented config and the folder tree for a new install.
+    Init {
+        /// Where to put them.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+impl Cli {
+    fn config_path(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(default_config_path)
+    }
+}
+
+/// Runs the parsed command; returns the exit code.
+pub fn execute(cli: Cli) -> ExitCode {
+    let config_path = cli.config_path();
+    let result = match &cli.command {
+        Command::Convert {
+            reader,
+            writer,
+            file,
+        } => return convert(reader, writer, file),
+        Command::Init { dir } => return init(dir),
+        command => match Config::load(&config_path) {
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+            Ok(config) => match command {
+                Command::Run => run(config),
+                Command::Once => once(&config),
+                Command::Check => check(&config),
+                Command::Status => status(&config),
+                Command::Errors { route } => errors(&config, route.as_deref()),
+                Command::Retry { route, file } => retry(&config, route, file.as_deref()),
+                Command::Convert { .. } | Command::Init { .. } => unreachable!("handled above"),
+            },
+        },
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("cartferry: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+type CmdResult = Result<ExitCode, String>;
+
+fn prepare(config: &Config) -> Result<(), String> {
+    config
+        .create_dirs()
+        .map_err(|e| format!("cannot create the configured folders: {e}"))
+}
+
+fn run(config: Config) -> CmdResult {
+    prepare(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(agent::run(config, crate::platform::shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn once(config: &Config) -> CmdResult {
+    prepare(config)?;
+    let s = agent::once(config)?;
+    eprintln!(
+        "once: {} delivered, {} duplicates archived, {} to errors, {} waiting to retry",
+        s.delivered, s.duplicates, s.failed, s.retrying
+    );
+    Ok(if s.failed > 0 {
+        ExitCode::FAILURE
+    } else if s.retrying > 0 {
+        ExitCode::from(EXIT_RETRYING)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Writes, renames and removes a probe file in `dir`; the error says which operation failed.
+fn probe(ep: &dyn endpoint::Endpoint, dir: &str, scratch: &Path) -> Result<(), String> {
+    ep.list(dir).map_err(|e| e.to_string())?;
+    let name = format!(".cartferry-check-{}", std::process::id());
+    let renamed = format!("{name}.renamed");
+    ep.put(dir, &name, scratch, false)
+        .map_err(|e| e.to_string())?;
+    let result = ep
+        .rename(dir, &name, dir, &renamed)
+        .map_err(|e| e.to_string());
+    let _ = ep.delete(dir, &name);
+    let _ = ep.delete(dir, &renamed);
+    result
+}
+
+fn check(config: &Config) -> CmdResult {
+    println!(
+        "config {} is valid: {} route(s), {} endpoint(s)",
+        config.path.display(),
+        config.routes.len(),
+        config.endpoints.len()
+    );
+    let mut failures = 0;
+    let scratch =
+        tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a scratch file: {e}"))?;
+    for route in &config.routes {
+        for (side, ep_name, dir) in [
+            ("from", &route.from.endpoint, &route.from.dir),
+            ("to", &route.to.endpoint, &route.to.dir),
+        ] {
+            let ep_config = &config.endpoints[ep_name];
+            let ep = endpoint::open(ep_config);
+            let EndpointConfig::Local { create_dirs, .. } = ep_config;
+            if *create_dirs {
+                let _ = ep.create_dir_all(dir);
+            }
+            match probe(ep.as_ref(), dir, scratch.path()) {
+                Ok(()) => println!(
+                    "  ok    route {} {side}: {} {dir}/ (list, write, rename)",
+                    route.name,
+                    ep.describe()
+                ),
+                Err(e) => {
+                    failures += 1;
+                    println!("  FAIL  route {} {side}: {e}", route.name);
+                }
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Files in a route's error folder (without their reports), sorted.
+fn error_files(errors_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(errors_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.ends_with(REPORT_SUFFIX) && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn status(config: &Config) -> CmdResult {
+    let ledger = Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
+    let midnight = chrono::Local::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .map_or(0, |t| t.timestamp_millis());
+    println!(
+        "{:<20} {:>8} {:>9} {:>16}  last error",
+        "route", "waiting", "in error", "delivered today"
+    );
+    for rc in &config.routes {
+        let route = Route::new(config, rc)?;
+        let listed = route
+            .source
+            .list(&rc.from.dir)
+            .map(|l| l.iter().filter(|e| route.wants(&e.name)).count())
+            .unwrap_or(0);
+        let in_flight = ledger
+            .unfinished(&rc.name)
+            .map_err(|e| e.to_string())?
+            .len();
+        let in_error = error_files(&rc.errors).len();
+        let today = ledger
+            .delivered_since(&rc.name, midnight)
+            .map_err(|e| e.to_string())?;
+        let last = ledger
+            .last_failure(&rc.name)
+            .map_err(|e| e.to_string())?
+            .map(|f| {
+                let at = chrono::DateTime::from_timestamp_millis(f.at_ms)
+                    .unwrap_or_default()
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M");
+                format!("{at} {}: {}", f.name, f.reason)
+            })
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<20} {:>8} {:>9} {:>16}  {last}",
+            rc.name,
+            listed + in_flight,
+            in_error,
+            today
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn errors(config: &Config, only: Option<&str>) -> CmdResult {
+    if let Some(name) = only {
+        config
+            .route(name)
+            .ok_or_else(|| format!("no route named \"{name}\""))?;
+    }
+    let mut count = 0;
+    for rc in config
+        .routes
+        .iter()
+        .filter(|r| only.is_none_or(|n| n == r.name))
+    {
+        for name in error_files(&rc.errors) {
+            count += 1;
+            let report_path = rc.errors.join(format!("{name}{REPORT_SUFFIX}"));
+            let reason = std::fs::read_to_string(&report_path)
+                .ok()
+                .and_then(|t| report::reason_of(&t).map(str::to_string))
+                .unwrap_or_else(|| "no report found beside it".into());
+            println!("{}/{name}: {reason}", rc.name);
+        }
+    }
+    if count == 0 {
+        println!("no files in the error folders");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
+    let rc = config.route(route_name).ok_or_else(|| {
+        format!("no route named \"{route_name}\"; see `cartferry status` for the routes")
+    })?;
+    let route = Route::new(config, rc)?;
+    let names = match file {
+        Some(f) => {
+            if !rc.errors.join(f).is_file() {
+                return Err(format!(
+                    "{} is not in the error folder {}; `cartferry errors {route_name}` lists what is",
+                    f,
+                    rc.errors.display()
+                ));
+            }
+            vec![f.to_string()]
+        }
+        None => error_files(&rc.errors),
+    };
+    if names.is_empty() {
+        println!("route {route_name} has no files in its error folder");
+    }
+    for name in names {
+        let from = rc.errors.join(&name);
+        let to = route.source_dir.join(&name);
+        if to.exists() {
+            return Err(format!(
+                "{} already exists in the inbox; wait for it to be taken, then retry",
+                to.display()
+            ));
+        }
+        fsutil::move_file(&from, &to).map_err(|e| {
+            format!(
+                "could not move {} back to {}: {e}",
+                from.display(),
+                to.display()
+            )
+        })?;
+        fsutil::remove_if_present(&rc.errors.join(format!("{name}{REPORT_SUFFIX}")))
+            .map_err(|e| format!("could not remove the report of {name}: {e}"))?;
+        println!(
+            "{name} is back in {} and will be taken on the next pass",
+            route.source_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
+    let transform = match Transform::new(reader, writer) {
+        Ok(t) => t,
+        Err(p) => {
+            eprintln!("cartferry convert: --{}: {}", p.key, p.message);
+            return ExitCode::from(2);
+        }
+    };
+    let input: Box<dyn io::BufRead> = if file == "-" {
+        Box::new(BufReader::new(io::stdin().lock()))
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, f)),
+            Err(e) => {
+                eprintln!("cartferry convert: cannot read {file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let stdout = io::stdout();
+    let mut output = BufWriter::with_capacity(fsutil::BUFFER_SIZE, stdout.lock());
+    let result = match &transform {
+        Transform::Passthrough => {
+            let mut input = input;
+            io::copy(&mut input, &mut output)
+                .map(|_| ())
+                .map_err(ConvertError::Io)
+        }
+        Transform::Convert { reader, writer } => format::convert(
+            reader.as_ref(),
+            writer.as_ref(),
+            input,
+            Box::new(&mut output),
+            usize::MAX,
+        )
+        .map(|_| ()),
+    };
+    let flushed = output.flush();
+    match (result, flushed) {
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(ConvertError::Data { problems, total }), _) => {
+            eprintln!("{total} problem(s); nothing was written:");
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            ExitCode::FAILURE
+        }
+        (Err(ConvertError::Io(e)), _) | (_, Err(e)) => {
+            eprintln!("cartferry convert: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init(dir: &Path) -> ExitCode {
+    let path = dir.join("cartferry.toml");
+    if path.exists() {
+        eprintln!("{} already exists; nothing was changed", path.display());
+        return ExitCode::FAILURE;
+    }
+    // The bundled demo config lives in config/ and points at ../var; a new install keeps its
+    // folders beside its config.
+    let text = CONFIG_TEMPLATE.replace("\"../var/", "\"var/");
+    let result = fsutil::write_whole(&path, text.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|()| Config::load(&path).map_err(|e| e.to_string()))
+        .and_then(|config| config.create_dirs().map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote {} and its folders under {}",
+                path.display(),
+                dir.join("var").display()
+            );
+            println!(
+                "next: edit it, then run `cartferry --config {} check`",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cartferry init: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! The TOML configuration: parsed leniently into raw structs, then validated as a whole so that
+//! every mistake (unknown key, bad duration, duplicate route, missing folder…) is reported at once,
+//! each with its key path.
+//!
+//! Relative paths are resolved against the folder that holds the config file, so a service started
+//! from any working directory finds the same folders.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::format;
+use crate::naming::{MarkerTemplate, NameTemplate};
+
+/// One mistake in the configuration, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, for example `routes[0].from.pattern`.
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+#[error("{} has {} problem(s):\n{}", path.display(), problems.len(), render(problems))]
+pub struct ConfigError {
+    /// The config file.
+    pub path: PathBuf,
+    /// All problems, in file order where possible.
+    pub problems: Vec<Problem>,
+}
+
+fn render(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Agent-wide settings.
+    pub agent: AgentConfig,
+    /// Named endpoints.
+    pub endpoints: BTreeMap<String, EndpointConfig>,
+    /// Routes, in file order.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Agent-wide settings (`[agent]`).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Where the ledger and staging files live.
+    pub state_dir: PathBuf,
+    /// Default parent of every route's archive folder.
+    pub archive_dir: PathBuf,
+    /// Default parent of every route's error folder.
+    pub errors_dir: PathBuf,
+    /// How often folders are listed even without events.
+    pub poll_interval: Duration,
+}
+
+/// How a route's source decides that a file is complete.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts before a file with transient faults goes to the error folder.
+    pub max_attempts: u32,
+    /// Delay before the second attempt; doubled for each further one.
+    pub initial_backoff: Duration,
+    /// Upper bound of the delay.
+    pub max_backoff: Duration,
+}
+
+/// A named place files live (`[endpoints.NAME]`).
+#[derive(Debug, Clone)]
+pub enum EndpointConfig {
+    /// A folder on this machine.
+    Local {
+        /// The folder every route `dir` is relative to.
+        root: PathBuf,
+        /// Create the root and route folders when missing (demo and fresh installs).
+        create_dirs: bool,
+    },
+}
+
+/// What delivery does when the final name already holds a different file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Send the source to the error folder and say so.
+    Fail,
+    /// Deliver under `<stem>-2.<ext>`, `<stem>-3.<ext>`, …
+    Unique,
+    /// Replace the existing file.
+    Overwrite,
+}
+
+/// Where a route picks files up.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Folder relative to the endpoint root.
+    pub dir: String,
+    /// Glob on file names.
+    pub pattern: String,
+    /// When set, a file is taken only once its marker file exists.
+    pub done_marker: Option<MarkerTemplate>,
+    /// How long size and mtime must stay unchanged before a file is taken.
+    pub stable_for: Duration,
+}
+
+/// Where a route delivers.
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Folder relative to the endpoint root.
+    pub dir: String,
+    /// Template of the delivered file's name.
+    pub name: NameTemplate,
+    /// What to do when the name is taken by a different file.
+    pub on_conflict: OnConflict,
+}
+
+/// One route (`[[routes]]`).
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// Unique name, used in folders, logs and commands.
+    pub name: String,
+    /// Where files come from.
+    pub from: SourceConfig,
+    /// Reader format name.
+    pub reader: String,
+    /// Writer format name.
+    pub writer: String,
+    /// Where results go.
+    pub to: DestinationConfig,
+    /// Local archive folder (dated subfolders below it).
+    pub archive: PathBuf,
+    /// How long archived files are kept; forever when unset.
+    pub archive_retention: Option<Duration>,
+    /// Local error folder.
+    pub errors: PathBuf,
+    /// Skip delivery of content already delivered on this route.
+    pub dedupe: bool,
+    /// Transient-fault retries.
+    pub retry: RetryPolicy,
+}
+
+#[derive(Deserialize, Default)]
+struct RawConfig {
+    #[serde(default)]
+    agent: RawAgent,
+    #[serde(default)]
+    endpoints: BTreeMap<String, RawEndpoint>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawAgent {
+    state_dir: Option<String>,
+    archive_dir: Option<String>,
+    errors_dir: Option<String>,
+    poll_interval: Option<String>,
+    stable_for: Option<String>,
+    max_attempts: Option<u32>,
+    retry_initial: Option<String>,
+    retry_max: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawEndpoint {
+    kind: Option<String>,
+    root: Option<String>,
+    create_dirs: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawRoute {
+    name: Option<String>,
+    from: Option<RawSource>,
+    reader: Option<String>,
+    writer: Option<String>,
+    to: Option<RawDestination>,
+    archive: Option<String>,
+    archive_retention: Option<String>,
+    errors: Option<String>,
+    dedupe: Option<bool>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawSource {
+    endpoint: Option<String>,
+    dir: Option<String>,
+    pattern: Option<String>,
+    done_marker: Option<String>,
+    stable_for: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDestination {
+    endpoint: Option<String>,
+    dir: Option<String>,
+    name: Option<String>,
+    on_conflict: Option<String>,
+}
+
+/// Collects problems while a raw config is turned into a [`Config`].
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, text: Option<&str>, default: Duration) -> Duration {
+        match text {
+            None => default,
+            Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
+                self.push(
+                    key,
+                    format!("\"{text}\" is not a duration ({e}); write it like \"2s\", \"500ms\" or \"1h 30m\""),
+                );
+                default
+            }),
+        }
+    }
+
+    fn required<'a>(&mut self, key: &str, value: Option<&'a String>) -> &'a str {
+        match value {
+            Some(v) if !v.trim().is_empty() => v,
+            _ => {
+                self.push(key, "is required");
+                ""
+            }
+        }
+    }
+}
+
+/// The default config file location for this user (`directories`), used when `--config` is absent.
+pub fn default_config_path() -> PathBuf {
+    directories::ProjectDirs::from("", "", "cartferry")
+        .map(|d| d.config_dir().join("cartferry.toml"))
+        .unwrap_or_else(|| PathBuf::from("cartferry.toml"))
+}
+
+fn default_state_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "cartferry")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("cartferry-state"))
+}
+
+impl Config {
+    /// Reads and validates a config file; every problem is reported, not only the first.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(vec![Problem {
+                key: "(file)".into(),
+                message: format!("cannot be read: {e}"),
+            }])
+        })?;
+        Config::parse(path, &text).map_err(fail)
+    }
+
+    /// Validates config text as if read from `path` (which anchors relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<Problem>> {
+        let mut problems = Problems::default();
+        let mut unknown = Vec::new();
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            vec![Problem {
+                key: "(syntax)".into(),
+                message: e.to_string().trim().to_string(),
+            }]
+        })?;
+        let raw: RawConfig =
+            serde_ignored::deserialize(deserializer, |p| unknown.push(p.to_string())).map_err(
+                |e| {
+                    vec![Problem {
+                        key: "(types)".into(),
+                        message: e.to_string().trim().to_string(),
+                    }]
+                },
+            )?;
+        for key in unknown {
+            problems.push(key, "unknown key; check its spelling against README.md");
+        }
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = normalise(&path);
+        let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let config = build(&base, &path, raw, &mut problems);
+        if problems.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems.0)
+        }
+    }
+
+    /// The route with this name.
+    pub fn route(&self, name: &str) -> Option<&RouteConfig> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// Creates the folders that endpoints with `create_dirs = true`, archives and error folders need.
+    pub fn create_dirs(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.agent.state_dir)?;
+        for route in &self.routes {
+            std::fs::create_dir_all(&route.errors)?;
+            std::fs::create_dir_all(&route.archive)?;
+            for (endpoint, dir) in [
+                (&route.from.endpoint, &route.from.dir),
+                (&route.to.endpoint, &route.to.dir),
+            ] {
+                let EndpointConfig::Local { root, create_dirs } = &self.endpoints[endpoint];
+                if *create_dirs {
+                    std::fs::create_dir_all(root.join(dir))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn resolve(base: &Path, text: &str) -> PathBuf {
+    normalise(&base.join(text))
+}
+
+/// Removes `.` and `..` components without touching the filesystem, so messages show
+/// `/srv/var/errors`, not `/srv/config/../var/errors`.
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> Config {
+    let a = &raw.agent;
+    let state_dir = a
+        .state_dir
+        .as_deref()
+        .map(|s| resolve(base, s))
+        .unwrap_or_else(default_state_dir);
+    let archive_dir = a
+        .archive_dir
+        .as_deref()
+        .map(|s| resolve(base, s))
+        .unwrap_or_else(|| state_dir.join("archive"));
+    let errors_dir = a
+        .errors_dir
+        .as_deref()
+        .map(|s| resolve(base, s))
+        .unwrap_or_else(|| state_dir.join("errors"));
+    let agent = AgentConfig {
+        poll_interval: problems.duration(
+            "agent.poll_interval",
+            a.poll_interval.as_deref(),
+            Duration::from_secs(30),
+        ),
+        state_dir,
+        archive_dir,
+        errors_dir,
+    };
+    let stable_for = problems.duration(
+        "agent.stable_for",
+        a.stable_for.as_deref(),
+        Duration::from_secs(2),
+    );
+    let retry = RetryPolicy {
+        max_attempts: a.max_attempts.unwrap_or(5).max(1),
+        initial_backoff: problems.duration(
+            "agent.retry_initial",
+            a.retry_initial.as_deref(),
+            Duration::from_secs(5),
+        ),
+        max_backoff: problems.duration(
+            "agent.retry_max",
+            a.retry_max.as_deref(),
+            Duration::from_secs(600),
+        ),
+    };
+
+    let mut endpoints = BTreeMap::new();
+    for (name, e) in raw.endpoints {
+        let key = format!("endpoints.{name}");
+        match e.kind.as_deref() {
+            Some("local") => {
+                let root = problems.required(&format!("{key}.root"), e.root.as_ref());
+                let root = resolve(base, root);
+                let create_dirs = e.create_dirs.unwrap_or(false);
+                if !create_dirs && !root.is_dir() {
+                    problems.push(
+                        format!("{key}.root"),
+                        format!(
+                            "folder {} does not exist; create it, or set create_dirs = true",
+                            root.display()
+                        ),
+                    );
+                }
+                endpoints.insert(name, EndpointConfig::Local { root, create_dirs });
+            }
+            Some(other) => problems.push(
+                format!("{key}.kind"),
+                format!("\"{other}\" is not an endpoint kind; use \"local\""),
+            ),
+            None => problems.push(format!("{key}.kind"), "is required (\"local\")"),
+        }
+    }
+
+    let mut seen_names = HashSet::new();
+    let mut routes = Vec::new();
+    for (i, r) in raw.routes.into_iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let name = problems
+            .required(&format!("{key}.name"), r.name.as_ref())
+            .to_string();
+        if !name.is_empty() {
+            if !seen_names.insert(name.clone()) {
+                problems.push(
+                    format!("{key}.name"),
+                    format!("route name \"{name}\" is used twice; route names must be unique"),
+                );
+            }
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(
+                    format!("{key}.name"),
+                    "use only letters, digits, '-' and '_' (it names folders)",
+                );
+            }
+        }
+        let from = match r.from {
+            None => {
+                problems.push(format!("{key}.from"), "is required");
+                None
+            }
+            Some(s) => {
+                let k = format!("{key}.from");
+                let endpoint = problems
+                    .required(&format!("{k}.endpoint"), s.endpoint.as_ref())
+                    .to_string();
+                let dir = s.dir.unwrap_or_default();
+                let pattern = s.pattern.unwrap_or_else(|| "*".into());
+                if let Err(e) = globset::Glob::new(&pattern) {
+                    problems.push(
+                        format!("{k}.pattern"),
+                        format!("\"{pattern}\" is not a valid glob: {e}"),
+                    );
+                }
+                let done_marker = s.done_marker.as_deref().and_then(|t| {
+                    MarkerTemplate::parse(t)
+                        .map_err(|e| problems.push(format!("{k}.done_marker"), e))
+                        .ok()
+                });
+                let stable_for = problems.duration(
+                    &format!("{k}.stable_for"),
+                    s.stable_for.as_deref(),
+                    stable_for,
+                );
+                Some(SourceConfig {
+                    endpoint,
+                    dir,
+                    pattern,
+                    done_marker,
+                    stable_for,
+                })
+            }
+        };
+        let to = match r.to {
+            None => {
+                problems.push(format!("{key}.to"), "is required");
+                None
+            }
+            Some(d) => {
+                let k = format!("{key}.to");
+                let endpoint = problems
+                    .required(&format!("{k}.endpoint"), d.endpoint.as_ref())
+                    .to_string();
+                let name = NameTemplate::parse(d.name.as_deref().unwrap_or("{name}"))
+                    .map_err(|e| problems.push(format!("{k}.name"), e))
+                    .ok();
+                let on_conflict = match d.on_conflict.as_deref().unwrap_or("unique") {
+                    "fail" => OnConflict::Fail,
+                    "unique" => OnConflict::Unique,
+                    "overwrite" => OnConflict::Overwrite,
+                    other => {
+                        problems.push(
+                            format!("{k}.on_conflict"),
+                            format!(
+                                "\"{other}\" is not one of \"fail\", \"unique\", \"overwrite\""
+                            ),
+                        );
+                        OnConflict::Fail
+                    }
+                };
+                name.map(|name| DestinationConfig {
+                    endpoint,
+                    dir: d.dir.unwrap_or_default(),
+                    name,
+                    on_conflict,
+                })
+            }
+        };
+        let reader = problems
+            .required(&format!("{key}.reader"), r.reader.as_ref())
+            .to_string();
+        let writer = problems
+            .required(&format!("{key}.writer"), r.writer.as_ref())
+            .to_string();
+        if !reader.is_empty()
+            && !writer.is_empty()
+            && let Err(e) = format::check_pair(&reader, &writer)
+        {
+            problems.push(format!("{key}.{}", e.key), e.message);
+        }
+        let archive_retention = r.archive_retention.as_deref().map(|t| {
+            problems.duration(&format!("{key}.archive_retention"), Some(t), Duration::ZERO)
+        });
+        let archive = r
+            .archive
+            .as_deref()
+            .map(|s| resolve(base, s))
+            .unwrap_or_else(|| agent.archive_dir.join(&name));
+        let errors = r
+            .errors
+            .as_deref()
+            .map(|s| resolve(base, s))
+            .unwrap_or_else(|| agent.errors_dir.join(&name));
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
+        for (k, endpoint, dir) in [
+            (format!("{key}.from"), &from.endpoint, &from.dir),
+            (format!("{key}.to"), &to.endpoint, &to.dir),
+        ] {
+            match endpoints.get(endpoint) {
+                None if !endpoint.is_empty() => problems.push(
+                    format!("{k}.endpoint"),
+                    format!("no endpoint named \"{endpoint}\" is defined under [endpoints]"),
+                ),
+                Some(EndpointConfig::Local { root, create_dirs }) => {
+                    let folder = root.join(dir);
+                    if !create_dirs && root.is_dir() && !folder.is_dir() {
+                        problems.push(
+                            format!("{k}.dir"),
+                            format!(
+                                "folder {} does not exist; create it, or set create_dirs = true on endpoint \"{endpoint}\"",
+                                folder.display()
+                            ),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+        routes.push(RouteConfig {
+            name,
+            from,
+            reader,
+            writer,
+            to,
+            archive,
+            archive_retention,
+            errors,
+            dedupe: r.dedupe.unwrap_or(true),
+            retry: RetryPolicy {
+                max_attempts: r.max_attempts.unwrap_or(retry.max_attempts).max(1),
+                ..retry.clone()
+            },
+        });
+    }
+    if routes.is_empty() && problems.0.is_empty() {
+        problems.push("routes", "no route is configured; add a [[routes]] table");
+    }
+    Config {
+        path: path.to_path_buf(),
+        agent,
+        endpoints,
+        routes,
+    }
+}

@@ -1,0 +1,181 @@
+//! The `local` endpoint: a folder on this machine.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::{Endpoint, EndpointError, Entry, Result, part_name};
+use crate::platform;
+
+/// A folder on this machine; every `dir` is relative to its root.
+#[derive(Debug, Clone)]
+pub struct LocalEndpoint {
+    root: PathBuf,
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> EndpointError {
+    let path = path.display().to_string();
+    move |source| EndpointError::Io { op, path, source }
+}
+
+impl LocalEndpoint {
+    /// An endpoint rooted at `root`.
+    pub fn new(root: PathBuf) -> LocalEndpoint {
+        LocalEndpoint { root }
+    }
+
+    fn path(&self, dir: &str, name: &str) -> PathBuf {
+        self.root.join(dir).join(name)
+    }
+}
+
+impl Endpoint for LocalEndpoint {
+    fn describe(&self) -> String {
+        format!("local folder {}", self.root.display())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        let folder = self.root.join(dir);
+        let mut entries = Vec::new();
+        for item in fs::read_dir(&folder).map_err(io_err("list", &folder))? {
+            let item = item.map_err(io_err("list", &folder))?;
+            let Ok(name) = item.file_name().into_string() else {
+                continue;
+            };
+            // A file can vanish between readdir and stat; that is not an error of the listing.
+            let Ok(meta) = item.metadata() else { continue };
+            if meta.is_file() {
+                entries.push(Entry {
+                    name,
+                    size: meta.len(),
+                    mtime: meta.modified().ok(),
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>> {
+        let path = self.path(dir, name);
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(Some(Entry {
+                name: name.to_string(),
+                size: meta.len(),
+                mtime: meta.modified().ok(),
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("stat", &path)(e)),
+        }
+    }
+
+    fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
+        let path = self.path(dir, name);
+        Ok(Box::new(
+            fs::File::open(&path).map_err(io_err("read", &path))?,
+        ))
+    }
+
+    fn put(&self, dir: &str, name: &str, source: &Path, replace: bool) -> Result<u64> {
+        let folder = self.root.join(dir);
+        let part = folder.join(part_name(name));
+        let target = folder.join(name);
+        let expected = fs::metadata(source).map_err(io_err("read", source))?.len();
+        // fs::copy uses copy_file_range/reflinks where the kernel offers them.
+        fs::copy(source, &part).map_err(io_err("write", &part))?;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(&part)
+            .map_err(io_err("write", &part))?;
+        // Flush to disk before the rename, so the final name never points at unwritten blocks.
+        file.sync_all().map_err(io_err("flush", &part))?;
+        let found = file.metadata().map_err(io_err("stat", &part))?.len();
+        if found != expected {
+            let _ = fs::remove_file(&part);
+            return Err(EndpointError::SizeMismatch {
+                path: part.display().to_string(),
+                expected,
+                found,
+            });
+        }
+        drop(file);
+        if replace {
+            fs::rename(&part, &target).map_err(io_err("rename", &target))?;
+        } else {
+            platform::rename_no_replace(&part, &target).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    let _ = fs::remove_file(&part);
+                    EndpointError::AlreadyExists {
+                        path: target.display().to_string(),
+                    }
+                } else {
+                    io_err("rename", &target)(e)
+                }
+            })?;
+        }
+        platform::sync_dir(&folder).map_err(io_err("flush", &folder))?;
+        Ok(expected)
+    }
+
+    fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {
+        let source = self.path(from_dir, from);
+        let target = self.path(to_dir, to);
+        platform::rename_no_replace(&source, &target).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                EndpointError::AlreadyExists {
+                    path: target.display().to_string(),
+                }
+            } else {
+                io_err("rename", &source)(e)
+            }
+        })
+    }
+
+    fn delete(&self, dir: &str, name: &str) -> Result<()> {
+        let path = self.path(dir, name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("delete", &path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn create_dir_all(&self, dir: &str) -> Result<()> {
+        let folder = self.root.join(dir);
+        fs::create_dir_all(&folder).map_err(io_err("create", &folder))
+    }
+
+    fn local_dir(&self, dir: &str) -> Option<PathBuf> {
+        Some(self.root.join(dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_does_not_replace_unless_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ep = LocalEndpoint::new(tmp.path().to_path_buf());
+        let src = tmp.path().join("src");
+        fs::write(&src, b"new").unwrap();
+        fs::write(tmp.path().join("out.csv"), b"old").unwrap();
+        let err = ep.put("", "out.csv", &src, false).unwrap_err();
+        assert!(matches!(err, EndpointError::AlreadyExists { .. }));
+        assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"old");
+        assert!(!tmp.path().join(".out.csv.part").exists());
+        assert_eq!(ep.put("", "out.csv", &src, true).unwrap(), 3);
+        assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn list_reports_only_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("sub")).unwrap();
+        fs::write(tmp.path().join("a.csv"), b"12345").unwrap();
+        let ep = LocalEndpoint::new(tmp.path().to_path_buf());
+        let list = ep.list("").unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].name.as_str(), list[0].size), ("a.csv", 5));
+    }
+}

@@ -1,0 +1,115 @@
+//! Endpoints: places files live. One trait, one file per kind (`local` now; `sftp` next), like
+//! rclone's backends. Operations a kind cannot do atomically are stated on the trait, not faked.
+
+mod local;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use local::LocalEndpoint;
+
+use crate::config::EndpointConfig;
+
+/// One file in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// File name, without folder.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, when the endpoint reports one.
+    pub mtime: Option<SystemTime>,
+}
+
+/// A failed endpoint operation, with the path it concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The operating system or server refused or failed.
+    #[error("could not {op} {path}: {source}")]
+    Io {
+        /// What was attempted ("list", "read", "rename", …).
+        op: &'static str,
+        /// The path concerned, as the endpoint names it.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The target name already holds a file and replacing was not allowed.
+    #[error("{path} already exists")]
+    AlreadyExists {
+        /// The taken path.
+        path: String,
+    },
+    /// A written file does not have the size that was sent.
+    #[error("{path} holds {found} bytes after writing {expected}")]
+    SizeMismatch {
+        /// The written path.
+        path: String,
+        /// Bytes sent.
+        expected: u64,
+        /// Bytes found.
+        found: u64,
+    },
+}
+
+impl EndpointError {
+    /// True when the file or folder does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, EndpointError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Result of endpoint operations.
+pub type Result<T> = std::result::Result<T, EndpointError>;
+
+/// A place files live. Folders (`dir`) are relative to the endpoint's root; names have no slashes.
+///
+/// Atomicity: `put` never exposes a partial file under its final name on any kind. Replacing an
+/// existing final name is atomic on `local` (rename(2)); kinds without an atomic replace say so in
+/// their docs and delete first.
+pub trait Endpoint: Send + Sync {
+    /// A short description for messages, such as `local folder /srv/cart`.
+    fn describe(&self) -> String;
+
+    /// The plain files directly inside `dir`, in no particular order.
+    fn list(&self, dir: &str) -> Result<Vec<Entry>>;
+
+    /// The file `name` in `dir`, or `None` when absent.
+    fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>>;
+
+    /// Streams the file's bytes.
+    fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>>;
+
+    /// Delivers the local file `source` as `dir/name`: written to `.<name>.part`, flushed to disk,
+    /// size-verified, then renamed. Without `replace`, an existing `name` is left alone and
+    /// [`EndpointError::AlreadyExists`] returned. Returns the bytes written.
+    fn put(&self, dir: &str, name: &str, source: &Path, replace: bool) -> Result<u64>;
+
+    /// Moves `from_dir/from` to `to_dir/to` on this endpoint, never replacing an existing file.
+    fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()>;
+
+    /// Deletes a file; deleting an absent file succeeds.
+    fn delete(&self, dir: &str, name: &str) -> Result<()>;
+
+    /// Creates `dir` and its parents.
+    fn create_dir_all(&self, dir: &str) -> Result<()>;
+
+    /// The local path of `dir` when this endpoint's files are plain local files, so that the agent
+    /// can claim them by rename and watch the folder for events.
+    fn local_dir(&self, dir: &str) -> Option<PathBuf>;
+}
+
+/// Builds the endpoint a config entry describes.
+pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
+    match config {
+        EndpointConfig::Local { root, .. } => Arc::new(LocalEndpoint::new(root.clone())),
+    }
+}
+
+/// The name under which `put` writes before renaming: `.<name>.part`, hidden and temporary on
+/// every endpoint, so no reader takes it for a finished file.
+pub fn part_name(name: &str) -> String {
+    format!(".{name}.part")
+}

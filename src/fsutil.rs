@@ -1,0 +1,159 @@
+//! Local file helpers for the agent's own folders (processing, staging, archive, errors).
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::naming::with_counter;
+use crate::platform;
+
+/// Size of the buffers used to stream files.
+pub const BUFFER_SIZE: usize = 256 * 1024;
+
+/// Lowercase hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Streams a reader to its end; returns its length and SHA-256 (hex).
+pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUFFER_SIZE];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex(&hasher.finalize())))
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// The inner writer, the byte count and the SHA-256 (hex) of everything written.
+    pub fn finish(self) -> (W, u64, String) {
+        (self.inner, self.written, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Moves a file, across filesystems if need be (copy, flush, rename, then remove the original).
+/// Creates the target's folder. The target name must be free or replaceable.
+pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
+    let parent = to.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)?;
+    match fs::rename(from, to) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            let tmp = parent.join(format!(
+                ".{}.part",
+                to.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            fs::copy(from, &tmp)?;
+            fs::File::open(&tmp)?.sync_all()?;
+            fs::rename(&tmp, to)?;
+            fs::remove_file(from)?;
+        }
+        Err(e) => return Err(e),
+    }
+    platform::sync_dir(parent)
+}
+
+/// Writes a small file whole: to a temporary name, flushed, then renamed.
+pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `dir/name`, or `dir/name-2…` when the name (or, with `also`, its companion suffix) is taken.
+pub fn free_path(dir: &Path, name: &str, also: Option<&str>) -> PathBuf {
+    let taken = |n: &str| {
+        dir.join(n).exists() || also.is_some_and(|suffix| dir.join(format!("{n}{suffix}")).exists())
+    };
+    if !taken(name) {
+        return dir.join(name);
+    }
+    (2..)
+        .map(|n| with_counter(name, n))
+        .find(|n| !taken(n))
+        .map(|n| dir.join(n))
+        .unwrap_or_else(|| dir.join(name))
+}
+
+/// Removes a file; an absent file is fine.
+pub fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_of_known_text() {
+        let (n, h) = sha256_of(&b"abc"[..]).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"abc").unwrap();
+        assert_eq!(w.finish().2, h);
+    }
+
+    #[test]
+    fn free_path_skips_taken_names_and_companions() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.csv"), "").unwrap();
+        fs::write(dir.path().join("a-2.csv.error.txt"), "").unwrap();
+        assert_eq!(
+            free_path(dir.path(), "a.csv", Some(".error.txt")),
+            dir.path().join("a-3.csv")
+        );
+    }
+}

@@ -1,0 +1,630 @@
+//! A file's journey, the exactly-once protocol of DESIGN.md: claim → transform → deliver →
+//! archive, with the error folder as the other end.
+//!
+//! Every step is recorded in the ledger *before* its effect when the effect needs a name that must
+//! be the same on a redo (the processing name, the delivered name, the archive path), and *after*
+//! its effect otherwise. Recovery therefore always knows where to look, and each step checks the
+//! files themselves before acting, so a redo after a crash finds its own earlier work instead of
+//! doing it twice.
+
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Local};
+use tracing::{info, warn};
+
+use crate::config::{Config, OnConflict, RouteConfig};
+use crate::endpoint::{self, Endpoint, EndpointError, Entry};
+use crate::format::{self, ConvertError, Transform};
+use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
+use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
+use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
+use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
+
+/// The hidden folder inside a local source folder where claimed files wait for their journey's end.
+pub const PROCESSING_DIR: &str = ".cartferry-processing";
+
+/// Most data problems listed in one report.
+const MAX_PROBLEMS: usize = 50;
+
+/// Most `-N` suffixes tried for a free delivered name.
+const MAX_UNIQUE_SUFFIX: u32 = 10_000;
+
+/// A route ready to move files: its config with endpoints, formats and folders resolved.
+pub struct Route {
+    /// The route's settings.
+    pub config: RouteConfig,
+    /// Where files come from.
+    pub source: Arc<dyn Endpoint>,
+    /// The source folder on this machine.
+    pub source_dir: PathBuf,
+    /// Where results go.
+    pub destination: Arc<dyn Endpoint>,
+    /// Reader and writer.
+    pub transform: Transform,
+    matcher: globset::GlobMatcher,
+    staging_dir: PathBuf,
+    config_path: PathBuf,
+}
+
+/// How one file's journey ended (for now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered and archived.
+    Delivered {
+        /// The delivered name.
+        output_name: String,
+        /// Bytes delivered.
+        bytes: u64,
+    },
+    /// Same content as an earlier delivery; archived only.
+    Duplicate,
+    /// Moved to the error folder.
+    Failed {
+        /// One-line reason, without customer data.
+        reason: String,
+    },
+    /// A transient fault; the file waits in the processing area for its next attempt.
+    RetryLater {
+        /// The fault, one line.
+        reason: String,
+    },
+    /// Someone else took the file before it could be claimed.
+    Vanished,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Failed { .. } => "failed",
+            Outcome::RetryLater { .. } => "retry_later",
+            Outcome::Vanished => "vanished",
+        }
+    }
+}
+
+/// Why a step could not complete.
+enum StepError {
+    /// The file itself is wrong (or its destination refuses it for good): to the error folder.
+    Permanent(Failure),
+    /// Worth trying again later.
+    Transient(String),
+    /// The ledger failed; the journey stops here and resumes on restart.
+    Ledger(LedgerError),
+}
+
+impl From<LedgerError> for StepError {
+    fn from(e: LedgerError) -> Self {
+        StepError::Ledger(e)
+    }
+}
+
+impl From<EndpointError> for StepError {
+    fn from(e: EndpointError) -> Self {
+        StepError::Transient(e.to_string())
+    }
+}
+
+fn transient(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StepError {
+    let text = format!("could not {what} {}", path.display());
+    move |e| StepError::Transient(format!("{text}: {e}"))
+}
+
+impl Route {
+    /// Resolves a route's endpoints, formats and folders.
+    pub fn new(config: &Config, route: &RouteConfig) -> Result<Route, String> {
+        let source = endpoint::open(&config.endpoints[&route.from.endpoint]);
+        let destination = endpoint::open(&config.endpoints[&route.to.endpoint]);
+        let source_dir = source.local_dir(&route.from.dir).ok_or_else(|| {
+            format!(
+                "route \"{}\": {} cannot be a source yet",
+                route.name,
+                source.describe()
+            )
+        })?;
+        let transform = Transform::new(&route.reader, &route.writer).map_err(|p| p.message)?;
+        let matcher = globset::Glob::new(&route.from.pattern)
+            .map_err(|e| e.to_string())?
+            .compile_matcher();
+        Ok(Route {
+            config: route.clone(),
+            source,
+            source_dir,
+            destination,
+            transform,
+            matcher,
+            staging_dir: config.agent.state_dir.join("staging").join(&route.name),
+            config_path: config.path.clone(),
+        })
+    }
+
+    /// The route's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// True when a file of this name is this route's to take (pattern, not hidden, not a marker).
+    pub fn wants(&self, name: &str) -> bool {
+        self.matcher.is_match(name)
+            && !is_hidden_or_temporary(name)
+            && !self
+                .config
+                .from
+                .done_marker
+                .as_ref()
+                .is_some_and(|m| m.is_marker(name))
+    }
+
+    /// The folder where claimed files wait.
+    pub fn processing_dir(&self) -> PathBuf {
+        self.source_dir.join(PROCESSING_DIR)
+    }
+
+    fn processing_path(&self, row: &FileRow) -> PathBuf {
+        self.processing_dir()
+            .join(processing_name(row.id, &row.name))
+    }
+
+    fn staged_path(&self, row: &FileRow) -> PathBuf {
+        if self.transform.is_passthrough() {
+            self.processing_path(row)
+        } else {
+            self.staging_dir.join(format!("{}.out", row.id))
+        }
+    }
+}
+
+/// The name of a claimed file in the processing area: `<ledger id>-<name>`.
+pub fn processing_name(id: i64, name: &str) -> String {
+    format!("{id}-{name}")
+}
+
+/// Splits a processing name back into ledger id and original name.
+pub fn parse_processing_name(name: &str) -> Option<(i64, &str)> {
+    let (id, rest) = name.split_once('-')?;
+    Some((id.parse().ok()?, rest))
+}
+
+fn local_time(ms: i64) -> DateTime<Local> {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&Local)
+}
+
+/// Claims a stable file and takes it through its journey. Logs one line with the outcome.
+pub fn take(route: &Route, ledger: &Ledger, entry: &Entry) -> Result<Outcome, LedgerError> {
+    let started = Instant::now();
+    let id = ledger.begin_claim(route.name(), &entry.name, entry.size)?;
+    let row = ledger.get(id)?;
+    let outcome = match claim(route, ledger, &row) {
+        Ok(true) => advance(route, ledger, id)?,
+        Ok(false) => {
+            ledger.abandon(id)?;
+            Outcome::Vanished
+        }
+        Err(e) => settle(route, ledger, id, e)?,
+    };
+    log_outcome(route, &entry.name, &outcome, started.elapsed());
+    Ok(outcome)
+}
+
+/// Continues an unfinished file from the step it reached. Logs one line with the outcome.
+pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, LedgerError> {
+    let started = Instant::now();
+    let outcome = if row.state == State::Claiming {
+        match recover_claim(route, ledger, row) {
+            Ok(true) => advance(route, ledger, row.id)?,
+            Ok(false) => {
+                ledger.abandon(row.id)?;
+                Outcome::Vanished
+            }
+            Err(e) => settle(route, ledger, row.id, e)?,
+        }
+    } else {
+        advance(route, ledger, row.id)?
+    };
+    log_outcome(route, &row.name, &outcome, started.elapsed());
+    Ok(outcome)
+}
+
+fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
+    let duration_ms = took.as_millis() as u64;
+    let label = outcome.label();
+    match outcome {
+        Outcome::Delivered { output_name, bytes } => info!(
+            route = route.name(),
+            file,
+            bytes,
+            duration_ms,
+            outcome = label,
+            to = output_name.as_str(),
+            "file delivered"
+        ),
+        Outcome::Failed { reason } => warn!(
+            route = route.name(),
+            file,
+            duration_ms,
+            outcome = label,
+            reason = reason.as_str(),
+            "file moved to the error folder"
+        ),
+        Outcome::RetryLater { reason } => warn!(
+            route = route.name(),
+            file,
+            duration_ms,
+            outcome = label,
+            reason = reason.as_str(),
+            "transient fault; will retry"
+        ),
+        Outcome::Duplicate => info!(
+            route = route.name(),
+            file,
+            duration_ms,
+            outcome = label,
+            "same content already delivered on this route; archived without delivery"
+        ),
+        Outcome::Vanished => info!(
+            route = route.name(),
+            file,
+            duration_ms,
+            outcome = label,
+            "file disappeared before it could be claimed"
+        ),
+    }
+}
+
+/// Renames the source into the processing area. `Ok(false)`: the source is gone.
+fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
+    let processing = route.processing_dir();
+    fs::create_dir_all(&processing).map_err(transient("create", &processing))?;
+    let source = route.source_dir.join(&row.name);
+    match fs::rename(&source, route.processing_path(row)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(transient("claim", &source)(e)),
+    }
+    recover_claim(route, ledger, row)
+}
+
+/// Completes a claim whose rename may have happened: removes the done-marker, hashes the file and
+/// records it as claimed. `Ok(false)`: the file is not in the processing area.
+fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
+    let path = route.processing_path(row);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(transient("read", &path)(e)),
+    };
+    // The marker goes once its file is claimed, so that a later file of the same name is not
+    // taken early on the strength of an old marker.
+    if let Some(marker) = &route.config.from.done_marker {
+        let marker_path = route.source_dir.join(marker.marker_for(&row.name));
+        fsutil::remove_if_present(&marker_path).map_err(transient("remove", &marker_path))?;
+    }
+    let (size, sha) = fsutil::sha256_of(BufReader::with_capacity(BUFFER_SIZE, file))
+        .map_err(transient("read", &path))?;
+    ledger.claimed(row.id, size, &sha)?;
+    Ok(true)
+}
+
+/// Runs the steps after the claim until the journey ends or must wait.
+fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerError> {
+    loop {
+        let row = ledger.get(id)?;
+        let step = match row.state {
+            State::Claimed => stage(route, ledger, &row),
+            State::Staged => choose_name(route, ledger, &row),
+            State::Delivering => deliver(route, ledger, &row),
+            State::Delivered => archive(route, ledger, &row, State::Done).map(|()| {
+                Some(Outcome::Delivered {
+                    output_name: row.output_name.clone().unwrap_or_default(),
+                    bytes: row.output_size.unwrap_or_default(),
+                })
+            }),
+            State::Failing => {
+                finish_failure(route, ledger, &row)?;
+                return Ok(Outcome::Failed {
+                    reason: row.last_error.unwrap_or_default(),
+                });
+            }
+            State::Done => {
+                return Ok(Outcome::Delivered {
+                    output_name: row.output_name.unwrap_or_default(),
+                    bytes: row.output_size.unwrap_or_default(),
+                });
+            }
+            State::Duplicate => return Ok(Outcome::Duplicate),
+            State::Failed => {
+                return Ok(Outcome::Failed {
+                    reason: row.last_error.unwrap_or_default(),
+                });
+            }
+            State::Abandoned | State::Claiming => return Ok(Outcome::Vanished),
+        };
+        match step {
+            Ok(Some(outcome)) => return Ok(outcome),
+            Ok(None) => {}
+            Err(e) => return settle(route, ledger, id, e),
+        }
+    }
+}
+
+/// Turns a step's error into the file's next state: a retry later, or the error folder.
+fn settle(
+    route: &Route,
+    ledger: &Ledger,
+    id: i64,
+    error: StepError,
+) -> Result<Outcome, LedgerError> {
+    let failure = match error {
+        StepError::Ledger(e) => return Err(e),
+        StepError::Permanent(failure) => failure,
+        StepError::Transient(reason) => {
+            let row = ledger.get(id)?;
+            let attempts = row.attempts + 1;
+            let policy = &route.config.retry;
+            if attempts < policy.max_attempts {
+                let delay = backoff(attempts, policy.initial_backoff, policy.max_backoff);
+                ledger.retry_later(id, attempts, now_ms() + delay.as_millis() as i64, &reason)?;
+                return Ok(Outcome::RetryLater { reason });
+            }
+            Failure::other(
+                format!("gave up after {attempts} attempts: {reason}"),
+                "Check that the destination is reachable and writable (see the reason above); the file itself may be fine.".into(),
+            )
+        }
+    };
+    fail(route, ledger, &ledger.get(id)?, failure)
+}
+
+/// Exponential backoff with ±20 % jitter, so that many agents do not retry in step.
+fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+    let base = initial.saturating_mul(factor).min(max);
+    base.mul_f64(0.8 + 0.4 * fastrand::f64())
+}
+
+/// Claimed → Staged (or Duplicate): skip known content, else write the output into staging.
+fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
+    let sha = row.sha256.as_deref().unwrap_or_default();
+    if route.config.dedupe
+        && ledger
+            .delivered_with_hash(route.name(), sha, row.id)?
+            .is_some()
+    {
+        archive(route, ledger, row, State::Duplicate)?;
+        return Ok(Some(Outcome::Duplicate));
+    }
+    let (route_reader, route_writer) = match &route.transform {
+        Transform::Passthrough => {
+            ledger.staged(row.id, row.size, sha)?;
+            return Ok(None);
+        }
+        Transform::Convert { reader, writer } => (reader, writer),
+    };
+    let input_path = route.processing_path(row);
+    let input = File::open(&input_path).map_err(transient("read", &input_path))?;
+    let output_path = route.staged_path(row);
+    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
+    let output = File::create(&output_path).map_err(transient("write", &output_path))?;
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUFFER_SIZE, output));
+    let result = format::convert(
+        route_reader.as_ref(),
+        route_writer.as_ref(),
+        Box::new(BufReader::with_capacity(BUFFER_SIZE, input)),
+        Box::new(&mut hashing),
+        MAX_PROBLEMS,
+    );
+    match result {
+        Ok(_) => {}
+        Err(ConvertError::Data { problems, total }) => {
+            return Err(StepError::Permanent(Failure::data(problems, total)));
+        }
+        Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
+    }
+    let (writer, size, out_sha) = hashing.finish();
+    let file = writer
+        .into_inner()
+        .map_err(|e| transient("write", &output_path)(e.into_error()))?;
+    // On disk before the ledger says "staged", so a power loss cannot leave a staged row pointing
+    // at unwritten blocks.
+    file.sync_data().map_err(transient("flush", &output_path))?;
+    ledger.staged(row.id, size, &out_sha)?;
+    Ok(None)
+}
+
+/// True when `dir/name` on the destination holds exactly the staged output.
+fn holds_output(route: &Route, row: &FileRow, name: &str) -> Result<bool, StepError> {
+    let dest = &route.destination;
+    let dir = &route.config.to.dir;
+    let Some(entry) = dest.stat(dir, name)? else {
+        return Ok(false);
+    };
+    if Some(entry.size) != row.output_size {
+        return Ok(false);
+    }
+    let (_, sha) = fsutil::sha256_of(dest.open_read(dir, name)?).map_err(|e| {
+        StepError::Transient(format!("could not read {name} at the destination: {e}"))
+    })?;
+    Ok(Some(sha) == row.output_sha256)
+}
+
+/// Staged → Delivering: fixes the delivered name, honouring the route's conflict rule.
+fn choose_name(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+) -> Result<Option<Outcome>, StepError> {
+    let to = &route.config.to;
+    let wanted = to.name.render(&NameContext {
+        source_name: &row.name,
+        route: route.name(),
+        claimed_at: local_time(row.claimed_at_ms),
+        id: row.id,
+    });
+    let mut candidate = wanted.clone();
+    for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
+        let taken = route.destination.stat(&to.dir, &candidate)?.is_some();
+        if !taken
+            || to.on_conflict == OnConflict::Overwrite
+            || holds_output(route, row, &candidate)?
+        {
+            ledger.delivering(row.id, &candidate)?;
+            return Ok(None);
+        }
+        if to.on_conflict == OnConflict::Fail {
+            return Err(StepError::Permanent(Failure::other(
+                format!("a different file named {candidate} is already at the destination."),
+                format!(
+                    "Nothing was overwritten. Once the other side has taken {candidate} from {} (or you have moved it away), retry this file; or set on_conflict = \"unique\" on this route.",
+                    route.destination.describe()
+                ),
+            )));
+        }
+        candidate = with_counter(&wanted, n);
+    }
+    Err(StepError::Transient(format!(
+        "no free name like {wanted} at the destination after {MAX_UNIQUE_SUFFIX} tries"
+    )))
+}
+
+/// Delivering → Delivered: temp name, flush, size check, rename; a redo finds its own delivery.
+fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
+    let to = &route.config.to;
+    let name = row.output_name.as_deref().unwrap_or_default();
+    if !holds_output(route, row, name)? {
+        let replace = to.on_conflict == OnConflict::Overwrite;
+        match route
+            .destination
+            .put(&to.dir, name, &route.staged_path(row), replace)
+        {
+            Ok(_) => {}
+            Err(EndpointError::AlreadyExists { .. }) => {
+                // Someone took the name since it was chosen: choose again.
+                ledger.staged(
+                    row.id,
+                    row.output_size.unwrap_or_default(),
+                    row.output_sha256.as_deref().unwrap_or_default(),
+                )?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A crash inside an earlier put may have left its temporary file beside the delivery.
+    route
+        .destination
+        .delete(&to.dir, &endpoint::part_name(name))?;
+    ledger.delivered(row.id)?;
+    Ok(None)
+}
+
+/// Moves the source to its dated archive folder and ends the journey in `end`.
+fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<(), StepError> {
+    let processing = route.processing_path(row);
+    let target = match &row.final_path {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let day = Local::now().format("%Y/%m/%d").to_string();
+            let target = fsutil::free_path(&route.config.archive.join(day), &row.name, None);
+            ledger.archiving(row.id, &target.to_string_lossy())?;
+            target
+        }
+    };
+    if processing.exists() {
+        fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
+    }
+    if !route.transform.is_passthrough() {
+        let staged = route.staged_path(row);
+        fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
+    }
+    ledger.finish(row.id, end)?;
+    Ok(())
+}
+
+/// Starts the way to the error folder: records the path and report, then completes it.
+fn fail(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    failure: Failure,
+) -> Result<Outcome, LedgerError> {
+    let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
+    let text = report::render(
+        &ReportContext {
+            route: route.name(),
+            file: &row.name,
+            received: local_time(row.claimed_at_ms)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string(),
+            sha256: row.sha256.as_deref().unwrap_or("unknown"),
+            error_path: &target,
+            source_dir: &route.source_dir,
+            config_path: &route.config_path,
+        },
+        &failure,
+    );
+    ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
+    finish_failure(route, ledger, &ledger.get(row.id)?)?;
+    Ok(Outcome::Failed {
+        reason: failure.reason,
+    })
+}
+
+/// Failing → Failed: writes the report, moves the file, clears staging and any temporary upload.
+/// A fault here leaves the row in Failing, to be completed on the next pass or restart.
+fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), LedgerError> {
+    let target = PathBuf::from(row.final_path.as_deref().unwrap_or_default());
+    let report_path = PathBuf::from(format!("{}{REPORT_SUFFIX}", target.display()));
+    let processing = route.processing_path(row);
+    let result = (|| -> std::io::Result<()> {
+        fsutil::write_whole(
+            &report_path,
+            row.report.as_deref().unwrap_or_default().as_bytes(),
+        )?;
+        if processing.exists() {
+            fsutil::move_file(&processing, &target)?;
+        }
+        if !route.transform.is_passthrough() {
+            fsutil::remove_if_present(&route.staged_path(row))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not move the file to the error folder yet; will try again");
+        return Ok(());
+    }
+    if let Some(name) = &row.output_name {
+        let _ = route
+            .destination
+            .delete(&route.config.to.dir, &endpoint::part_name(name));
+    }
+    ledger.finish(row.id, State::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processing_names_round_trip() {
+        assert_eq!(
+            parse_processing_name(&processing_name(42, "a-b.csv")),
+            Some((42, "a-b.csv"))
+        );
+        assert_eq!(parse_processing_name("x-a.csv"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let d = |n| backoff(n, Duration::from_secs(10), Duration::from_secs(60));
+        assert!(d(1) >= Duration::from_secs(8) && d(1) <= Duration::from_secs(12));
+        assert!(d(2) >= Duration::from_secs(16) && d(2) <= Duration::from_secs(24));
+        assert!(d(10) <= Duration::from_secs(72));
+    }
+}

@@ -1,0 +1,165 @@
+//! Error reports: the `<name>.error.txt` written beside a file in the error folder, in plain
+//! language for a merchant: what failed, where, what to fix, and the command that retries it.
+
+use std::path::Path;
+
+use crate::format::DataProblem;
+
+/// Suffix of a report file next to the file it explains.
+pub const REPORT_SUFFIX: &str = ".error.txt";
+
+/// The label of the report line that `cartferry errors` shows.
+const REASON_LABEL: &str = "Reason:";
+
+/// Why a file could not be delivered.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// One line, without customer data: safe for logs and `status`.
+    pub reason: String,
+    /// The data problems, with values (only in the report file).
+    pub problems: Vec<DataProblem>,
+    /// How many problems there were in all (the list may be capped).
+    pub total_problems: usize,
+    /// What to do, when it is not "fix the data".
+    pub advice: Option<String>,
+}
+
+impl Failure {
+    /// A failure from data problems.
+    pub fn data(problems: Vec<DataProblem>, total: usize) -> Failure {
+        let first = problems.first().map(|p| p.summary()).unwrap_or_default();
+        let reason = if total == 1 {
+            format!("1 problem in the data: {first} Nothing from this file was delivered.")
+        } else {
+            format!(
+                "{total} problems in the data, the first: {first} Nothing from this file was delivered."
+            )
+        };
+        Failure {
+            reason,
+            problems,
+            total_problems: total,
+            advice: None,
+        }
+    }
+
+    /// A failure that fixing the file's data will not cure.
+    pub fn other(reason: String, advice: String) -> Failure {
+        Failure {
+            reason,
+            problems: Vec::new(),
+            total_problems: 0,
+            advice: Some(advice),
+        }
+    }
+}
+
+/// Everything a report needs besides the failure.
+pub struct ReportContext<'a> {
+    /// Route name.
+    pub route: &'a str,
+    /// Source file name.
+    pub file: &'a str,
+    /// When it was claimed, human-readable.
+    pub received: String,
+    /// Its SHA-256.
+    pub sha256: &'a str,
+    /// Where the file now lies.
+    pub error_path: &'a Path,
+    /// Where the route picks files up.
+    pub source_dir: &'a Path,
+    /// The config file, for the retry command.
+    pub config_path: &'a Path,
+}
+
+/// Renders the report text.
+pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
+    let mut out = String::new();
+    out.push_str("cartferry could not deliver this file.\n\n");
+    out.push_str(&format!("File:      {}\n", cx.file));
+    out.push_str(&format!("Route:     {}\n", cx.route));
+    out.push_str(&format!("Received:  {}\n", cx.received));
+    out.push_str(&format!("SHA-256:   {}\n", cx.sha256));
+    out.push_str(&format!("{REASON_LABEL}    {}\n", failure.reason));
+    if !failure.problems.is_empty() {
+        out.push_str("\nProblems:\n");
+        for (i, p) in failure.problems.iter().enumerate() {
+            out.push_str(&format!("  {}. {p}\n", i + 1));
+        }
+        let hidden = failure
+            .total_problems
+            .saturating_sub(failure.problems.len());
+        if hidden > 0 {
+            out.push_str(&format!(
+                "  … and {hidden} more; fix these and retry to see the rest.\n"
+            ));
+        }
+    }
+    out.push_str("\nWhat to do:\n");
+    match &failure.advice {
+        Some(advice) => out.push_str(&format!("  {advice}\n")),
+        None => out.push_str(&format!(
+            "  Fix the problems above in {} (in a text editor, or in Excel saved as \"CSV UTF-8\").\n",
+            cx.error_path.display()
+        )),
+    }
+    out.push_str(&format!(
+        "  Then put the file back into the route's inbox with\n    cartferry --config {} retry {} {}\n  or copy it into {} yourself.\n",
+        cx.config_path.display(),
+        cx.route,
+        cx.error_path.file_name().unwrap_or_default().to_string_lossy(),
+        cx.source_dir.display()
+    ));
+    out
+}
+
+/// The one-line reason of a report file's text.
+pub fn reason_of(report: &str) -> Option<&str> {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(REASON_LABEL))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_problem_fix_and_retry_command() {
+        let problem = DataProblem {
+            line: Some(4),
+            field: Some("quantity".into()),
+            document_id: Some("1003".into()),
+            value: Some("two".into()),
+            problem: "the quantity is not a positive whole number.".into(),
+            fix: "write 2.".into(),
+        };
+        let text = render(
+            &ReportContext {
+                route: "orders",
+                file: "b.csv",
+                received: "now".into(),
+                sha256: "ab",
+                error_path: Path::new("/e/orders/b.csv"),
+                source_dir: Path::new("/in"),
+                config_path: Path::new("/c.toml"),
+            },
+            &Failure::data(vec![problem], 1),
+        );
+        assert!(
+            text.contains("line 4, field \"quantity\", order 1003: \"two\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("cartferry --config /c.toml retry orders b.csv"),
+            "{text}"
+        );
+        let reason = reason_of(&text).unwrap();
+        assert!(
+            reason.starts_with("1 problem in the data: line 4"),
+            "{reason}"
+        );
+        assert!(!reason.contains("two"), "the reason carries no values");
+    }
+}

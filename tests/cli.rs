@@ -1,0 +1,146 @@
+//! The command line: `check`, `init`, `convert`.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn check_on_a_config_with_three_mistakes_reports_all_three() {
+    let config = format!(
+        "{}\n{}\n{}",
+        FAST_AGENT.replace("stable_for = \"200ms\"", "stable_for = \"soon\""),
+        ORDERS_ROUTE.replace("reader =", "colour = \"blue\"\nreader ="),
+        ORDERS_ROUTE
+    );
+    let sandbox = Sandbox::new(&config);
+    let out = sandbox.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("3 problem(s)"), "{text}");
+    assert!(
+        text.contains("agent.stable_for: \"soon\" is not a duration"),
+        "{text}"
+    );
+    assert!(text.contains("routes.0.colour: unknown key"), "{text}");
+    assert!(
+        text.contains("routes[1].name: route name \"orders\" is used twice"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_reports_missing_folders_and_passes_on_a_good_config() {
+    let missing = Sandbox::new(&format!(
+        "{}\n{ORDERS_ROUTE}",
+        FAST_AGENT.replace("create_dirs = true", "create_dirs = false")
+    ));
+    let out = missing.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text.contains("endpoints.cart.root: folder") && text.contains("does not exist"),
+        "{text}"
+    );
+
+    let good = Sandbox::with_routes(ORDERS_ROUTE);
+    let out = good.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("  ok    route orders").count(), 2, "{text}");
+    assert!(
+        good.files("warehouse/orders").is_empty(),
+        "the probe file is removed"
+    );
+}
+
+#[test]
+fn init_writes_a_config_that_checks_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("var/cart/outbox/orders").is_dir());
+    let config = dir.path().join("cartferry.toml");
+    let check = Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let again = Command::new(binary())
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "init must not overwrite a config");
+}
+
+#[test]
+fn convert_writes_documents_to_stdout_and_problems_to_stderr() {
+    let fixtures = format!(
+        "{}/fixtures/canonical-orders-csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = |file: &str| {
+        Command::new(binary())
+            .args([
+                "convert",
+                "--reader",
+                "canonical-orders-csv",
+                "--writer",
+                "canonical-orders-csv",
+            ])
+            .arg(format!("{fixtures}/{file}"))
+            .output()
+            .unwrap()
+    };
+    let good = run("orders-good.csv");
+    assert!(good.status.success());
+    let text = String::from_utf8(good.stdout).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("100")).count(),
+        4,
+        "{text}"
+    );
+    assert!(text.contains("Émile"));
+
+    let bad = run("orders-broken.csv");
+    assert_eq!(bad.status.code(), Some(1));
+    let partial = String::from_utf8(bad.stdout).unwrap();
+    assert!(
+        partial.contains("2001,") && !partial.contains("2002,"),
+        "only the good order is shown: {partial}"
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3, field \"quantity\""));
+
+    let mismatched = Command::new(binary())
+        .args([
+            "convert",
+            "--reader",
+            "passthrough",
+            "--writer",
+            "canonical-orders-csv",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(mismatched.status.code(), Some(2));
+}

@@ -1,0 +1,245 @@
+//! Bad input and faults: reports in the error folder, the rest keeps flowing, retries work.
+
+mod support;
+
+use std::fs;
+use std::time::Duration;
+
+use support::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    fs::read(format!(
+        "{}/fixtures/canonical-orders-csv/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn malformed_file_goes_to_errors_with_a_report_and_its_neighbours_are_delivered() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    let mut agent = sandbox.start();
+    sandbox.drop_file("cart/orders", "a-good.csv", &fixture("orders-good.csv"));
+    sandbox.drop_file("cart/orders", "b-broken.csv", &fixture("orders-broken.csv"));
+    sandbox.drop_file(
+        "cart/orders",
+        "c-good.csv",
+        &orders_csv(5000, 3, 2).into_bytes(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            sandbox.files("warehouse/orders").len() == 2
+                && sandbox.files("var/errors/orders").len() == 2
+        }),
+        "expected 2 deliveries and a file with its report; log:\n{}",
+        agent.log_text()
+    );
+    assert_eq!(
+        sandbox.files("warehouse/orders"),
+        ["a-good.csv", "c-good.csv"]
+    );
+    let report =
+        fs::read_to_string(sandbox.path("var/errors/orders/b-broken.csv.error.txt")).unwrap();
+    for needle in [
+        "line 3",
+        "field \"quantity\"",
+        "order 2002",
+        "\"two\"",
+        "Fix:",
+        "retry orders b-broken.csv",
+    ] {
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
+    }
+    assert_eq!(
+        fs::read(sandbox.path("var/errors/orders/b-broken.csv")).unwrap(),
+        fixture("orders-broken.csv")
+    );
+    assert!(agent.is_running(), "the agent stopped after a bad file");
+    // Still flowing afterwards.
+    sandbox.drop_file(
+        "cart/orders",
+        "d-good.csv",
+        &orders_csv(6000, 1, 1).into_bytes(),
+    );
+    assert!(wait_until(Duration::from_secs(10), || sandbox
+        .files("warehouse/orders")
+        .len()
+        == 3));
+    // The customer's name in the broken order is not in the log.
+    let log = agent.log_text();
+    assert!(
+        log.contains("b-broken.csv") && !log.contains("Katherine") && !log.contains("two"),
+        "{log}"
+    );
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn same_content_twice_is_delivered_once_and_a_fixed_error_file_is_delivered_on_retry() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    let good = fixture("orders-good.csv");
+    sandbox.drop_file("cart/orders", "first.csv", &good);
+    sandbox.drop_file("cart/orders", "broken.csv", &fixture("orders-broken.csv"));
+    let out = sandbox.cmd(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "once exits 1 when a file went to errors"
+    );
+    assert_eq!(sandbox.files("warehouse/orders"), ["first.csv"]);
+
+    // The same bytes under another name, and again under the same name: archived, not delivered.
+    sandbox.drop_file("cart/orders", "again.csv", &good);
+    sandbox.drop_file("cart/orders", "first.csv", &good);
+    let out = sandbox.cmd(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sandbox.files("warehouse/orders"), ["first.csv"]);
+    let archived = sandbox.all_files_below("var/archive/orders");
+    assert_eq!(archived.len(), 3, "{archived:?}");
+
+    let errors = sandbox.cmd(&["errors"]);
+    let listing = String::from_utf8_lossy(&errors.stdout);
+    assert!(
+        listing.contains("orders/broken.csv: 1 problem in the data: line 3"),
+        "{listing}"
+    );
+
+    // Fix the file where it lies, retry it, and it is delivered.
+    fs::write(
+        sandbox.path("var/errors/orders/broken.csv"),
+        fixture("orders-broken-fixed.csv"),
+    )
+    .unwrap();
+    let retry = sandbox.cmd(&["retry", "orders", "broken.csv"]);
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    assert!(
+        sandbox.files("var/errors/orders").is_empty(),
+        "the report goes with the file"
+    );
+    let out = sandbox.cmd(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sandbox.files("warehouse/orders"),
+        ["broken.csv", "first.csv"]
+    );
+    let delivered = fs::read_to_string(sandbox.path("warehouse/orders/broken.csv")).unwrap();
+    assert!(delivered.contains("2002,2026-11-21"), "{delivered}");
+
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).to_string();
+    let line = status.lines().find(|l| l.starts_with("orders")).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        &cols[1..4],
+        ["0", "0", "2"],
+        "waiting, in error, delivered today: {status}"
+    );
+}
+
+#[test]
+fn retry_of_a_whole_route_puts_every_error_file_back() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    for name in ["x.csv", "y.csv"] {
+        sandbox.drop_file("cart/orders", name, b"order_id,sku\n1,A\n");
+    }
+    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(1));
+    assert_eq!(
+        sandbox.files("var/errors/orders").len(),
+        4,
+        "two files, two reports"
+    );
+    assert!(sandbox.cmd(&["retry", "orders"]).status.success());
+    assert_eq!(sandbox.files("cart/orders"), ["x.csv", "y.csv"]);
+    let bad = sandbox.cmd(&["retry", "orders", "nope.csv"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not in the error folder"));
+}
+
+#[test]
+fn destination_that_disappears_is_retried_and_delivered_when_it_returns() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let agent = sandbox.start();
+    fs::remove_dir_all(sandbox.path("warehouse/in")).unwrap();
+    sandbox.drop_file("cart/out", "x.dat", b"payload");
+    assert!(
+        wait_until(Duration::from_secs(10), || agent
+            .log_text()
+            .contains("transient fault; will retry")),
+        "no retry logged; log:\n{}",
+        agent.log_text()
+    );
+    fs::create_dir_all(sandbox.path("warehouse/in")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || sandbox.files("warehouse/in")
+            == ["x.dat"]),
+        "not delivered after the destination came back; log:\n{}",
+        agent.log_text()
+    );
+    assert!(sandbox.files("var/errors/files").is_empty());
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn transient_fault_past_the_attempt_limit_goes_to_errors_with_the_reason() {
+    let sandbox = Sandbox::with_routes(&PASSTHROUGH_ROUTE.replace(
+        "on_conflict = \"fail\" }",
+        "on_conflict = \"fail\" }\nmax_attempts = 2",
+    ));
+    let agent = sandbox.start();
+    fs::remove_dir_all(sandbox.path("warehouse/in")).unwrap();
+    sandbox.drop_file("cart/out", "x.dat", b"payload");
+    assert!(
+        wait_until(Duration::from_secs(15), || sandbox
+            .files("var/errors/files")
+            .len()
+            == 2),
+        "not moved to errors; log:\n{}",
+        agent.log_text()
+    );
+    let report = fs::read_to_string(sandbox.path("var/errors/files/x.dat.error.txt")).unwrap();
+    assert!(report.contains("gave up after 2 attempts"), "{report}");
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn name_taken_by_a_different_file_is_not_overwritten() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    fs::write(sandbox.path("warehouse/in/x.dat"), b"someone else's").unwrap();
+    sandbox.drop_file("cart/out", "x.dat", b"ours");
+    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(1));
+    assert_eq!(
+        fs::read(sandbox.path("warehouse/in/x.dat")).unwrap(),
+        b"someone else's"
+    );
+    let report = fs::read_to_string(sandbox.path("var/errors/files/x.dat.error.txt")).unwrap();
+    assert!(
+        report.contains("a different file named x.dat is already at the destination"),
+        "{report}"
+    );
+
+    // With on_conflict = "unique" the file goes next to it instead.
+    let unique = Sandbox::with_routes(&PASSTHROUGH_ROUTE.replace("\"fail\"", "\"unique\""));
+    fs::write(unique.path("warehouse/in/x.dat"), b"someone else's").unwrap();
+    unique.drop_file("cart/out", "x.dat", b"ours");
+    assert_eq!(unique.cmd(&["once"]).status.code(), Some(0));
+    assert_eq!(
+        fs::read(unique.path("warehouse/in/x-2.dat")).unwrap(),
+        b"ours"
+    );
+}

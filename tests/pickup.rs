@@ -1,0 +1,134 @@
+//! Safe pickup: a file is taken only once complete, and never appears half-written at the
+//! destination under its final name.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+
+#[test]
+fn growing_file_is_not_taken_until_its_writer_finishes() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let agent = sandbox.start();
+    let path = sandbox.path("cart/out/slow.dat");
+    let mut file = fs::File::create(&path).unwrap();
+    let mut expected = Vec::new();
+    // Eight pieces, 150 ms apart: each pause is shorter than stable_for (200 ms).
+    for piece in 0..8u8 {
+        let chunk = vec![b'a' + piece; 10_000];
+        file.write_all(&chunk).unwrap();
+        file.flush().unwrap();
+        expected.extend_from_slice(&chunk);
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(
+            sandbox.files("warehouse/in").is_empty(),
+            "delivered while still being written (after piece {piece})"
+        );
+        assert!(
+            path.exists(),
+            "claimed while still being written (after piece {piece})"
+        );
+    }
+    drop(file);
+    assert!(
+        wait_until(Duration::from_secs(10), || sandbox.files("warehouse/in")
+            == ["slow.dat"]),
+        "not delivered after the writer finished; log:\n{}",
+        agent.log_text()
+    );
+    assert_eq!(
+        fs::read(sandbox.path("warehouse/in/slow.dat")).unwrap(),
+        expected
+    );
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn done_marker_route_waits_for_its_marker() {
+    let sandbox = Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "marked"
+from = { endpoint = "cart", dir = "out", pattern = "*.csv", done_marker = "{name}.done" }
+reader = "passthrough"
+writer = "passthrough"
+to = { endpoint = "warehouse", dir = "in" }
+"#,
+    );
+    let agent = sandbox.start();
+    fs::write(sandbox.path("cart/out/batch.csv"), b"complete data\n").unwrap();
+    // Well past stable_for and two rescans: a marker route must still wait.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        sandbox.files("warehouse/in").is_empty(),
+        "taken without its marker"
+    );
+    assert!(sandbox.path("cart/out/batch.csv").exists());
+    fs::write(sandbox.path("cart/out/batch.csv.done"), b"").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || sandbox.files("warehouse/in")
+            == ["batch.csv"]),
+        "not delivered after its marker appeared; log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || sandbox
+            .files("cart/out")
+            .is_empty()),
+        "marker should be consumed with its file: {:?}",
+        sandbox.files("cart/out")
+    );
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn no_partial_file_is_ever_visible_under_its_final_name() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    const FILES: usize = 12;
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let agent = sandbox.start();
+    let dest = sandbox.path("warehouse/in");
+    let stop = Arc::new(AtomicBool::new(false));
+    let bad = Arc::new(Mutex::new(Vec::new()));
+    let looks = Arc::new(Mutex::new(0u64));
+    let watcher = {
+        let (stop, bad, looks, dest) = (stop.clone(), bad.clone(), looks.clone(), dest.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for name in list_files(&dest) {
+                    if let Ok(meta) = fs::metadata(dest.join(&name)) {
+                        *looks.lock().unwrap() += 1;
+                        if meta.len() as usize != SIZE {
+                            bad.lock()
+                                .unwrap()
+                                .push(format!("{name}: {} bytes", meta.len()));
+                        }
+                    }
+                }
+            }
+        })
+    };
+    for i in 0..FILES {
+        sandbox.drop_file("cart/out", &format!("big-{i:02}.bin"), &vec![i as u8; SIZE]);
+    }
+    let all_there = wait_until(Duration::from_secs(60), || list_files(&dest).len() == FILES);
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert!(all_there, "not all delivered; log:\n{}", agent.log_text());
+    assert!(
+        bad.lock().unwrap().is_empty(),
+        "partial files seen: {:?}",
+        bad.lock().unwrap()
+    );
+    assert!(*looks.lock().unwrap() > 0, "the watcher never saw a file");
+    for i in 0..FILES {
+        let data = fs::read(dest.join(format!("big-{i:02}.bin"))).unwrap();
+        assert!(data.len() == SIZE && data.iter().all(|b| *b == i as u8));
+    }
+    assert_eq!(agent.stop(), 0);
+}

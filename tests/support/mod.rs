@@ -1,0 +1,264 @@
+//! Test helpers: a sandbox with a cart and a warehouse folder and its own config, the real
+//! `cartferry` binary started in it, and bounded waiting.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_cartferry")
+}
+
+/// A temporary install: `cart/`, `warehouse/`, `var/`, and `cartferry.toml`.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+/// The `[agent]` table used by tests: fast stability and retries.
+pub const FAST_AGENT: &str = r#"
+[agent]
+state_dir = "var/state"
+archive_dir = "var/archive"
+errors_dir = "var/errors"
+poll_interval = "500ms"
+stable_for = "200ms"
+max_attempts = 5
+retry_initial = "100ms"
+retry_max = "1s"
+
+[endpoints.cart]
+kind = "local"
+root = "cart"
+create_dirs = true
+
+[endpoints.warehouse]
+kind = "local"
+root = "warehouse"
+create_dirs = true
+"#;
+
+/// A passthrough route from cart/out to warehouse/in.
+pub const PASSTHROUGH_ROUTE: &str = r#"
+[[routes]]
+name = "files"
+from = { endpoint = "cart", dir = "out", pattern = "*" }
+reader = "passthrough"
+writer = "passthrough"
+to = { endpoint = "warehouse", dir = "in", name = "{name}", on_conflict = "fail" }
+"#;
+
+/// A canonical-orders-csv route from cart/orders to warehouse/orders.
+pub const ORDERS_ROUTE: &str = r#"
+[[routes]]
+name = "orders"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "canonical-orders-csv"
+writer = "canonical-orders-csv"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv", on_conflict = "fail" }
+"#;
+
+impl Sandbox {
+    /// A sandbox whose config is `config` (relative paths are inside the sandbox).
+    pub fn new(config: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        fs::write(dir.path().join("cartferry.toml"), config).unwrap();
+        Sandbox { dir }
+    }
+
+    /// The sandbox with the fast agent settings and these routes.
+    pub fn with_routes(routes: &str) -> Sandbox {
+        let s = Sandbox::new(&format!("{FAST_AGENT}\n{routes}"));
+        for d in [
+            "cart/out",
+            "cart/orders",
+            "warehouse/in",
+            "warehouse/orders",
+        ] {
+            fs::create_dir_all(s.path(d)).unwrap();
+        }
+        s
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("cartferry.toml")
+    }
+
+    /// Runs a command to completion.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(binary())
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("running cartferry")
+    }
+
+    /// Starts `cartferry run` and waits until it says it is running; its log goes to
+    /// `var/agent-<n>.log`.
+    pub fn start(&self) -> Agent {
+        let agent = self.spawn();
+        assert!(
+            wait_until(Duration::from_secs(20), || agent
+                .log_text()
+                .contains("cartferry is running")),
+            "cartferry run did not start; log:\n{}",
+            agent.log_text()
+        );
+        agent
+    }
+
+    /// Starts `cartferry run` without waiting for it.
+    pub fn spawn(&self) -> Agent {
+        fs::create_dir_all(self.path("var")).unwrap();
+        let n = fs::read_dir(self.path("var")).unwrap().count();
+        let log = self.path(&format!("var/agent-{n}.log"));
+        let child = Command::new(binary())
+            .arg("--config")
+            .arg(self.config())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting cartferry run");
+        Agent { child, log }
+    }
+
+    /// Writes a file whole under a hidden name, then renames it into place (as a careful writer does).
+    pub fn drop_file(&self, rel_dir: &str, name: &str, contents: &[u8]) {
+        let dir = self.path(rel_dir);
+        fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join(format!(".{name}.tmp"));
+        fs::write(&tmp, contents).unwrap();
+        fs::rename(&tmp, dir.join(name)).unwrap();
+    }
+
+    /// Plain files (not hidden) directly in a folder, sorted.
+    pub fn files(&self, rel_dir: &str) -> Vec<String> {
+        list_files(&self.path(rel_dir))
+    }
+
+    /// Every file below a folder, hidden ones included, as paths relative to it.
+    pub fn all_files_below(&self, rel_dir: &str) -> Vec<String> {
+        let root = self.path(rel_dir);
+        let mut out = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p.strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Plain files (not hidden) in a folder, sorted.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A running `cartferry run`.
+pub struct Agent {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait (bounded) for a clean exit; returns the exit code.
+    pub fn stop(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!(
+            "cartferry did not stop within 20 s of SIGTERM; log: {}",
+            self.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A canonical-orders-csv file with `orders` orders of `lines` lines each, ids from `first_id`.
+pub fn orders_csv(first_id: u32, orders: u32, lines: u32) -> String {
+    let mut s = String::from(
+        "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n",
+    );
+    for o in first_id..first_id + orders {
+        for l in 1..=lines {
+            s.push_str(&format!(
+                "{o},2026-11-20,USD,UPS Ground,First{o},Last{o},,{o} Main St,,Springfield,IL,{:05},US,,,,{l},SKU-{l},{},9.99,Item {l}\n",
+                o % 100_000,
+                1 + (o + l) % 7
+            ));
+        }
+    }
+    s
+}

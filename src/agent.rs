@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use notify::RecursiveMode;
@@ -127,21 +127,28 @@ impl StabilityTracker {
     }
 }
 
-/// One route's worker: its ledger connection and stability memory. Runs on a blocking thread.
+/// One route's worker: its ledger connections and stability memory. Runs on a blocking thread,
+/// plus `workers - 1` helper threads while a pass takes files.
 pub struct RouteWorker {
     route: Arc<Route>,
     ledger: Ledger,
+    /// One connection per helper thread.
+    helpers: Vec<Ledger>,
     tracker: StabilityTracker,
     last_retention: Option<Instant>,
     listing_failed: bool,
 }
 
 impl RouteWorker {
-    /// A worker for `route` with its own ledger connection.
+    /// A worker for `route` with its own ledger connections.
     pub fn new(route: Arc<Route>, state_dir: &Path) -> Result<RouteWorker, LedgerError> {
+        let helpers = (1..route.config.workers)
+            .map(|_| Ledger::open(state_dir))
+            .collect::<Result<_, _>>()?;
         Ok(RouteWorker {
             route,
             ledger: Ledger::open(state_dir)?,
+            helpers,
             tracker: StabilityTracker::default(),
             last_retention: None,
             listing_failed: false,
@@ -237,20 +244,52 @@ impl RouteWorker {
         if let Some(at) = settle_at {
             next = Some(next.map_or(at, |n| n.min(at)));
         }
-        for entry in ready {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
+        for entry in &ready {
             self.tracker.forget(&entry.name);
-            let outcome = journey::take(&self.route, &self.ledger, &entry)?;
-            if let Outcome::RetryLater { .. } = outcome {
-                let due = Instant::now() + self.route.config.retry.initial_backoff;
-                next = Some(next.map_or(due, |n| n.min(due)));
-            }
-            summary.count(&outcome);
         }
+        let taken = self.take_all(ready, stop)?;
+        if taken.retrying > 0 {
+            let due = Instant::now() + self.route.config.retry.initial_backoff;
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        summary.add(taken);
         self.apply_retention();
         Ok(next)
+    }
+
+    /// Takes the ready files, oldest first, on this thread and the helper threads.
+    fn take_all(&mut self, ready: Vec<Entry>, stop: &AtomicBool) -> Result<Summary, LedgerError> {
+        let queue = Mutex::new(ready.into_iter());
+        let total = Mutex::new(Summary::default());
+        let route = &self.route;
+        let work = |ledger: &Ledger| -> Result<(), LedgerError> {
+            while !stop.load(Ordering::Relaxed) {
+                let Some(entry) = queue.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                    break;
+                };
+                let outcome = journey::take(route, ledger, &entry)?;
+                total
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .count(&outcome);
+            }
+            Ok(())
+        };
+        let work = &work;
+        let ledger = &self.ledger;
+        let helpers = &mut self.helpers;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = helpers
+                .iter_mut()
+                .map(|helper| scope.spawn(move || work(helper)))
+                .collect();
+            let mine = work(ledger);
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Ok(())))
+                .fold(mine, |acc, r| acc.and(r))
+        })?;
+        Ok(total.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Deletes dated archive folders older than the route's retention, at most once an hour.

@@ -168,7 +168,7 @@ fn probe(ep: &dyn endpoint::Endpoint, dir: &str, scratch: &Path) -> Result<(), S
     ep.list(dir).map_err(|e| e.to_string())?;
     let name = format!(".cartferry-check-{}", std::process::id());
     let renamed = format!("{name}.renamed");
-    ep.put(dir, &name, scratch, false)
+    ep.put(dir, &name, scratch, endpoint::PutOptions::default())
         .map_err(|e| e.to_string())?;
     let result = ep
         .rename(dir, &name, dir, &renamed)
@@ -364,8 +364,8 @@ fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let input: Box<dyn io::BufRead> = if file == "-" {
-        Box::new(BufReader::new(io::stdin().lock()))
+    let input: Box<dyn io::BufRead + Send> = if file == "-" {
+        Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, io::stdin()))
     } else {
         match std::fs::File::open(file) {
             Ok(f) => Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, f)),

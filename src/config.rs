@@ -15,6 +15,9 @@ use serde::Deserialize;
 use crate::format;
 use crate::naming::{MarkerTemplate, NameTemplate};
 
+/// Most files one route takes at the same time.
+const MAX_WORKERS: usize = 32;
+
 /// One mistake in the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -74,7 +77,7 @@ pub struct AgentConfig {
     pub poll_interval: Duration,
 }
 
-/// How a route's source decides that a file is complete.
+/// How transient faults are retried.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts before a file with transient faults goes to the error folder.
@@ -159,6 +162,8 @@ pub struct RouteConfig {
     pub dedupe: bool,
     /// Transient-fault retries.
     pub retry: RetryPolicy,
+    /// Files taken at the same time (1 keeps strict oldest-first order).
+    pub workers: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -202,6 +207,7 @@ struct RawRoute {
     errors: Option<String>,
     dedupe: Option<bool>,
     max_attempts: Option<u32>,
+    workers: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -588,6 +594,13 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 None => {}
             }
         }
+        let workers = r.workers.unwrap_or(1);
+        if !(1..=MAX_WORKERS).contains(&workers) {
+            problems.push(
+                format!("{key}.workers"),
+                format!("{workers} is out of range; use 1 to {MAX_WORKERS}"),
+            );
+        }
         routes.push(RouteConfig {
             name,
             from,
@@ -598,6 +611,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             archive_retention,
             errors,
             dedupe: r.dedupe.unwrap_or(true),
+            workers,
             retry: RetryPolicy {
                 max_attempts: r.max_attempts.unwrap_or(retry.max_attempts).max(1),
                 ..retry.clone()

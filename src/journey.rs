@@ -17,7 +17,7 @@ use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
 use crate::config::{Config, OnConflict, RouteConfig};
-use crate::endpoint::{self, Endpoint, EndpointError, Entry};
+use crate::endpoint::{self, Endpoint, EndpointError, Entry, PutOptions};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
@@ -225,11 +225,31 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
             }
             Err(e) => settle(route, ledger, row.id, e)?,
         }
+    } else if row.state == State::Delivering
+        && !route.transform.is_passthrough()
+        && !holds_delivery(route, row)
+    {
+        match staged_output_intact(route, row) {
+            Ok(true) => advance(route, ledger, row.id)?,
+            Ok(false) => {
+                ledger.claimed(row.id, row.size, row.sha256.as_deref().unwrap_or_default())?;
+                advance(route, ledger, row.id)?
+            }
+            Err(e) => settle(route, ledger, row.id, e)?,
+        }
     } else {
         advance(route, ledger, row.id)?
     };
     log_outcome(route, &row.name, &outcome, started.elapsed());
     Ok(outcome)
+}
+
+/// True when the destination already holds this row's delivery under its chosen name.
+fn holds_delivery(route: &Route, row: &FileRow) -> bool {
+    matches!(
+        (&row.output_name, row.output_size, &row.output_sha256),
+        (Some(name), Some(size), Some(sha)) if holds_output(route, name, size, sha).unwrap_or(false)
+    )
 }
 
 fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
@@ -318,7 +338,13 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
         let row = ledger.get(id)?;
         let step = match row.state {
             State::Claimed => stage(route, ledger, &row),
-            State::Staged => choose_name(route, ledger, &row),
+            State::Staged => name_and_deliver(
+                route,
+                ledger,
+                &row,
+                row.output_size.unwrap_or_default(),
+                row.output_sha256.as_deref().unwrap_or_default(),
+            ),
             State::Delivering => deliver(route, ledger, &row),
             State::Delivered => archive(route, ledger, &row, State::Done).map(|()| {
                 Some(Outcome::Delivered {
@@ -402,8 +428,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     }
     let (route_reader, route_writer) = match &route.transform {
         Transform::Passthrough => {
-            ledger.staged(row.id, row.size, sha)?;
-            return Ok(None);
+            return name_and_deliver(route, ledger, row, row.size, sha);
         }
         Transform::Convert { reader, writer } => (reader, writer),
     };
@@ -428,38 +453,60 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
     }
     let (writer, size, out_sha) = hashing.finish();
-    let file = writer
+    // Not flushed to disk here: delivery flushes the same bytes before the final rename, and a
+    // resumed delivery re-checks the staged file's hash (see `staged_output_intact`).
+    writer
         .into_inner()
         .map_err(|e| transient("write", &output_path)(e.into_error()))?;
-    // On disk before the ledger says "staged", so a power loss cannot leave a staged row pointing
-    // at unwritten blocks.
-    file.sync_data().map_err(transient("flush", &output_path))?;
-    ledger.staged(row.id, size, &out_sha)?;
+    name_and_deliver(route, ledger, row, size, &out_sha)
+}
+
+/// On resume, true when the staged output still has the hash the ledger recorded; after a power
+/// cut it may not, and is then made again.
+fn staged_output_intact(route: &Route, row: &FileRow) -> Result<bool, StepError> {
+    let path = route.staged_path(row);
+    match File::open(&path) {
+        Ok(f) => {
+            let (_, sha) = fsutil::sha256_of(BufReader::with_capacity(BUFFER_SIZE, f))
+                .map_err(transient("read", &path))?;
+            Ok(Some(sha) == row.output_sha256)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(transient("read", &path)(e)),
+    }
+}
+
+/// Staged → Delivering: fixes the delivered name and records it with the output's size and hash.
+fn name_and_deliver(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    size: u64,
+    sha: &str,
+) -> Result<Option<Outcome>, StepError> {
+    let name = choose_name(route, row, size, sha)?;
+    ledger.delivering(row.id, size, sha, &name)?;
     Ok(None)
 }
 
-/// True when `dir/name` on the destination holds exactly the staged output.
-fn holds_output(route: &Route, row: &FileRow, name: &str) -> Result<bool, StepError> {
+/// True when `dir/name` on the destination holds exactly the output of `size` bytes and hash `sha`.
+fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool, StepError> {
     let dest = &route.destination;
     let dir = &route.config.to.dir;
     let Some(entry) = dest.stat(dir, name)? else {
         return Ok(false);
     };
-    if Some(entry.size) != row.output_size {
+    if entry.size != size {
         return Ok(false);
     }
-    let (_, sha) = fsutil::sha256_of(dest.open_read(dir, name)?).map_err(|e| {
+    let (_, found) = fsutil::sha256_of(dest.open_read(dir, name)?).map_err(|e| {
         StepError::Transient(format!("could not read {name} at the destination: {e}"))
     })?;
-    Ok(Some(sha) == row.output_sha256)
+    Ok(found == sha)
 }
 
-/// Staged → Delivering: fixes the delivered name, honouring the route's conflict rule.
-fn choose_name(
-    route: &Route,
-    ledger: &Ledger,
-    row: &FileRow,
-) -> Result<Option<Outcome>, StepError> {
+/// The delivered name for this output, honouring the route's conflict rule.
+fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<String, StepError> {
     let to = &route.config.to;
     let wanted = to.name.render(&NameContext {
         source_name: &row.name,
@@ -472,10 +519,9 @@ fn choose_name(
         let taken = route.destination.stat(&to.dir, &candidate)?.is_some();
         if !taken
             || to.on_conflict == OnConflict::Overwrite
-            || holds_output(route, row, &candidate)?
+            || holds_output(route, &candidate, size, sha)?
         {
-            ledger.delivering(row.id, &candidate)?;
-            return Ok(None);
+            return Ok(candidate);
         }
         if to.on_conflict == OnConflict::Fail {
             return Err(StepError::Permanent(Failure::other(
@@ -497,20 +543,22 @@ fn choose_name(
 fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
     let to = &route.config.to;
     let name = row.output_name.as_deref().unwrap_or_default();
-    if !holds_output(route, row, name)? {
-        let replace = to.on_conflict == OnConflict::Overwrite;
+    let size = row.output_size.unwrap_or_default();
+    let sha = row.output_sha256.as_deref().unwrap_or_default();
+    if !holds_output(route, name, size, sha)? {
+        let options = PutOptions {
+            replace: to.on_conflict == OnConflict::Overwrite,
+            // Staged outputs are deleted right after delivery; a passthrough source is archived.
+            source_disposable: !route.transform.is_passthrough(),
+        };
         match route
             .destination
-            .put(&to.dir, name, &route.staged_path(row), replace)
+            .put(&to.dir, name, &route.staged_path(row), options)
         {
             Ok(_) => {}
             Err(EndpointError::AlreadyExists { .. }) => {
                 // Someone took the name since it was chosen: choose again.
-                ledger.staged(
-                    row.id,
-                    row.output_size.unwrap_or_default(),
-                    row.output_sha256.as_deref().unwrap_or_default(),
-                )?;
+                ledger.staged(row.id, size, sha)?;
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -520,8 +568,14 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
     route
         .destination
         .delete(&to.dir, &endpoint::part_name(name))?;
-    ledger.delivered(row.id)?;
+    ledger.delivered(row.id, &archive_path(route, row).to_string_lossy())?;
     Ok(None)
+}
+
+/// A free name for the source in today's archive folder.
+fn archive_path(route: &Route, row: &FileRow) -> PathBuf {
+    let day = Local::now().format("%Y/%m/%d").to_string();
+    fsutil::free_path(&route.config.archive.join(day), &row.name, None)
 }
 
 /// Moves the source to its dated archive folder and ends the journey in `end`.
@@ -530,8 +584,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
     let target = match &row.final_path {
         Some(p) => PathBuf::from(p),
         None => {
-            let day = Local::now().format("%Y/%m/%d").to_string();
-            let target = fsutil::free_path(&route.config.archive.join(day), &row.name, None);
+            let target = archive_path(route, row);
             ledger.archiving(row.id, &target.to_string_lossy())?;
             target
         }

@@ -238,14 +238,6 @@ impl Ledger {
         )?)
     }
 
-    fn set_state(&self, id: i64, state: State) -> Result<()> {
-        self.conn.execute(
-            "UPDATE files SET state = ?2 WHERE id = ?1",
-            params![id, state.as_str()],
-        )?;
-        Ok(())
-    }
-
     /// The source is in the processing area: its real size and hash.
     pub fn claimed(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
         self.conn.execute(
@@ -260,7 +252,7 @@ impl Ledger {
         self.finish(id, State::Abandoned)
     }
 
-    /// The output is complete in staging.
+    /// The output is complete in staging; its final name is still to be chosen (again).
     pub fn staged(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE files SET state = 'staged', output_size = ?2, output_sha256 = ?3 WHERE id = ?1",
@@ -269,18 +261,23 @@ impl Ledger {
         Ok(())
     }
 
-    /// The final name is chosen; delivery begins.
-    pub fn delivering(&self, id: i64, output_name: &str) -> Result<()> {
+    /// The output is complete in staging and its final name chosen; delivery begins.
+    pub fn delivering(&self, id: i64, size: u64, sha256: &str, output_name: &str) -> Result<()> {
         self.conn.execute(
-            "UPDATE files SET state = 'delivering', output_name = ?2 WHERE id = ?1",
-            params![id, output_name],
+            "UPDATE files SET state = 'delivering', output_size = ?2, output_sha256 = ?3,
+             output_name = ?4 WHERE id = ?1",
+            params![id, size as i64, sha256, output_name],
         )?;
         Ok(())
     }
 
-    /// The output is at its destination.
-    pub fn delivered(&self, id: i64) -> Result<()> {
-        self.set_state(id, State::Delivered)
+    /// The output is at its destination; the source will be archived at `archive_path`.
+    pub fn delivered(&self, id: i64, archive_path: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'delivered', final_path = ?2 WHERE id = ?1",
+            params![id, archive_path],
+        )?;
+        Ok(())
     }
 
     /// Records where the source will be archived, before it is moved there.
@@ -394,8 +391,8 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].state, State::Staged);
         assert_eq!(rows[0].output_sha256.as_deref(), Some("def"));
-        l.delivering(id, "a.out").unwrap();
-        l.delivered(id).unwrap();
+        l.delivering(id, 12, "def", "a.out").unwrap();
+        l.delivered(id, "/archive/a.csv").unwrap();
         assert_eq!(
             l.delivered_with_hash("orders", "abc", id + 1).unwrap(),
             Some(id)

@@ -4,8 +4,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Endpoint, EndpointError, Entry, Result, part_name};
-use crate::platform;
+use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
+use crate::{fsutil, platform};
 
 /// A folder on this machine; every `dir` is relative to its root.
 #[derive(Debug, Clone)]
@@ -76,13 +76,19 @@ impl Endpoint for LocalEndpoint {
         ))
     }
 
-    fn put(&self, dir: &str, name: &str, source: &Path, replace: bool) -> Result<u64> {
+    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
         let folder = self.root.join(dir);
         let part = folder.join(part_name(name));
         let target = folder.join(name);
         let expected = fs::metadata(source).map_err(io_err("read", source))?.len();
-        // fs::copy uses copy_file_range/reflinks where the kernel offers them.
-        fs::copy(source, &part).map_err(io_err("write", &part))?;
+        fsutil::remove_if_present(&part).map_err(io_err("write", &part))?;
+        // A disposable source on the same filesystem is linked, not copied: no bytes move and no
+        // inode is freed when the source is deleted. Otherwise fs::copy uses copy_file_range or
+        // reflinks where the kernel offers them.
+        let linked = options.source_disposable && fs::hard_link(source, &part).is_ok();
+        if !linked {
+            fs::copy(source, &part).map_err(io_err("write", &part))?;
+        }
         let file = fs::OpenOptions::new()
             .write(true)
             .open(&part)
@@ -99,7 +105,7 @@ impl Endpoint for LocalEndpoint {
             });
         }
         drop(file);
-        if replace {
+        if options.replace {
             fs::rename(&part, &target).map_err(io_err("rename", &target))?;
         } else {
             platform::rename_no_replace(&part, &target).map_err(|e| {
@@ -160,12 +166,19 @@ mod tests {
         let src = tmp.path().join("src");
         fs::write(&src, b"new").unwrap();
         fs::write(tmp.path().join("out.csv"), b"old").unwrap();
-        let err = ep.put("", "out.csv", &src, false).unwrap_err();
+        let err = ep
+            .put("", "out.csv", &src, PutOptions::default())
+            .unwrap_err();
         assert!(matches!(err, EndpointError::AlreadyExists { .. }));
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"old");
         assert!(!tmp.path().join(".out.csv.part").exists());
-        assert_eq!(ep.put("", "out.csv", &src, true).unwrap(), 3);
+        let replace = PutOptions {
+            replace: true,
+            source_disposable: true,
+        };
+        assert_eq!(ep.put("", "out.csv", &src, replace).unwrap(), 3);
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"new");
+        assert!(!tmp.path().join(".out.csv.part").exists());
     }
 
     #[test]

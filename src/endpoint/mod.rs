@@ -64,6 +64,16 @@ impl EndpointError {
 /// Result of endpoint operations.
 pub type Result<T> = std::result::Result<T, EndpointError>;
 
+/// How `put` treats the target name and the source file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// Replace a file that already has the final name.
+    pub replace: bool,
+    /// The caller deletes `source` right after a successful put and never changes it, so the
+    /// endpoint may share its storage (a hard link on the same filesystem) instead of copying.
+    pub source_disposable: bool,
+}
+
 /// A place files live. Folders (`dir`) are relative to the endpoint's root; names have no slashes.
 ///
 /// Atomicity: `put` never exposes a partial file under its final name on any kind. Replacing an
@@ -83,9 +93,9 @@ pub trait Endpoint: Send + Sync {
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>>;
 
     /// Delivers the local file `source` as `dir/name`: written to `.<name>.part`, flushed to disk,
-    /// size-verified, then renamed. Without `replace`, an existing `name` is left alone and
-    /// [`EndpointError::AlreadyExists`] returned. Returns the bytes written.
-    fn put(&self, dir: &str, name: &str, source: &Path, replace: bool) -> Result<u64>;
+    /// size-verified, then renamed. Without `options.replace`, an existing `name` is left alone
+    /// and [`EndpointError::AlreadyExists`] returned. Returns the bytes written.
+    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64>;
 
     /// Moves `from_dir/from` to `to_dir/to` on this endpoint, never replacing an existing file.
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()>;

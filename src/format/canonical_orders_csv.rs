@@ -131,8 +131,6 @@ fn normalise_header(h: &str) -> String {
 /// An order being assembled from its adjacent rows.
 struct PendingOrder {
     order: Order,
-    /// The first row's values of the order-level columns, to compare later rows with.
-    first_row: Vec<String>,
     bad: bool,
 }
 
@@ -346,10 +344,7 @@ impl OrderRows<'_> {
                 "write it as USD, EUR, GBP …",
             ));
         }
-        let first_row = ORDER_LEVEL
-            .iter()
-            .map(|c| self.field(*c).to_string())
-            .collect();
+
         let order = Order {
             order_id: id,
             order_date,
@@ -373,21 +368,24 @@ impl OrderRows<'_> {
         };
         let bad = !errors.is_empty();
         self.ready.extend(errors.into_iter().map(Err));
-        self.current = Some(PendingOrder {
-            order,
-            first_row,
-            bad,
-        });
+        self.current = Some(PendingOrder { order, bad });
     }
 
     /// Later rows may leave order-level columns empty or repeat them; they may not contradict them.
     fn check_consistent(&mut self, line: u64, id: &str) {
         let mut errors = Vec::new();
         if let Some(pending) = &self.current {
-            for (col, first) in ORDER_LEVEL.iter().zip(&pending.first_row) {
-                let v = self.field(*col);
-                if !v.is_empty() && v != first {
-                    errors.push(problem(line, *col, id, v, "this row disagrees with the order's first row.", "give every row of an order the same order-level values, or leave them empty after the first row."));
+            for col in ORDER_LEVEL {
+                let v = self.field(col);
+                let first = order_level_value(&pending.order, col);
+                // Country and currency are stored upper-cased.
+                let same = if matches!(col, Col::Country | Col::Currency) {
+                    v.eq_ignore_ascii_case(first)
+                } else {
+                    v == first
+                };
+                if !v.is_empty() && !same {
+                    errors.push(problem(line, col, id, v, "this row disagrees with the order's first row.", "give every row of an order the same order-level values, or leave them empty after the first row."));
                 }
             }
         }
@@ -544,7 +542,47 @@ impl Iterator for OrderRows<'_> {
     }
 }
 
+/// The order's stored value of an order-level column.
+/// An optional text as written: empty when absent.
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+fn order_level_value(o: &Order, col: Col) -> &str {
+    let a = &o.ship_to;
+    match col {
+        Col::OrderId => &o.order_id,
+        Col::OrderDate => opt(&o.order_date),
+        Col::Currency => opt(&o.currency),
+        Col::ShippingMethod => &o.shipping_method,
+        Col::FirstName => &a.first_name,
+        Col::LastName => &a.last_name,
+        Col::Company => opt(&a.company),
+        Col::Address1 => &a.address1,
+        Col::Address2 => opt(&a.address2),
+        Col::City => &a.city,
+        Col::State => opt(&a.state),
+        Col::PostalCode => &a.postal_code,
+        Col::Country => &a.country,
+        Col::Email => opt(&a.email),
+        Col::Phone => opt(&a.phone),
+        Col::Notes => opt(&o.notes),
+        Col::LineNumber | Col::Sku | Col::Quantity | Col::UnitPrice | Col::Description => "",
+    }
+}
+
 fn is_iso_date(text: &str) -> bool {
+    // The common plain date first, without chrono's general-purpose parser.
+    let b = text.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
+        return match (num(0..4), num(5..7), num(8..10)) {
+            (Some(y), Some(m), Some(d)) => {
+                chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+            }
+            _ => false,
+        };
+    }
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
         || chrono::DateTime::parse_from_rfc3339(text).is_ok()
         || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").is_ok()
@@ -581,29 +619,29 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
             self.header_written = true;
         }
         let a = &o.ship_to;
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let (mut number, mut quantity) = (itoa::Buffer::new(), itoa::Buffer::new());
         for l in &o.lines {
             self.csv
                 .write_record([
-                    o.order_id.clone(),
+                    o.order_id.as_str(),
                     opt(&o.order_date),
                     opt(&o.currency),
-                    o.shipping_method.clone(),
-                    a.first_name.clone(),
-                    a.last_name.clone(),
+                    &o.shipping_method,
+                    &a.first_name,
+                    &a.last_name,
                     opt(&a.company),
-                    a.address1.clone(),
+                    &a.address1,
                     opt(&a.address2),
-                    a.city.clone(),
+                    &a.city,
                     opt(&a.state),
-                    a.postal_code.clone(),
-                    a.country.clone(),
+                    &a.postal_code,
+                    &a.country,
                     opt(&a.email),
                     opt(&a.phone),
                     opt(&o.notes),
-                    l.line_number.to_string(),
-                    l.sku.clone(),
-                    l.quantity.to_string(),
+                    number.format(l.line_number),
+                    &l.sku,
+                    quantity.format(l.quantity),
                     opt(&l.unit_price),
                     opt(&l.description),
                 ])

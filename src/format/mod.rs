@@ -200,13 +200,70 @@ pub enum ConvertError {
     Io(#[from] io::Error),
 }
 
+/// Documents handed from the reading thread to the writing thread at a time.
+const BATCH: usize = 256;
+
+/// Messages in flight between the two threads; with [`BATCH`], this bounds the memory a
+/// conversion holds, whatever the file's size.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// What the reading thread hands to the writing thread, in file order.
+enum Parsed {
+    Documents(Vec<Document>),
+    Problem(FormatError),
+}
+
 /// Streams `input` through `reader` into `writer`'s `output`. Reads to the end even after a data
 /// problem, so one report lists every problem (the first `max_problems` of them).
 /// Returns the number of documents written.
+///
+/// Parsing and writing run on two threads joined by a bounded channel, so a large file uses two
+/// cores in bounded memory. Written batches go back to the reading thread to be freed where they
+/// were allocated (glibc's malloc is slow to free another thread's memory).
 pub fn convert(
     reader: &dyn ReaderFormat,
     writer: &dyn WriterFormat,
-    input: Box<dyn BufRead + '_>,
+    input: Box<dyn BufRead + Send + '_>,
+    output: Box<dyn Write + '_>,
+    max_problems: usize,
+) -> Result<u64, ConvertError> {
+    std::thread::scope(|scope| {
+        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Document>>();
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in reader.read(input) {
+                match item {
+                    Ok(doc) => batch.push(doc),
+                    Err(e) => {
+                        let docs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        let sent = parsed_tx.send(Parsed::Documents(docs));
+                        if sent
+                            .and_then(|()| parsed_tx.send(Parsed::Problem(e)))
+                            .is_err()
+                        {
+                            return; // the writer stopped
+                        }
+                    }
+                }
+                if batch.len() == BATCH {
+                    let docs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if parsed_tx.send(Parsed::Documents(docs)).is_err() {
+                        return;
+                    }
+                    spent_rx.try_iter().for_each(drop);
+                }
+            }
+            let _ = parsed_tx.send(Parsed::Documents(batch));
+        });
+        write_all(writer, parsed_rx, spent_tx, output, max_problems)
+    })
+}
+
+fn write_all(
+    writer: &dyn WriterFormat,
+    parsed: std::sync::mpsc::Receiver<Parsed>,
+    spent: std::sync::mpsc::Sender<Vec<Document>>,
     output: Box<dyn Write + '_>,
     max_problems: usize,
 ) -> Result<u64, ConvertError> {
@@ -220,31 +277,37 @@ pub fn convert(
             problems.push(p);
         }
     };
-    for item in reader.read(input) {
-        match item {
-            Ok(doc) if !writer.accepts().contains(&doc.kind()) => note(
-                DataProblem {
-                    line: None,
-                    field: None,
-                    document_id: None,
-                    value: None,
-                    problem: format!("this route's writer cannot write a {}.", doc.kind()),
-                    fix: "send this file to a route whose writer handles it.".into(),
-                },
-                &mut problems,
-            ),
-            Ok(doc) => {
-                if problems.is_empty() {
-                    match out.write(&doc) {
-                        Ok(()) => written += 1,
-                        Err(FormatError::Data(p)) => note(*p, &mut problems),
-                        Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
-                    }
+    for message in parsed {
+        let docs = match message {
+            Parsed::Problem(FormatError::Data(p)) => {
+                note(*p, &mut problems);
+                continue;
+            }
+            Parsed::Problem(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
+            Parsed::Documents(docs) => docs,
+        };
+        for doc in &docs {
+            if !writer.accepts().contains(&doc.kind()) {
+                note(
+                    DataProblem {
+                        line: None,
+                        field: None,
+                        document_id: None,
+                        value: None,
+                        problem: format!("this route's writer cannot write a {}.", doc.kind()),
+                        fix: "send this file to a route whose writer handles it.".into(),
+                    },
+                    &mut problems,
+                );
+            } else if problems.is_empty() {
+                match out.write(doc) {
+                    Ok(()) => written += 1,
+                    Err(FormatError::Data(p)) => note(*p, &mut problems),
+                    Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
                 }
             }
-            Err(FormatError::Data(p)) => note(*p, &mut problems),
-            Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
         }
+        let _ = spent.send(docs);
     }
     if !problems.is_empty() {
         return Err(ConvertError::Data { problems, total });

@@ -1,0 +1,284 @@
+//! Agent benchmarks (issue 2); figures go to BENCHMARKS.md. Not timed tests: nothing here asserts a
+//! duration. Run all with `cargo bench --bench agent`, or one with `-- latency|throughput|bigfile`.
+//! `BENCH_DIR` chooses the scratch folder (default: the system temp folder).
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
+
+const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
+
+fn order_rows(out: &mut impl Write, first: u64, orders: u64) {
+    for o in first..first + orders {
+        for l in 1..=2 {
+            writeln!(
+                out,
+                "{o},2026-11-20,USD,UPS Ground,First{o},Last{o},,{o} Main St,,Springfield,IL,{:05},US,c{o}@example.com,,,{l},SKU-{l},{},9.99,Item {l}",
+                o % 100_000,
+                1 + (o + l) % 7
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn sandbox(name: &str, stable_for: &str, route: &str, workers: usize) -> PathBuf {
+    let base = std::env::var_os("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    for d in ["src", "dst"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let (reader, writer) = match route {
+        "passthrough" => ("passthrough", "passthrough"),
+        _ => ("canonical-orders-csv", "canonical-orders-csv"),
+    };
+    fs::write(
+        dir.join("cartferry.toml"),
+        format!(
+            r#"
+[agent]
+state_dir = "var/state"
+poll_interval = "30s"
+stable_for = "{stable_for}"
+[endpoints.here]
+kind = "local"
+root = "."
+[[routes]]
+name = "bench"
+from = {{ endpoint = "here", dir = "src", pattern = "*" }}
+reader = "{reader}"
+writer = "{writer}"
+to = {{ endpoint = "here", dir = "dst" }}
+workers = {workers}
+"#
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs a command to completion; returns wall time and the child's peak RSS in KiB.
+fn measured(cmd: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own un-reaped child; status and usage point to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let took = start.elapsed();
+    assert_eq!(rc, pid, "wait4 failed");
+    assert!(libc::WIFEXITED(status), "child did not exit normally");
+    std::mem::forget(child);
+    (took, usage.ru_maxrss as u64)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn latency() {
+    const FILES: usize = 1000;
+    let dir = sandbox("latency", "10ms", "passthrough", 1);
+    let mut agent = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("cartferry.toml"))
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if let Ok(e) = e
+            && matches!(
+                e.kind,
+                EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))
+            )
+        {
+            for p in e.paths {
+                let _ = tx.send((Instant::now(), p));
+            }
+        }
+    })
+    .unwrap();
+    watcher
+        .watch(&dir.join("dst"), RecursiveMode::NonRecursive)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut samples = Vec::with_capacity(FILES);
+    for i in 0..FILES {
+        let name = format!("f{i:04}.csv");
+        let tmp = dir.join(format!("src/.{name}.tmp"));
+        fs::write(&tmp, format!("{HEADER}{i},x\n")).unwrap();
+        fs::rename(&tmp, dir.join("src").join(&name)).unwrap();
+        let closed = Instant::now();
+        loop {
+            let (at, path) = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("delivery within 10 s");
+            if path.file_name().is_some_and(|n| n == name.as_str()) {
+                samples.push(at - closed);
+                break;
+            }
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let _ = agent.wait();
+    samples.sort();
+    println!(
+        "| pickup latency, closed → delivered, {FILES} files one at a time (stable_for = 10ms) | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms |",
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn throughput() {
+    const FILES: u64 = 10_000;
+    for (route, workers) in [
+        ("canonical-orders-csv", 1),
+        ("canonical-orders-csv", 4),
+        ("passthrough", 4),
+    ] {
+        let dir = sandbox("throughput", "0s", route, workers);
+        for i in 0..FILES {
+            let mut f =
+                BufWriter::new(fs::File::create(dir.join(format!("src/o{i:05}.csv"))).unwrap());
+            f.write_all(HEADER.as_bytes()).unwrap();
+            order_rows(&mut f, i * 10, 2);
+        }
+        let (peer, _) = measured(
+            Command::new("cp")
+                .arg("-r")
+                .arg(dir.join("src"))
+                .arg(dir.join("peer")),
+        );
+        let _ = fs::remove_dir_all(dir.join("peer"));
+        let (took, rss) = measured(
+            Command::new(BIN)
+                .arg("--config")
+                .arg(dir.join("cartferry.toml"))
+                .arg("once")
+                .env("RUST_LOG", "warn")
+                .stderr(Stdio::null()),
+        );
+        let delivered = fs::read_dir(dir.join("dst")).unwrap().count() as u64;
+        assert_eq!(delivered, FILES, "every file delivered");
+        println!(
+            "| {FILES} small order files through `once`, route {route}, workers = {workers} | {:.2} s | {:.0} files/s | peak RSS {:.1} MiB | peer `cp -r` of the same files: {:.2} s, {:.0} files/s |",
+            took.as_secs_f64(),
+            FILES as f64 / took.as_secs_f64(),
+            rss as f64 / 1024.0,
+            peer.as_secs_f64(),
+            FILES as f64 / peer.as_secs_f64()
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+fn bigfile() {
+    let size_target: u64 = std::env::var("BIG_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024)
+        << 20;
+    let dir = sandbox("bigfile", "0s", "canonical-orders-csv", 1);
+    let input = dir.join("big.csv");
+    {
+        let mut f = BufWriter::with_capacity(1 << 20, fs::File::create(&input).unwrap());
+        f.write_all(HEADER.as_bytes()).unwrap();
+        let mut next = 1;
+        while f.get_ref().metadata().unwrap().len() < size_target {
+            order_rows(&mut f, next, 10_000);
+            next += 10_000;
+        }
+    }
+    let bytes = fs::metadata(&input).unwrap().len();
+    let mib = bytes as f64 / (1 << 20) as f64;
+    let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    // Warm the page cache equally for all three, in a child process: a child's peak RSS counts
+    // from its fork, so this process must stay small.
+    measured(Command::new("cat").arg(&input).stdout(Stdio::null()));
+
+    let (cp, cp_rss) = measured(Command::new("cp").arg(&input).arg(dir.join("copy.csv")));
+    let _ = fs::remove_file(dir.join("copy.csv"));
+    let out = fs::File::create(dir.join("converted.csv")).unwrap();
+    let (conv, conv_rss) = measured(
+        Command::new(BIN)
+            .args([
+                "convert",
+                "--reader",
+                "canonical-orders-csv",
+                "--writer",
+                "canonical-orders-csv",
+            ])
+            .arg(&input)
+            .stdout(out),
+    );
+    let _ = fs::remove_file(dir.join("converted.csv"));
+    fs::rename(&input, dir.join("src/big.csv")).unwrap();
+    let (route, route_rss) = measured(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(dir.join("cartferry.toml"))
+            .arg("once")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        dir.join("dst/big.csv").exists(),
+        "the route delivered the batch"
+    );
+    println!("| {mib:.0} MiB canonical-orders-csv | time | MB/s | peak RSS | ratio to cp |");
+    println!(
+        "| `cp` (peer) | {:.2} s | {:.0} | {:.1} MiB | 1.00 |",
+        cp.as_secs_f64(),
+        mbps(cp),
+        cp_rss as f64 / 1024.0
+    );
+    for (label, d, rss) in [
+        ("`cartferry convert`", conv, conv_rss),
+        ("route via `cartferry once`", route, route_rss),
+    ] {
+        println!(
+            "| {label} | {:.2} s | {:.0} | {:.1} MiB | {:.2} |",
+            d.as_secs_f64(),
+            mbps(d),
+            rss as f64 / 1024.0,
+            cp.as_secs_f64() / d.as_secs_f64()
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    if wants("latency") {
+        latency();
+    }
+    if wants("throughput") {
+        throughput();
+    }
+    if wants("bigfile") {
+        bigfile();
+    }
+}

@@ -21,4 +21,5 @@ else
     echo "note: clippy is not installed (rustup component add clippy); lints not checked" >&2
 fi
 
-cargo test --all-targets --locked
+# Unit, integration and doc tests; the benchmarks are run by `cargo bench` only.
+cargo test --locked

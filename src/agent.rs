@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::endpoint::Entry;
 use crate::fsutil;
 use crate::journey::{self, Outcome, Route, parse_processing_name};
-use crate::ledger::{Ledger, LedgerError, now_ms};
+use crate::ledger::{Ledger, LedgerError, State, now_ms};
 
 /// How long folder events are gathered before a route is woken.
 const EVENT_DEBOUNCE: Duration = Duration::from_millis(10);
@@ -174,29 +174,33 @@ impl RouteWorker {
         let Ok(items) = std::fs::read_dir(&dir) else {
             return Ok(());
         };
-        let known: std::collections::HashSet<i64> = self
-            .ledger
-            .unfinished(self.route.name())?
-            .iter()
-            .map(|r| r.id)
-            .collect();
         for item in items.flatten() {
             let file_name = item.file_name().to_string_lossy().into_owned();
             let Some((id, name)) = parse_processing_name(&file_name) else {
                 continue;
             };
-            if known.contains(&id) {
-                continue;
-            }
-            let back = fsutil::free_path(&self.route.source_dir, name, None);
-            match std::fs::rename(item.path(), &back) {
-                Ok(()) => info!(
-                    route = self.route.name(),
-                    file = name,
-                    "returned a claimed file the ledger did not know to the source folder"
+            let row = self
+                .ledger
+                .find(id)?
+                .filter(|r| r.route == self.route.name());
+            // An ended journey whose last move was lost (the archive move is not flushed, to save
+            // a disk flush per file): finish that move. A claim the ledger does not know: put the
+            // file back to be taken again.
+            let (target, what) = match row {
+                Some(r) if !r.state.is_terminal() => continue,
+                Some(r) if r.final_path.is_some() && r.state != State::Abandoned => (
+                    PathBuf::from(r.final_path.unwrap_or_default()),
+                    "moved a finished file left in the processing area to its archive or error folder",
                 ),
+                _ => (
+                    fsutil::free_path(&self.route.source_dir, name, None),
+                    "returned a claimed file the ledger did not know to the source folder",
+                ),
+            };
+            match fsutil::move_file(&item.path(), &target) {
+                Ok(()) => info!(route = self.route.name(), file = name, "{what}"),
                 Err(e) => {
-                    warn!(route = self.route.name(), file = name, error = %e, "could not return an unknown claimed file to the source folder")
+                    warn!(route = self.route.name(), file = name, error = %e, "could not move a file left in the processing area")
                 }
             }
         }

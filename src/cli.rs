@@ -364,11 +364,20 @@ fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let input: Box<dyn io::BufRead + Send> = if file == "-" {
-        Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, io::stdin()))
+    let (input, input_len): (Box<dyn io::BufRead + Send>, _) = if file == "-" {
+        (
+            Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, io::stdin())),
+            None,
+        )
     } else {
         match std::fs::File::open(file) {
-            Ok(f) => Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, f)),
+            Ok(f) => {
+                let len = f.metadata().ok().map(|m| m.len());
+                (
+                    Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, f)),
+                    len,
+                )
+            }
             Err(e) => {
                 eprintln!("cartferry convert: cannot read {file}: {e}");
                 return ExitCode::from(2);
@@ -388,6 +397,7 @@ fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
             reader.as_ref(),
             writer.as_ref(),
             input,
+            input_len,
             Box::new(&mut output),
             usize::MAX,
         )

@@ -100,7 +100,7 @@ pub enum EndpointConfig {
     },
 }
 
-/// What delivery does when the final name already holds a different file.
+/// What delivery does when the final name is already taken at the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {
     /// Send the source to the error folder and say so.
@@ -135,7 +135,7 @@ pub struct DestinationConfig {
     pub dir: String,
     /// Template of the delivered file's name.
     pub name: NameTemplate,
-    /// What to do when the name is taken by a different file.
+    /// What to do when the name is already taken.
     pub on_conflict: OnConflict,
 }
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::naming::with_counter;
-use crate::platform;
 
 /// Size of the buffers used to stream files.
 pub const BUFFER_SIZE: usize = 256 * 1024;
@@ -74,7 +73,8 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Moves a file, across filesystems if need be (copy, flush, rename, then remove the original).
-/// Creates the target's folder. The target name must be free or replaceable.
+/// Creates the target's folder. The target name must be free or replaceable. The rename itself is
+/// not flushed to disk: callers that need it to survive a power cut call [`crate::platform::sync_dir`].
 pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     let parent = to.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
@@ -92,7 +92,7 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    platform::sync_dir(parent)
+    Ok(())
 }
 
 /// Writes a small file whole: to a temporary name, flushed, then renamed.

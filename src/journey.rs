@@ -22,6 +22,7 @@ use crate::format::{self, ConvertError, Transform};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
+use crate::platform;
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
@@ -326,8 +327,7 @@ fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, 
         let marker_path = route.source_dir.join(marker.marker_for(&row.name));
         fsutil::remove_if_present(&marker_path).map_err(transient("remove", &marker_path))?;
     }
-    let (size, sha) = fsutil::sha256_of(BufReader::with_capacity(BUFFER_SIZE, file))
-        .map_err(transient("read", &path))?;
+    let (size, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
     ledger.claimed(row.id, size, &sha)?;
     Ok(true)
 }
@@ -437,11 +437,14 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     let output_path = route.staged_path(row);
     fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
     let output = File::create(&output_path).map_err(transient("write", &output_path))?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(BUFFER_SIZE, output));
+    // Small files get small buffers: most order files are a few kilobytes.
+    let buffer = (row.size as usize + 1).clamp(8 * 1024, BUFFER_SIZE);
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(buffer, output));
     let result = format::convert(
         route_reader.as_ref(),
         route_writer.as_ref(),
-        Box::new(BufReader::with_capacity(BUFFER_SIZE, input)),
+        Box::new(BufReader::with_capacity(buffer, input)),
+        Some(row.size),
         Box::new(&mut hashing),
         MAX_PROBLEMS,
     );
@@ -467,8 +470,7 @@ fn staged_output_intact(route: &Route, row: &FileRow) -> Result<bool, StepError>
     let path = route.staged_path(row);
     match File::open(&path) {
         Ok(f) => {
-            let (_, sha) = fsutil::sha256_of(BufReader::with_capacity(BUFFER_SIZE, f))
-                .map_err(transient("read", &path))?;
+            let (_, sha) = fsutil::sha256_of(f).map_err(transient("read", &path))?;
             Ok(Some(sha) == row.output_sha256)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -484,7 +486,7 @@ fn name_and_deliver(
     size: u64,
     sha: &str,
 ) -> Result<Option<Outcome>, StepError> {
-    let name = choose_name(route, row, size, sha)?;
+    let name = choose_name(route, row)?;
     ledger.delivering(row.id, size, sha, &name)?;
     Ok(None)
 }
@@ -505,8 +507,10 @@ fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool,
     Ok(found == sha)
 }
 
-/// The delivered name for this output, honouring the route's conflict rule.
-fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<String, StepError> {
+/// The delivered name for this row's output, honouring the route's conflict rule. Nothing of
+/// this row has been delivered yet when a name is chosen, so a taken name is someone else's (a
+/// redo of a delivery keeps the name recorded before it, see `deliver`).
+fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
     let to = &route.config.to;
     let wanted = to.name.render(&NameContext {
         source_name: &row.name,
@@ -517,15 +521,12 @@ fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<Str
     let mut candidate = wanted.clone();
     for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
         let taken = route.destination.stat(&to.dir, &candidate)?.is_some();
-        if !taken
-            || to.on_conflict == OnConflict::Overwrite
-            || holds_output(route, &candidate, size, sha)?
-        {
+        if !taken || to.on_conflict == OnConflict::Overwrite {
             return Ok(candidate);
         }
         if to.on_conflict == OnConflict::Fail {
             return Err(StepError::Permanent(Failure::other(
-                format!("a different file named {candidate} is already at the destination."),
+                format!("a file named {candidate} is already at the destination."),
                 format!(
                     "Nothing was overwritten. Once the other side has taken {candidate} from {} (or you have moved it away), retry this file; or set on_conflict = \"unique\" on this route.",
                     route.destination.describe()
@@ -589,6 +590,8 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
             target
         }
     };
+    // Not flushed: if a power cut undoes this move, recovery finds the file in the processing
+    // area with its journey ended and moves it again (`RouteWorker::recover`).
     if processing.exists() {
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
@@ -642,6 +645,7 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         )?;
         if processing.exists() {
             fsutil::move_file(&processing, &target)?;
+            platform::sync_dir(&route.config.errors)?;
         }
         if !route.transform.is_passthrough() {
             fsutil::remove_if_present(&route.staged_path(row))?;

@@ -83,6 +83,14 @@ impl State {
         }
     }
 
+    /// True for the states that end a journey.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Done | State::Duplicate | State::Failed | State::Abandoned
+        )
+    }
+
     fn parse(s: &str) -> State {
         match s {
             "claiming" => State::Claiming,
@@ -227,6 +235,18 @@ impl Ledger {
             params![route, name, size as i64, now_ms()],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// One row, if it exists.
+    pub fn find(&self, id: i64) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM files WHERE id = ?1"),
+                [id],
+                row_to_file,
+            )
+            .optional()?)
     }
 
     /// One row.

@@ -229,7 +229,7 @@ fn name_taken_by_a_different_file_is_not_overwritten() {
     );
     let report = fs::read_to_string(sandbox.path("var/errors/files/x.dat.error.txt")).unwrap();
     assert!(
-        report.contains("a different file named x.dat is already at the destination"),
+        report.contains("a file named x.dat is already at the destination"),
         "{report}"
     );
 

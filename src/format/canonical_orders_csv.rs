@@ -672,16 +672,25 @@ mod tests {
 
     const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
 
-    fn run(input: &str) -> Result<String, ConvertError> {
+    fn run_with(input: &str, input_len: Option<u64>) -> Result<String, ConvertError> {
         let mut out = Vec::new();
         convert(
             &CanonicalOrdersCsv,
             &CanonicalOrdersCsv,
             Box::new(input.as_bytes()),
+            input_len,
             Box::new(&mut out),
             50,
         )?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// Converts on the calling thread and on two threads; both must agree.
+    fn run(input: &str) -> Result<String, ConvertError> {
+        let inline = run_with(input, Some(input.len() as u64));
+        let threaded = run_with(input, None);
+        assert_eq!(format!("{inline:?}"), format!("{threaded:?}"));
+        threaded
     }
 
     #[test]

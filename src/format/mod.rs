@@ -213,20 +213,32 @@ enum Parsed {
     Problem(FormatError),
 }
 
+/// Inputs at least this large are parsed and written on two threads.
+const PARALLEL_FROM_BYTES: u64 = 1 << 20;
+
 /// Streams `input` through `reader` into `writer`'s `output`. Reads to the end even after a data
 /// problem, so one report lists every problem (the first `max_problems` of them).
 /// Returns the number of documents written.
 ///
-/// Parsing and writing run on two threads joined by a bounded channel, so a large file uses two
-/// cores in bounded memory. Written batches go back to the reading thread to be freed where they
-/// were allocated (glibc's malloc is slow to free another thread's memory).
+/// When `input_len` is unknown or large, parsing and writing run on two threads joined by a
+/// bounded channel, so a large file uses two cores in bounded memory; written batches go back to
+/// the reading thread to be freed where they were allocated (glibc's malloc is slow to free
+/// another thread's memory). Small inputs are converted on the calling thread.
 pub fn convert(
     reader: &dyn ReaderFormat,
     writer: &dyn WriterFormat,
     input: Box<dyn BufRead + Send + '_>,
+    input_len: Option<u64>,
     output: Box<dyn Write + '_>,
     max_problems: usize,
 ) -> Result<u64, ConvertError> {
+    if input_len.is_some_and(|n| n < PARALLEL_FROM_BYTES) {
+        let parsed = reader.read(input).map(|item| match item {
+            Ok(doc) => Parsed::Documents(vec![doc]),
+            Err(e) => Parsed::Problem(e),
+        });
+        return write_all(writer, parsed, drop, output, max_problems);
+    }
     std::thread::scope(|scope| {
         let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
         let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Document>>();
@@ -256,14 +268,18 @@ pub fn convert(
             }
             let _ = parsed_tx.send(Parsed::Documents(batch));
         });
-        write_all(writer, parsed_rx, spent_tx, output, max_problems)
+        let recycle = |docs| {
+            let _ = spent_tx.send(docs);
+        };
+        write_all(writer, parsed_rx, recycle, output, max_problems)
     })
 }
 
+/// Writes parsed documents in order; `recycle` receives each written batch.
 fn write_all(
     writer: &dyn WriterFormat,
-    parsed: std::sync::mpsc::Receiver<Parsed>,
-    spent: std::sync::mpsc::Sender<Vec<Document>>,
+    parsed: impl IntoIterator<Item = Parsed>,
+    mut recycle: impl FnMut(Vec<Document>),
     output: Box<dyn Write + '_>,
     max_problems: usize,
 ) -> Result<u64, ConvertError> {
@@ -307,7 +323,7 @@ fn write_all(
                 }
             }
         }
-        let _ = spent.send(docs);
+        recycle(docs);
     }
     if !problems.is_empty() {
         return Err(ConvertError::Data { problems, total });

@@ -303,7 +303,7 @@ impl Config {
             }]
         })?;
         let raw: RawConfig =
-            serde_ignored::deserialize(deserializer, |p| unknown.push(p.to_string())).map_err(
+            serde_ignored::deserialize(deserializer, |p| unknown.push(key_path(&p))).map_err(
                 |e| {
                     vec![Problem {
                         key: "(types)".into(),
@@ -347,6 +347,22 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Renders an ignored key's path as the rest of the messages do: `routes[0].from.patern`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        P::Map { parent, key } => match key_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
     }
 }
 

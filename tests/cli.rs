@@ -23,7 +23,7 @@ fn check_on_a_config_with_three_mistakes_reports_all_three() {
         text.contains("agent.stable_for: \"soon\" is not a duration"),
         "{text}"
     );
-    assert!(text.contains("routes.0.colour: unknown key"), "{text}");
+    assert!(text.contains("routes[0].colour: unknown key"), "{text}");
     assert!(
         text.contains("routes[1].name: route name \"orders\" is used twice"),
         "{text}"
@@ -143,4 +143,52 @@ fn convert_writes_documents_to_stdout_and_problems_to_stderr() {
         .output()
         .unwrap();
     assert_eq!(mismatched.status.code(), Some(2));
+}
+
+#[test]
+fn json_logs_have_one_event_per_file_with_route_file_bytes_duration_and_outcome() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    sandbox.drop_file("cart/out", "x.dat", b"12345");
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .args(["--log-format", "json", "once"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["file"] == "x.dat")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            e["route"].as_str(),
+            e["bytes"].as_u64(),
+            e["outcome"].as_str()
+        ),
+        (Some("files"), Some(5), Some("delivered"))
+    );
+    assert!(e["duration_ms"].is_u64(), "{e}");
+    assert_eq!(e["level"], "INFO");
+}
+
+#[test]
+fn sigint_stops_the_agent_cleanly() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let agent = sandbox.start();
+    sandbox.drop_file("cart/out", "x.dat", b"12345");
+    assert!(wait_until(std::time::Duration::from_secs(10), || sandbox
+        .files("warehouse/in")
+        .len()
+        == 1));
+    let log_path = agent.log.clone();
+    assert_eq!(agent.stop_with("INT"), 0);
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("stop requested") && log.contains("cartferry stopped"),
+        "{log}"
+    );
 }

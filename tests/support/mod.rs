@@ -203,9 +203,17 @@ impl Agent {
     }
 
     /// SIGTERM, then wait (bounded) for a clean exit; returns the exit code.
-    pub fn stop(mut self) -> i32 {
+    pub fn stop(self) -> i32 {
+        self.stop_with("TERM")
+    }
+
+    /// Sends `signal` (`TERM`, `INT`), then waits (bounded) for a clean exit; returns the exit code.
+    pub fn stop_with(mut self, signal: &str) -> i32 {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {

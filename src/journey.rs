@@ -226,16 +226,15 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
             }
             Err(e) => settle(route, ledger, row.id, e)?,
         }
-    } else if row.state == State::Delivering
-        && !route.transform.is_passthrough()
-        && !holds_delivery(route, row)
-    {
+    } else if row.state == State::Delivering && !route.transform.is_passthrough() {
+        // A power cut may have lost staged bytes that were never flushed: stage them again,
+        // unless the delivery already happened.
         match staged_output_intact(route, row) {
-            Ok(true) => advance(route, ledger, row.id)?,
-            Ok(false) => {
+            Ok(false) if !holds_delivery(route, row) => {
                 ledger.claimed(row.id, row.size, row.sha256.as_deref().unwrap_or_default())?;
                 advance(route, ledger, row.id)?
             }
+            Ok(_) => advance(route, ledger, row.id)?,
             Err(e) => settle(route, ledger, row.id, e)?,
         }
     } else {
@@ -415,7 +414,8 @@ fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
     base.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
 
-/// Claimed → Staged (or Duplicate): skip known content, else write the output into staging.
+/// Claimed → Delivering (or Duplicate): skip known content, else write the output into staging
+/// and choose its name.
 fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
     let sha = row.sha256.as_deref().unwrap_or_default();
     if route.config.dedupe

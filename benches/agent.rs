@@ -84,6 +84,17 @@ fn measured(cmd: &mut Command) -> (Duration, u64) {
     (took, usage.ru_maxrss as u64)
 }
 
+/// `cartferry once` on a bench sandbox, quiet.
+fn once(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(dir.join("cartferry.toml"))
+        .arg("once")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    cmd
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -169,14 +180,7 @@ fn throughput() {
                 .arg(dir.join("peer")),
         );
         let _ = fs::remove_dir_all(dir.join("peer"));
-        let (took, rss) = measured(
-            Command::new(BIN)
-                .arg("--config")
-                .arg(dir.join("cartferry.toml"))
-                .arg("once")
-                .env("RUST_LOG", "warn")
-                .stderr(Stdio::null()),
-        );
+        let (took, rss) = measured(&mut once(&dir));
         let delivered = fs::read_dir(dir.join("dst")).unwrap().count() as u64;
         assert_eq!(delivered, FILES, "every file delivered");
         println!(
@@ -252,14 +256,7 @@ fn bigfile() {
         // The route takes the file from src/, delivers to dst/ and archives it; put it back after.
         let _ = fs::remove_dir_all(dir.join("var"));
         fs::rename(&input, dir.join("src/big.csv")).unwrap();
-        route_runs.push(measured(
-            Command::new(BIN)
-                .arg("--config")
-                .arg(dir.join("cartferry.toml"))
-                .arg("once")
-                .env("RUST_LOG", "warn")
-                .stderr(Stdio::null()),
-        ));
+        route_runs.push(measured(&mut once(&dir)));
         assert!(
             dir.join("dst/big.csv").exists(),
             "the route delivered the batch"

@@ -83,24 +83,14 @@ fn same_content_twice_is_delivered_once_and_a_fixed_error_file_is_delivered_on_r
     let good = fixture("orders-good.csv");
     sandbox.drop_file("cart/orders", "first.csv", &good);
     sandbox.drop_file("cart/orders", "broken.csv", &fixture("orders-broken.csv"));
-    let out = sandbox.cmd(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "once exits 1 when a file went to errors"
-    );
+    // `once` exits 1 when a file went to errors.
+    sandbox.once_expecting(1);
     assert_eq!(sandbox.files("warehouse/orders"), ["first.csv"]);
 
     // The same bytes under another name, and again under the same name: archived, not delivered.
     sandbox.drop_file("cart/orders", "again.csv", &good);
     sandbox.drop_file("cart/orders", "first.csv", &good);
-    let out = sandbox.cmd(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox.once_expecting(0);
     assert_eq!(sandbox.files("warehouse/orders"), ["first.csv"]);
     let archived = sandbox.all_files_below("var/archive/orders");
     assert_eq!(archived.len(), 3, "{archived:?}");
@@ -128,13 +118,7 @@ fn same_content_twice_is_delivered_once_and_a_fixed_error_file_is_delivered_on_r
         sandbox.files("var/errors/orders").is_empty(),
         "the report goes with the file"
     );
-    let out = sandbox.cmd(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox.once_expecting(0);
     assert_eq!(
         sandbox.files("warehouse/orders"),
         ["broken.csv", "first.csv"]
@@ -158,7 +142,7 @@ fn retry_of_a_whole_route_puts_every_error_file_back() {
     for name in ["x.csv", "y.csv"] {
         sandbox.drop_file("cart/orders", name, b"order_id,sku\n1,A\n");
     }
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(1));
+    sandbox.once_expecting(1);
     assert_eq!(
         sandbox.files("var/errors/orders").len(),
         4,
@@ -222,7 +206,7 @@ fn name_taken_by_a_different_file_is_not_overwritten() {
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     fs::write(sandbox.path("warehouse/in/x.dat"), b"someone else's").unwrap();
     sandbox.drop_file("cart/out", "x.dat", b"ours");
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(1));
+    sandbox.once_expecting(1);
     assert_eq!(
         fs::read(sandbox.path("warehouse/in/x.dat")).unwrap(),
         b"someone else's"
@@ -237,7 +221,7 @@ fn name_taken_by_a_different_file_is_not_overwritten() {
     let unique = Sandbox::with_routes(&PASSTHROUGH_ROUTE.replace("\"fail\"", "\"unique\""));
     fs::write(unique.path("warehouse/in/x.dat"), b"someone else's").unwrap();
     unique.drop_file("cart/out", "x.dat", b"ours");
-    assert_eq!(unique.cmd(&["once"]).status.code(), Some(0));
+    unique.once_expecting(0);
     assert_eq!(
         fs::read(unique.path("warehouse/in/x-2.dat")).unwrap(),
         b"ours"

@@ -15,20 +15,14 @@ fn archived(sandbox: &Sandbox) -> Vec<String> {
 fn a_finished_file_whose_archive_move_was_undone_is_archived_again_not_redelivered() {
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     sandbox.drop_file("cart/out", "x.dat", b"payload");
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(0));
+    sandbox.once_expecting(0);
     let archived_path = sandbox.path(&format!("var/archive/files/{}", archived(&sandbox)[0]));
     // A power cut after the ledger said "done" but before the archive rename reached the disk.
     let processing = sandbox.path("cart/out/.cartferry-processing/1-x.dat");
     fs::rename(&archived_path, &processing).unwrap();
     fs::remove_file(sandbox.path("warehouse/in/x.dat")).unwrap(); // taken by the warehouse meanwhile
 
-    let out = sandbox.cmd(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox.once_expecting(0);
     assert!(
         archived_path.exists(),
         "moved back to its recorded archive path"
@@ -51,13 +45,7 @@ fn a_claimed_file_the_ledger_does_not_know_is_taken_again() {
         b"lost claim",
     )
     .unwrap();
-    let out = sandbox.cmd(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox.once_expecting(0);
     assert_eq!(
         fs::read(sandbox.path("warehouse/in/y.dat")).unwrap(),
         b"lost claim"
@@ -76,7 +64,7 @@ fn archive_retention_removes_only_old_dated_folders() {
     fs::create_dir_all(&old).unwrap();
     fs::write(old.join("ancient.csv"), b"x").unwrap();
     sandbox.drop_file("cart/out", "new.dat", b"fresh");
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(0));
+    sandbox.once_expecting(0);
     assert!(!old.exists(), "a folder past its retention is removed");
     assert_eq!(
         archived(&sandbox).len(),
@@ -93,8 +81,8 @@ fn dedupe_can_be_turned_off_per_route() {
         "on_conflict = \"unique\" }\ndedupe = false",
     ));
     sandbox.drop_file("cart/out", "a.dat", b"same");
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(0));
+    sandbox.once_expecting(0);
     sandbox.drop_file("cart/out", "a.dat", b"same");
-    assert_eq!(sandbox.cmd(&["once"]).status.code(), Some(0));
+    sandbox.once_expecting(0);
     assert_eq!(sandbox.files("warehouse/in"), ["a-2.dat", "a.dat"]);
 }

@@ -105,6 +105,18 @@ impl Sandbox {
             .expect("running cartferry")
     }
 
+    /// Runs `cartferry once` and asserts its exit code, showing its log when it differs.
+    pub fn once_expecting(&self, code: i32) -> Output {
+        let out = self.cmd(&["once"]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "cartferry once; log:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Starts `cartferry run` and waits until it says it is running; its log goes to
     /// `var/agent-<n>.log`.
     pub fn start(&self) -> Agent {

@@ -10,6 +10,19 @@ need_cmd() {
 need_cmd cargo "install Rust from https://rustup.rs"
 need_cmd kill "install procps (Debian: apt-get install procps)"
 
+# The SFTP tests run a real OpenSSH server (Debian's openssh-server) on 127.0.0.1.
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+    echo "installing openssh-server for the SFTP tests" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y -q openssh-server openssh-client >/dev/null 2>&1 || {
+        $sudo_cmd apt-get update -q >/dev/null
+        $sudo_cmd apt-get install -y -q openssh-server openssh-client >/dev/null
+    }
+fi
+need_cmd ssh-keygen "install openssh-client (Debian: apt-get install openssh-client)"
+[ -x /usr/sbin/sshd ] || { echo "error: /usr/sbin/sshd is required: apt-get install openssh-server" >&2; exit 1; }
+
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all -- --check
 else

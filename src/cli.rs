@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::agent;
-use crate::config::{Config, EndpointConfig, default_config_path};
+use crate::config::{Config, default_config_path};
 use crate::endpoint;
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil;
@@ -131,10 +131,26 @@ pub fn execute(cli: Cli) -> ExitCode {
 
 type CmdResult = Result<ExitCode, String>;
 
+/// Creates the folders a run needs: the agent's own, and route folders on endpoints that allow it.
 fn prepare(config: &Config) -> Result<(), String> {
     config
         .create_dirs()
-        .map_err(|e| format!("cannot create the configured folders: {e}"))
+        .map_err(|e| format!("cannot create the configured folders: {e}"))?;
+    for route in &config.routes {
+        for (name, dir) in [
+            (&route.from.endpoint, &route.from.dir),
+            (&route.to.endpoint, &route.to.dir),
+        ] {
+            let ep_config = &config.endpoints[name];
+            if ep_config.create_dirs() {
+                // A server that is down now may be up by the first delivery: warn, don't stop.
+                if let Err(e) = endpoint::open(ep_config).create_dir_all(dir) {
+                    tracing::warn!(route = route.name.as_str(), error = %e, "cannot create the route's folder yet");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run(config: Config) -> CmdResult {
@@ -195,8 +211,7 @@ fn check(config: &Config) -> CmdResult {
         ] {
             let ep_config = &config.endpoints[ep_name];
             let ep = endpoint::open(ep_config);
-            let EndpointConfig::Local { create_dirs, .. } = ep_config;
-            if *create_dirs {
+            if ep_config.create_dirs() {
                 let _ = ep.create_dir_all(dir);
             }
             match probe(ep.as_ref(), dir, scratch.path()) {
@@ -432,7 +447,7 @@ fn init(dir: &Path) -> ExitCode {
     let result = fsutil::write_whole(&path, text.as_bytes())
         .map_err(|e| e.to_string())
         .and_then(|()| Config::load(&path).map_err(|e| e.to_string()))
-        .and_then(|config| config.create_dirs().map_err(|e| e.to_string()));
+        .and_then(|config| prepare(&config));
     match result {
         Ok(()) => {
             println!(

@@ -98,6 +98,68 @@ pub enum EndpointConfig {
         /// Create the root and route folders when missing (demo and fresh installs).
         create_dirs: bool,
     },
+    /// A folder on an SFTP server.
+    Sftp(SftpConfig),
+}
+
+impl EndpointConfig {
+    /// Whether missing route folders may be created.
+    pub fn create_dirs(&self) -> bool {
+        match self {
+            EndpointConfig::Local { create_dirs, .. } => *create_dirs,
+            EndpointConfig::Sftp(s) => s.create_dirs,
+        }
+    }
+}
+
+/// A secret given by reference, never inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The value of this environment variable.
+    Env(String),
+    /// The contents of this file, without a trailing newline.
+    File(PathBuf),
+}
+
+impl Secret {
+    /// Reads the secret; the error names where it was looked for, never the value.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Env(var) => {
+                std::env::var(var).map_err(|_| format!("the environment variable {var} is not set"))
+            }
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+/// Settings of an SFTP endpoint (`kind = "sftp"`).
+#[derive(Debug, Clone)]
+pub struct SftpConfig {
+    /// Server name or address.
+    pub host: String,
+    /// Server port (default 22).
+    pub port: u16,
+    /// Login name.
+    pub user: String,
+    /// Private key file for public-key authentication.
+    pub private_key: Option<PathBuf>,
+    /// The private key's passphrase.
+    pub passphrase: Option<Secret>,
+    /// Password, for servers that accept only passwords.
+    pub password: Option<Secret>,
+    /// Try the keys of a running ssh-agent.
+    pub agent: bool,
+    /// OpenSSH known_hosts file; the server's key must be in it.
+    pub known_hosts: PathBuf,
+    /// Remote folder every route `dir` is relative to (default: the login folder).
+    pub root: String,
+    /// Limit for each network operation.
+    pub timeout: Duration,
+    /// Create missing route folders on the server.
+    pub create_dirs: bool,
 }
 
 /// What delivery does when the final name is already taken at the destination.
@@ -193,6 +255,36 @@ struct RawEndpoint {
     kind: Option<String>,
     root: Option<String>,
     create_dirs: Option<bool>,
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    private_key: Option<String>,
+    passphrase_env: Option<String>,
+    passphrase_file: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    agent: Option<bool>,
+    known_hosts: Option<String>,
+    timeout: Option<String>,
+}
+
+impl RawEndpoint {
+    /// The keys that only SFTP endpoints take, with whether each is set.
+    fn sftp_keys(&self) -> [(&'static str, bool); 11] {
+        [
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("user", self.user.is_some()),
+            ("private_key", self.private_key.is_some()),
+            ("passphrase_env", self.passphrase_env.is_some()),
+            ("passphrase_file", self.passphrase_file.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("agent", self.agent.is_some()),
+            ("known_hosts", self.known_hosts.is_some()),
+            ("timeout", self.timeout.is_some()),
+        ]
+    }
 }
 
 #[derive(Deserialize)]
@@ -330,21 +422,13 @@ impl Config {
         self.routes.iter().find(|r| r.name == name)
     }
 
-    /// Creates the folders that endpoints with `create_dirs = true`, archives and error folders need.
+    /// Creates the agent's own local folders: state, and every route's archive and error folder.
+    /// (Endpoint folders are created through their endpoints, see `cli::prepare`.)
     pub fn create_dirs(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.agent.state_dir)?;
         for route in &self.routes {
             std::fs::create_dir_all(&route.errors)?;
             std::fs::create_dir_all(&route.archive)?;
-            for (endpoint, dir) in [
-                (&route.from.endpoint, &route.from.dir),
-                (&route.to.endpoint, &route.to.dir),
-            ] {
-                let EndpointConfig::Local { root, create_dirs } = &self.endpoints[endpoint];
-                if *create_dirs {
-                    std::fs::create_dir_all(root.join(dir))?;
-                }
-            }
         }
         Ok(())
     }
@@ -387,6 +471,100 @@ fn normalise(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// A secret from its `_env` or `_file` key, never both.
+fn secret(
+    base: &Path,
+    key: &str,
+    env: Option<String>,
+    file: Option<String>,
+    problems: &mut Problems,
+) -> Option<Secret> {
+    match (env, file) {
+        (Some(_), Some(_)) => {
+            problems.push(
+                format!("{key}_env"),
+                format!("give {key}_env or {key}_file, not both"),
+            );
+            None
+        }
+        (Some(var), None) => Some(Secret::Env(var)),
+        (None, Some(file)) => Some(Secret::File(resolve(base, &file))),
+        (None, None) => None,
+    }
+}
+
+fn build_sftp(base: &Path, key: &str, e: RawEndpoint, problems: &mut Problems) -> SftpConfig {
+    let host = problems
+        .required(&format!("{key}.host"), e.host.as_ref())
+        .to_string();
+    let user = problems
+        .required(&format!("{key}.user"), e.user.as_ref())
+        .to_string();
+    let known_hosts = match &e.known_hosts {
+        Some(k) => resolve(base, k),
+        None => {
+            problems.push(
+                format!("{key}.known_hosts"),
+                "is required: the server's host key must be known (see README, \"SFTP\")",
+            );
+            PathBuf::new()
+        }
+    };
+    if e.known_hosts.is_some() && !known_hosts.is_file() {
+        problems.push(
+            format!("{key}.known_hosts"),
+            format!("file {} does not exist", known_hosts.display()),
+        );
+    }
+    let private_key = e.private_key.as_deref().map(|k| resolve(base, k));
+    if let Some(k) = &private_key
+        && !k.is_file()
+    {
+        problems.push(
+            format!("{key}.private_key"),
+            format!("file {} does not exist", k.display()),
+        );
+    }
+    let passphrase = secret(
+        base,
+        &format!("{key}.passphrase"),
+        e.passphrase_env,
+        e.passphrase_file,
+        problems,
+    );
+    let password = secret(
+        base,
+        &format!("{key}.password"),
+        e.password_env,
+        e.password_file,
+        problems,
+    );
+    let agent = e.agent.unwrap_or(false);
+    if private_key.is_none() && password.is_none() && !agent {
+        problems.push(
+            format!("{key}.private_key"),
+            "no way to log in: set private_key, password_env/password_file, or agent = true",
+        );
+    }
+    SftpConfig {
+        host,
+        port: e.port.unwrap_or(22),
+        user,
+        private_key,
+        passphrase,
+        password,
+        agent,
+        known_hosts,
+        root: e.root.unwrap_or_else(|| ".".into()),
+        timeout: problems.duration(
+            &format!("{key}.timeout"),
+            e.timeout.as_deref(),
+            Duration::from_secs(30),
+        ),
+        create_dirs: e.create_dirs.unwrap_or(false),
+    }
 }
 
 fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> Config {
@@ -452,13 +630,22 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                         ),
                     );
                 }
+                for (k, set) in e.sftp_keys() {
+                    if set {
+                        problems.push(format!("{key}.{k}"), "is only for kind = \"sftp\"");
+                    }
+                }
                 endpoints.insert(name, EndpointConfig::Local { root, create_dirs });
+            }
+            Some("sftp") => {
+                let sftp = build_sftp(base, &key, e, problems);
+                endpoints.insert(name, EndpointConfig::Sftp(sftp));
             }
             Some(other) => problems.push(
                 format!("{key}.kind"),
-                format!("\"{other}\" is not an endpoint kind; use \"local\""),
+                format!("\"{other}\" is not an endpoint kind; use \"local\" or \"sftp\""),
             ),
-            None => problems.push(format!("{key}.kind"), "is required (\"local\")"),
+            None => problems.push(format!("{key}.kind"), "is required (\"local\" or \"sftp\")"),
         }
     }
 
@@ -607,7 +794,11 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                         );
                     }
                 }
-                None => {}
+                Some(EndpointConfig::Sftp(_)) if k.ends_with(".from") => problems.push(
+                    format!("{k}.endpoint"),
+                    format!("endpoint \"{endpoint}\" is an SFTP server; taking files from SFTP servers is not supported yet, only delivering to them"),
+                ),
+                Some(EndpointConfig::Sftp(_)) | None => {}
             }
         }
         let workers = r.workers.unwrap_or(1);

@@ -192,3 +192,22 @@ fn sigint_stops_the_agent_cleanly() {
         "{log}"
     );
 }
+
+#[test]
+fn check_reports_sftp_endpoint_mistakes_together() {
+    let config = format!(
+        "{FAST_AGENT}\n[endpoints.remote]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\npassword = \"inline secret\"\npassword_env = \"X\"\npassword_file = \"secret.txt\"\n{}",
+        ORDERS_ROUTE.replace("endpoint = \"warehouse\"", "endpoint = \"remote\"")
+    );
+    let out = Sandbox::new(&config).cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for needle in [
+        "endpoints.remote.password: unknown key",
+        "endpoints.remote.user: is required",
+        "endpoints.remote.known_hosts: is required",
+        "endpoints.remote.password_env: give endpoints.remote.password_env or",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}

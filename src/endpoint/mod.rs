@@ -2,6 +2,7 @@
 //! rclone's backends. Operations a kind cannot do atomically are stated on the trait, not faked.
 
 mod local;
+mod sftp;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use local::LocalEndpoint;
+pub use sftp::SftpEndpoint;
 
 use crate::config::EndpointConfig;
 
@@ -41,6 +43,14 @@ pub enum EndpointError {
     AlreadyExists {
         /// The taken path.
         path: String,
+    },
+    /// The server could not be reached, or was refused (unknown host key, failed login).
+    #[error("{server}: {message}")]
+    Refused {
+        /// `user@host:port`.
+        server: String,
+        /// What happened and what to do.
+        message: String,
     },
     /// A written file does not have the size that was sent.
     #[error("{path} holds {found} bytes after writing {expected}")]
@@ -115,6 +125,7 @@ pub trait Endpoint: Send + Sync {
 pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
     match config {
         EndpointConfig::Local { root, .. } => Arc::new(LocalEndpoint::new(root.clone())),
+        EndpointConfig::Sftp(sftp) => Arc::new(SftpEndpoint::new(sftp.clone())),
     }
 }
 

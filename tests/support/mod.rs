@@ -2,6 +2,8 @@
 //! `cartferry` binary started in it, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

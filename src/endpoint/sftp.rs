@@ -1,0 +1,367 @@
+//! The `sftp` endpoint: a folder on an SFTP server, over libssh2 (`ssh2`).
+//!
+//! One session per endpoint, opened on first use and reused; a session-level failure (a dead
+//! socket, a timeout) drops it, and the next operation connects afresh. Host keys are checked
+//! strictly against the configured known_hosts file before any login. Atomicity: SFTP v3 renames
+//! refuse an existing target, so `put` with `replace` deletes the old file first (not atomic).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine;
+use ssh2::{
+    CheckResult, ErrorCode, HashType, KnownHostFileKind, OpenFlags, OpenType, Session, Sftp,
+};
+
+use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
+use crate::config::SftpConfig;
+
+/// Bytes handed to libssh2 per write: it keeps only one write in flight, so small writes crawl
+/// (DEPENDENCY-NOTES.md).
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
+const FX_NO_SUCH_FILE: i32 = 2;
+
+/// A live session: the socket is kept to shut it down first, so that dropping the session never
+/// waits for a dead server.
+struct Connection {
+    sftp: Sftp,
+    _session: Session,
+    socket: TcpStream,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// A folder on an SFTP server.
+pub struct SftpEndpoint {
+    config: SftpConfig,
+    connection: Mutex<Option<Connection>>,
+}
+
+fn to_io(e: ssh2::Error) -> io::Error {
+    match e.code() {
+        ErrorCode::SFTP(FX_NO_SUCH_FILE) => io::Error::new(io::ErrorKind::NotFound, e.to_string()),
+        _ => io::Error::other(e.to_string()),
+    }
+}
+
+impl SftpEndpoint {
+    /// An endpoint for these settings; nothing is connected until the first operation.
+    pub fn new(config: SftpConfig) -> SftpEndpoint {
+        SftpEndpoint {
+            config,
+            connection: Mutex::new(None),
+        }
+    }
+
+    fn server(&self) -> String {
+        format!(
+            "{}@{}:{}",
+            self.config.user, self.config.host, self.config.port
+        )
+    }
+
+    fn refused(&self, message: String) -> EndpointError {
+        EndpointError::Refused {
+            server: self.server(),
+            message,
+        }
+    }
+
+    fn path(&self, dir: &str, name: &str) -> PathBuf {
+        let mut p = PathBuf::from(&self.config.root);
+        for part in [dir, name] {
+            if !part.is_empty() {
+                p.push(part);
+            }
+        }
+        p
+    }
+
+    /// Connects, checks the host key, and logs in.
+    fn connect(&self) -> Result<Connection> {
+        let c = &self.config;
+        let net = |e: io::Error| self.refused(format!("cannot connect: {e}"));
+        let addr = (c.host.as_str(), c.port)
+            .to_socket_addrs()
+            .map_err(net)?
+            .next()
+            .ok_or_else(|| self.refused(format!("{} has no address", c.host)))?;
+        let tcp = TcpStream::connect_timeout(&addr, c.timeout).map_err(net)?;
+        let socket = tcp.try_clone().map_err(net)?;
+        let ssh = |e: ssh2::Error| self.refused(e.to_string());
+        let mut session = Session::new().map_err(ssh)?;
+        session.set_timeout(c.timeout.as_millis().min(u32::MAX as u128) as u32);
+        session.set_tcp_stream(tcp);
+        session
+            .handshake()
+            .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))?;
+        self.check_host_key(&session)?;
+        self.log_in(&session)?;
+        session.set_keepalive(true, 15);
+        let sftp = session
+            .sftp()
+            .map_err(|e| self.refused(format!("no SFTP service: {e}")))?;
+        Ok(Connection {
+            sftp,
+            _session: session,
+            socket,
+        })
+    }
+
+    fn check_host_key(&self, session: &Session) -> Result<()> {
+        let c = &self.config;
+        let (key, key_type) = session
+            .host_key()
+            .ok_or_else(|| self.refused("the server sent no host key".into()))?;
+        let fingerprint = session
+            .host_key_hash(HashType::Sha256)
+            .map(|h| base64::engine::general_purpose::STANDARD_NO_PAD.encode(h))
+            .unwrap_or_default();
+        let mut known = session
+            .known_hosts()
+            .map_err(|e| self.refused(e.to_string()))?;
+        known
+            .read_file(&c.known_hosts, KnownHostFileKind::OpenSSH)
+            .map_err(|e| {
+                self.refused(format!(
+                    "cannot read known_hosts {}: {e}",
+                    c.known_hosts.display()
+                ))
+            })?;
+        let host = if c.port == 22 {
+            c.host.clone()
+        } else {
+            format!("[{}]:{}", c.host, c.port)
+        };
+        let shown = format!("{key_type:?} key SHA256:{fingerprint}");
+        match known.check_port(&c.host, c.port, key) {
+            CheckResult::Match => Ok(()),
+            CheckResult::NotFound => Err(self.refused(format!(
+                "the server's host key is not in {} ({shown}); nothing was sent. If the 3PL confirms this fingerprint, trust it with: ssh-keyscan -p {} {} >> {}",
+                c.known_hosts.display(), c.port, c.host, c.known_hosts.display()
+            ))),
+            CheckResult::Mismatch => Err(self.refused(format!(
+                "the server's host key CHANGED: {host} now presents {shown}, which does not match {}; nothing was sent. This can be an attack. Ask the 3PL whether they replaced their key; only then replace the line for {host} in that file",
+                c.known_hosts.display()
+            ))),
+            CheckResult::Failure => Err(self.refused("the host key could not be checked".into())),
+        }
+    }
+
+    fn log_in(&self, session: &Session) -> Result<()> {
+        let c = &self.config;
+        let mut tried = Vec::new();
+        if let Some(key) = &c.private_key {
+            let passphrase = c
+                .passphrase
+                .as_ref()
+                .map(|s| s.read())
+                .transpose()
+                .map_err(|e| self.refused(e))?;
+            match session.userauth_pubkey_file(&c.user, None, key, passphrase.as_deref()) {
+                Ok(()) => return Ok(()),
+                Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
+            }
+        }
+        if c.agent {
+            match session.userauth_agent(&c.user) {
+                Ok(()) => return Ok(()),
+                Err(e) => tried.push(format!("ssh-agent: {}", e.message())),
+            }
+        }
+        if let Some(secret) = &c.password {
+            let password = secret.read().map_err(|e| self.refused(e))?;
+            match session.userauth_password(&c.user, &password) {
+                Ok(()) => return Ok(()),
+                Err(e) => tried.push(format!("password: {}", e.message())),
+            }
+        }
+        Err(self.refused(format!(
+            "the server refused the login of {} ({}); check the user name and that the server has this key",
+            c.user,
+            tried.join("; ")
+        )))
+    }
+
+    fn session(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
+        let mut guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.connect()?);
+        }
+        Ok(guard)
+    }
+
+    /// Runs `op` on the session. A session-level failure drops the session for the next call.
+    fn with_sftp<T>(
+        &self,
+        op: &'static str,
+        path: &Path,
+        f: impl FnOnce(&Sftp) -> std::result::Result<T, ssh2::Error>,
+    ) -> Result<T> {
+        let mut guard = self.session()?;
+        let conn = guard.as_ref().expect("connected above");
+        f(&conn.sftp).map_err(|e| {
+            if matches!(e.code(), ErrorCode::Session(_)) {
+                *guard = None;
+            }
+            EndpointError::Io {
+                op,
+                path: format!("{}:{}", self.server(), path.display()),
+                source: to_io(e),
+            }
+        })
+    }
+}
+
+/// A remote file being read: the server's file handle.
+struct RemoteReader(ssh2::File);
+
+impl Read for RemoteReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Endpoint for SftpEndpoint {
+    fn describe(&self) -> String {
+        format!("SFTP folder {}:{}", self.server(), self.config.root)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        let path = self.path(dir, "");
+        let items = self.with_sftp("list", &path, |s| s.readdir(&path))?;
+        Ok(items
+            .into_iter()
+            .filter(|(_, stat)| stat.is_file())
+            .filter_map(|(p, stat)| {
+                Some(Entry {
+                    name: p.file_name()?.to_str()?.to_string(),
+                    size: stat.size.unwrap_or(0),
+                    mtime: stat.mtime.map(|t| UNIX_EPOCH + Duration::from_secs(t)),
+                })
+            })
+            .collect())
+    }
+
+    fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>> {
+        let path = self.path(dir, name);
+        match self.with_sftp("stat", &path, |s| s.stat(&path)) {
+            Ok(stat) if stat.is_file() => Ok(Some(Entry {
+                name: name.to_string(),
+                size: stat.size.unwrap_or(0),
+                mtime: stat.mtime.map(|t| UNIX_EPOCH + Duration::from_secs(t)),
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
+        let path = self.path(dir, name);
+        let file = self.with_sftp("read", &path, |s| s.open(&path))?;
+        Ok(Box::new(RemoteReader(file)))
+    }
+
+    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
+        let part = self.path(dir, &part_name(name));
+        let target = self.path(dir, name);
+        let local_err = |op| {
+            let path = source.display().to_string();
+            move |source| EndpointError::Io { op, path, source }
+        };
+        let expected = std::fs::metadata(source).map_err(local_err("read"))?.len();
+        let mut input = std::fs::File::open(source).map_err(local_err("read"))?;
+        let mut remote = self.with_sftp("write", &part, |s| {
+            s.open_mode(
+                &part,
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                0o644,
+                OpenType::File,
+            )
+        })?;
+        let write_err = |source| EndpointError::Io {
+            op: "write",
+            path: format!("{}:{}", self.server(), part.display()),
+            source,
+        };
+        let mut buf = vec![0u8; WRITE_CHUNK];
+        loop {
+            let n = input.read(&mut buf).map_err(local_err("read"))?;
+            if n == 0 {
+                break;
+            }
+            remote.write_all(&buf[..n]).map_err(write_err)?;
+        }
+        // fsync@openssh.com where the server offers it; others flush on close.
+        let _ = remote.fsync();
+        drop(remote);
+        let found = self
+            .with_sftp("stat", &part, |s| s.stat(&part))?
+            .size
+            .unwrap_or(0);
+        if found != expected {
+            let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
+            return Err(EndpointError::SizeMismatch {
+                path: format!("{}:{}", self.server(), part.display()),
+                expected,
+                found,
+            });
+        }
+        if self.stat(dir, name)?.is_some() {
+            if !options.replace {
+                let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
+                return Err(EndpointError::AlreadyExists {
+                    path: format!("{}:{}", self.server(), target.display()),
+                });
+            }
+            self.with_sftp("delete", &target, |s| s.unlink(&target))?;
+        }
+        self.with_sftp("rename", &target, |s| s.rename(&part, &target, None))?;
+        Ok(expected)
+    }
+
+    fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {
+        let source = self.path(from_dir, from);
+        let target = self.path(to_dir, to);
+        if self.stat(to_dir, to)?.is_some() {
+            return Err(EndpointError::AlreadyExists {
+                path: format!("{}:{}", self.server(), target.display()),
+            });
+        }
+        self.with_sftp("rename", &source, |s| s.rename(&source, &target, None))
+    }
+
+    fn delete(&self, dir: &str, name: &str) -> Result<()> {
+        let path = self.path(dir, name);
+        match self.with_sftp("delete", &path, |s| s.unlink(&path)) {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn create_dir_all(&self, dir: &str) -> Result<()> {
+        let mut path = PathBuf::from(&self.config.root);
+        for part in Path::new(dir).components() {
+            path.push(part);
+            let exists = self.with_sftp("stat", &path, |s| s.stat(&path)).is_ok();
+            if !exists {
+                self.with_sftp("create", &path, |s| s.mkdir(&path, 0o755))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn local_dir(&self, _dir: &str) -> Option<PathBuf> {
+        None
+    }
+}

@@ -1,0 +1,134 @@
+//! A real OpenSSH server for tests: Debian's `/usr/sbin/sshd` on 127.0.0.1 at a free port, with
+//! throwaway host and user keys and internal-sftp, stopped by its pid when dropped.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::wait_until;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// A running sshd and the files a client needs to reach it.
+pub struct Sshd {
+    child: Child,
+    /// Its folder: keys, config, and `root/` where SFTP files live.
+    pub dir: tempfile::TempDir,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "cartferry-test",
+            "-f",
+        ])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen (Debian: apt-get install openssh-client)");
+    assert!(status.success(), "ssh-keygen failed");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The user the tests log in as: whoever runs them.
+pub fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+impl Sshd {
+    /// Starts a server; panics with install advice when sshd is missing.
+    pub fn start() -> Sshd {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: install Debian's openssh-server (apt-get install -y openssh-server); scripts/test-all.sh does this"
+        );
+        // sshd insists on its privilege-separation folder.
+        let _ = fs::create_dir_all("/run/sshd");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("root")).unwrap();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("user_key"));
+        keygen(&d.join("other_key"));
+        fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = free_port();
+        let config = format!(
+            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+            d = d.display()
+        );
+        fs::write(d.join("sshd_config"), config).unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting sshd");
+        let sshd = Sshd { child, dir, port };
+        assert!(
+            wait_until(Duration::from_secs(10), || TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "sshd did not listen on port {port}"
+        );
+        sshd.write_known_hosts("known_hosts", "host_key.pub");
+        sshd
+    }
+
+    /// Writes a known_hosts file trusting the public key in `key_file` for this server.
+    pub fn write_known_hosts(&self, name: &str, key_file: &str) -> PathBuf {
+        let key = fs::read_to_string(self.dir.path().join(key_file)).unwrap();
+        let mut parts = key.split_whitespace();
+        let line = format!(
+            "[127.0.0.1]:{} {} {}\n",
+            self.port,
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        );
+        let path = self.dir.path().join(name);
+        fs::write(&path, line).unwrap();
+        path
+    }
+
+    /// A path in the server's folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// An `[endpoints.NAME]` table for this server with the given key and known_hosts files.
+    pub fn endpoint(&self, name: &str, key: &str, known_hosts: &str) -> String {
+        format!(
+            "[endpoints.{name}]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nprivate_key = \"{}\"\nknown_hosts = \"{}\"\nroot = \"{}\"\ntimeout = \"10s\"\ncreate_dirs = true\n",
+            self.port,
+            user(),
+            self.path(key).display(),
+            self.path(known_hosts).display(),
+            self.path("root").display()
+        )
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

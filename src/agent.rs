@@ -171,7 +171,7 @@ impl RouteWorker {
 
     fn return_orphans(&self) -> Result<(), LedgerError> {
         let dir = self.route.processing_dir();
-        let Ok(items) = std::fs::read_dir(&dir) else {
+        let Ok(items) = std::fs::read_dir(dir) else {
             return Ok(());
         };
         for item in items.flatten() {
@@ -184,18 +184,24 @@ impl RouteWorker {
                 .find(id)?
                 .filter(|r| r.route == self.route.name());
             // An ended journey whose last move was lost (the archive move is not flushed, to save
-            // a disk flush per file): finish that move. A claim the ledger does not know: put the
-            // file back to be taken again.
-            let (target, what) = match row {
-                Some(r) if !r.state.is_terminal() => continue,
-                Some(r) if r.final_path.is_some() && r.state != State::Abandoned => (
+            // a disk flush per file): finish that move. A claim the ledger does not know: put a
+            // local file back to be taken again; drop a download (its source is still remote).
+            let (target, what) = match (row, &self.route.source_dir) {
+                (Some(r), _) if !r.state.is_terminal() => continue,
+                (Some(r), _) if r.final_path.is_some() && r.state != State::Abandoned => (
                     PathBuf::from(r.final_path.unwrap_or_default()),
                     "moved a finished file left in the processing area to its archive or error folder",
                 ),
-                _ => (
-                    fsutil::free_path(&self.route.source_dir, name, None),
+                (_, Some(source_dir)) => (
+                    fsutil::free_path(source_dir, name, None),
                     "returned a claimed file the ledger did not know to the source folder",
                 ),
+                (_, None) => {
+                    if let Err(e) = fsutil::remove_if_present(&item.path()) {
+                        warn!(route = self.route.name(), file = name, error = %e, "could not remove an unknown download");
+                    }
+                    continue;
+                }
             };
             match fsutil::move_file(&item.path(), &target) {
                 Ok(()) => info!(route = self.route.name(), file = name, "{what}"),
@@ -216,7 +222,11 @@ impl RouteWorker {
     ) -> Result<Option<Instant>, LedgerError> {
         let mut next: Option<Instant> = None;
         let now_wall = now_ms();
-        for row in self.ledger.unfinished(self.route.name())? {
+        let unfinished = self.ledger.unfinished(self.route.name())?;
+        // A remote source stays listed until its journey ends: never take it twice.
+        let in_hand: std::collections::HashSet<String> =
+            unfinished.iter().map(|r| r.name.clone()).collect();
+        for row in unfinished {
             if stop.load(Ordering::Relaxed) {
                 return Ok(next);
             }
@@ -228,7 +238,7 @@ impl RouteWorker {
                 _ => summary.count(&journey::resume(&self.route, &self.ledger, &row)?),
             }
         }
-        let listing = match self.route.source.list(&self.route.config.from.dir) {
+        let mut listing = match self.route.source.list(&self.route.config.from.dir) {
             Ok(listing) => {
                 if self.listing_failed {
                     info!(route = self.route.name(), "source folder readable again");
@@ -244,6 +254,7 @@ impl RouteWorker {
                 return Ok(next);
             }
         };
+        listing.retain(|e| !in_hand.contains(&e.name));
         let (ready, settle_at) = self.tracker.observe(&self.route, listing, Instant::now());
         if let Some(at) = settle_at {
             next = Some(next.map_or(at, |n| n.min(at)));
@@ -484,11 +495,10 @@ async fn route_loop(
 fn watch_sources(routes: &[Arc<Route>], wakers: &[Arc<Notify>]) -> Option<impl Drop> {
     let mut by_dir: HashMap<PathBuf, Vec<Arc<Notify>>> = HashMap::new();
     for (route, wake) in routes.iter().zip(wakers) {
-        let dir = route
-            .source_dir
-            .canonicalize()
-            .unwrap_or_else(|_| route.source_dir.clone());
-        by_dir.entry(dir).or_default().push(wake.clone());
+        if let Some(dir) = &route.source_dir {
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            by_dir.entry(dir).or_default().push(wake.clone());
+        }
     }
     let all: Vec<Arc<Notify>> = wakers.to_vec();
     let lookup = by_dir.clone();

@@ -345,27 +345,28 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
     if names.is_empty() {
         println!("route {route_name} has no files in its error folder");
     }
+    let inbox = &rc.from.dir;
     for name in names {
         let from = rc.errors.join(&name);
-        let to = route.source_dir.join(&name);
-        if to.exists() {
+        let taken = route.source.stat(inbox, &name).map_err(|e| e.to_string())?;
+        if taken.is_some() {
             return Err(format!(
-                "{} already exists in the inbox; wait for it to be taken, then retry",
-                to.display()
+                "{name} is already in the inbox {}; wait for it to be taken, then retry",
+                route.inbox()
             ));
         }
-        fsutil::move_file(&from, &to).map_err(|e| {
-            format!(
-                "could not move {} back to {}: {e}",
-                from.display(),
-                to.display()
-            )
-        })?;
-        fsutil::remove_if_present(&rc.errors.join(format!("{name}{REPORT_SUFFIX}")))
-            .map_err(|e| format!("could not remove the report of {name}: {e}"))?;
+        // Through the source endpoint, so it works for local and SFTP inboxes alike, and
+        // arrives whole (temporary name, then rename).
+        route
+            .source
+            .put(inbox, &name, &from, endpoint::PutOptions::default())
+            .map_err(|e| format!("could not put {name} back into the inbox: {e}"))?;
+        fsutil::remove_if_present(&from)
+            .and_then(|()| fsutil::remove_if_present(&rc.errors.join(format!("{name}{REPORT_SUFFIX}"))))
+            .map_err(|e| format!("{name} is back in the inbox, but could not be removed from the error folder: {e}"))?;
         println!(
             "{name} is back in {} and will be taken on the next pass",
-            route.source_dir.display()
+            route.inbox()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -186,6 +186,8 @@ pub struct SourceConfig {
     pub done_marker: Option<MarkerTemplate>,
     /// How long size and mtime must stay unchanged before a file is taken.
     pub stable_for: Duration,
+    /// For remote sources: the remote folder delivered files are moved to (deleted when unset).
+    pub remote_archive: Option<String>,
 }
 
 /// Where a route delivers.
@@ -309,6 +311,7 @@ struct RawSource {
     pattern: Option<String>,
     done_marker: Option<String>,
     stable_for: Option<String>,
+    remote_archive: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -707,6 +710,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                     pattern,
                     done_marker,
                     stable_for,
+                    remote_archive: s.remote_archive,
                 })
             }
         };
@@ -794,12 +798,19 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                         );
                     }
                 }
-                Some(EndpointConfig::Sftp(_)) if k.ends_with(".from") => problems.push(
-                    format!("{k}.endpoint"),
-                    format!("endpoint \"{endpoint}\" is an SFTP server; taking files from SFTP servers is not supported yet, only delivering to them"),
-                ),
                 Some(EndpointConfig::Sftp(_)) | None => {}
             }
+        }
+        if from.remote_archive.is_some()
+            && matches!(
+                endpoints.get(&from.endpoint),
+                Some(EndpointConfig::Local { .. })
+            )
+        {
+            problems.push(
+                format!("{key}.from.remote_archive"),
+                "is only for SFTP sources; a local source is archived under `archive`",
+            );
         }
         let workers = r.workers.unwrap_or(1);
         if !(1..=MAX_WORKERS).contains(&workers) {

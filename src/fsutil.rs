@@ -36,6 +36,28 @@ pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, String)> {
     Ok((total, hex(&hasher.finalize())))
 }
 
+/// Size of the buffer for network copies: libssh2 reads ahead in proportion to the buffer it is
+/// given, so small buffers crawl over real networks (DEPENDENCY-NOTES.md).
+pub const NETWORK_BUFFER_SIZE: usize = 1 << 20;
+
+/// Copies `reader` to `writer` through a buffer of `buffer_size` bytes; returns the bytes copied.
+pub fn copy_with_buffer(
+    mut reader: impl Read,
+    mut writer: impl Write,
+    buffer_size: usize,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; buffer_size];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        writer.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,

@@ -40,8 +40,12 @@ pub struct Route {
     pub config: RouteConfig,
     /// Where files come from.
     pub source: Arc<dyn Endpoint>,
-    /// The source folder on this machine.
-    pub source_dir: PathBuf,
+    /// The source folder, when it is on this machine (claimed by rename, watched for events);
+    /// `None` for remote sources (claimed by download).
+    pub source_dir: Option<PathBuf>,
+    /// Where claimed files wait for their journey's end: `.cartferry-processing` inside a local
+    /// source folder, or `<state_dir>/inbound/<route>` for downloads.
+    claim_dir: PathBuf,
     /// Where results go.
     pub destination: Arc<dyn Endpoint>,
     /// Reader and writer.
@@ -121,13 +125,11 @@ impl Route {
     pub fn new(config: &Config, route: &RouteConfig) -> Result<Route, String> {
         let source = endpoint::open(&config.endpoints[&route.from.endpoint]);
         let destination = endpoint::open(&config.endpoints[&route.to.endpoint]);
-        let source_dir = source.local_dir(&route.from.dir).ok_or_else(|| {
-            format!(
-                "route \"{}\": {} cannot be a source yet",
-                route.name,
-                source.describe()
-            )
-        })?;
+        let source_dir = source.local_dir(&route.from.dir);
+        let claim_dir = match &source_dir {
+            Some(dir) => dir.join(PROCESSING_DIR),
+            None => config.agent.state_dir.join("inbound").join(&route.name),
+        };
         let transform = Transform::new(&route.reader, &route.writer).map_err(|p| p.message)?;
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
@@ -136,6 +138,7 @@ impl Route {
             config: route.clone(),
             source,
             source_dir,
+            claim_dir,
             destination,
             transform,
             matcher,
@@ -162,8 +165,16 @@ impl Route {
     }
 
     /// The folder where claimed files wait.
-    pub fn processing_dir(&self) -> PathBuf {
-        self.source_dir.join(PROCESSING_DIR)
+    pub fn processing_dir(&self) -> &Path {
+        &self.claim_dir
+    }
+
+    /// The inbox, for people: a local path or `SFTP folder …/dir`.
+    pub fn inbox(&self) -> String {
+        match &self.source_dir {
+            Some(dir) => dir.display().to_string(),
+            None => format!("{} {}", self.source.describe(), self.config.from.dir),
+        }
     }
 
     fn processing_path(&self, row: &FileRow) -> PathBuf {
@@ -298,22 +309,55 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
     }
 }
 
-/// Renames the source into the processing area. `Ok(false)`: the source is gone.
+/// Takes the source into the processing area: a rename for a local source, a download for a
+/// remote one. `Ok(false)`: the source is gone (or changed while downloading).
 fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
     let processing = route.processing_dir();
-    fs::create_dir_all(&processing).map_err(transient("create", &processing))?;
-    let source = route.source_dir.join(&row.name);
+    fs::create_dir_all(processing).map_err(transient("create", processing))?;
+    let Some(source_dir) = &route.source_dir else {
+        return download(route, ledger, row);
+    };
+    let source = source_dir.join(&row.name);
     match fs::rename(&source, route.processing_path(row)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(transient("claim", &source)(e)),
     }
-    recover_claim(route, ledger, row)
+    finish_claim(route, ledger, row)
 }
 
-/// Completes a claim whose rename may have happened: removes the done-marker, hashes the file and
-/// records it as claimed. `Ok(false)`: the file is not in the processing area.
+/// Downloads a remote source into the processing area, whole: the copy must have the size the
+/// listing showed and the server still shows, or the file is left for a later pass.
+fn download(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
+    let dir = &route.config.from.dir;
+    let path = route.processing_path(row);
+    let remote = match route.source.open_read(dir, &row.name) {
+        Err(e) if e.is_not_found() => return Ok(false),
+        other => other?,
+    };
+    let local = File::create(&path).map_err(transient("write", &path))?;
+    let copied = fsutil::copy_with_buffer(remote, local, fsutil::NETWORK_BUFFER_SIZE)
+        .map_err(|e| StepError::Transient(format!("download of {} failed: {e}", row.name)))?;
+    let now = route.source.stat(dir, &row.name)?;
+    if copied != row.size || now.map(|e| e.size) != Some(copied) {
+        fsutil::remove_if_present(&path).map_err(transient("remove", &path))?;
+        return Ok(false);
+    }
+    finish_claim(route, ledger, row)
+}
+
+/// Completes a claim cut short by a crash. A local rename may or may not have happened; a
+/// download cut short cannot be trusted, so a remote source is downloaded again.
 fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
+    match route.source_dir {
+        Some(_) => finish_claim(route, ledger, row),
+        None => download(route, ledger, row),
+    }
+}
+
+/// Removes the done-marker, hashes the claimed file and records it as claimed.
+/// `Ok(false)`: the file is not in the processing area.
+fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
     let path = route.processing_path(row);
     let file = match File::open(&path) {
         Ok(f) => f,
@@ -323,8 +367,9 @@ fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, 
     // The marker goes once its file is claimed, so that a later file of the same name is not
     // taken early on the strength of an old marker.
     if let Some(marker) = &route.config.from.done_marker {
-        let marker_path = route.source_dir.join(marker.marker_for(&row.name));
-        fsutil::remove_if_present(&marker_path).map_err(transient("remove", &marker_path))?;
+        route
+            .source
+            .delete(&route.config.from.dir, &marker.marker_for(&row.name))?;
     }
     let (size, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
     ledger.claimed(row.id, size, &sha)?;
@@ -393,7 +438,9 @@ fn settle(
             let row = ledger.get(id)?;
             let attempts = row.attempts + 1;
             let policy = &route.config.retry;
-            if attempts < policy.max_attempts {
+            // Once delivered, a file is never sent to the error folder: what is left (archiving,
+            // removing a remote source) is retried until it succeeds.
+            if attempts < policy.max_attempts || row.state == State::Delivered {
                 let delay = backoff(attempts, policy.initial_backoff, policy.max_backoff);
                 ledger.retry_later(id, attempts, now_ms() + delay.as_millis() as i64, &reason)?;
                 return Ok(Outcome::RetryLater { reason });
@@ -599,8 +646,42 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
         let staged = route.staged_path(row);
         fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
     }
+    if route.source_dir.is_none() {
+        remove_remote_source(route, row)?;
+    }
     ledger.finish(row.id, end)?;
     Ok(())
+}
+
+/// After a remote source is delivered and archived here: deletes it on the server, or moves it to
+/// the route's remote archive folder. Until this succeeds the row stays unfinished, so the file
+/// is never taken again; a redo finds the work done (the source already gone).
+fn remove_remote_source(route: &Route, row: &FileRow) -> Result<(), StepError> {
+    let from = &route.config.from;
+    let Some(archive_dir) = &from.remote_archive else {
+        return Ok(route.source.delete(&from.dir, &row.name)?);
+    };
+    if route.source.stat(&from.dir, &row.name)?.is_none() {
+        return Ok(());
+    }
+    for n in 1..=MAX_UNIQUE_SUFFIX {
+        let name = if n == 1 {
+            row.name.clone()
+        } else {
+            with_counter(&row.name, n)
+        };
+        match route
+            .source
+            .rename(&from.dir, &row.name, archive_dir, &name)
+        {
+            Err(EndpointError::AlreadyExists { .. }) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(StepError::Transient(format!(
+        "no free name for {} in the remote archive folder",
+        row.name
+    )))
 }
 
 /// Starts the way to the error folder: records the path and report, then completes it.
@@ -620,7 +701,7 @@ fn fail(
                 .to_string(),
             sha256: row.sha256.as_deref().unwrap_or("unknown"),
             error_path: &target,
-            source_dir: &route.source_dir,
+            inbox: &route.inbox(),
             config_path: &route.config_path,
         },
         &failure,

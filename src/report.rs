@@ -66,8 +66,8 @@ pub struct ReportContext<'a> {
     pub sha256: &'a str,
     /// Where the file now lies.
     pub error_path: &'a Path,
-    /// Where the route picks files up.
-    pub source_dir: &'a Path,
+    /// Where the route picks files up, for people.
+    pub inbox: &'a str,
     /// The config file, for the retry command.
     pub config_path: &'a Path,
 }
@@ -108,7 +108,7 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
         cx.config_path.display(),
         cx.route,
         cx.error_path.file_name().unwrap_or_default().to_string_lossy(),
-        cx.source_dir.display()
+        cx.inbox
     ));
     out
 }
@@ -142,7 +142,7 @@ mod tests {
                 received: "now".into(),
                 sha256: "ab",
                 error_path: Path::new("/e/orders/b.csv"),
-                source_dir: Path::new("/in"),
+                inbox: "/in",
                 config_path: Path::new("/c.toml"),
             },
             &Failure::data(vec![problem], 1),

@@ -107,3 +107,97 @@ fn a_wrong_user_key_is_refused_and_nothing_is_sent() {
         "the file waits in processing for a retry"
     );
 }
+
+/// A route from the SFTP server's `out/` folder to the local `cart/in/`.
+fn download_sandbox(sshd: &Sshd, extra: &str) -> Sandbox {
+    let config = format!(
+        "{}\n[[routes]]\nname = \"down\"\nfrom = {{ endpoint = \"warehouse\", dir = \"out\", pattern = \"*.csv\"{extra} }}\nreader = \"passthrough\"\nwriter = \"passthrough\"\nto = {{ endpoint = \"cart\", dir = \"in\" }}\n",
+        // The upload route of AGENT stays; its inbox is empty.
+        AGENT.replace("[agent]", "[agent]\npoll_interval = \"200ms\""),
+    ) + &sshd.endpoint("warehouse", "user_key", "known_hosts");
+    let s = Sandbox::new(&config);
+    fs::create_dir_all(s.path("cart/out")).unwrap();
+    fs::create_dir_all(sshd.path("root/out")).unwrap();
+    s
+}
+
+#[test]
+fn sftp_files_are_downloaded_delivered_and_removed_from_the_server() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 253) as u8).collect();
+    fs::write(sshd.path("root/out/shipments-1.csv"), &data).unwrap();
+    fs::write(sshd.path("root/out/shipments-2.csv"), b"1001,1Z999\n").unwrap();
+    fs::write(sshd.path("root/out/readme.txt"), b"not ours").unwrap();
+    sandbox.once_expecting(0);
+    assert_eq!(
+        sandbox.files("cart/in"),
+        ["shipments-1.csv", "shipments-2.csv"]
+    );
+    assert_eq!(
+        fs::read(sandbox.path("cart/in/shipments-1.csv")).unwrap(),
+        data
+    );
+    assert_eq!(
+        list_files(&sshd.path("root/out")),
+        ["readme.txt"],
+        "delivered files are deleted on the server"
+    );
+    assert_eq!(sandbox.all_files_below("var/archive/down").len(), 2);
+    assert!(
+        sandbox.all_files_below("var/state/inbound").is_empty(),
+        "no download left behind"
+    );
+    // A second pass finds nothing new and takes nothing twice.
+    sandbox.once_expecting(0);
+    assert_eq!(sandbox.files("cart/in").len(), 2);
+}
+
+#[test]
+fn sftp_sources_can_be_moved_to_a_remote_archive_instead_of_deleted() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, ", remote_archive = \"done\"");
+    fs::create_dir_all(sshd.path("root/done")).unwrap();
+    fs::write(sshd.path("root/done/a.csv"), b"an older a.csv").unwrap();
+    fs::write(sshd.path("root/out/a.csv"), b"new").unwrap();
+    sandbox.once_expecting(0);
+    assert_eq!(fs::read(sandbox.path("cart/in/a.csv")).unwrap(), b"new");
+    assert!(list_files(&sshd.path("root/out")).is_empty());
+    assert_eq!(
+        list_files(&sshd.path("root/done")),
+        ["a-2.csv", "a.csv"],
+        "never overwrites the remote archive"
+    );
+    assert_eq!(fs::read(sshd.path("root/done/a-2.csv")).unwrap(), b"new");
+}
+
+#[test]
+fn a_remote_file_still_growing_is_not_taken_until_it_is_stable() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, ", stable_for = \"700ms\"");
+    let agent = sandbox.start();
+    let path = sshd.path("root/out/slow.csv");
+    let mut expected = Vec::new();
+    for piece in 0..6u8 {
+        let chunk = vec![b'a' + piece; 50_000];
+        expected.extend_from_slice(&chunk);
+        fs::write(&path, &expected).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            sandbox.files("cart/in").is_empty(),
+            "taken while still growing (piece {piece})"
+        );
+    }
+    assert!(
+        wait_until(std::time::Duration::from_secs(15), || sandbox
+            .files("cart/in")
+            == ["slow.csv"]),
+        "not delivered once stable; log:\n{}",
+        agent.log_text()
+    );
+    assert_eq!(
+        fs::read(sandbox.path("cart/in/slow.csv")).unwrap(),
+        expected
+    );
+    assert_eq!(agent.stop(), 0);
+}

@@ -5,7 +5,7 @@
 //! strictly against the configured known_hosts file before any login. Atomicity: SFTP v3 renames
 //! refuse an existing target, so `put` with `replace` deletes the old file first (not atomic).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -18,10 +18,7 @@ use ssh2::{
 
 use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
 use crate::config::SftpConfig;
-
-/// Bytes handed to libssh2 per write: it keeps only one write in flight, so small writes crawl
-/// (DEPENDENCY-NOTES.md).
-const WRITE_CHUNK: usize = 1 << 20;
+use crate::fsutil;
 
 /// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
 const FX_NO_SUCH_FILE: i32 = 2;
@@ -294,14 +291,9 @@ impl Endpoint for SftpEndpoint {
             path: format!("{}:{}", self.server(), part.display()),
             source,
         };
-        let mut buf = vec![0u8; WRITE_CHUNK];
-        loop {
-            let n = input.read(&mut buf).map_err(local_err("read"))?;
-            if n == 0 {
-                break;
-            }
-            remote.write_all(&buf[..n]).map_err(write_err)?;
-        }
+        // libssh2 keeps only one write in flight, so each write hands it a whole megabyte.
+        fsutil::copy_with_buffer(&mut input, &mut remote, fsutil::NETWORK_BUFFER_SIZE)
+            .map_err(write_err)?;
         // fsync@openssh.com where the server offers it; others flush on close.
         let _ = remote.fsync();
         drop(remote);

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
-use crate::endpoint::Entry;
+use crate::endpoint::{self, Entry};
 use crate::fsutil;
 use crate::journey::{self, Outcome, Route, parse_processing_name};
 use crate::ledger::{Ledger, LedgerError, State, now_ms};
@@ -262,12 +262,13 @@ impl RouteWorker {
         for entry in &ready {
             self.tracker.forget(&entry.name);
         }
-        let taken = self.take_all(ready, stop)?;
-        if taken.retrying > 0 {
-            let due = Instant::now() + self.route.config.retry.initial_backoff;
+        summary.add(self.take_all(ready, stop)?);
+        // Files that met a transient fault in this pass wait for their next attempt.
+        if let Some(at) = self.ledger.next_attempt_at(self.route.name())? {
+            let due =
+                Instant::now() + Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
             next = Some(next.map_or(due, |n| n.min(due)));
         }
-        summary.add(taken);
         self.apply_retention();
         Ok(next)
     }
@@ -366,10 +367,11 @@ fn dated_dirs(root: &Path) -> Vec<(chrono::NaiveDate, PathBuf)> {
 /// worker opens its own connection.
 pub fn routes(config: &Config) -> Result<Vec<Arc<Route>>, String> {
     Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
+    let endpoints = endpoint::open_all(config);
     config
         .routes
         .iter()
-        .map(|r| Route::new(config, r).map(Arc::new))
+        .map(|r| Route::new(config, r, &endpoints).map(Arc::new))
         .collect()
 }
 

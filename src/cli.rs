@@ -136,15 +136,12 @@ fn prepare(config: &Config) -> Result<(), String> {
     config
         .create_dirs()
         .map_err(|e| format!("cannot create the configured folders: {e}"))?;
+    let endpoints = endpoint::open_all(config);
     for route in &config.routes {
-        for (name, dir) in [
-            (&route.from.endpoint, &route.from.dir),
-            (&route.to.endpoint, &route.to.dir),
-        ] {
-            let ep_config = &config.endpoints[name];
-            if ep_config.create_dirs() {
+        for (_, name, dir) in route.sides() {
+            if config.endpoints[name].create_dirs() {
                 // A server that is down now may be up by the first delivery: warn, don't stop.
-                if let Err(e) = endpoint::open(ep_config).create_dir_all(dir) {
+                if let Err(e) = endpoints[name].create_dir_all(dir) {
                     tracing::warn!(route = route.name.as_str(), error = %e, "cannot create the route's folder yet");
                 }
             }
@@ -204,14 +201,11 @@ fn check(config: &Config) -> CmdResult {
     let mut failures = 0;
     let scratch =
         tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a scratch file: {e}"))?;
+    let endpoints = endpoint::open_all(config);
     for route in &config.routes {
-        for (side, ep_name, dir) in [
-            ("from", &route.from.endpoint, &route.from.dir),
-            ("to", &route.to.endpoint, &route.to.dir),
-        ] {
-            let ep_config = &config.endpoints[ep_name];
-            let ep = endpoint::open(ep_config);
-            if ep_config.create_dirs() {
+        for (side, ep_name, dir) in route.sides() {
+            let ep = &endpoints[ep_name];
+            if config.endpoints[ep_name].create_dirs() {
                 let _ = ep.create_dir_all(dir);
             }
             match probe(ep.as_ref(), dir, scratch.path()) {
@@ -259,8 +253,9 @@ fn status(config: &Config) -> CmdResult {
         "{:<20} {:>8} {:>9} {:>16}  last error",
         "route", "waiting", "in error", "delivered today"
     );
+    let endpoints = endpoint::open_all(config);
     for rc in &config.routes {
-        let route = Route::new(config, rc)?;
+        let route = Route::new(config, rc, &endpoints)?;
         let listed = route
             .source
             .list(&rc.from.dir)
@@ -328,7 +323,7 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
     let rc = config.route(route_name).ok_or_else(|| {
         format!("no route named \"{route_name}\"; see `cartferry status` for the routes")
     })?;
-    let route = Route::new(config, rc)?;
+    let route = Route::new(config, rc, &endpoint::open_all(config))?;
     let names = match file {
         Some(f) => {
             if !rc.errors.join(f).is_file() {

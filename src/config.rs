@@ -230,6 +230,16 @@ pub struct RouteConfig {
     pub workers: usize,
 }
 
+impl RouteConfig {
+    /// The route's two folders: (`"from"` or `"to"`, endpoint name, folder).
+    pub fn sides(&self) -> [(&'static str, &str, &str); 2] {
+        [
+            ("from", &self.from.endpoint, &self.from.dir),
+            ("to", &self.to.endpoint, &self.to.dir),
+        ]
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct RawConfig {
     #[serde(default)]

@@ -17,7 +17,7 @@ use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
 use crate::config::{Config, OnConflict, RouteConfig};
-use crate::endpoint::{self, Endpoint, EndpointError, Entry, PutOptions};
+use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
@@ -121,10 +121,15 @@ fn transient(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StepErro
 }
 
 impl Route {
-    /// Resolves a route's endpoints, formats and folders.
-    pub fn new(config: &Config, route: &RouteConfig) -> Result<Route, String> {
-        let source = endpoint::open(&config.endpoints[&route.from.endpoint]);
-        let destination = endpoint::open(&config.endpoints[&route.to.endpoint]);
+    /// Resolves a route's endpoints (from `endpoints`, shared with other routes), formats and
+    /// folders.
+    pub fn new(
+        config: &Config,
+        route: &RouteConfig,
+        endpoints: &Endpoints,
+    ) -> Result<Route, String> {
+        let source = endpoints[&route.from.endpoint].clone();
+        let destination = endpoints[&route.to.endpoint].clone();
         let source_dir = source.local_dir(&route.from.dir);
         let claim_dir = match &source_dir {
             Some(dir) => dir.join(PROCESSING_DIR),

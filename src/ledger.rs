@@ -345,6 +345,17 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// When the earliest retry of an unfinished file of `route` is due (ms since epoch).
+    pub fn next_attempt_at(&self, route: &str) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            &format!(
+                "SELECT MIN(next_attempt_at) FROM files WHERE route = ?1 AND state IN {UNFINISHED}"
+            ),
+            [route],
+            |r| r.get(0),
+        )?)
+    }
+
     /// An earlier file of `route` with this content that was delivered, if any.
     pub fn delivered_with_hash(
         &self,

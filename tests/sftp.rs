@@ -201,3 +201,103 @@ fn a_remote_file_still_growing_is_not_taken_until_it_is_stable() {
     );
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
+    let mut sshd = Sshd::start();
+    let sandbox = sandbox(&sshd, "user_key", "known_hosts");
+    let agent = sandbox.start();
+    let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 241) as u8).collect();
+    sandbox.drop_file("cart/out", "big.bin", &data);
+    let part = sshd.path("root/in/orders/.big.bin.part");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || part.exists()),
+        "the upload never started; log:\n{}",
+        agent.log_text()
+    );
+    sshd.kill_all();
+    let partial = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        partial < data.len() as u64,
+        "killed after the upload finished; the test proves nothing"
+    );
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || agent
+            .log_text()
+            .contains("transient fault")),
+        "the broken upload was not noticed; log:\n{}",
+        agent.log_text()
+    );
+    sshd.restart();
+    let remote = sshd.path("root/in/orders");
+    assert!(
+        wait_until(std::time::Duration::from_secs(60), || list_files(&remote)
+            == ["big.bin"]),
+        "not delivered after the restart; log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        fs::read(remote.join("big.bin")).unwrap() == data,
+        "delivered bytes differ"
+    );
+    assert!(!part.exists(), "a .part file was left behind");
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
+fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whole() {
+    let mut sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 239) as u8).collect();
+    fs::write(sshd.path("root/out/big.csv"), &data).unwrap();
+    let agent = sandbox.start();
+    let inbound = sandbox.path("var/state/inbound/down");
+    let downloading = || {
+        list_files(&inbound)
+            .iter()
+            .any(|n| fs::metadata(inbound.join(n)).is_ok_and(|m| m.len() > 0))
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), downloading),
+        "the download never started; log:\n{}",
+        agent.log_text()
+    );
+    sshd.kill_all();
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || agent
+            .log_text()
+            .contains("transient fault")),
+        "the broken download was not noticed; log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        sandbox.files("cart/in").is_empty(),
+        "delivered from a broken download"
+    );
+    sshd.restart();
+    assert!(
+        wait_until(std::time::Duration::from_secs(60), || sandbox
+            .files("cart/in")
+            == ["big.csv"]),
+        "not delivered after the restart; log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        fs::read(sandbox.path("cart/in/big.csv")).unwrap() == data,
+        "delivered bytes differ"
+    );
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || list_files(
+            &sshd.path("root/out")
+        )
+        .is_empty()),
+        "the remote file was not removed"
+    );
+    assert_eq!(agent.stop(), 0);
+    assert!(sandbox.all_files_below("var/state/inbound").is_empty());
+    assert_eq!(
+        sandbox.all_files_below("var/archive/down").len(),
+        1,
+        "archived once"
+    );
+}

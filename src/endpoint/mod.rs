@@ -121,6 +121,19 @@ pub trait Endpoint: Send + Sync {
     fn local_dir(&self, dir: &str) -> Option<PathBuf>;
 }
 
+/// Every configured endpoint by name, built once so that routes share them (one SFTP session
+/// per server, not one per route).
+pub type Endpoints = std::collections::BTreeMap<String, Arc<dyn Endpoint>>;
+
+/// Builds every endpoint of a config.
+pub fn open_all(config: &crate::config::Config) -> Endpoints {
+    config
+        .endpoints
+        .iter()
+        .map(|(name, c)| (name.clone(), open(c)))
+        .collect()
+}
+
 /// Builds the endpoint a config entry describes.
 pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
     match config {

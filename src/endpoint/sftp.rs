@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
@@ -40,7 +40,8 @@ impl Drop for Connection {
 /// A folder on an SFTP server.
 pub struct SftpEndpoint {
     config: SftpConfig,
-    connection: Mutex<Option<Connection>>,
+    /// Shared with open readers, which drop the session when a read fails.
+    connection: Arc<Mutex<Option<Connection>>>,
 }
 
 fn to_io(e: ssh2::Error) -> io::Error {
@@ -55,7 +56,7 @@ impl SftpEndpoint {
     pub fn new(config: SftpConfig) -> SftpEndpoint {
         SftpEndpoint {
             config,
-            connection: Mutex::new(None),
+            connection: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -189,6 +190,12 @@ impl SftpEndpoint {
         )))
     }
 
+    /// Drops the session after a failure seen outside `with_sftp` (reading or writing a file), so
+    /// the next operation connects afresh instead of tripping over a dead socket.
+    fn invalidate(&self) {
+        drop_session(&self.connection);
+    }
+
     fn session(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
         let mut guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
@@ -219,12 +226,21 @@ impl SftpEndpoint {
     }
 }
 
-/// A remote file being read: the server's file handle.
-struct RemoteReader(ssh2::File);
+fn drop_session(connection: &Mutex<Option<Connection>>) {
+    *connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// A remote file being read: the server's file handle, and the session to drop if a read fails.
+struct RemoteReader {
+    file: ssh2::File,
+    connection: Arc<Mutex<Option<Connection>>>,
+}
 
 impl Read for RemoteReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        self.file
+            .read(buf)
+            .inspect_err(|_| drop_session(&self.connection))
     }
 }
 
@@ -266,7 +282,10 @@ impl Endpoint for SftpEndpoint {
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
         let path = self.path(dir, name);
         let file = self.with_sftp("read", &path, |s| s.open(&path))?;
-        Ok(Box::new(RemoteReader(file)))
+        Ok(Box::new(RemoteReader {
+            file,
+            connection: self.connection.clone(),
+        }))
     }
 
     fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
@@ -286,10 +305,13 @@ impl Endpoint for SftpEndpoint {
                 OpenType::File,
             )
         })?;
-        let write_err = |source| EndpointError::Io {
-            op: "write",
-            path: format!("{}:{}", self.server(), part.display()),
-            source,
+        let write_err = |source| {
+            self.invalidate();
+            EndpointError::Io {
+                op: "write",
+                path: format!("{}:{}", self.server(), part.display()),
+                source,
+            }
         };
         // libssh2 keeps only one write in flight, so each write hands it a whole megabyte.
         fsutil::copy_with_buffer(&mut input, &mut remote, fsutil::NETWORK_BUFFER_SIZE)

@@ -38,6 +38,47 @@ fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
+fn spawn(dir: &Path) -> Child {
+    Command::new(SSHD)
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting sshd")
+}
+
+/// Every process below `pid`, read from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parent_of = |p: u32| -> Option<u32> {
+        let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        // The field after the parenthesised command name: state, then the parent's pid.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let all: Vec<u32> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            all.iter()
+                .copied()
+                .filter(|p| parent_of(*p) == Some(parent)),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -74,23 +115,39 @@ impl Sshd {
             d = d.display()
         );
         fs::write(d.join("sshd_config"), config).unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting sshd");
+        let child = spawn(d);
         let sshd = Sshd { child, dir, port };
-        assert!(
-            wait_until(Duration::from_secs(10), || TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
-            "sshd did not listen on port {port}"
-        );
+        sshd.wait_listening();
         sshd.write_known_hosts("known_hosts", "host_key.pub");
         sshd
+    }
+
+    fn wait_listening(&self) {
+        let port = self.port;
+        let listening = || TcpStream::connect(("127.0.0.1", port)).is_ok();
+        assert!(
+            wait_until(Duration::from_secs(10), listening),
+            "sshd did not listen on port {port}"
+        );
+    }
+
+    /// Kills the server and every session process it forked, as a crash would. (Sessions call
+    /// setsid(), so they are found by parentage, not by process group.)
+    pub fn kill_all(&mut self) {
+        let mut pids = descendants(self.child.id());
+        pids.push(self.child.id());
+        for pid in pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port with the same keys.
+    pub fn restart(&mut self) {
+        self.child = spawn(self.dir.path());
+        self.wait_listening();
     }
 
     /// Writes a known_hosts file trusting the public key in `key_file` for this server.
@@ -128,7 +185,6 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill_all();
     }
 }

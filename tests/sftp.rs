@@ -301,3 +301,54 @@ fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whol
         "archived once"
     );
 }
+
+#[test]
+fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_hangs() {
+    let sshd = Sshd::start();
+    let proxy = support::sshd::SilentProxy::start(sshd.port);
+    sshd.write_known_hosts_for_port("proxy_known_hosts", "host_key.pub", proxy.port);
+    let endpoint = sshd
+        .endpoint("warehouse", "user_key", "proxy_known_hosts")
+        .replace(
+            &format!("port = {}", sshd.port),
+            &format!("port = {}", proxy.port),
+        )
+        .replace("timeout = \"10s\"", "timeout = \"2s\"");
+    let sandbox = Sandbox::new(
+        &format!("{AGENT}\n{endpoint}").replace("max_attempts = 3", "max_attempts = 20"),
+    );
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let agent = sandbox.start();
+    let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 233) as u8).collect();
+    sandbox.drop_file("cart/out", "big.bin", &data);
+    let part = sshd.path("root/in/orders/.big.bin.part");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || part.exists()),
+        "the upload never started; log:\n{}",
+        agent.log_text()
+    );
+    proxy.go_silent();
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || agent
+            .log_text()
+            .contains("transient fault")),
+        "a silent network was not detected; log:\n{}",
+        agent.log_text()
+    );
+    let log = agent.log_text();
+    assert!(
+        log.to_lowercase().contains("timed out"),
+        "the fault is the timeout: {log}"
+    );
+    proxy.resume();
+    let remote = sshd.path("root/in/orders");
+    assert!(
+        wait_until(std::time::Duration::from_secs(60), || list_files(&remote)
+            == ["big.bin"]),
+        "not delivered once the network came back; log:\n{}",
+        agent.log_text()
+    );
+    assert!(fs::read(remote.join("big.bin")).unwrap() == data);
+    assert!(!part.exists(), "a .part file was left behind");
+    assert_eq!(agent.stop(), 0, "the agent stops cleanly: nothing hangs");
+}

@@ -152,11 +152,16 @@ impl Sshd {
 
     /// Writes a known_hosts file trusting the public key in `key_file` for this server.
     pub fn write_known_hosts(&self, name: &str, key_file: &str) -> PathBuf {
+        self.write_known_hosts_for_port(name, key_file, self.port)
+    }
+
+    /// The same for the server seen at another port (behind a proxy).
+    pub fn write_known_hosts_for_port(&self, name: &str, key_file: &str, port: u16) -> PathBuf {
         let key = fs::read_to_string(self.dir.path().join(key_file)).unwrap();
         let mut parts = key.split_whitespace();
         let line = format!(
             "[127.0.0.1]:{} {} {}\n",
-            self.port,
+            port,
             parts.next().unwrap(),
             parts.next().unwrap()
         );
@@ -186,5 +191,100 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill_all();
+    }
+}
+
+/// A TCP forwarder between the agent and sshd that can go silent: it keeps every connection
+/// open but stops passing bytes, like a network that drops packets without resets.
+pub struct SilentProxy {
+    /// The port the agent connects to.
+    pub port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentProxy {
+    /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`.
+    pub fn start(target: u16) -> SilentProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (silent2, stop2) = (silent.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let (silent, stop) = (silent2.clone(), stop2.clone());
+                    std::thread::spawn(move || pump(from, to, &silent, &stop));
+                }
+            }
+        });
+        SilentProxy { port, silent, stop }
+    }
+
+    /// Stops passing bytes (connections stay open).
+    pub fn go_silent(&self) {
+        self.silent
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Passes bytes again.
+    pub fn resume(&self) {
+        self.silent
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Copies bytes one way until either side closes or the proxy stops; holds them while silent.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    silent: &std::sync::atomic::AtomicBool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        if silent.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+impl Drop for SilentProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -352,3 +352,19 @@ fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_
     assert!(!part.exists(), "a .part file was left behind");
     assert_eq!(agent.stop(), 0, "the agent stops cleanly: nothing hangs");
 }
+
+#[test]
+fn a_remote_folder_of_ten_thousand_files_is_listed_and_drained_in_one_run() {
+    const FILES: usize = 10_000;
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let out = sshd.path("root/out");
+    for i in 0..FILES {
+        fs::write(out.join(format!("f{i:05}.csv")), format!("{i}\n")).unwrap();
+    }
+    sandbox.once_expecting(0);
+    let delivered = sandbox.files("cart/in");
+    assert_eq!(delivered.len(), FILES);
+    assert_eq!(fs::read_to_string(sandbox.path("cart/in/f04321.csv")).unwrap(), "4321\n");
+    assert!(list_files(&out).is_empty(), "every remote file removed");
+}

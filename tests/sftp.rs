@@ -365,6 +365,9 @@ fn a_remote_folder_of_ten_thousand_files_is_listed_and_drained_in_one_run() {
     sandbox.once_expecting(0);
     let delivered = sandbox.files("cart/in");
     assert_eq!(delivered.len(), FILES);
-    assert_eq!(fs::read_to_string(sandbox.path("cart/in/f04321.csv")).unwrap(), "4321\n");
+    assert_eq!(
+        fs::read_to_string(sandbox.path("cart/in/f04321.csv")).unwrap(),
+        "4321\n"
+    );
     assert!(list_files(&out).is_empty(), "every remote file removed");
 }

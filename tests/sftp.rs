@@ -371,3 +371,72 @@ fn a_remote_folder_of_ten_thousand_files_is_listed_and_drained_in_one_run() {
     );
     assert!(list_files(&out).is_empty(), "every remote file removed");
 }
+
+#[test]
+fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_all_work() {
+    let sshd = Sshd::start();
+    let keygen = |name: &str, kind: &[&str], passphrase: &str| {
+        let path = sshd.path(name);
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-N", passphrase, "-f"])
+            .arg(&path)
+            .args(kind)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let public = fs::read_to_string(sshd.path(&format!("{name}.pub"))).unwrap();
+        let mut keys = fs::OpenOptions::new()
+            .append(true)
+            .open(sshd.path("authorized_keys"))
+            .unwrap();
+        std::io::Write::write_all(&mut keys, public.as_bytes()).unwrap();
+    };
+    keygen("ecdsa_key", &["-t", "ecdsa"], "");
+    keygen("rsa_key", &["-t", "rsa", "-b", "3072"], "");
+    keygen("locked_key", &["-t", "ed25519"], "open sesame");
+    // OpenSSH's hashed form of the known_hosts line (HashKnownHosts yes).
+    fs::copy(sshd.path("known_hosts"), sshd.path("hashed_known_hosts")).unwrap();
+    let status = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(sshd.path("hashed_known_hosts"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        fs::read_to_string(sshd.path("hashed_known_hosts"))
+            .unwrap()
+            .starts_with("|1|")
+    );
+
+    for (key, known_hosts, extra) in [
+        ("ecdsa_key", "known_hosts", ""),
+        ("rsa_key", "hashed_known_hosts", ""),
+        (
+            "locked_key",
+            "known_hosts",
+            "passphrase_env = \"TEST_KEY_PASSPHRASE\"\n",
+        ),
+    ] {
+        let endpoint = sshd.endpoint("warehouse", key, known_hosts) + extra;
+        let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+        sandbox.drop_file("cart/out", &format!("{key}.csv"), key.as_bytes());
+        let out = std::process::Command::new(binary())
+            .arg("--config")
+            .arg(sandbox.config())
+            .arg("once")
+            .env("TEST_KEY_PASSPHRASE", "open sesame")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::read(sshd.path(&format!("root/in/orders/{key}.csv"))).unwrap(),
+            key.as_bytes()
+        );
+    }
+}

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
-use crate::endpoint::{self, Entry};
+use crate::endpoint::{Endpoints, Entry};
 use crate::fsutil;
 use crate::journey::{self, Outcome, Route, parse_processing_name};
 use crate::ledger::{Ledger, LedgerError, State, now_ms};
@@ -363,21 +363,20 @@ fn dated_dirs(root: &Path) -> Vec<(chrono::NaiveDate, PathBuf)> {
     out
 }
 
-/// Builds every route of a config, after creating or upgrading the ledger once, before any
-/// worker opens its own connection.
-pub fn routes(config: &Config) -> Result<Vec<Arc<Route>>, String> {
+/// Builds every route of a config on shared endpoints, after creating or upgrading the ledger
+/// once, before any worker opens its own connection.
+pub fn routes(config: &Config, endpoints: &Endpoints) -> Result<Vec<Arc<Route>>, String> {
     Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
-    let endpoints = endpoint::open_all(config);
     config
         .routes
         .iter()
-        .map(|r| Route::new(config, r, &endpoints).map(Arc::new))
+        .map(|r| Route::new(config, r, endpoints).map(Arc::new))
         .collect()
 }
 
 /// One pass over every route, waiting once for files still settling; then returns.
-pub fn once(config: &Config) -> Result<Summary, String> {
-    let routes = routes(config)?;
+pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
+    let routes = routes(config, endpoints)?;
     let stop = AtomicBool::new(false);
     let once_route = |route: &Arc<Route>| -> Result<Summary, LedgerError> {
         let mut worker = RouteWorker::new(route.clone(), &config.agent.state_dir)?;
@@ -414,9 +413,10 @@ pub fn once(config: &Config) -> Result<Summary, String> {
 /// Runs every route until `shutdown` resolves; the file in hand is finished first.
 pub async fn run(
     config: Config,
+    endpoints: &Endpoints,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    let routes = routes(&config)?;
+    let routes = routes(&config, endpoints)?;
     let stop = Arc::new(AtomicBool::new(false));
     let wakers: Vec<Arc<Notify>> = routes.iter().map(|_| Arc::new(Notify::new())).collect();
     let _watcher = watch_sources(&routes, &wakers);

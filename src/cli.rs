@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::agent;
 use crate::config::{Config, default_config_path};
-use crate::endpoint;
+use crate::endpoint::{self, Endpoints};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil;
 use crate::journey::Route;
@@ -132,11 +132,10 @@ pub fn execute(cli: Cli) -> ExitCode {
 type CmdResult = Result<ExitCode, String>;
 
 /// Creates the folders a run needs: the agent's own, and route folders on endpoints that allow it.
-fn prepare(config: &Config) -> Result<(), String> {
+fn prepare(config: &Config, endpoints: &Endpoints) -> Result<(), String> {
     config
         .create_dirs()
         .map_err(|e| format!("cannot create the configured folders: {e}"))?;
-    let endpoints = endpoint::open_all(config);
     for route in &config.routes {
         for (_, name, dir) in route.sides() {
             if config.endpoints[name].create_dirs() {
@@ -151,18 +150,24 @@ fn prepare(config: &Config) -> Result<(), String> {
 }
 
 fn run(config: Config) -> CmdResult {
-    prepare(&config)?;
+    let endpoints = endpoint::open_all(&config);
+    prepare(&config, &endpoints)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(agent::run(config, crate::platform::shutdown_signal()))?;
+    runtime.block_on(agent::run(
+        config,
+        &endpoints,
+        crate::platform::shutdown_signal(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn once(config: &Config) -> CmdResult {
-    prepare(config)?;
-    let s = agent::once(config)?;
+    let endpoints = endpoint::open_all(config);
+    prepare(config, &endpoints)?;
+    let s = agent::once(config, &endpoints)?;
     eprintln!(
         "once: {} delivered, {} duplicates archived, {} to errors, {} waiting to retry",
         s.delivered, s.duplicates, s.failed, s.retrying
@@ -443,7 +448,7 @@ fn init(dir: &Path) -> ExitCode {
     let result = fsutil::write_whole(&path, text.as_bytes())
         .map_err(|e| e.to_string())
         .and_then(|()| Config::load(&path).map_err(|e| e.to_string()))
-        .and_then(|config| prepare(&config));
+        .and_then(|config| prepare(&config, &endpoint::open_all(&config)));
     match result {
         Ok(()) => {
             println!(

@@ -440,3 +440,31 @@ fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_a
         );
     }
 }
+
+#[test]
+fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
+    let sshd = Sshd::start();
+    let sandbox = sandbox(&sshd, "other_key", "known_hosts");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 50");
+    fs::write(sandbox.config(), config).unwrap();
+    let agent = sandbox.start();
+    sandbox.drop_file("cart/out", "x.csv", b"data");
+    // Retries come every few hundred milliseconds; each must be answered from memory.
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || {
+            agent.log_text().matches("not trying again for").count() >= 3
+        }),
+        "no pause after a refused login; log:\n{}",
+        agent.log_text()
+    );
+    let log = agent.log_text();
+    assert_eq!(
+        log.matches("the SFTP server refused cartferry").count(),
+        1,
+        "the server was asked more than once: {log}"
+    );
+    assert!(list_files(&sshd.path("root/in/orders")).is_empty());
+    assert_eq!(agent.stop(), 0);
+}

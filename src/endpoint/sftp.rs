@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use base64::Engine;
 use ssh2::{
@@ -27,8 +27,9 @@ const FX_NO_SUCH_FILE: i32 = 2;
 /// waits for a dead server.
 struct Connection {
     sftp: Sftp,
-    _session: Session,
+    session: Session,
     socket: TcpStream,
+    last_used: Instant,
 }
 
 impl Drop for Connection {
@@ -37,12 +38,28 @@ impl Drop for Connection {
     }
 }
 
+/// A login or host-key refusal, remembered so that the server is not asked again too soon:
+/// many servers lock an account after a few failed logins (DESIGN.md).
+struct Refusal {
+    message: String,
+    count: u32,
+    until: Instant,
+}
+
 /// A folder on an SFTP server.
 pub struct SftpEndpoint {
     config: SftpConfig,
     /// Shared with open readers, which drop the session when a read fails.
     connection: Arc<Mutex<Option<Connection>>>,
+    refusal: Mutex<Option<Refusal>>,
 }
+
+/// First wait after a refused login or host key; doubled for each further refusal.
+const REFUSAL_PAUSE: Duration = Duration::from_secs(60);
+/// Longest wait between login attempts after refusals.
+const MAX_REFUSAL_PAUSE: Duration = Duration::from_secs(3600);
+/// A session idle this long is checked with a keepalive before it is used again.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
 
 fn to_io(e: ssh2::Error) -> io::Error {
     match e.code() {
@@ -57,6 +74,7 @@ impl SftpEndpoint {
         SftpEndpoint {
             config,
             connection: Arc::new(Mutex::new(None)),
+            refusal: Mutex::new(None),
         }
     }
 
@@ -102,16 +120,18 @@ impl SftpEndpoint {
         session
             .handshake()
             .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))?;
-        self.check_host_key(&session)?;
-        self.log_in(&session)?;
+        self.check_host_key(&session)
+            .and_then(|()| self.log_in(&session))
+            .inspect_err(|e| self.remember_refusal(e))?;
         session.set_keepalive(true, 15);
         let sftp = session
             .sftp()
             .map_err(|e| self.refused(format!("no SFTP service: {e}")))?;
         Ok(Connection {
             sftp,
-            _session: session,
+            session,
             socket,
+            last_used: Instant::now(),
         })
     }
 
@@ -196,10 +216,57 @@ impl SftpEndpoint {
         drop_session(&self.connection);
     }
 
+    fn remember_refusal(&self, error: &EndpointError) {
+        let mut refusal = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
+        let count = refusal.as_ref().map_or(0, |r| r.count) + 1;
+        let pause = REFUSAL_PAUSE
+            .saturating_mul(2u32.saturating_pow(count - 1))
+            .min(MAX_REFUSAL_PAUSE);
+        tracing::error!(
+            server = self.server().as_str(),
+            refusals = count,
+            pause_s = pause.as_secs(),
+            "the SFTP server refused cartferry; not trying again before the pause ends"
+        );
+        *refusal = Some(Refusal {
+            message: error.to_string(),
+            count,
+            until: Instant::now() + pause,
+        });
+    }
+
+    /// The live session, connecting first when there is none (or the last one went quiet and
+    /// does not answer a keepalive). After a refusal, no new attempt is made before its pause ends.
     fn session(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
         let mut guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = guard.as_mut()
+            && conn.last_used.elapsed() >= IDLE_CHECK
+            && conn.session.keepalive_send().is_err()
+        {
+            *guard = None;
+        }
         if guard.is_none() {
+            if let Some(r) = self
+                .refusal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
+                let wait = r.until.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    return Err(self.refused(format!(
+                        "not trying again for {} s, so that the server does not lock the account ({} refusal(s); the last: {})",
+                        wait.as_secs(),
+                        r.count,
+                        r.message
+                    )));
+                }
+            }
             *guard = Some(self.connect()?);
+            *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        if let Some(conn) = guard.as_mut() {
+            conn.last_used = Instant::now();
         }
         Ok(guard)
     }

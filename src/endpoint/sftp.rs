@@ -92,14 +92,17 @@ impl SftpEndpoint {
         }
     }
 
+    /// The remote path of `dir/name`, joined with '/' whatever this machine's separator is.
     fn path(&self, dir: &str, name: &str) -> PathBuf {
-        let mut p = PathBuf::from(&self.config.root);
-        for part in [dir, name] {
-            if !part.is_empty() {
-                p.push(part);
-            }
-        }
-        p
+        let parts = [self.config.root.as_str(), dir, name];
+        let joined = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim_end_matches('/'))
+            .collect::<Vec<_>>()
+            .join("/");
+        let rooted = self.config.root.starts_with('/') && !joined.starts_with('/');
+        PathBuf::from(if rooted { format!("/{joined}") } else { joined })
     }
 
     /// Connects, checks the host key, and logs in.
@@ -117,22 +120,33 @@ impl SftpEndpoint {
         let mut session = Session::new().map_err(ssh)?;
         session.set_timeout(c.timeout.as_millis().min(u32::MAX as u128) as u32);
         session.set_tcp_stream(tcp);
-        session
+        let opened = session
             .handshake()
-            .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))?;
-        self.check_host_key(&session)
-            .and_then(|()| self.log_in(&session))
-            .inspect_err(|e| self.remember_refusal(e))?;
-        session.set_keepalive(true, 15);
-        let sftp = session
-            .sftp()
-            .map_err(|e| self.refused(format!("no SFTP service: {e}")))?;
-        Ok(Connection {
-            sftp,
-            session,
-            socket,
-            last_used: Instant::now(),
-        })
+            .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))
+            .and_then(|()| {
+                self.check_host_key(&session)
+                    .and_then(|()| self.log_in(&session))
+                    .inspect_err(|e| self.remember_refusal(e))
+            })
+            .and_then(|()| {
+                session.set_keepalive(true, 15);
+                session
+                    .sftp()
+                    .map_err(|e| self.refused(format!("no SFTP service: {e}")))
+            });
+        match opened {
+            Ok(sftp) => Ok(Connection {
+                sftp,
+                session,
+                socket,
+                last_used: Instant::now(),
+            }),
+            Err(e) => {
+                // Before the session is dropped, so that its goodbye cannot wait on a dead peer.
+                let _ = socket.shutdown(Shutdown::Both);
+                Err(e)
+            }
+        }
     }
 
     fn check_host_key(&self, session: &Session) -> Result<()> {
@@ -431,9 +445,13 @@ impl Endpoint for SftpEndpoint {
     }
 
     fn create_dir_all(&self, dir: &str) -> Result<()> {
-        let mut path = PathBuf::from(&self.config.root);
-        for part in Path::new(dir).components() {
-            path.push(part);
+        let mut sofar = String::new();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            if !sofar.is_empty() {
+                sofar.push('/');
+            }
+            sofar.push_str(part);
+            let path = self.path(&sofar, "");
             let exists = self.with_sftp("stat", &path, |s| s.stat(&path)).is_ok();
             if !exists {
                 self.with_sftp("create", &path, |s| s.mkdir(&path, 0o755))?;
@@ -444,5 +462,39 @@ impl Endpoint for SftpEndpoint {
 
     fn local_dir(&self, _dir: &str) -> Option<PathBuf> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(root: &str) -> SftpEndpoint {
+        SftpEndpoint::new(SftpConfig {
+            host: "example.invalid".into(),
+            port: 22,
+            user: "u".into(),
+            private_key: None,
+            passphrase: None,
+            password: None,
+            agent: true,
+            known_hosts: PathBuf::from("/dev/null"),
+            root: root.into(),
+            timeout: Duration::from_secs(1),
+            create_dirs: false,
+        })
+    }
+
+    #[test]
+    fn remote_paths_use_slashes_and_keep_the_root() {
+        assert_eq!(
+            endpoint("/").path("in/orders", "a.csv"),
+            PathBuf::from("/in/orders/a.csv")
+        );
+        assert_eq!(
+            endpoint("/srv/3pl/").path("in", ""),
+            PathBuf::from("/srv/3pl/in")
+        );
+        assert_eq!(endpoint(".").path("", "a.csv"), PathBuf::from("./a.csv"));
     }
 }

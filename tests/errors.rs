@@ -161,12 +161,10 @@ fn destination_that_disappears_is_retried_and_delivered_when_it_returns() {
     let agent = sandbox.start();
     fs::remove_dir_all(sandbox.path("warehouse/in")).unwrap();
     sandbox.drop_file("cart/out", "x.dat", b"payload");
-    assert!(
-        wait_until(Duration::from_secs(10), || agent
-            .log_text()
-            .contains("transient fault; will retry")),
-        "no retry logged; log:\n{}",
-        agent.log_text()
+    agent.expect_log(
+        "transient fault; will retry",
+        Duration::from_secs(10),
+        "no retry logged",
     );
     fs::create_dir_all(sandbox.path("warehouse/in")).unwrap();
     assert!(

@@ -202,11 +202,13 @@ fn a_remote_file_still_growing_is_not_taken_until_it_is_stable() {
     assert_eq!(agent.stop(), 0);
 }
 
-#[test]
-fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
-    let mut sshd = Sshd::start();
-    let sandbox = sandbox(&sshd, "user_key", "known_hosts");
-    let agent = sandbox.start();
+/// Drops a 50 MiB file into the upload route and waits until its `.part` appears on the server;
+/// returns the bytes and the `.part` path.
+fn start_big_upload(
+    sandbox: &Sandbox,
+    sshd: &Sshd,
+    agent: &Agent,
+) -> (Vec<u8>, std::path::PathBuf) {
     let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 241) as u8).collect();
     sandbox.drop_file("cart/out", "big.bin", &data);
     let part = sshd.path("root/in/orders/.big.bin.part");
@@ -215,18 +217,25 @@ fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
         "the upload never started; log:\n{}",
         agent.log_text()
     );
+    (data, part)
+}
+
+#[test]
+fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
+    let mut sshd = Sshd::start();
+    let sandbox = sandbox(&sshd, "user_key", "known_hosts");
+    let agent = sandbox.start();
+    let (data, part) = start_big_upload(&sandbox, &sshd, &agent);
     sshd.kill_all();
     let partial = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     assert!(
         partial < data.len() as u64,
         "killed after the upload finished; the test proves nothing"
     );
-    assert!(
-        wait_until(std::time::Duration::from_secs(20), || agent
-            .log_text()
-            .contains("transient fault")),
-        "the broken upload was not noticed; log:\n{}",
-        agent.log_text()
+    agent.expect_log(
+        "transient fault",
+        std::time::Duration::from_secs(20),
+        "the broken upload was not noticed",
     );
     sshd.restart();
     let remote = sshd.path("root/in/orders");
@@ -263,12 +272,10 @@ fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whol
         agent.log_text()
     );
     sshd.kill_all();
-    assert!(
-        wait_until(std::time::Duration::from_secs(20), || agent
-            .log_text()
-            .contains("transient fault")),
-        "the broken download was not noticed; log:\n{}",
-        agent.log_text()
+    agent.expect_log(
+        "transient fault",
+        std::time::Duration::from_secs(20),
+        "the broken download was not noticed",
     );
     assert!(
         sandbox.files("cart/in").is_empty(),
@@ -319,21 +326,12 @@ fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_
     );
     fs::create_dir_all(sandbox.path("cart/out")).unwrap();
     let agent = sandbox.start();
-    let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 233) as u8).collect();
-    sandbox.drop_file("cart/out", "big.bin", &data);
-    let part = sshd.path("root/in/orders/.big.bin.part");
-    assert!(
-        wait_until(std::time::Duration::from_secs(20), || part.exists()),
-        "the upload never started; log:\n{}",
-        agent.log_text()
-    );
+    let (data, part) = start_big_upload(&sandbox, &sshd, &agent);
     proxy.go_silent();
-    assert!(
-        wait_until(std::time::Duration::from_secs(30), || agent
-            .log_text()
-            .contains("transient fault")),
-        "a silent network was not detected; log:\n{}",
-        agent.log_text()
+    agent.expect_log(
+        "transient fault",
+        std::time::Duration::from_secs(30),
+        "a silent network was not detected",
     );
     let log = agent.log_text();
     assert!(

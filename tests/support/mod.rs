@@ -242,6 +242,15 @@ impl Agent {
         );
     }
 
+    /// Waits (bounded) until the log contains `needle`; fails with `what` and the log otherwise.
+    pub fn expect_log(&self, needle: &str, limit: Duration, what: &str) {
+        assert!(
+            wait_until(limit, || self.log_text().contains(needle)),
+            "{what}; log:\n{}",
+            self.log_text()
+        );
+    }
+
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -466,3 +466,56 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
     assert!(list_files(&sshd.path("root/in/orders")).is_empty());
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn remote_files_fed_through_random_sigkills_are_delivered_exactly_once_and_removed() {
+    const FILES: usize = 40;
+    let seed = fastrand::u64(..);
+    eprintln!("sftp crash test seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let out = sshd.path("root/out");
+    let payload = |i: usize| format!("{i}\n").repeat(20_000 + i * 500);
+    for i in 0..FILES {
+        fs::write(out.join(format!("f{i:02}.csv")), payload(i)).unwrap();
+    }
+    let mut kills = 0;
+    while kills < 8 && sandbox.files("cart/in").len() < FILES {
+        let before = sandbox.files("cart/in").len();
+        let agent = sandbox.spawn();
+        wait_until(std::time::Duration::from_secs(10), || {
+            sandbox.files("cart/in").len() > before
+        });
+        std::thread::sleep(std::time::Duration::from_millis(rng.u64(0..40)));
+        agent.kill();
+        kills += 1;
+    }
+    sandbox.once_expecting(0);
+    let delivered = sandbox.files("cart/in");
+    assert_eq!(delivered.len(), FILES, "seed {seed}: {delivered:?}");
+    for i in 0..FILES {
+        assert_eq!(
+            fs::read_to_string(sandbox.path(&format!("cart/in/f{i:02}.csv"))).unwrap(),
+            payload(i),
+            "seed {seed}"
+        );
+    }
+    assert!(
+        list_files(&out).is_empty(),
+        "seed {seed}: every remote file removed"
+    );
+    assert_eq!(
+        sandbox.all_files_below("var/archive/down").len(),
+        FILES,
+        "seed {seed}: archived once each"
+    );
+    assert!(
+        sandbox.all_files_below("var/state/inbound").is_empty(),
+        "seed {seed}: no download left behind"
+    );
+    assert!(
+        kills >= 3,
+        "seed {seed}: the agent finished before it could be killed enough"
+    );
+}

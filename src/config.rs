@@ -357,12 +357,13 @@ impl Problems {
         }
     }
 
-    fn required<'a>(&mut self, key: &str, value: Option<&'a String>) -> &'a str {
+    /// The value, or an empty string after noting that it is missing.
+    fn required(&mut self, key: &str, value: Option<&String>) -> String {
         match value {
-            Some(v) if !v.trim().is_empty() => v,
+            Some(v) if !v.trim().is_empty() => v.clone(),
             _ => {
                 self.push(key, "is required");
-                ""
+                String::new()
             }
         }
     }
@@ -509,12 +510,8 @@ fn secret(
 }
 
 fn build_sftp(base: &Path, key: &str, e: RawEndpoint, problems: &mut Problems) -> SftpConfig {
-    let host = problems
-        .required(&format!("{key}.host"), e.host.as_ref())
-        .to_string();
-    let user = problems
-        .required(&format!("{key}.user"), e.user.as_ref())
-        .to_string();
+    let host = problems.required(&format!("{key}.host"), e.host.as_ref());
+    let user = problems.required(&format!("{key}.user"), e.user.as_ref());
     let known_hosts = match &e.known_hosts {
         Some(k) => resolve(base, k),
         None => {
@@ -632,7 +629,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
         match e.kind.as_deref() {
             Some("local") => {
                 let root = problems.required(&format!("{key}.root"), e.root.as_ref());
-                let root = resolve(base, root);
+                let root = resolve(base, &root);
                 let create_dirs = e.create_dirs.unwrap_or(false);
                 if !create_dirs && !root.is_dir() {
                     problems.push(
@@ -666,9 +663,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
     let mut routes = Vec::new();
     for (i, r) in raw.routes.into_iter().enumerate() {
         let key = format!("routes[{i}]");
-        let name = problems
-            .required(&format!("{key}.name"), r.name.as_ref())
-            .to_string();
+        let name = problems.required(&format!("{key}.name"), r.name.as_ref());
         if !name.is_empty() {
             if !seen_names.insert(name.clone()) {
                 problems.push(
@@ -693,9 +688,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             }
             Some(s) => {
                 let k = format!("{key}.from");
-                let endpoint = problems
-                    .required(&format!("{k}.endpoint"), s.endpoint.as_ref())
-                    .to_string();
+                let endpoint = problems.required(&format!("{k}.endpoint"), s.endpoint.as_ref());
                 let dir = s.dir.unwrap_or_default();
                 let pattern = s.pattern.unwrap_or_else(|| "*".into());
                 if let Err(e) = globset::Glob::new(&pattern) {
@@ -731,9 +724,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             }
             Some(d) => {
                 let k = format!("{key}.to");
-                let endpoint = problems
-                    .required(&format!("{k}.endpoint"), d.endpoint.as_ref())
-                    .to_string();
+                let endpoint = problems.required(&format!("{k}.endpoint"), d.endpoint.as_ref());
                 let name = NameTemplate::parse(d.name.as_deref().unwrap_or("{name}"))
                     .map_err(|e| problems.push(format!("{k}.name"), e))
                     .ok();
@@ -759,12 +750,8 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 })
             }
         };
-        let reader = problems
-            .required(&format!("{key}.reader"), r.reader.as_ref())
-            .to_string();
-        let writer = problems
-            .required(&format!("{key}.writer"), r.writer.as_ref())
-            .to_string();
+        let reader = problems.required(&format!("{key}.reader"), r.reader.as_ref());
+        let writer = problems.required(&format!("{key}.writer"), r.writer.as_ref());
         if !reader.is_empty()
             && !writer.is_empty()
             && let Err(e) = format::check_pair(&reader, &writer)

@@ -10,7 +10,7 @@ use support::*;
 
 const FILES: usize = 200;
 const MIN_KILLS: usize = 12;
-const MAX_KILLS: usize = 60;
+const MAX_KILLS: usize = 80;
 
 fn inputs(rng: &mut fastrand::Rng) -> Vec<(String, Vec<u8>)> {
     (0..FILES)
@@ -71,7 +71,7 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
     // Each round feeds a few files, starts the agent, waits for its first delivery of the round
     // (so the kill lands while it is busy), then kills it at a random moment soon after.
     while (kills < MIN_KILLS || fed < FILES) && kills < MAX_KILLS {
-        let batch = rng.usize(5..=15).min(FILES - fed);
+        let batch = rng.usize(3..=8).min(FILES - fed);
         for (name, data) in &files[fed..fed + batch] {
             sandbox.drop_file("cart/orders", name, data);
         }
@@ -81,7 +81,7 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
         wait_until(Duration::from_secs(5), || {
             sandbox.files("warehouse/orders").len() > delivered_before
         });
-        std::thread::sleep(Duration::from_millis(rng.u64(0..20)));
+        std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
         agent.kill();
         kills += 1;
         if unfinished(&sandbox) > 0 {

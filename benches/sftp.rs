@@ -125,7 +125,7 @@ fn main() {
         let start = Instant::now();
         let reader = ep.open_read("", "down.bin").unwrap();
         let file = fs::File::create(&target).unwrap();
-        fsutil::copy_with_buffer(reader, file, fsutil::NETWORK_BUFFER_SIZE).unwrap();
+        fsutil::copy_pipelined(reader, file, fsutil::NETWORK_BUFFER_SIZE).unwrap();
         ours.push(start.elapsed());
         fs::remove_file(&target).unwrap();
         peer.push(openssh(

@@ -58,6 +58,47 @@ pub fn copy_with_buffer(
     }
 }
 
+/// Copies like [`copy_with_buffer`], but reads on a second thread while this one writes, so a
+/// network download and the local disk work at the same time. At most four buffers are in flight.
+pub fn copy_pipelined(
+    reader: impl Read + Send,
+    mut writer: impl Write,
+    buffer_size: usize,
+) -> io::Result<u64> {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        scope.spawn(move || {
+            let mut reader = reader;
+            loop {
+                let mut buf = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| vec![0u8; buffer_size]);
+                buf.resize(buffer_size, 0);
+                let result = reader.read(&mut buf).map(|n| {
+                    buf.truncate(n);
+                    buf
+                });
+                let done = !matches!(&result, Ok(b) if !b.is_empty());
+                if full_tx.send(result).is_err() || done {
+                    return;
+                }
+            }
+        });
+        let mut total = 0u64;
+        for chunk in full_rx {
+            let chunk = chunk?;
+            if chunk.is_empty() {
+                break;
+            }
+            writer.write_all(&chunk)?;
+            total += chunk.len() as u64;
+            let _ = empty_tx.send(chunk);
+        }
+        Ok(total)
+    })
+}
+
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,
@@ -166,6 +207,31 @@ mod tests {
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(b"abc").unwrap();
         assert_eq!(w.finish().2, h);
+    }
+
+    #[test]
+    fn pipelined_copy_keeps_every_byte_in_order_and_reports_read_errors() {
+        let data: Vec<u8> = (0..3_000_001u32).map(|i| (i % 253) as u8).collect();
+        let mut out = Vec::new();
+        assert_eq!(
+            copy_pipelined(&data[..], &mut out, 4096).unwrap(),
+            data.len() as u64
+        );
+        assert_eq!(out, data);
+
+        struct Failing(u32);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                if self.0 > 3 {
+                    return Err(io::Error::other("connection lost"));
+                }
+                buf[0] = 1;
+                Ok(1)
+            }
+        }
+        let err = copy_pipelined(Failing(0), Vec::new(), 16).unwrap_err();
+        assert_eq!(err.to_string(), "connection lost");
     }
 
     #[test]

@@ -341,7 +341,7 @@ fn download(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepE
         other => other?,
     };
     let local = File::create(&path).map_err(transient("write", &path))?;
-    let copied = fsutil::copy_with_buffer(remote, local, fsutil::NETWORK_BUFFER_SIZE)
+    let copied = fsutil::copy_pipelined(remote, local, fsutil::NETWORK_BUFFER_SIZE)
         .map_err(|e| StepError::Transient(format!("download of {} failed: {e}", row.name)))?;
     let now = route.source.stat(dir, &row.name)?;
     if copied != row.size || now.map(|e| e.size) != Some(copied) {

@@ -371,7 +371,7 @@ fn a_remote_folder_of_ten_thousand_files_is_listed_and_drained_in_one_run() {
 }
 
 #[test]
-fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_all_work() {
+fn ecdsa_and_rsa_keys_passphrases_from_environment_or_file_and_hashed_known_hosts_all_work() {
     let sshd = Sshd::start();
     let keygen = |name: &str, kind: &[&str], passphrase: &str| {
         let path = sshd.path(name);
@@ -392,6 +392,11 @@ fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_a
     keygen("ecdsa_key", &["-t", "ecdsa"], "");
     keygen("rsa_key", &["-t", "rsa", "-b", "3072"], "");
     keygen("locked_key", &["-t", "ed25519"], "open sesame");
+    fs::write(sshd.path("passphrase.txt"), "open sesame\n").unwrap();
+    let passphrase_file = format!(
+        "passphrase_file = \"{}\"\n",
+        sshd.path("passphrase.txt").display()
+    );
     // OpenSSH's hashed form of the known_hosts line (HashKnownHosts yes).
     fs::copy(sshd.path("known_hosts"), sshd.path("hashed_known_hosts")).unwrap();
     let status = std::process::Command::new("ssh-keygen")
@@ -416,10 +421,12 @@ fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_a
             "known_hosts",
             "passphrase_env = \"TEST_KEY_PASSPHRASE\"\n",
         ),
+        ("locked_key", "known_hosts", &passphrase_file),
     ] {
         let endpoint = sshd.endpoint("warehouse", key, known_hosts) + extra;
         let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
-        sandbox.drop_file("cart/out", &format!("{key}.csv"), key.as_bytes());
+        let name = format!("{key}-{}.csv", extra.len());
+        sandbox.drop_file("cart/out", &name, key.as_bytes());
         let out = std::process::Command::new(binary())
             .arg("--config")
             .arg(sandbox.config())
@@ -433,7 +440,7 @@ fn ecdsa_and_rsa_keys_a_passphrase_from_the_environment_and_hashed_known_hosts_a
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(
-            fs::read(sshd.path(&format!("root/in/orders/{key}.csv"))).unwrap(),
+            fs::read(sshd.path(&format!("root/in/orders/{name}"))).unwrap(),
             key.as_bytes()
         );
     }
@@ -517,5 +524,27 @@ fn remote_files_fed_through_random_sigkills_are_delivered_exactly_once_and_remov
     assert!(
         kills >= 3,
         "seed {seed}: the agent finished before it could be killed enough"
+    );
+}
+
+#[test]
+fn a_remote_file_waits_for_its_done_marker_which_is_removed_with_it() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, ", done_marker = \"{stem}.ok\"");
+    fs::write(sshd.path("root/out/batch.csv"), b"complete\n").unwrap();
+    sandbox.once_expecting(0);
+    assert!(
+        sandbox.files("cart/in").is_empty(),
+        "taken without its marker"
+    );
+    fs::write(sshd.path("root/out/batch.ok"), b"").unwrap();
+    sandbox.once_expecting(0);
+    assert_eq!(
+        fs::read(sandbox.path("cart/in/batch.csv")).unwrap(),
+        b"complete\n"
+    );
+    assert!(
+        list_files(&sshd.path("root/out")).is_empty(),
+        "file and marker removed"
     );
 }

@@ -43,6 +43,14 @@ fn ledger_count(sandbox: &Sandbox, state: &str) -> i64 {
     .unwrap()
 }
 
+/// Polls `done` every millisecond until it holds or `limit` passes.
+fn poll_tightly(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Files whose journey was cut short by the last kill.
 fn unfinished(sandbox: &Sandbox) -> i64 {
     let db = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
@@ -68,8 +76,14 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
     let mut fed = 0;
     let mut kills = 0;
     let mut interrupted = 0;
-    // Each round feeds a few files, starts the agent, waits for its first delivery of the round
-    // (so the kill lands while it is busy), then kills it at a random moment soon after.
+    // Each round feeds a few files, starts the agent, and kills it while it is busy: on odd rounds
+    // as soon as a file sits claimed in the processing area, on even rounds a random moment after
+    // the round's first delivery. Polling is tight (1 ms): a small file's journey takes a few.
+    let busy = || {
+        !sandbox
+            .all_files_below("cart/orders/.cartferry-processing")
+            .is_empty()
+    };
     while (kills < MIN_KILLS || fed < FILES) && kills < MAX_KILLS {
         let batch = rng.usize(3..=8).min(FILES - fed);
         for (name, data) in &files[fed..fed + batch] {
@@ -78,13 +92,17 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
         fed += batch;
         let delivered_before = sandbox.files("warehouse/orders").len();
         let agent = sandbox.spawn();
-        wait_until(Duration::from_secs(5), || {
-            sandbox.files("warehouse/orders").len() > delivered_before
-        });
-        std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
+        if kills % 2 == 1 {
+            poll_tightly(Duration::from_secs(5), busy);
+        } else {
+            poll_tightly(Duration::from_secs(5), || {
+                sandbox.files("warehouse/orders").len() > delivered_before
+            });
+            std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
+        }
         agent.kill();
         kills += 1;
-        if unfinished(&sandbox) > 0 {
+        if unfinished(&sandbox) > 0 || busy() {
             interrupted += 1;
         }
     }

@@ -13,12 +13,16 @@ use support::*;
 
 #[test]
 fn growing_file_is_not_taken_until_its_writer_finishes() {
-    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    // stable_for well above the writer's pauses, so a busy machine cannot make a pause look final.
+    let sandbox = Sandbox::with_routes(&PASSTHROUGH_ROUTE.replace(
+        "pattern = \"*\" }",
+        "pattern = \"*\", stable_for = \"600ms\" }",
+    ));
     let agent = sandbox.start();
     let path = sandbox.path("cart/out/slow.dat");
     let mut file = fs::File::create(&path).unwrap();
     let mut expected = Vec::new();
-    // Eight pieces, 150 ms apart: each pause is shorter than stable_for (200 ms).
+    // Eight pieces, 150 ms apart: each pause is much shorter than stable_for (600 ms).
     for piece in 0..8u8 {
         let chunk = vec![b'a' + piece; 10_000];
         file.write_all(&chunk).unwrap();

@@ -548,3 +548,51 @@ fn a_remote_file_waits_for_its_done_marker_which_is_removed_with_it() {
         "file and marker removed"
     );
 }
+
+#[test]
+fn a_key_held_by_ssh_agent_logs_in() {
+    let sshd = Sshd::start();
+    let socket = sshd.path("agent.sock");
+    let mut agent_process = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent (Debian: apt-get install openssh-client)");
+    assert!(wait_until(std::time::Duration::from_secs(10), || socket.exists()));
+    let added = std::process::Command::new("ssh-add")
+        .arg(sshd.path("user_key"))
+        .env("SSH_AUTH_SOCK", &socket)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let endpoint = sshd
+        .endpoint("warehouse", "user_key", "known_hosts")
+        .lines()
+        .filter(|l| !l.starts_with("private_key"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\nagent = true\n";
+    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+    sandbox.drop_file("cart/out", "via-agent.csv", b"agent");
+    let out = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("once")
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    let _ = agent_process.kill();
+    let _ = agent_process.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read(sshd.path("root/in/orders/via-agent.csv")).unwrap(),
+        b"agent"
+    );
+}

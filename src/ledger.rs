@@ -239,23 +239,17 @@ impl Ledger {
 
     /// One row, if it exists.
     pub fn find(&self, id: i64) -> Result<Option<FileRow>> {
-        Ok(self
+        // Read several times per file: the parsed statement is kept.
+        let mut stmt = self
             .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM files WHERE id = ?1"),
-                [id],
-                row_to_file,
-            )
-            .optional()?)
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], row_to_file).optional()?)
     }
 
-    /// One row.
+    /// One row, which must exist.
     pub fn get(&self, id: i64) -> Result<FileRow> {
-        Ok(self.conn.query_row(
-            &format!("SELECT {COLUMNS} FROM files WHERE id = ?1"),
-            [id],
-            row_to_file,
-        )?)
+        self.find(id)?
+            .ok_or(LedgerError(rusqlite::Error::QueryReturnedNoRows))
     }
 
     /// The source is in the processing area: its real size and hash.

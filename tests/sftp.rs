@@ -596,3 +596,65 @@ fn a_key_held_by_ssh_agent_logs_in() {
         b"agent"
     );
 }
+
+#[test]
+fn a_password_from_the_environment_logs_in_and_a_wrong_one_from_a_file_is_refused() {
+    let account = support::sshd::PasswordUser::create();
+    let sshd = Sshd::start_with(&account.sshd_match());
+    let endpoint = |password: &str| {
+        format!(
+            "[endpoints.warehouse]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\n{password}\nknown_hosts = \"{}\"\nroot = \"{}\"\ntimeout = \"10s\"\ncreate_dirs = true\n",
+            sshd.port,
+            account.name,
+            sshd.path("known_hosts").display(),
+            account.home.path().display()
+        )
+    };
+
+    let wrong = Sandbox::new(&format!(
+        "{AGENT}\n{}",
+        endpoint("password_file = \"wrong-password.txt\"")
+    ));
+    fs::write(wrong.path("wrong-password.txt"), "not-the-password\n").unwrap();
+    wrong.drop_file("cart/out", "x.csv", b"data");
+    let out = wrong.once_expecting(75);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("refused the login"), "{log}");
+    assert!(
+        !log.contains("not-the-password"),
+        "a password reached the log: {log}"
+    );
+    assert!(!account.home.path().join("in").exists(), "nothing was sent");
+
+    let right = Sandbox::new(&format!(
+        "{AGENT}\n{}",
+        endpoint("password_env = \"CARTFERRY_TEST_PASSWORD\"")
+    ));
+    right.drop_file("cart/out", "by-password.csv", b"password login");
+    let out = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(right.config())
+        .arg("once")
+        .env("CARTFERRY_TEST_PASSWORD", &account.password)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        !log.contains(&account.password),
+        "the password reached the log: {log}"
+    );
+    let delivered = account.home.path().join("in/orders/by-password.csv");
+    assert_eq!(fs::read(&delivered).unwrap(), b"password login");
+    use std::os::unix::fs::MetadataExt;
+    let account_uid = std::process::Command::new("id")
+        .args(["-u", &account.name])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        fs::metadata(&delivered).unwrap().uid().to_string(),
+        String::from_utf8_lossy(&account_uid).trim(),
+        "written by the password account"
+    );
+}

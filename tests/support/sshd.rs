@@ -96,6 +96,11 @@ pub fn user() -> String {
 impl Sshd {
     /// Starts a server; panics with install advice when sshd is missing.
     pub fn start() -> Sshd {
+        Sshd::start_with("")
+    }
+
+    /// Starts a server whose sshd_config ends with `extra` (for `Match` blocks).
+    pub fn start_with(extra: &str) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install Debian's openssh-server (apt-get install -y openssh-server); scripts/test-all.sh does this"
@@ -111,7 +116,7 @@ impl Sshd {
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
         let port = free_port();
         let config = format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n",
+            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n{extra}",
             d = d.display()
         );
         fs::write(d.join("sshd_config"), config).unwrap();
@@ -185,6 +190,102 @@ impl Sshd {
             self.path(known_hosts).display(),
             self.path("root").display()
         )
+    }
+}
+
+/// A throwaway system account that logs in with a password, removed when dropped. sshd checks
+/// passwords against the system's accounts, so making one needs root (or passwordless sudo), as
+/// installing sshd does.
+pub struct PasswordUser {
+    /// The account's name.
+    pub name: String,
+    /// Its password.
+    pub password: String,
+    /// Its home folder, owned by it: the SFTP root for it.
+    pub home: tempfile::TempDir,
+}
+
+/// Runs a system administration command, through `sudo -n` when not root.
+fn as_root(program: &str, args: &[&str], input: Option<&str>) -> bool {
+    use std::io::Write;
+    let mut command = if user() == "root" {
+        Command::new(program)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("-n").arg(program);
+        sudo
+    };
+    let Ok(mut child) = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    if let Some(input) = input {
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    }
+    drop(child.stdin.take());
+    child.wait().is_ok_and(|s| s.success())
+}
+
+impl PasswordUser {
+    /// Creates the account with a random password and no login shell.
+    pub fn create() -> PasswordUser {
+        let name = format!(
+            "cftest{}x{}",
+            std::process::id(),
+            fastrand::u32(..1_000_000)
+        );
+        let password: String = (0..24).map(|_| fastrand::alphanumeric()).collect();
+        let home = tempfile::tempdir().unwrap();
+        let home_dir = home.path().display().to_string();
+        assert!(
+            as_root(
+                "useradd",
+                &[
+                    "--no-create-home",
+                    "--home-dir",
+                    &home_dir,
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    &name
+                ],
+                None
+            ),
+            "cannot create a throwaway account for the password-login test: run the tests as root or with passwordless sudo (useradd comes with Debian's passwd package)"
+        );
+        let user = PasswordUser {
+            name,
+            password,
+            home,
+        };
+        assert!(
+            as_root(
+                "chpasswd",
+                &[],
+                Some(&format!("{}:{}\n", user.name, user.password))
+            ),
+            "chpasswd failed for the throwaway account"
+        );
+        assert!(
+            as_root("chown", &[&user.name, &home_dir], None),
+            "chown failed"
+        );
+        user
+    }
+
+    /// The sshd_config block that lets this account, and only it, log in with its password.
+    pub fn sshd_match(&self) -> String {
+        format!("Match User {}\n    PasswordAuthentication yes\n", self.name)
+    }
+}
+
+impl Drop for PasswordUser {
+    fn drop(&mut self) {
+        as_root("userdel", &[&self.name], None);
     }
 }
 

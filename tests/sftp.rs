@@ -658,3 +658,71 @@ fn a_password_from_the_environment_logs_in_and_a_wrong_one_from_a_file_is_refuse
         "written by the password account"
     );
 }
+
+#[test]
+fn killed_after_delivery_before_the_remote_file_is_removed_it_is_not_delivered_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let account = support::sshd::PasswordUser::create();
+    let sshd = Sshd::start_with(&account.sshd_match());
+    let config = format!(
+        "{}\n[[routes]]\nname = \"down\"\nfrom = {{ endpoint = \"warehouse\", dir = \"out\", pattern = \"*.csv\" }}\nreader = \"passthrough\"\nwriter = \"passthrough\"\nto = {{ endpoint = \"cart\", dir = \"in\" }}\n[endpoints.warehouse]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\npassword_env = \"CARTFERRY_TEST_PASSWORD\"\nknown_hosts = \"{}\"\nroot = \"{}\"\ntimeout = \"10s\"\n",
+        AGENT.replace("[agent]", "[agent]\npoll_interval = \"200ms\""),
+        sshd.port,
+        account.name,
+        sshd.path("known_hosts").display(),
+        account.home.path().display()
+    );
+    let sandbox = Sandbox::new(&config);
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    // The account may read `out/` but not remove from it: every removal after delivery fails.
+    let out = account.home.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("confirm.csv"), b"1001,1Z999\n").unwrap();
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .arg("--config")
+            .arg(sandbox.config())
+            .args(args)
+            .env("CARTFERRY_TEST_PASSWORD", &account.password)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let mut agent = run(&["run"]);
+    let delivered = sandbox.path("cart/in/confirm.csv");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || delivered.exists()),
+        "never delivered"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500)); // a removal or two fail
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    assert_eq!(list_files(&out), ["confirm.csv"], "still on the server");
+
+    // Restarted while the server still refuses the removal: nothing is delivered again.
+    let blocked = run(&["once"]).wait_with_output().unwrap();
+    assert_eq!(
+        blocked.status.code(),
+        Some(75),
+        "the removal waits for a retry"
+    );
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("could not delete"));
+    assert_eq!(sandbox.files("cart/in"), ["confirm.csv"]);
+
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
+    let fixed = run(&["once"]).wait_with_output().unwrap();
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    assert_eq!(sandbox.files("cart/in"), ["confirm.csv"], "delivered once");
+    assert_eq!(fs::read(&delivered).unwrap(), b"1001,1Z999\n");
+    assert!(
+        list_files(&out).is_empty(),
+        "removed from the server at last"
+    );
+    assert!(sandbox.files("var/errors/down").is_empty());
+}

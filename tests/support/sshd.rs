@@ -201,7 +201,8 @@ pub struct PasswordUser {
     pub name: String,
     /// Its password.
     pub password: String,
-    /// Its home folder, owned by it: the SFTP root for it.
+    /// Its home folder, owned by it and open to all (so tests can plant files there): its SFTP
+    /// root.
     pub home: tempfile::TempDir,
 }
 
@@ -241,6 +242,8 @@ impl PasswordUser {
         );
         let password: String = (0..24).map(|_| fastrand::alphanumeric()).collect();
         let home = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(home.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let home_dir = home.path().display().to_string();
         assert!(
             as_root(

@@ -34,6 +34,8 @@ pub struct Summary {
     pub duplicates: u64,
     /// Files moved to an error folder.
     pub failed: u64,
+    /// Files delivered without some documents, which went to an error folder.
+    pub split: u64,
     /// Files waiting for a retry after a transient fault.
     pub retrying: u64,
 }
@@ -41,7 +43,10 @@ pub struct Summary {
 impl Summary {
     fn count(&mut self, outcome: &Outcome) {
         match outcome {
-            Outcome::Delivered { .. } => self.delivered += 1,
+            Outcome::Delivered { rejected_part, .. } => {
+                self.delivered += 1;
+                self.split += u64::from(rejected_part.is_some());
+            }
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::RetryLater { .. } => self.retrying += 1,
@@ -53,6 +58,7 @@ impl Summary {
         self.delivered += other.delivered;
         self.duplicates += other.duplicates;
         self.failed += other.failed;
+        self.split += other.split;
         self.retrying += other.retrying;
     }
 }

@@ -53,7 +53,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the agent until SIGINT/SIGTERM; the file in hand is finished first.
     Run,
-    /// One pass over every route, then exit (1 when a file went to errors, 75 when some wait for a retry).
+    /// One pass over every route, then exit (1 when a file or part of one went to errors, 75 when some wait for a retry).
     Once,
     /// Validate the config and test every endpoint folder (list, write, rename).
     Check,
@@ -79,6 +79,15 @@ pub enum Command {
         /// Writer format.
         #[arg(long)]
         writer: String,
+        /// A reader option, as in a route's `reader_options` (repeatable), e.g. `encoding=windows-1252`.
+        #[arg(long = "reader-option", value_name = "KEY=VALUE")]
+        reader_options: Vec<String>,
+        /// A writer option, as in a route's `writer_options` (repeatable).
+        #[arg(long = "writer-option", value_name = "KEY=VALUE")]
+        writer_options: Vec<String>,
+        /// What a bad document does: `split` (good ones still written) or `reject-file`.
+        #[arg(long)]
+        on_invalid: Option<String>,
         /// Input file, or `-` for stdin.
         #[arg(default_value = "-")]
         file: String,
@@ -104,8 +113,19 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Convert {
             reader,
             writer,
+            reader_options,
+            writer_options,
+            on_invalid,
             file,
-        } => return convert(reader, writer, file),
+        } => {
+            return convert(
+                reader,
+                writer,
+                (reader_options, writer_options),
+                on_invalid.as_deref(),
+                file,
+            );
+        }
         Command::Init { dir } => return init(dir),
         command => match Config::load(&config_path) {
             Err(e) => {
@@ -169,10 +189,10 @@ fn once(config: &Config) -> CmdResult {
     prepare(config, &endpoints)?;
     let s = agent::once(config, &endpoints)?;
     eprintln!(
-        "once: {} delivered, {} duplicates archived, {} to errors, {} waiting to retry",
-        s.delivered, s.duplicates, s.failed, s.retrying
+        "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry",
+        s.delivered, s.split, s.duplicates, s.failed, s.retrying
     );
-    Ok(if s.failed > 0 {
+    Ok(if s.failed > 0 || s.split > 0 {
         ExitCode::FAILURE
     } else if s.retrying > 0 {
         ExitCode::from(EXIT_RETRYING)
@@ -372,11 +392,65 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
-    let transform = match Transform::new(reader, writer) {
+/// `KEY=VALUE` pairs as a format options table; values are TOML (`true`, `3`) or plain text.
+fn options_table(pairs: &[String]) -> Result<format::Options, String> {
+    let mut table = format::Options::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("\"{pair}\" is not KEY=VALUE"))?;
+        let value = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        table.insert(key.trim().to_string(), value);
+    }
+    Ok(table)
+}
+
+fn convert(
+    reader: &str,
+    writer: &str,
+    (reader_options, writer_options): (&[String], &[String]),
+    on_invalid: Option<&str>,
+    file: &str,
+) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("cartferry convert: {message}");
+        ExitCode::from(2)
+    };
+    let (reader_options, writer_options) =
+        match (options_table(reader_options), options_table(writer_options)) {
+            (Ok(r), Ok(w)) => (r, w),
+            (Err(e), _) | (_, Err(e)) => return usage(e),
+        };
+    let on_invalid = match on_invalid.map(|t| (t, format::OnInvalid::parse(t))) {
+        None => None,
+        Some((_, Some(parsed))) => Some(parsed),
+        Some((text, None)) => {
+            return usage(format!(
+                "--on-invalid: \"{text}\" is not one of \"split\", \"reject-file\""
+            ));
+        }
+    };
+    let choice = format::FormatChoice {
+        reader,
+        reader_options: &reader_options,
+        writer,
+        writer_options: &writer_options,
+        on_invalid,
+    };
+    let transform = match Transform::new(choice) {
         Ok(t) => t,
-        Err(p) => {
-            eprintln!("cartferry convert: --{}: {}", p.key, p.message);
+        Err(problems) => {
+            for p in problems {
+                eprintln!(
+                    "cartferry convert: --{}: {}",
+                    p.key.replace('_', "-"),
+                    p.message
+                );
+            }
             return ExitCode::from(2);
         }
     };
@@ -394,10 +468,7 @@ fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
                     len,
                 )
             }
-            Err(e) => {
-                eprintln!("cartferry convert: cannot read {file}: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return usage(format!("cannot read {file}: {e}")),
         }
     };
     let stdout = io::stdout();
@@ -406,22 +477,32 @@ fn convert(reader: &str, writer: &str, file: &str) -> ExitCode {
         Transform::Passthrough => {
             let mut input = input;
             io::copy(&mut input, &mut output)
-                .map(|_| ())
+                .map(|_| None)
                 .map_err(ConvertError::Io)
         }
-        Transform::Convert { reader, writer } => format::convert(
-            reader.as_ref(),
-            writer.as_ref(),
+        Transform::Convert(conversion) => format::convert(
+            conversion,
             input,
             input_len,
             Box::new(&mut output),
             usize::MAX,
         )
-        .map(|_| ()),
+        .map(|converted| converted.rejected),
     };
     let flushed = output.flush();
     match (result, flushed) {
-        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Ok(None), Ok(())) => ExitCode::SUCCESS,
+        (Ok(Some(rejected)), Ok(())) => {
+            eprintln!(
+                "{} problem(s) in {} rejected document(s), left out of the output:",
+                rejected.total,
+                rejected.spans.len()
+            );
+            for p in rejected.problems {
+                eprintln!("  {p}");
+            }
+            ExitCode::FAILURE
+        }
         (Err(ConvertError::Data { problems, total }), _) => {
             eprintln!("{total} problem(s); nothing was written:");
             for p in problems {

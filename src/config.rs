@@ -212,8 +212,14 @@ pub struct RouteConfig {
     pub from: SourceConfig,
     /// Reader format name.
     pub reader: String,
+    /// Reader options (`reader_options`), read by the format.
+    pub reader_options: format::Options,
     /// Writer format name.
     pub writer: String,
+    /// Writer options (`writer_options`), read by the format.
+    pub writer_options: format::Options,
+    /// What one bad document does to its file; the reader's default when unset.
+    pub on_invalid: Option<format::OnInvalid>,
     /// Where results go.
     pub to: DestinationConfig,
     /// Local archive folder (dated subfolders below it).
@@ -231,6 +237,17 @@ pub struct RouteConfig {
 }
 
 impl RouteConfig {
+    /// The route's formats and their options.
+    pub fn formats(&self) -> format::FormatChoice<'_> {
+        format::FormatChoice {
+            reader: &self.reader,
+            reader_options: &self.reader_options,
+            writer: &self.writer,
+            writer_options: &self.writer_options,
+            on_invalid: self.on_invalid,
+        }
+    }
+
     /// The route's two folders: (`"from"` or `"to"`, endpoint name, folder).
     pub fn sides(&self) -> [(&'static str, &str, &str); 2] {
         [
@@ -304,7 +321,10 @@ struct RawRoute {
     name: Option<String>,
     from: Option<RawSource>,
     reader: Option<String>,
+    reader_options: Option<format::Options>,
     writer: Option<String>,
+    writer_options: Option<format::Options>,
+    on_invalid: Option<String>,
     to: Option<RawDestination>,
     archive: Option<String>,
     archive_retention: Option<String>,
@@ -752,11 +772,31 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
         };
         let reader = problems.required(&format!("{key}.reader"), r.reader.as_ref());
         let writer = problems.required(&format!("{key}.writer"), r.writer.as_ref());
-        if !reader.is_empty()
-            && !writer.is_empty()
-            && let Err(e) = format::check_pair(&reader, &writer)
-        {
-            problems.push(format!("{key}.{}", e.key), e.message);
+        let reader_options = r.reader_options.unwrap_or_default();
+        let writer_options = r.writer_options.unwrap_or_default();
+        let on_invalid = r.on_invalid.as_deref().and_then(|text| {
+            let parsed = format::OnInvalid::parse(text);
+            if parsed.is_none() {
+                problems.push(
+                    format!("{key}.on_invalid"),
+                    format!("\"{text}\" is not one of \"split\", \"reject-file\""),
+                );
+            }
+            parsed
+        });
+        if !reader.is_empty() && !writer.is_empty() {
+            let choice = format::FormatChoice {
+                reader: &reader,
+                reader_options: &reader_options,
+                writer: &writer,
+                writer_options: &writer_options,
+                on_invalid,
+            };
+            if let Err(found) = format::Transform::new(choice) {
+                for e in found {
+                    problems.push(format!("{key}.{}", e.key), e.message);
+                }
+            }
         }
         let archive_retention = r.archive_retention.as_deref().map(|t| {
             problems.duration(&format!("{key}.archive_retention"), Some(t), Duration::ZERO)
@@ -820,7 +860,10 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             name,
             from,
             reader,
+            reader_options,
             writer,
+            writer_options,
+            on_invalid,
             to,
             archive,
             archive_retention,

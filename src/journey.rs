@@ -64,6 +64,8 @@ pub enum Outcome {
         output_name: String,
         /// Bytes delivered.
         bytes: u64,
+        /// Where the documents left out went, when the route split the file.
+        rejected_part: Option<String>,
     },
     /// Same content as an earlier delivery; archived only.
     Duplicate,
@@ -135,7 +137,13 @@ impl Route {
             Some(dir) => dir.join(PROCESSING_DIR),
             None => config.agent.state_dir.join("inbound").join(&route.name),
         };
-        let transform = Transform::new(&route.reader, &route.writer).map_err(|p| p.message)?;
+        let transform = Transform::new(route.formats()).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
             .compile_matcher();
@@ -272,7 +280,11 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
     let duration_ms = took.as_millis() as u64;
     let label = outcome.label();
     match outcome {
-        Outcome::Delivered { output_name, bytes } => info!(
+        Outcome::Delivered {
+            output_name,
+            bytes,
+            rejected_part: None,
+        } => info!(
             route = route.name(),
             file,
             bytes,
@@ -280,6 +292,20 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
             outcome = label,
             to = output_name.as_str(),
             "file delivered"
+        ),
+        Outcome::Delivered {
+            output_name,
+            bytes,
+            rejected_part: Some(rejected),
+        } => warn!(
+            route = route.name(),
+            file,
+            bytes,
+            duration_ms,
+            outcome = label,
+            to = output_name.as_str(),
+            rejected = rejected.as_str(),
+            "file delivered without the documents that have problems; those went to the error folder"
         ),
         Outcome::Failed { reason } => warn!(
             route = route.name(),
@@ -399,6 +425,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 Some(Outcome::Delivered {
                     output_name: row.output_name.clone().unwrap_or_default(),
                     bytes: row.output_size.unwrap_or_default(),
+                    rejected_part: row.rejected_path.clone(),
                 })
             }),
             State::Failing => {
@@ -411,6 +438,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 return Ok(Outcome::Delivered {
                     output_name: row.output_name.unwrap_or_default(),
                     bytes: row.output_size.unwrap_or_default(),
+                    rejected_part: row.rejected_path,
                 });
             }
             State::Duplicate => return Ok(Outcome::Duplicate),
@@ -478,11 +506,11 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         archive(route, ledger, row, State::Duplicate)?;
         return Ok(Some(Outcome::Duplicate));
     }
-    let (route_reader, route_writer) = match &route.transform {
+    let conversion = match &route.transform {
         Transform::Passthrough => {
             return name_and_deliver(route, ledger, row, row.size, sha);
         }
-        Transform::Convert { reader, writer } => (reader, writer),
+        Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
     let input = File::open(&input_path).map_err(transient("read", &input_path))?;
@@ -493,19 +521,21 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     let buffer = (row.size as usize + 1).clamp(8 * 1024, BUFFER_SIZE);
     let mut hashing = HashingWriter::new(BufWriter::with_capacity(buffer, output));
     let result = format::convert(
-        route_reader.as_ref(),
-        route_writer.as_ref(),
+        conversion,
         Box::new(BufReader::with_capacity(buffer, input)),
         Some(row.size),
         Box::new(&mut hashing),
         MAX_PROBLEMS,
     );
-    match result {
-        Ok(_) => {}
+    let converted = match result {
+        Ok(converted) => converted,
         Err(ConvertError::Data { problems, total }) => {
             return Err(StepError::Permanent(Failure::data(problems, total)));
         }
         Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
+    };
+    if let Some(rejected) = converted.rejected {
+        place_rejected(route, ledger, row, conversion, rejected, converted.written)?;
     }
     let (writer, size, out_sha) = hashing.finish();
     // Not flushed to disk here: delivery flushes the same bytes before the final rename, and a
@@ -514,6 +544,66 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         .into_inner()
         .map_err(|e| transient("write", &output_path)(e.into_error()))?;
     name_and_deliver(route, ledger, row, size, &out_sha)
+}
+
+/// Writes the documents a split left out into the error folder, as rows of the source under its
+/// header, with their report. The path is recorded first, so a redo rewrites the same two files
+/// instead of adding a second copy.
+fn place_rejected(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    conversion: &format::Conversion,
+    rejected: format::Rejected,
+    delivered: u64,
+) -> Result<(), StepError> {
+    let target = match &row.rejected_path {
+        Some(path) => PathBuf::from(path),
+        None => {
+            fs::create_dir_all(&route.config.errors)
+                .map_err(transient("create", &route.config.errors))?;
+            let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
+            ledger.rejecting(row.id, &target.to_string_lossy())?;
+            target
+        }
+    };
+    let source_path = route.processing_path(row);
+    let source = File::open(&source_path).map_err(transient("read", &source_path))?;
+    let mut rows = Vec::new();
+    let starts = conversion
+        .reader
+        .copy_rows(
+            Box::new(BufReader::new(source)),
+            rejected.header,
+            &rejected.spans,
+            &mut rows,
+        )
+        .map_err(transient("copy rejected rows of", &source_path))?;
+    let problems = rejected
+        .problems
+        .into_iter()
+        .map(|mut p| {
+            p.line = p.line.map(|line| renumber(line, &rejected.spans, &starts));
+            p
+        })
+        .collect();
+    let failure = Failure::split(problems, rejected.total, rejected.spans.len(), delivered);
+    let report = report::render(&report_context(route, row, &target), &failure);
+    let report_path = PathBuf::from(format!("{}{REPORT_SUFFIX}", target.display()));
+    fsutil::write_whole(&report_path, report.as_bytes())
+        .and_then(|()| fsutil::write_whole(&target, &rows))
+        .and_then(|()| platform::sync_dir(&route.config.errors))
+        .map_err(transient("write", &target))
+}
+
+/// The line in the rejected-rows file of `line` in the source, given the spans copied there and
+/// the line each starts on.
+fn renumber(line: u64, spans: &[format::Span], starts: &[u64]) -> u64 {
+    let i = spans.partition_point(|s| s.line <= line);
+    match i.checked_sub(1) {
+        Some(i) => starts[i] + (line - spans[i].line),
+        None => line,
+    }
 }
 
 /// On resume, true when the staged output still has the hash the ledger recorded; after a power
@@ -697,25 +787,31 @@ fn fail(
     failure: Failure,
 ) -> Result<Outcome, LedgerError> {
     let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
-    let text = report::render(
-        &ReportContext {
-            route: route.name(),
-            file: &row.name,
-            received: local_time(row.claimed_at_ms)
-                .format("%Y-%m-%d %H:%M:%S %:z")
-                .to_string(),
-            sha256: row.sha256.as_deref().unwrap_or("unknown"),
-            error_path: &target,
-            inbox: &route.inbox(),
-            config_path: &route.config_path,
-        },
-        &failure,
-    );
+    let text = report::render(&report_context(route, row, &target), &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
     finish_failure(route, ledger, &ledger.get(row.id)?)?;
     Ok(Outcome::Failed {
         reason: failure.reason,
     })
+}
+
+/// What a report says about the file and where it lies.
+fn report_context<'a>(
+    route: &'a Route,
+    row: &'a FileRow,
+    error_path: &'a Path,
+) -> ReportContext<'a> {
+    ReportContext {
+        route: route.name(),
+        file: &row.name,
+        received: local_time(row.claimed_at_ms)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+        sha256: row.sha256.as_deref().unwrap_or("unknown"),
+        error_path,
+        inbox: route.inbox(),
+        config_path: &route.config_path,
+    }
 }
 
 /// Failing → Failed: writes the report, moves the file, clears staging and any temporary upload.
@@ -735,6 +831,11 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         }
         if !route.transform.is_passthrough() {
             fsutil::remove_if_present(&route.staged_path(row))?;
+        }
+        // The whole file is in the error folder now: a part split from it earlier would repeat it.
+        if let Some(part) = &row.rejected_path {
+            fsutil::remove_if_present(Path::new(&format!("{part}{REPORT_SUFFIX}")))?;
+            fsutil::remove_if_present(Path::new(part))?;
         }
         Ok(())
     })();

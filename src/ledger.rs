@@ -18,7 +18,8 @@ pub struct LedgerError(#[from] rusqlite::Error);
 pub type Result<T> = std::result::Result<T, LedgerError>;
 
 /// Migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE files (
         id              INTEGER PRIMARY KEY,
         route           TEXT NOT NULL,
@@ -40,7 +41,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX files_by_route_state ON files(route, state);
     CREATE INDEX files_by_route_hash ON files(route, sha256);
     CREATE INDEX files_by_finish ON files(route, finished_at);
-"];
+",
+    "
+    ALTER TABLE files ADD COLUMN rejected_path TEXT;
+",
+];
 
 /// Where a file is in its journey. The first six are steps; the last four are ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +148,8 @@ pub struct FileRow {
     pub last_error: Option<String>,
     /// The error report, for files on their way to the error folder.
     pub report: Option<String>,
+    /// Where the documents a split left out go in the error folder, once chosen.
+    pub rejected_path: Option<String>,
 }
 
 /// The latest failure of a route.
@@ -175,7 +182,7 @@ pub struct Ledger {
 
 const COLUMNS: &str =
     "id, route, name, size, sha256, state, claimed_at, output_size, output_sha256,
-    output_name, final_path, attempts, next_attempt_at, last_error, report";
+    output_name, final_path, attempts, next_attempt_at, last_error, report, rejected_path";
 
 fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
@@ -194,6 +201,7 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         next_attempt_at_ms: r.get(12)?,
         last_error: r.get(13)?,
         report: r.get(14)?,
+        rejected_path: r.get(15)?,
     })
 }
 
@@ -290,6 +298,15 @@ impl Ledger {
         self.conn.execute(
             "UPDATE files SET state = 'delivered', final_path = ?2 WHERE id = ?1",
             params![id, archive_path],
+        )?;
+        Ok(())
+    }
+
+    /// Records where the documents a split left out go, before they are written there.
+    pub fn rejecting(&self, id: i64, rejected_path: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET rejected_path = ?2 WHERE id = ?1",
+            params![id, rejected_path],
         )?;
         Ok(())
     }

@@ -22,6 +22,8 @@ pub struct Failure {
     pub total_problems: usize,
     /// What to do, when it is not "fix the data".
     pub advice: Option<String>,
+    /// For the documents a split left out: how many of the file's other documents were delivered.
+    pub others_delivered: Option<u64>,
 }
 
 impl Failure {
@@ -40,6 +42,27 @@ impl Failure {
             problems,
             total_problems: total,
             advice: None,
+            others_delivered: None,
+        }
+    }
+
+    /// The documents a split left out of an otherwise delivered file.
+    pub fn split(
+        problems: Vec<DataProblem>,
+        total: usize,
+        left_out: usize,
+        delivered: u64,
+    ) -> Failure {
+        let first = problems.first().map(|p| p.summary()).unwrap_or_default();
+        let reason = format!(
+            "{left_out} document(s) left out for {total} problem(s), the first: {first} The other {delivered} were delivered."
+        );
+        Failure {
+            reason,
+            problems,
+            total_problems: total,
+            advice: None,
+            others_delivered: Some(delivered),
         }
     }
 
@@ -50,6 +73,7 @@ impl Failure {
             problems: Vec::new(),
             total_problems: 0,
             advice: Some(advice),
+            others_delivered: None,
         }
     }
 }
@@ -67,7 +91,7 @@ pub struct ReportContext<'a> {
     /// Where the file now lies.
     pub error_path: &'a Path,
     /// Where the route picks files up, for people.
-    pub inbox: &'a str,
+    pub inbox: String,
     /// The config file, for the retry command.
     pub config_path: &'a Path,
 }
@@ -75,7 +99,12 @@ pub struct ReportContext<'a> {
 /// Renders the report text.
 pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
     let mut out = String::new();
-    out.push_str("cartferry could not deliver this file.\n\n");
+    match failure.others_delivered {
+        None => out.push_str("cartferry could not deliver this file.\n\n"),
+        Some(n) => out.push_str(&format!(
+            "cartferry delivered {n} document(s) of this file; these rows it could not deliver.\nLine numbers below are lines of this file.\n\n"
+        )),
+    }
     out.push_str(&format!("File:      {}\n", cx.file));
     out.push_str(&format!("Route:     {}\n", cx.route));
     out.push_str(&format!("Received:  {}\n", cx.received));
@@ -142,7 +171,7 @@ mod tests {
                 received: "now".into(),
                 sha256: "ab",
                 error_path: Path::new("/e/orders/b.csv"),
-                inbox: "/in",
+                inbox: "/in".into(),
                 config_path: Path::new("/c.toml"),
             },
             &Failure::data(vec![problem], 1),

@@ -225,3 +225,72 @@ fn name_taken_by_a_different_file_is_not_overwritten() {
         b"ours"
     );
 }
+
+#[test]
+fn a_split_file_delivers_its_good_orders_and_the_fixed_bad_ones_follow_on_retry() {
+    let sandbox = Sandbox::with_routes(
+        &ORDERS_ROUTE
+            .replace("on_invalid = \"reject-file\"\n", "")
+            .replace(", on_conflict = \"fail\"", ""),
+    );
+    let broken = String::from_utf8(fixture("orders-broken.csv")).unwrap();
+    let header = broken.lines().next().unwrap();
+    // A good order after the bad one, and the file in Windows line endings.
+    let input = format!(
+        "{}\n2003,2026-11-21,USD,UPS Ground,Grace,Hopper,,1 Navy Way,,Arlington,VA,22202,US,,,,1,MUG-RED,2,12.50,Red mug\n",
+        broken.trim_end()
+    )
+    .replace('\n', "\r\n");
+    sandbox.drop_file("cart/orders", "batch.csv", input.as_bytes());
+    let out = sandbox.once_expecting(1);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("1 delivered (1 without their bad documents)"),
+        "{summary}"
+    );
+
+    let delivered = fs::read_to_string(sandbox.path("warehouse/orders/batch.csv")).unwrap();
+    assert!(delivered.contains("2001,") && delivered.contains("2003,"));
+    assert!(!delivered.contains("2002,"), "the bad order is left out");
+
+    let rejected = fs::read_to_string(sandbox.path("var/errors/orders/batch.csv")).unwrap();
+    let bad_row = input.lines().nth(2).unwrap();
+    assert_eq!(
+        rejected,
+        format!("{header}\r\n{bad_row}\r\n"),
+        "header and the bad order's rows, as written"
+    );
+    let report = fs::read_to_string(sandbox.path("var/errors/orders/batch.csv.error.txt")).unwrap();
+    for needle in [
+        "delivered 2 document(s) of this file",
+        "line 2, field \"quantity\", order 2002: \"two\"",
+        "retry orders batch.csv",
+    ] {
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
+    }
+    assert_eq!(sandbox.files("cart/orders"), Vec::<String>::new());
+
+    fs::write(
+        sandbox.path("var/errors/orders/batch.csv"),
+        rejected.replace(",two,", ",2,"),
+    )
+    .unwrap();
+    assert!(
+        sandbox
+            .cmd(&["retry", "orders", "batch.csv"])
+            .status
+            .success()
+    );
+    sandbox.once_expecting(0);
+    let second = fs::read_to_string(sandbox.path("warehouse/orders/batch-2.csv")).unwrap();
+    assert_eq!(
+        second.lines().count(),
+        2,
+        "header and order 2002 alone: {second}"
+    );
+    assert!(second.contains("2002,") && second.contains("TEE-M-BLK"));
+    assert!(sandbox.files("var/errors/orders").is_empty());
+}

@@ -8,7 +8,13 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
 
-use super::{DataProblem, DocumentWriter, Documents, FormatError, ReaderFormat, WriterFormat};
+use super::orders::PendingOrder;
+use super::table::{self, CsvInput, Table};
+use super::validate::Field;
+use super::{
+    DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
+    ReaderFormat, Span, WriterFormat, parse_options,
+};
 use crate::model::{Address, Document, DocumentKind, Order, OrderLine};
 
 /// The format's name in configs.
@@ -53,9 +59,6 @@ const REQUIRED: [Col; 10] = [
     Col::Quantity,
 ];
 
-/// Countries whose addresses need a state or province.
-const COUNTRIES_WITH_STATES: [&str; 3] = ["US", "CA", "AU"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 enum Col {
@@ -88,23 +91,65 @@ impl Col {
     }
 }
 
+/// The column each checked field is reported under.
+fn column_of(field: Field) -> &'static str {
+    match field {
+        Field::OrderId => Col::OrderId,
+        Field::ShipToName => Col::LastName,
+        Field::Address1 => Col::Address1,
+        Field::City => Col::City,
+        Field::State => Col::State,
+        Field::PostalCode => Col::PostalCode,
+        Field::Country => Col::Country,
+        Field::ShippingMethod => Col::ShippingMethod,
+        Field::Lines | Field::Sku(_) => Col::Sku,
+        Field::Quantity(_) => Col::Quantity,
+    }
+    .name()
+}
+
 /// The canonical orders CSV format (reader and writer).
-pub struct CanonicalOrdersCsv;
+pub struct CanonicalOrdersCsv {
+    input: CsvInput,
+}
+
+impl CanonicalOrdersCsv {
+    /// The reader, with a route's `reader_options` (`encoding`, `delimiter`).
+    pub fn reader(options: &Options) -> Result<CanonicalOrdersCsv, Vec<FormatProblem>> {
+        Ok(CanonicalOrdersCsv {
+            input: parse_options(options, "reader_options")?,
+        })
+    }
+
+    /// The writer, with a route's `writer_options` (none yet).
+    pub fn writer(options: &Options) -> Result<CanonicalOrdersCsv, Vec<FormatProblem>> {
+        parse_options::<NoOptions>(options, "writer_options")?;
+        Ok(CanonicalOrdersCsv {
+            input: CsvInput::default(),
+        })
+    }
+}
 
 impl ReaderFormat for CanonicalOrdersCsv {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Documents<'a> {
-        let csv = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(input);
+    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
         Box::new(OrderRows {
-            csv,
-            index: None,
-            record: csv::StringRecord::new(),
+            input: Some(input),
+            options: self.input,
+            table: None,
+            index: [None; COLUMNS.len()],
             current: None,
             ready: VecDeque::new(),
-            done: false,
         })
+    }
+
+    fn copy_rows(
+        &self,
+        input: Box<dyn BufRead + '_>,
+        header: Span,
+        spans: &[Span],
+        output: &mut dyn Write,
+    ) -> io::Result<Vec<u64>> {
+        table::copy_rows(input, &self.input, header, spans, output)
     }
 }
 
@@ -121,61 +166,15 @@ impl WriterFormat for CanonicalOrdersCsv {
     }
 }
 
-fn normalise_header(h: &str) -> String {
-    h.trim_start_matches('\u{feff}')
-        .trim()
-        .to_ascii_lowercase()
-        .replace([' ', '-'], "_")
-}
-
-/// An order being assembled from its adjacent rows.
-struct PendingOrder {
-    order: Order,
-    bad: bool,
-}
-
 struct OrderRows<'a> {
-    csv: csv::Reader<Box<dyn BufRead + 'a>>,
-    /// Column index per [`Col`], once the header is read.
-    index: Option<[Option<usize>; COLUMNS.len()]>,
-    record: csv::StringRecord,
+    /// The input, until the table is opened on the first call.
+    input: Option<Box<dyn BufRead + 'a>>,
+    options: CsvInput,
+    table: Option<Table<'a>>,
+    /// Column index per [`Col`].
+    index: [Option<usize>; COLUMNS.len()],
     current: Option<PendingOrder>,
-    ready: VecDeque<Result<Document, FormatError>>,
-    done: bool,
-}
-
-fn problem(line: u64, col: Col, id: &str, value: &str, problem: &str, fix: &str) -> FormatError {
-    FormatError::data(DataProblem {
-        line: Some(line),
-        field: Some(col.name().to_string()),
-        document_id: (!id.is_empty()).then(|| id.to_string()),
-        value: (!value.is_empty()).then(|| value.to_string()),
-        problem: problem.to_string(),
-        fix: fix.to_string(),
-    })
-}
-
-fn csv_error(e: csv::Error) -> FormatError {
-    let line = e.position().map(|p| p.line());
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => FormatError::Io(io),
-        csv::ErrorKind::Utf8 { .. } => FormatError::data(DataProblem {
-            line,
-            field: None,
-            document_id: None,
-            value: None,
-            problem: "this line is not valid UTF-8 text.".into(),
-            fix: "save the file as UTF-8 (in Excel: \"CSV UTF-8\").".into(),
-        }),
-        other => FormatError::data(DataProblem {
-            line,
-            field: None,
-            document_id: None,
-            value: None,
-            problem: format!("the CSV structure is broken ({other:?})."),
-            fix: "check quotes on this line: a quoted field must end with a quote.".into(),
-        }),
-    }
+    ready: VecDeque<Result<Item, FormatError>>,
 }
 
 const ORDER_LEVEL: [Col; 16] = [
@@ -197,14 +196,13 @@ const ORDER_LEVEL: [Col; 16] = [
     Col::Notes,
 ];
 
-impl OrderRows<'_> {
+impl<'a> OrderRows<'a> {
+    fn table(&self) -> &Table<'a> {
+        self.table.as_ref().expect("opened before rows are read")
+    }
+
     fn field(&self, col: Col) -> &str {
-        self.index
-            .as_ref()
-            .and_then(|ix| ix[col as usize])
-            .and_then(|i| self.record.get(i))
-            .unwrap_or("")
-            .trim()
+        self.table().get(self.index[col as usize])
     }
 
     fn opt(&self, col: Col) -> Option<String> {
@@ -213,210 +211,168 @@ impl OrderRows<'_> {
             .map(str::to_string)
     }
 
-    fn read_header(&mut self) -> Result<(), FormatError> {
-        let mut index = [None; COLUMNS.len()];
-        for (i, h) in self.record.iter().enumerate() {
-            let h = normalise_header(h);
-            if let Some(c) = COLUMNS.iter().position(|c| *c == h) {
-                index[c].get_or_insert(i);
-            }
+    /// Opens the table and maps its columns; gives the header item.
+    fn open(&mut self, input: Box<dyn BufRead + 'a>) -> Result<Item, FormatError> {
+        let table = Table::open(input, &self.options)?;
+        for (i, name) in COLUMNS.iter().enumerate() {
+            self.index[i] = table.column(&[name]);
         }
+        let header = table.header_span();
+        self.table = Some(table);
         let missing: Vec<&str> = REQUIRED
             .iter()
-            .filter(|c| index[**c as usize].is_none())
+            .filter(|c| self.index[**c as usize].is_none())
             .map(|c| c.name())
             .collect();
         if !missing.is_empty() {
-            self.done = true;
             return Err(FormatError::data(DataProblem {
                 line: Some(1),
-                field: None,
-                document_id: None,
-                value: None,
                 problem: format!("the header lacks the column(s) {}.", missing.join(", ")),
                 fix: format!(
                     "make the first line the header of {NAME}: {} (see README.md).",
                     COLUMNS.join(",")
                 ),
+                ..DataProblem::default()
             }));
         }
-        self.index = Some(index);
-        Ok(())
+        Ok(Item::Header(header))
+    }
+
+    /// Ends the pending order (or orphan rows) at byte `end`.
+    fn flush(&mut self, end: u64) {
+        if let Some(p) = self.current.take() {
+            let item = if p.order.order_id.is_empty() {
+                p.reject(end)
+            } else {
+                p.finish(end, column_of)
+            };
+            self.ready.push_back(Ok(item));
+        }
     }
 
     /// Handles one data row: starts or extends the pending order.
-    fn take_row(&mut self, line: u64) {
+    fn take_row(&mut self) {
+        let (line, start) = (self.table().line(), self.table().row_start());
         let id = self.field(Col::OrderId).to_string();
+        let continues = self
+            .current
+            .as_ref()
+            .is_some_and(|p| !id.is_empty() && p.order.order_id == id);
+        if !continues {
+            self.flush(start);
+        }
         if id.is_empty() {
-            self.ready.push_back(Err(problem(
+            let mut orphan = PendingOrder::new(Order::default(), line, start);
+            orphan.problem(
                 line,
-                Col::OrderId,
-                "",
+                Col::OrderId.name(),
                 "",
                 "the order id is empty.",
                 "give every row the id of the order it belongs to.",
-            )));
+            );
+            self.current = Some(orphan);
             return;
         }
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|p| p.order.order_id != id)
-        {
-            self.flush();
-        }
-        if self.current.is_none() {
-            self.start_order(line, id.clone());
+        if continues {
+            self.check_consistent(line);
         } else {
-            self.check_consistent(line, &id);
+            self.start_order(line, start, id);
         }
-        self.add_line(line, &id);
+        self.add_line(line);
     }
 
-    fn start_order(&mut self, line: u64, id: String) {
-        let mut errors = Vec::new();
-        let mut required = |col: Col, what: &str| {
-            let v = self.field(col).to_string();
-            if v.is_empty() {
-                errors.push(problem(
-                    line,
-                    col,
-                    &id,
-                    "",
-                    &format!("the {what} is empty."),
-                    &format!("fill in the {what} of this order."),
-                ));
-            }
-            v
-        };
-        let first_name = required(Col::FirstName, "ship-to first name");
-        let last_name = required(Col::LastName, "ship-to last name");
-        let address1 = required(Col::Address1, "ship-to address line 1");
-        let city = required(Col::City, "ship-to city");
-        let postal_code = required(Col::PostalCode, "ship-to postal code");
-        let shipping_method = required(Col::ShippingMethod, "shipping method");
-        let country_raw = self.field(Col::Country);
-        let country = country_raw.to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            errors.push(problem(
-                line,
-                Col::Country,
-                &id,
-                country_raw,
-                "the country is not a two-letter ISO 3166 code.",
-                "write the country as two letters, such as US, CA, GB or DE.",
-            ));
-        }
-        let state = self.opt(Col::State);
-        if state.is_none() && COUNTRIES_WITH_STATES.contains(&country.as_str()) {
-            errors.push(problem(
-                line,
-                Col::State,
-                &id,
-                "",
-                &format!("addresses in {country} need a state or province."),
-                "fill in the state or province code, such as CA or ON.",
-            ));
-        }
-        let order_date = self.opt(Col::OrderDate);
-        if let Some(d) = &order_date
-            && !is_iso_date(d)
-        {
-            errors.push(problem(
-                line,
-                Col::OrderDate,
-                &id,
-                d,
-                "the order date is not an ISO 8601 date.",
-                "write it as 2026-11-22 or 2026-11-22T10:15:00Z.",
-            ));
-        }
-        let currency = self.opt(Col::Currency);
-        if let Some(c) = &currency
-            && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
-        {
-            errors.push(problem(
-                line,
-                Col::Currency,
-                &id,
-                c,
-                "the currency is not a three-letter ISO 4217 code.",
-                "write it as USD, EUR, GBP …",
-            ));
-        }
-
+    fn start_order(&mut self, line: u64, start: u64, id: String) {
         let order = Order {
             order_id: id,
-            order_date,
-            currency: currency.map(|c| c.to_ascii_uppercase()),
-            shipping_method,
+            order_date: self.opt(Col::OrderDate),
+            currency: self.opt(Col::Currency).map(|c| c.to_ascii_uppercase()),
+            shipping_method: self.field(Col::ShippingMethod).to_string(),
             ship_to: Address {
-                first_name,
-                last_name,
+                first_name: self.field(Col::FirstName).to_string(),
+                last_name: self.field(Col::LastName).to_string(),
                 company: self.opt(Col::Company),
-                address1,
+                address1: self.field(Col::Address1).to_string(),
                 address2: self.opt(Col::Address2),
-                city,
-                state,
-                postal_code,
-                country,
+                city: self.field(Col::City).to_string(),
+                state: self.opt(Col::State),
+                postal_code: self.field(Col::PostalCode).to_string(),
+                country: self.field(Col::Country).to_string(),
                 email: self.opt(Col::Email),
                 phone: self.opt(Col::Phone),
             },
             notes: self.opt(Col::Notes),
             lines: Vec::new(),
         };
-        let bad = !errors.is_empty();
-        self.ready.extend(errors.into_iter().map(Err));
-        self.current = Some(PendingOrder { order, bad });
+        let mut pending = PendingOrder::new(order, line, start);
+        if let Some(d) = &pending.order.order_date
+            && !is_iso_date(d)
+        {
+            let d = d.clone();
+            pending.problem(
+                line,
+                Col::OrderDate.name(),
+                &d,
+                "the order date is not an ISO 8601 date.",
+                "write it as 2026-11-22 or 2026-11-22T10:15:00Z.",
+            );
+        }
+        if let Some(c) = &pending.order.currency
+            && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            let c = c.clone();
+            pending.problem(
+                line,
+                Col::Currency.name(),
+                &c,
+                "the currency is not a three-letter ISO 4217 code.",
+                "write it as USD, EUR, GBP …",
+            );
+        }
+        self.current = Some(pending);
     }
 
     /// Later rows may leave order-level columns empty or repeat them; they may not contradict them.
-    fn check_consistent(&mut self, line: u64, id: &str) {
-        let mut errors = Vec::new();
-        if let Some(pending) = &self.current {
-            for col in ORDER_LEVEL {
-                let v = self.field(col);
-                let first = order_level_value(&pending.order, col);
-                // Country and currency are stored upper-cased.
-                let same = if matches!(col, Col::Country | Col::Currency) {
-                    v.eq_ignore_ascii_case(first)
-                } else {
-                    v == first
-                };
-                if !v.is_empty() && !same {
-                    errors.push(problem(line, col, id, v, "this row disagrees with the order's first row.", "give every row of an order the same order-level values, or leave them empty after the first row."));
-                }
+    fn check_consistent(&mut self, line: u64) {
+        let Some(mut pending) = self.current.take() else {
+            return;
+        };
+        for col in ORDER_LEVEL {
+            let v = self.field(col);
+            let first = order_level_value(&pending.order, col);
+            // Country and currency may differ in case only.
+            let same = if matches!(col, Col::Country | Col::Currency) {
+                v.eq_ignore_ascii_case(first)
+            } else {
+                v == first
+            };
+            if !v.is_empty() && !same {
+                pending.problem(
+                    line,
+                    col.name(),
+                    v,
+                    "this row disagrees with the order's first row.",
+                    "give every row of an order the same order-level values, or leave them empty after the first row.",
+                );
             }
         }
-        self.mark_bad(errors);
+        self.current = Some(pending);
     }
 
-    fn add_line(&mut self, line: u64, id: &str) {
-        let mut errors = Vec::new();
-        let sku = self.field(Col::Sku).to_string();
-        if sku.is_empty() {
-            errors.push(problem(
-                line,
-                Col::Sku,
-                id,
-                "",
-                "the SKU is empty.",
-                "fill in the SKU of this line.",
-            ));
-        }
+    fn add_line(&mut self, line: u64) {
+        let Some(mut pending) = self.current.take() else {
+            return;
+        };
         let qty_text = self.field(Col::Quantity);
         let quantity = match qty_text.parse::<u32>() {
-            Ok(q) if q > 0 => q,
-            _ => {
-                errors.push(problem(
+            Ok(q) => q,
+            Err(_) => {
+                pending.problem(
                     line,
-                    Col::Quantity,
-                    id,
+                    Col::Quantity.name(),
                     qty_text,
                     "the quantity is not a positive whole number.",
                     "write the quantity as a whole number of at least 1, such as 2.",
-                ));
+                );
                 0
             }
         };
@@ -424,117 +380,71 @@ impl OrderRows<'_> {
         if let Some(p) = &unit_price
             && !is_decimal(p)
         {
-            errors.push(problem(
+            pending.problem(
                 line,
-                Col::UnitPrice,
-                id,
+                Col::UnitPrice.name(),
                 p,
                 "the unit price is not a decimal number.",
                 "write the price with a dot and no currency sign, such as 19.90.",
-            ));
+            );
         }
-        let next_number = self
-            .current
-            .as_ref()
-            .map_or(1, |p| p.order.lines.len() as u32 + 1);
+        let next_number = pending.next_line_number();
         let number_text = self.field(Col::LineNumber);
-        let line_number = if number_text.is_empty() {
-            next_number
-        } else {
-            match number_text.parse::<u32>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    errors.push(problem(
-                        line,
-                        Col::LineNumber,
-                        id,
-                        number_text,
-                        "the line number is not a positive whole number.",
-                        "number the lines of an order 1, 2, 3 … or leave the column empty.",
-                    ));
-                    next_number
-                }
+        let line_number = match number_text.parse::<u32>() {
+            _ if number_text.is_empty() => next_number,
+            Ok(n) if n > 0 => n,
+            _ => {
+                pending.problem(
+                    line,
+                    Col::LineNumber.name(),
+                    number_text,
+                    "the line number is not a positive whole number.",
+                    "number the lines of an order 1, 2, 3 … or leave the column empty.",
+                );
+                next_number
             }
         };
         let order_line = OrderLine {
             line_number,
-            sku,
+            sku: self.field(Col::Sku).to_string(),
             quantity,
             unit_price,
             description: self.opt(Col::Description),
         };
-        if let Some(p) = &mut self.current {
-            p.order.lines.push(order_line);
-        }
-        self.mark_bad(errors);
-    }
-
-    fn mark_bad(&mut self, errors: Vec<FormatError>) {
-        if errors.is_empty() {
-            return;
-        }
-        if let Some(p) = &mut self.current {
-            p.bad = true;
-        }
-        self.ready.extend(errors.into_iter().map(Err));
-    }
-
-    fn flush(&mut self) {
-        if let Some(p) = self.current.take()
-            && !p.bad
-        {
-            self.ready.push_back(Ok(Document::Order(p.order)));
-        }
+        pending.add_line(order_line, line);
+        self.current = Some(pending);
     }
 }
 
 impl Iterator for OrderRows<'_> {
-    type Item = Result<Document, FormatError>;
+    type Item = Result<Item, FormatError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(input) = self.input.take() {
+            return Some(self.open(input));
+        }
         loop {
             if let Some(item) = self.ready.pop_front() {
                 return Some(item);
             }
-            if self.done {
-                return None;
-            }
-            match self.csv.read_record(&mut self.record) {
-                Ok(false) => {
-                    self.done = true;
-                    if self.index.is_none() {
-                        self.ready.push_back(Err(FormatError::data(DataProblem {
-                            line: Some(1),
-                            field: None,
-                            document_id: None,
-                            value: None,
-                            problem: "the file is empty.".into(),
-                            fix: format!("export at least a header line and one order in {NAME}."),
-                        })));
-                    }
-                    self.flush();
+            let table = self.table.as_mut()?;
+            let before = table.position();
+            match table.next_row() {
+                None => {
+                    let end = table.position();
+                    self.flush(end);
+                    self.table = None;
                 }
-                Ok(true) => {
-                    let line = self.record.position().map_or(0, |p| p.line());
-                    if self.record.iter().all(|f| f.trim().is_empty()) {
-                        continue;
-                    }
-                    if self.index.is_none() {
-                        if let Err(e) = self.read_header() {
-                            return Some(Err(e));
-                        }
-                    } else {
-                        self.take_row(line);
-                    }
+                Some(Ok(_)) => self.take_row(),
+                Some(Err(FormatError::Data(problem))) => {
+                    // An unreadable row: part of the order before it, or rows of their own.
+                    let line = problem.line.unwrap_or(0);
+                    self.current
+                        .get_or_insert_with(|| PendingOrder::new(Order::default(), line, before))
+                        .push(*problem);
                 }
-                Err(e) => {
-                    let e = csv_error(e);
-                    if matches!(e, FormatError::Io(_)) {
-                        self.done = true;
-                    }
-                    if let Some(p) = &mut self.current {
-                        p.bad = true;
-                    }
+                Some(Err(e)) => {
+                    self.table = None;
                     return Some(Err(e));
                 }
             }
@@ -542,12 +452,12 @@ impl Iterator for OrderRows<'_> {
     }
 }
 
-/// The order's stored value of an order-level column.
 /// An optional text as written: empty when absent.
 fn opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
 }
 
+/// The order's stored value of an order-level column.
 fn order_level_value(o: &Order, col: Col) -> &str {
     let a = &o.ship_to;
     match col {
@@ -571,7 +481,8 @@ fn order_level_value(o: &Order, col: Col) -> &str {
     }
 }
 
-fn is_iso_date(text: &str) -> bool {
+/// True for `2026-11-22`, `2026-11-22T10:15:00Z` and the like.
+pub fn is_iso_date(text: &str) -> bool {
     // The common plain date first, without chrono's general-purpose parser.
     let b = text.as_bytes();
     if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
@@ -588,7 +499,8 @@ fn is_iso_date(text: &str) -> bool {
         || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").is_ok()
 }
 
-fn is_decimal(text: &str) -> bool {
+/// True for decimal numbers written with a dot: `19.90`, `-3`, `0.5`.
+pub fn is_decimal(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
     !whole.is_empty()
@@ -605,14 +517,10 @@ struct OrdersCsvWriter<'a> {
 impl DocumentWriter for OrdersCsvWriter<'_> {
     fn write(&mut self, document: &Document) -> Result<(), FormatError> {
         let Document::Order(o) = document else {
-            return Err(FormatError::data(DataProblem {
-                line: None,
-                field: None,
-                document_id: None,
-                value: None,
-                problem: format!("{NAME} cannot hold a {}.", document.kind()),
-                fix: "choose a writer for this kind of document.".into(),
-            }));
+            return Err(FormatError::data(DataProblem::whole_file(
+                &format!("{NAME} cannot hold a {}.", document.kind()),
+                "choose a writer for this kind of document.",
+            )));
         };
         if !self.header_written {
             self.csv.write_record(COLUMNS).map_err(into_io)?;
@@ -668,15 +576,19 @@ fn into_io(e: csv::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{ConvertError, convert};
+    use crate::format::{Conversion, ConvertError, OnInvalid, convert};
 
     const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
 
     fn run_with(input: &str, input_len: Option<u64>) -> Result<String, ConvertError> {
+        let conversion = Conversion {
+            reader: Box::new(CanonicalOrdersCsv::reader(&Options::new()).unwrap()),
+            writer: Box::new(CanonicalOrdersCsv::writer(&Options::new()).unwrap()),
+            on_invalid: OnInvalid::RejectFile,
+        };
         let mut out = Vec::new();
         convert(
-            &CanonicalOrdersCsv,
-            &CanonicalOrdersCsv,
+            &conversion,
             Box::new(input.as_bytes()),
             input_len,
             Box::new(&mut out),

@@ -3,14 +3,20 @@
 //! with itself.
 
 mod canonical_orders_csv;
+mod orders;
+pub mod table;
+pub mod text;
+pub mod validate;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
 
+use serde::de::DeserializeOwned;
+
 use crate::model::{Document, DocumentKind};
 
 /// One defect in the data, with its position and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataProblem {
     /// 1-based line in the file, when known.
     pub line: Option<u64>,
@@ -27,6 +33,15 @@ pub struct DataProblem {
 }
 
 impl DataProblem {
+    /// A problem with the file as a whole.
+    pub fn whole_file(problem: &str, fix: &str) -> DataProblem {
+        DataProblem {
+            problem: problem.into(),
+            fix: fix.into(),
+            ..DataProblem::default()
+        }
+    }
+
     /// Where the problem is: `line 4, field "quantity", order 1002`.
     pub fn position(&self) -> String {
         let mut parts = Vec::new();
@@ -80,18 +95,85 @@ impl FormatError {
     }
 }
 
-/// A stream of documents read from one file.
-pub type Documents<'a> = Box<dyn Iterator<Item = Result<Document, FormatError>> + 'a>;
+/// Where a document came from: a run of whole rows of the decoded input text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// The line `start` is on (1-based).
+    pub line: u64,
+}
+
+/// What a reader finds, in file order.
+// Items stream a few hundred at a time, so the size of the largest variant costs little; boxing
+// documents would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Item {
+    /// The header (and anything before the first row), once, before any row.
+    Header(Span),
+    /// A document to write, with its rows when the reader can tell them.
+    Document(Document, Option<Span>),
+    /// Rows that make no usable document, with every problem found in them.
+    Rejected(Vec<DataProblem>, Option<Span>),
+}
+
+/// A stream of items read from one file; an error ends it (the file as a whole cannot be read).
+pub type Items<'a> = Box<dyn Iterator<Item = Result<Item, FormatError>> + 'a>;
+
+/// What one bad document does to its file (`on_invalid` in a route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInvalid {
+    /// Nothing is delivered; the whole file goes to the error folder.
+    RejectFile,
+    /// The good documents are delivered; the bad ones alone go to the error folder, as rows of
+    /// the original file under its header.
+    Split,
+}
+
+impl OnInvalid {
+    /// Parses the config spelling.
+    pub fn parse(text: &str) -> Option<OnInvalid> {
+        match text {
+            "reject-file" => Some(OnInvalid::RejectFile),
+            "split" => Some(OnInvalid::Split),
+            _ => None,
+        }
+    }
+}
 
 /// A format that reads files into documents.
 pub trait ReaderFormat: Send + Sync {
-    /// Starts reading `input`; documents come out one at a time, in file order.
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Documents<'a>;
+    /// Starts reading `input`; items come out one at a time, in file order.
+    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a>;
+
+    /// What a bad document does to its file when the route does not say.
+    fn default_on_invalid(&self) -> OnInvalid {
+        OnInvalid::Split
+    }
+
+    /// Copies the header and the rows in `spans` (sorted, as this reader gave them for `input`)
+    /// into `output` in the input's own encoding; returns the line each span starts on there.
+    /// Readers that give no spans never split, and keep this default.
+    fn copy_rows(
+        &self,
+        _input: Box<dyn BufRead + '_>,
+        _header: Span,
+        _spans: &[Span],
+        _output: &mut dyn Write,
+    ) -> io::Result<Vec<u64>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this format cannot split files",
+        ))
+    }
 }
 
 /// An open output of a writer format.
 pub trait DocumentWriter {
-    /// Appends one document.
+    /// Appends one document. A data problem is found before anything of the document is written.
     fn write(&mut self, document: &Document) -> Result<(), FormatError>;
     /// Writes any trailer and flushes.
     fn finish(self: Box<Self>) -> io::Result<()>;
@@ -113,20 +195,95 @@ pub const READERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
 
-/// The reader format with this name.
-pub fn reader(name: &str) -> Option<Box<dyn ReaderFormat>> {
-    match name {
-        canonical_orders_csv::NAME => Some(Box::new(canonical_orders_csv::CanonicalOrdersCsv)),
-        _ => None,
+/// A format's options (`reader_options` / `writer_options` in a route).
+pub type Options = toml::Table;
+
+/// The options of a format that takes none.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NoOptions {}
+
+/// Something wrong with a route's formats, with the key to blame (`reader`,
+/// `reader_options.encoding`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatProblem {
+    /// The key below the route.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads `options` into a format's own options type. Unknown keys and bad values are problems
+/// naming their key below `table_key`.
+pub fn parse_options<T: DeserializeOwned>(
+    options: &Options,
+    table_key: &str,
+) -> Result<T, Vec<FormatProblem>> {
+    let mut unknown = Vec::new();
+    let parsed: Result<T, toml::de::Error> =
+        serde_ignored::deserialize(toml::Value::Table(options.clone()), |path| {
+            unknown.push(path.to_string())
+        });
+    let parsed = parsed.map_err(|e| {
+        vec![FormatProblem {
+            key: table_key.to_string(),
+            message: e.message().to_string(),
+        }]
+    })?;
+    if unknown.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(unknown
+            .into_iter()
+            .map(|key| FormatProblem {
+                key: format!("{table_key}.{key}"),
+                message: "is not an option of this format".into(),
+            })
+            .collect())
     }
 }
 
-/// The writer format with this name.
-pub fn writer(name: &str) -> Option<Box<dyn WriterFormat>> {
+/// The reader format with this name and options.
+pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Vec<FormatProblem>> {
+    let unknown = || {
+        vec![FormatProblem {
+            key: "reader".into(),
+            message: format!("unknown format \"{name}\"; known: {}", READERS.join(", ")),
+        }]
+    };
     match name {
-        canonical_orders_csv::NAME => Some(Box::new(canonical_orders_csv::CanonicalOrdersCsv)),
-        _ => None,
+        canonical_orders_csv::NAME => Ok(Box::new(
+            canonical_orders_csv::CanonicalOrdersCsv::reader(options)?,
+        )),
+        _ => Err(unknown()),
     }
+}
+
+/// The writer format with this name and options.
+pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Vec<FormatProblem>> {
+    match name {
+        canonical_orders_csv::NAME => Ok(Box::new(
+            canonical_orders_csv::CanonicalOrdersCsv::writer(options)?,
+        )),
+        _ => Err(vec![FormatProblem {
+            key: "writer".into(),
+            message: format!("unknown format \"{name}\"; known: {}", WRITERS.join(", ")),
+        }]),
+    }
+}
+
+/// A route's choice of formats.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatChoice<'a> {
+    /// Reader name.
+    pub reader: &'a str,
+    /// Reader options.
+    pub reader_options: &'a Options,
+    /// Writer name.
+    pub writer: &'a str,
+    /// Writer options.
+    pub writer_options: &'a Options,
+    /// What a bad document does to its file; the reader's default when unset.
+    pub on_invalid: Option<OnInvalid>,
 }
 
 /// How a route turns a source file into its output.
@@ -134,43 +291,54 @@ pub enum Transform {
     /// Bytes unchanged.
     Passthrough,
     /// Read into documents, write them out.
-    Convert {
-        /// The reader.
-        reader: Box<dyn ReaderFormat>,
-        /// The writer.
-        writer: Box<dyn WriterFormat>,
-    },
+    Convert(Conversion),
 }
 
-/// A reader/writer pairing that cannot work, with the key to blame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairProblem {
-    /// `reader` or `writer`.
-    pub key: &'static str,
-    /// What is wrong.
-    pub message: String,
+/// A reader, a writer, and what a bad document does to its file.
+pub struct Conversion {
+    /// The reader.
+    pub reader: Box<dyn ReaderFormat>,
+    /// The writer.
+    pub writer: Box<dyn WriterFormat>,
+    /// What a bad document does.
+    pub on_invalid: OnInvalid,
 }
 
 impl Transform {
-    /// The transform for a reader and writer name.
-    pub fn new(reader_name: &str, writer_name: &str) -> Result<Transform, PairProblem> {
-        let unknown = |key, name: &str, known: &[&str]| PairProblem {
-            key,
-            message: format!("unknown format \"{name}\"; known: {}", known.join(", ")),
-        };
+    /// The transform a route's formats make, or every problem with them.
+    pub fn new(choice: FormatChoice<'_>) -> Result<Transform, Vec<FormatProblem>> {
+        let FormatChoice {
+            reader: reader_name,
+            writer: writer_name,
+            ..
+        } = choice;
         match (reader_name == PASSTHROUGH, writer_name == PASSTHROUGH) {
             (true, true) => return Ok(Transform::Passthrough),
             (true, false) | (false, true) => {
-                return Err(PairProblem {
-                    key: if reader_name == PASSTHROUGH { "writer" } else { "reader" },
+                return Err(vec![FormatProblem {
+                    key: if reader_name == PASSTHROUGH { "writer" } else { "reader" }.into(),
                     message: "\"passthrough\" moves bytes unchanged, so reader and writer must both be \"passthrough\"".into(),
-                });
+                }]);
             }
             (false, false) => {}
         }
-        let reader = reader(reader_name).ok_or_else(|| unknown("reader", reader_name, READERS))?;
-        let writer = writer(writer_name).ok_or_else(|| unknown("writer", writer_name, WRITERS))?;
-        Ok(Transform::Convert { reader, writer })
+        let reader = reader(reader_name, choice.reader_options);
+        let writer = writer(writer_name, choice.writer_options);
+        match (reader, writer) {
+            (Ok(reader), Ok(writer)) => Ok(Transform::Convert(Conversion {
+                on_invalid: choice
+                    .on_invalid
+                    .unwrap_or_else(|| reader.default_on_invalid()),
+                reader,
+                writer,
+            })),
+            (reader, writer) => Err(reader
+                .err()
+                .into_iter()
+                .chain(writer.err())
+                .flatten()
+                .collect()),
+        }
     }
 
     /// True when output bytes are the input bytes.
@@ -179,15 +347,10 @@ impl Transform {
     }
 }
 
-/// Checks that a reader and writer name can form a route.
-pub fn check_pair(reader_name: &str, writer_name: &str) -> Result<(), PairProblem> {
-    Transform::new(reader_name, writer_name).map(|_| ())
-}
-
 /// What a conversion found wrong with its input.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// The data has defects; nothing should be delivered.
+    /// The data has defects and nothing should be delivered: the whole file is rejected.
     #[error("{total} problem(s) in the data")]
     Data {
         /// The first problems (at most the cap given to [`convert`]).
@@ -200,6 +363,28 @@ pub enum ConvertError {
     Io(#[from] io::Error),
 }
 
+/// The documents a split conversion left out, to be copied to the error folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The input's header.
+    pub header: Span,
+    /// The rows of every rejected document, in file order.
+    pub spans: Vec<Span>,
+    /// The first problems (at most the cap given to [`convert`]).
+    pub problems: Vec<DataProblem>,
+    /// How many problems there were in all.
+    pub total: usize,
+}
+
+/// What a conversion delivered, and what it left out.
+#[derive(Debug)]
+pub struct Converted {
+    /// Documents written.
+    pub written: u64,
+    /// Documents left out (split mode only).
+    pub rejected: Option<Rejected>,
+}
+
 /// Documents handed from the reading thread to the writing thread at a time.
 const BATCH: usize = 256;
 
@@ -209,125 +394,189 @@ const BATCHES_IN_FLIGHT: usize = 8;
 
 /// What the reading thread hands to the writing thread, in file order.
 enum Parsed {
-    Documents(Vec<Document>),
-    Problem(FormatError),
+    Items(Vec<Item>),
+    Unreadable(FormatError),
 }
 
 /// Inputs at least this large are parsed and written on two threads.
 const PARALLEL_FROM_BYTES: u64 = 1 << 20;
 
-/// Streams `input` through `reader` into `writer`'s `output`. Reads to the end even after a data
-/// problem, so one report lists every problem (the first `max_problems` of them).
-/// Returns the number of documents written.
+/// Streams `input` through the conversion's reader into its writer's `output`. Reads to the end
+/// even after a data problem, so one report lists every problem (the first `max_problems`).
+///
+/// With [`OnInvalid::Split`], good documents are written and bad ones returned as
+/// [`Rejected`] spans; when nothing good is left, or the reader cannot tell where a bad document
+/// came from, the whole file is rejected ([`ConvertError::Data`]) as with
+/// [`OnInvalid::RejectFile`].
 ///
 /// When `input_len` is unknown or large, parsing and writing run on two threads joined by a
 /// bounded channel, so a large file uses two cores in bounded memory; written batches go back to
 /// the reading thread to be freed where they were allocated (glibc's malloc is slow to free
 /// another thread's memory). Small inputs are converted on the calling thread.
 pub fn convert(
-    reader: &dyn ReaderFormat,
-    writer: &dyn WriterFormat,
+    conversion: &Conversion,
     input: Box<dyn BufRead + Send + '_>,
     input_len: Option<u64>,
     output: Box<dyn Write + '_>,
     max_problems: usize,
-) -> Result<u64, ConvertError> {
+) -> Result<Converted, ConvertError> {
+    let reader = conversion.reader.as_ref();
+    let mut sink = Sink {
+        conversion,
+        out: conversion.writer.begin(output),
+        max_problems,
+        header: None,
+        spans: Vec::new(),
+        problems: Vec::new(),
+        total: 0,
+        written: 0,
+        unsplittable: false,
+    };
     if input_len.is_some_and(|n| n < PARALLEL_FROM_BYTES) {
-        let parsed = reader.read(input).map(|item| match item {
-            Ok(doc) => Parsed::Documents(vec![doc]),
-            Err(e) => Parsed::Problem(e),
-        });
-        return write_all(writer, parsed, drop, output, max_problems);
+        for item in reader.read(input) {
+            match item {
+                Ok(item) => sink.take(item)?,
+                Err(e) => return Err(sink.unreadable(e)),
+            }
+        }
+        return sink.finish();
     }
     std::thread::scope(|scope| {
         let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Document>>();
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Item>>();
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
             for item in reader.read(input) {
                 match item {
-                    Ok(doc) => batch.push(doc),
+                    Ok(item) => batch.push(item),
                     Err(e) => {
-                        let docs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        let sent = parsed_tx.send(Parsed::Documents(docs));
-                        if sent
-                            .and_then(|()| parsed_tx.send(Parsed::Problem(e)))
-                            .is_err()
-                        {
-                            return; // the writer stopped
-                        }
+                        let items = std::mem::take(&mut batch);
+                        let _ = parsed_tx
+                            .send(Parsed::Items(items))
+                            .and_then(|()| parsed_tx.send(Parsed::Unreadable(e)));
+                        return;
                     }
                 }
                 if batch.len() == BATCH {
-                    let docs = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if parsed_tx.send(Parsed::Documents(docs)).is_err() {
-                        return;
+                    let items = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if parsed_tx.send(Parsed::Items(items)).is_err() {
+                        return; // the writer stopped
                     }
                     spent_rx.try_iter().for_each(drop);
                 }
             }
-            let _ = parsed_tx.send(Parsed::Documents(batch));
+            let _ = parsed_tx.send(Parsed::Items(batch));
         });
-        let recycle = |docs| {
-            let _ = spent_tx.send(docs);
-        };
-        write_all(writer, parsed_rx, recycle, output, max_problems)
-    })
-}
-
-/// Writes parsed documents in order; `recycle` receives each written batch.
-fn write_all(
-    writer: &dyn WriterFormat,
-    parsed: impl IntoIterator<Item = Parsed>,
-    mut recycle: impl FnMut(Vec<Document>),
-    output: Box<dyn Write + '_>,
-    max_problems: usize,
-) -> Result<u64, ConvertError> {
-    let mut out = writer.begin(output);
-    let mut problems = Vec::new();
-    let mut total = 0usize;
-    let mut written = 0u64;
-    let mut note = |p: DataProblem, problems: &mut Vec<DataProblem>| {
-        total += 1;
-        if problems.len() < max_problems {
-            problems.push(p);
-        }
-    };
-    for message in parsed {
-        let docs = match message {
-            Parsed::Problem(FormatError::Data(p)) => {
-                note(*p, &mut problems);
-                continue;
-            }
-            Parsed::Problem(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
-            Parsed::Documents(docs) => docs,
-        };
-        for doc in &docs {
-            if !writer.accepts().contains(&doc.kind()) {
-                note(
-                    DataProblem {
-                        line: None,
-                        field: None,
-                        document_id: None,
-                        value: None,
-                        problem: format!("this route's writer cannot write a {}.", doc.kind()),
-                        fix: "send this file to a route whose writer handles it.".into(),
-                    },
-                    &mut problems,
-                );
-            } else if problems.is_empty() {
-                match out.write(doc) {
-                    Ok(()) => written += 1,
-                    Err(FormatError::Data(p)) => note(*p, &mut problems),
-                    Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
+        for message in parsed_rx {
+            match message {
+                Parsed::Unreadable(e) => return Err(sink.unreadable(e)),
+                Parsed::Items(mut items) => {
+                    for item in items.drain(..) {
+                        sink.take(item)?;
+                    }
+                    let _ = spent_tx.send(items);
                 }
             }
         }
-        recycle(docs);
+        sink.finish()
+    })
+}
+
+/// The writing side of a conversion: writes good documents, gathers problems and spans.
+struct Sink<'c, 'o> {
+    conversion: &'c Conversion,
+    out: Box<dyn DocumentWriter + 'o>,
+    max_problems: usize,
+    header: Option<Span>,
+    spans: Vec<Span>,
+    problems: Vec<DataProblem>,
+    total: usize,
+    written: u64,
+    /// A rejected document came without its rows, so the file cannot be split.
+    unsplittable: bool,
+}
+
+impl Sink<'_, '_> {
+    fn reject(&mut self, problems: Vec<DataProblem>, span: Option<Span>) {
+        self.total += problems.len();
+        let room = self.max_problems.saturating_sub(self.problems.len());
+        self.problems.extend(problems.into_iter().take(room));
+        match span {
+            Some(span) => self.spans.push(span),
+            None => self.unsplittable = true,
+        }
     }
-    if !problems.is_empty() {
-        return Err(ConvertError::Data { problems, total });
+
+    fn splitting(&self) -> bool {
+        self.conversion.on_invalid == OnInvalid::Split && !self.unsplittable
     }
-    out.finish()?;
-    Ok(written)
+
+    fn take(&mut self, item: Item) -> Result<(), ConvertError> {
+        match item {
+            Item::Header(span) => self.header = Some(span),
+            Item::Rejected(problems, span) => self.reject(problems, span),
+            Item::Document(doc, span) => {
+                if !self.conversion.writer.accepts().contains(&doc.kind()) {
+                    let problem = DataProblem {
+                        problem: format!("this route's writer cannot write a {}.", doc.kind()),
+                        fix: "send this file to a route whose writer handles it.".into(),
+                        ..DataProblem::default()
+                    };
+                    self.reject(vec![problem], span);
+                } else if self.problems.is_empty() || self.splitting() {
+                    match self.out.write(&doc) {
+                        Ok(()) => self.written += 1,
+                        Err(FormatError::Data(p)) => self.reject(vec![*p], span),
+                        Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a file that cannot be read on, with the problems found before it.
+    fn unreadable(&mut self, e: FormatError) -> ConvertError {
+        match e {
+            FormatError::Io(e) => ConvertError::Io(e),
+            FormatError::Data(p) => {
+                self.total += 1;
+                let mut problems = std::mem::take(&mut self.problems);
+                problems.truncate(self.max_problems.saturating_sub(1));
+                problems.push(*p);
+                ConvertError::Data {
+                    problems,
+                    total: self.total,
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Converted, ConvertError> {
+        if self.total == 0 {
+            self.out.finish()?;
+            return Ok(Converted {
+                written: self.written,
+                rejected: None,
+            });
+        }
+        match self.header {
+            Some(header) if self.splitting() && self.written > 0 => {
+                self.out.finish()?;
+                Ok(Converted {
+                    written: self.written,
+                    rejected: Some(Rejected {
+                        header,
+                        spans: self.spans,
+                        problems: self.problems,
+                        total: self.total,
+                    }),
+                })
+            }
+            _ => Err(ConvertError::Data {
+                problems: self.problems,
+                total: self.total,
+            }),
+        }
+    }
 }

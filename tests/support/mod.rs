@@ -52,13 +52,15 @@ writer = "passthrough"
 to = { endpoint = "warehouse", dir = "in", name = "{name}", on_conflict = "fail" }
 "#;
 
-/// A canonical-orders-csv route from cart/orders to warehouse/orders.
+/// A canonical-orders-csv route from cart/orders to warehouse/orders; a bad order rejects its
+/// whole file.
 pub const ORDERS_ROUTE: &str = r#"
 [[routes]]
 name = "orders"
 from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
 reader = "canonical-orders-csv"
 writer = "canonical-orders-csv"
+on_invalid = "reject-file"
 to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv", on_conflict = "fail" }
 "#;
 

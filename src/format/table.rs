@@ -1,0 +1,330 @@
+//! CSV tables, shared by every CSV reader: decoding and delimiter detection (`text.rs`), the
+//! header with names matched case-, space- and punctuation-insensitively, rows with their line
+//! numbers and byte spans (to write rejected rows back out), and empty rows skipped.
+
+use std::io::{self, BufRead, Read};
+
+use serde::Deserialize;
+
+use super::text::{self, Delimiter, Original, TextEncoding};
+use super::{DataProblem, FormatError, Span};
+
+/// How a CSV input's bytes look; every CSV reader takes these options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct CsvInput {
+    /// `auto` (default), `utf-8`, `windows-1252` or `iso-8859-1`.
+    #[serde(default)]
+    pub encoding: TextEncoding,
+    /// `auto` (default), `,`, `;`, `tab` or `|`.
+    #[serde(default)]
+    pub delimiter: Delimiter,
+}
+
+/// A column name reduced to lower-case letters and digits: `Lineitem SKU`, `lineitem_sku` and
+/// `LINEITEM-SKU` are the same column.
+pub fn normalise(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// An open CSV table positioned after its header.
+pub struct Table<'a> {
+    csv: csv::Reader<Box<dyn BufRead + 'a>>,
+    record: csv::StringRecord,
+    header: Vec<String>,
+    header_span: Span,
+    original: Original,
+    delimiter: u8,
+}
+
+impl<'a> Table<'a> {
+    /// Decodes `input` and reads its header (the first non-empty line).
+    pub fn open(
+        input: Box<dyn BufRead + 'a>,
+        options: &CsvInput,
+    ) -> Result<Table<'a>, FormatError> {
+        let mut decoded = text::decode(input, options.encoding)?;
+        let delimiter = options.delimiter.resolve(decoded.text.fill_buf()?);
+        // Rows end at `\n` only: with the default CRLF handling the csv crate ends a row at its `\r`
+        // and counts the `\n` into the next one, which puts that row's line number one too low.
+        // A CRLF row's last field keeps the `\r`, which `get` trims.
+        let csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(decoded.text);
+        let mut table = Table {
+            csv,
+            record: csv::StringRecord::new(),
+            header: Vec::new(),
+            header_span: Span::default(),
+            original: decoded.original,
+            delimiter,
+        };
+        if !table.next_row().transpose()?.unwrap_or(false) {
+            return Err(FormatError::data(DataProblem::whole_file(
+                "the file is empty.",
+                "export the file again: it needs a header line and at least one row.",
+            )));
+        }
+        table.header = table.record.iter().map(normalise).collect();
+        table.header_span = Span {
+            start: 0,
+            end: table.csv.position().byte(),
+            line: 1,
+        };
+        Ok(table)
+    }
+
+    /// The index of the first column with one of these names (any spelling; see [`normalise`]).
+    pub fn column(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|name| {
+            let wanted = normalise(name);
+            self.header.iter().position(|h| *h == wanted)
+        })
+    }
+
+    /// The header line's bytes and everything before the first row.
+    pub fn header_span(&self) -> Span {
+        self.header_span
+    }
+
+    /// What the input's bytes were before decoding.
+    pub fn original(&self) -> Original {
+        self.original
+    }
+
+    /// The delimiter in use.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Reads the next row that has any content. `Some(Ok(true))`: a row; `None`: the end.
+    /// A row that cannot be read is an error with its line; reading may go on after it.
+    pub fn next_row(&mut self) -> Option<Result<bool, FormatError>> {
+        loop {
+            match self.csv.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if self.record.iter().all(|f| f.trim().is_empty()) => continue,
+                Ok(true) => return Some(Ok(true)),
+                Err(e) => return Some(Err(csv_error(e, self.original))),
+            }
+        }
+    }
+
+    /// The trimmed text of a column of the current row; empty when absent.
+    pub fn get(&self, column: Option<usize>) -> &str {
+        column
+            .and_then(|i| self.record.get(i))
+            .map_or("", str::trim)
+    }
+
+    /// The current row's first line (1-based).
+    pub fn line(&self) -> u64 {
+        self.record.position().map_or(0, |p| p.line())
+    }
+
+    /// Where the current row starts, in bytes of decoded text.
+    pub fn row_start(&self) -> u64 {
+        self.record.position().map_or(0, |p| p.byte())
+    }
+
+    /// Where reading has got to: after the last row read (the end, once `next_row` gave `None`).
+    pub fn position(&self) -> u64 {
+        self.csv.position().byte()
+    }
+}
+
+/// A CSV reading error as a problem the merchant can act on.
+fn csv_error(e: csv::Error, original: Original) -> FormatError {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => FormatError::Io(io),
+        csv::ErrorKind::Utf8 { .. } => FormatError::data(DataProblem {
+            line,
+            problem: format!(
+                "this line is not valid {} text.",
+                original.encoding.name()
+            ),
+            fix: "save the file as UTF-8 (in Excel: \"CSV UTF-8\"), or set the route's reader_options.encoding to the file's encoding, such as \"windows-1252\".".into(),
+            ..DataProblem::default()
+        }),
+        other => FormatError::data(DataProblem {
+            line,
+            problem: format!("the CSV structure is broken ({other:?})."),
+            fix: "check the quotes on this line: a quoted field must end with a quote.".into(),
+            ..DataProblem::default()
+        }),
+    }
+}
+
+/// Copies the header and the rows in `spans` (sorted, from the same input) into `output`, in the
+/// input's original encoding. Returns, for each span, the line it starts on in `output`.
+pub fn copy_rows(
+    input: Box<dyn BufRead + '_>,
+    options: &CsvInput,
+    header: Span,
+    spans: &[Span],
+    output: &mut dyn io::Write,
+) -> io::Result<Vec<u64>> {
+    let decoded = text::decode(input, options.encoding)?;
+    let mut copier = RowCopier {
+        text: decoded.text,
+        original: decoded.original,
+        output,
+        at: 0,
+        lines: 1,
+        first: true,
+    };
+    copier.copy(header)?;
+    spans
+        .iter()
+        .map(|span| {
+            let line = copier.lines;
+            copier.copy(*span).map(|()| line)
+        })
+        .collect()
+}
+
+/// Copies spans of decoded text in order, counting the lines written.
+struct RowCopier<'a, 'o> {
+    text: Box<dyn BufRead + 'a>,
+    original: Original,
+    output: &'o mut dyn io::Write,
+    /// Bytes of decoded text read so far.
+    at: u64,
+    /// The line the next span starts on in the output.
+    lines: u64,
+    /// Nothing written yet (the BOM goes first).
+    first: bool,
+}
+
+impl RowCopier<'_, '_> {
+    fn copy(&mut self, span: Span) -> io::Result<()> {
+        let mut gap = span.start.saturating_sub(self.at);
+        while gap > 0 {
+            let available = self.text.fill_buf()?.len();
+            if available == 0 {
+                break;
+            }
+            let step = available.min(gap as usize);
+            self.text.consume(step);
+            gap -= step as u64;
+            self.at += step as u64;
+        }
+        let mut chunk = Vec::new();
+        (&mut self.text)
+            .take(span.end.saturating_sub(self.at))
+            .read_to_end(&mut chunk)?;
+        self.at += chunk.len() as u64;
+        let mut chunk = String::from_utf8(chunk).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file changed while its rows were copied",
+            )
+        })?;
+        if !chunk.ends_with('\n') {
+            chunk.push('\n');
+        }
+        self.lines += chunk.matches('\n').count() as u64;
+        self.original.encode_into(&chunk, self.first, self.output)?;
+        self.first = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_whatever_the_case_spaces_or_punctuation() {
+        assert_eq!(normalise("\u{feff}Lineitem SKU"), "lineitemsku");
+        assert_eq!(normalise("lineitem_sku"), normalise(" LINEITEM-SKU "));
+    }
+
+    #[test]
+    fn rows_carry_lines_and_spans_and_blank_rows_are_skipped() {
+        let input = "a;b\r\n1;\"x\ny\"\r\n;\r\n\r\n2;z\r\n";
+        let mut t = Table::open(Box::new(input.as_bytes()), &CsvInput::default()).unwrap();
+        assert_eq!(t.delimiter(), b';');
+        assert_eq!(t.column(&["B"]), Some(1));
+        assert_eq!(
+            t.header_span(),
+            Span {
+                start: 0,
+                end: 5,
+                line: 1
+            }
+        );
+        assert!(t.next_row().unwrap().unwrap());
+        assert_eq!((t.line(), t.row_start(), t.get(Some(1))), (2, 5, "x\ny"));
+        assert!(t.next_row().unwrap().unwrap());
+        assert_eq!((t.line(), t.get(Some(0))), (6, "2"));
+        assert!(t.next_row().is_none());
+        assert_eq!(t.position(), input.len() as u64);
+    }
+
+    #[test]
+    fn rows_are_copied_back_in_their_own_encoding() {
+        let input = b"\xef\xbb\xbfid,name\n1,Ana\n2,Jos\xc3\xa9\n3,Li\n".to_vec();
+        let mut t = Table::open(Box::new(&input[..]), &CsvInput::default()).unwrap();
+        let mut spans = Vec::new();
+        while t.next_row().is_some() {
+            spans.push(t.row_start());
+        }
+        let row = |i: usize, end| Span {
+            start: spans[i],
+            end,
+            line: 0,
+        };
+        let mut out = Vec::new();
+        let starts = copy_rows(
+            Box::new(&input[..]),
+            &CsvInput::default(),
+            t.header_span(),
+            &[row(1, spans[2])],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, b"\xef\xbb\xbfid,name\n2,Jos\xc3\xa9\n");
+        assert_eq!(starts, [2]);
+
+        let crlf = b"id,name\r\n1,a\r\n2,\"b\r\nc\"\r\n3,d".to_vec();
+        let mut t = Table::open(Box::new(&crlf[..]), &CsvInput::default()).unwrap();
+        let mut starts = Vec::new();
+        while t.next_row().is_some() {
+            starts.push(t.row_start());
+        }
+        starts.push(t.position());
+        let spans = [
+            Span {
+                start: starts[1],
+                end: starts[2],
+                line: 3,
+            },
+            Span {
+                start: starts[2],
+                end: starts[3],
+                line: 5,
+            },
+        ];
+        let mut out = Vec::new();
+        let lines = copy_rows(
+            Box::new(&crlf[..]),
+            &CsvInput::default(),
+            t.header_span(),
+            &spans,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,name\r\n2,\"b\r\nc\"\r\n3,d\n"
+        );
+        assert_eq!(lines, [2, 4]);
+    }
+}

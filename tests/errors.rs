@@ -294,3 +294,62 @@ fn a_split_file_delivers_its_good_orders_and_the_fixed_bad_ones_follow_on_retry(
     assert!(second.contains("2002,") && second.contains("TEE-M-BLK"));
     assert!(sandbox.files("var/errors/orders").is_empty());
 }
+
+#[test]
+fn a_windows_1252_semicolon_file_is_read_and_its_rejected_rows_keep_their_encoding() {
+    let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace("on_invalid = \"reject-file\"\n", ""));
+    let header = "Order ID;Shipping Method;Ship To First Name;Ship To Last Name;Ship To Address1;Ship To City;Ship To State;Ship To Postal Code;Ship To Country;SKU;Quantity";
+    let text = format!(
+        "{header}\r\nA1;Ground;José;Núñez;1 Calle Mayor;Québec;Québec;G1R 4P5;Canada;MUG;1\r\nA2;Ground;Zoë;Brontë;2 Rue;Paris;;75001;France;;1\r\n"
+    );
+    let (bytes, _, lossy) = encoding_rs::WINDOWS_1252.encode(&text);
+    assert!(!lossy);
+    sandbox.drop_file("cart/orders", "ansi.csv", &bytes);
+    sandbox.once_expecting(1);
+    let delivered = fs::read_to_string(sandbox.path("warehouse/orders/ansi.csv")).unwrap();
+    assert!(delivered.contains("A1,"), "{delivered}");
+    assert!(
+        delivered.contains("José,Núñez"),
+        "decoded to UTF-8: {delivered}"
+    );
+    assert!(
+        delivered.contains(",QC,G1R 4P5,CA,"),
+        "province and country as ISO codes: {delivered}"
+    );
+    let rejected = fs::read(sandbox.path("var/errors/orders/ansi.csv")).unwrap();
+    let bad_rows = format!("{header}\r\n{}\r\n", text.lines().nth(2).unwrap());
+    let (expected, _, _) = encoding_rs::WINDOWS_1252.encode(&bad_rows);
+    assert_eq!(
+        rejected,
+        expected.as_ref(),
+        "the bad row, still Windows-1252 and semicolons"
+    );
+    let report = fs::read_to_string(sandbox.path("var/errors/orders/ansi.csv.error.txt")).unwrap();
+    assert!(
+        report.contains("line 2, field \"sku\", order A2"),
+        "{report}"
+    );
+}
+
+#[test]
+fn check_names_an_unknown_reader_option_and_a_bad_on_invalid() {
+    let sandbox = Sandbox::with_routes(
+        &ORDERS_ROUTE
+            .replace("on_invalid = \"reject-file\"", "on_invalid = \"drop\"")
+            .replace(
+                "reader = \"canonical-orders-csv\"",
+                "reader = \"canonical-orders-csv\"\nreader_options = { encodng = \"utf-8\", delimiter = \"#\" }",
+            ),
+    );
+    let out = sandbox.cmd(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "routes[0].on_invalid",
+        "\"drop\" is not one of",
+        "routes[0].reader_options",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}

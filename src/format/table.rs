@@ -45,8 +45,8 @@ impl<'a> Table<'a> {
         input: Box<dyn BufRead + 'a>,
         options: &CsvInput,
     ) -> Result<Table<'a>, FormatError> {
-        let mut decoded = text::decode(input, options.encoding)?;
-        let delimiter = options.delimiter.resolve(decoded.text.fill_buf()?);
+        let decoded = text::decode(input, options.encoding)?;
+        let delimiter = options.delimiter.resolve(decoded.sniffed_delimiter);
         // Rows end at `\n` only: with the default CRLF handling the csv crate ends a row at its `\r`
         // and counts the `\n` into the next one, which puts that row's line number one too low.
         // A CRLF row's last field keeps the `\r`, which `get` trims.

@@ -67,6 +67,8 @@ pub struct Decoded<'a> {
     pub text: Box<dyn BufRead + 'a>,
     /// The original encoding.
     pub original: Original,
+    /// The CSV delimiter the first line suggests (see [`Delimiter::Auto`]).
+    pub sniffed_delimiter: u8,
 }
 
 /// Decodes `input` as declared (or detected, for `Auto`). A BOM always wins over a declaration:
@@ -91,6 +93,12 @@ pub fn decode<'a>(
         encoding,
         bom: bom_len > 0,
     };
+    let sniffed_delimiter = sniff_delimiter(
+        encoding
+            .decode_without_bom_handling(&head[bom_len..])
+            .0
+            .as_bytes(),
+    );
     let mut head = Cursor::new(head);
     head.set_position(bom_len as u64);
     let rest = head.chain(input);
@@ -103,7 +111,11 @@ pub fn decode<'a>(
             .build(rest);
         Box::new(BufReader::with_capacity(64 * 1024, decoder))
     };
-    Ok(Decoded { text, original })
+    Ok(Decoded {
+        text,
+        original,
+        sniffed_delimiter,
+    })
 }
 
 /// True when `head` is valid UTF-8, allowing a character cut at the end of a full sniff window.
@@ -141,11 +153,11 @@ impl<'de> Deserialize<'de> for Delimiter {
 }
 
 impl Delimiter {
-    /// The delimiter to use for text whose first bytes are `head`.
-    pub fn resolve(self, head: &[u8]) -> u8 {
+    /// The delimiter to use, given the one sniffed from the input.
+    pub fn resolve(self, sniffed: u8) -> u8 {
         match self {
             Delimiter::Byte(b) => b,
-            Delimiter::Auto => sniff_delimiter(head),
+            Delimiter::Auto => sniffed,
         }
     }
 }

@@ -576,7 +576,7 @@ fn into_io(e: csv::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Conversion, ConvertError, OnInvalid, convert};
+    use crate::format::{Conversion, ConvertError, Converted, OnInvalid, convert};
 
     const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
 
@@ -660,6 +660,58 @@ mod tests {
             .replace("ship_to_city", "Ship To City");
         let input = format!("{header}9,,,ground,A,B,,1 St,,Town,,X1,GB,,,,,S,1,,\n");
         assert!(run(&input).unwrap().contains("Town"));
+    }
+
+    fn split(input: &str) -> Result<(String, Converted), ConvertError> {
+        let conversion = Conversion {
+            reader: Box::new(CanonicalOrdersCsv::reader(&Options::new()).unwrap()),
+            writer: Box::new(CanonicalOrdersCsv::writer(&Options::new()).unwrap()),
+            on_invalid: OnInvalid::Split,
+        };
+        let mut out = Vec::new();
+        let converted = convert(
+            &conversion,
+            Box::new(input.as_bytes()),
+            None,
+            Box::new(&mut out),
+            50,
+        )?;
+        Ok((String::from_utf8(out).unwrap(), converted))
+    }
+
+    #[test]
+    fn a_split_keeps_good_orders_and_gives_the_bad_ones_rows() {
+        let good = "1,,,ground,A,B,,1 St,,Town,,X1,GB,,,,,S,1,,\n";
+        let bad = "2,,,ground,A,B,,1 St,,Town,,X1,GB,,,,,S,0,,\n2,,,,,,,,,,,,,,,,,T,1,,\n";
+        let input = format!("{HEADER}{good}{bad}{good}");
+        let (out, converted) = split(&input).unwrap();
+        assert_eq!(converted.written, 2);
+        assert_eq!(out.lines().count(), 3);
+        let rejected = converted.rejected.unwrap();
+        let start = (HEADER.len() + good.len()) as u64;
+        assert_eq!(
+            rejected.spans,
+            [Span {
+                start,
+                end: start + bad.len() as u64,
+                line: 3
+            }]
+        );
+        assert_eq!(
+            rejected.header,
+            Span {
+                start: 0,
+                end: HEADER.len() as u64,
+                line: 1
+            }
+        );
+        assert_eq!(rejected.problems[0].field.as_deref(), Some("quantity"));
+
+        let all_bad = format!("{HEADER}{bad}");
+        assert!(
+            matches!(split(&all_bad), Err(ConvertError::Data { total: 1, .. })),
+            "nothing good: the whole file"
+        );
     }
 
     #[test]

@@ -398,6 +398,10 @@ enum Parsed {
     Unreadable(FormatError),
 }
 
+/// Most rejected documents a split keeps track of; past this many, the whole file is rejected
+/// (so memory stays bounded however bad a huge file is).
+const MAX_SPLIT_DOCUMENTS: usize = 100_000;
+
 /// Inputs at least this large are parsed and written on two threads.
 const PARALLEL_FROM_BYTES: u64 = 1 << 20;
 
@@ -502,8 +506,11 @@ impl Sink<'_, '_> {
         let room = self.max_problems.saturating_sub(self.problems.len());
         self.problems.extend(problems.into_iter().take(room));
         match span {
-            Some(span) => self.spans.push(span),
-            None => self.unsplittable = true,
+            Some(span) if self.spans.len() < MAX_SPLIT_DOCUMENTS => self.spans.push(span),
+            _ => {
+                self.unsplittable = true;
+                self.spans = Vec::new();
+            }
         }
     }
 

@@ -560,8 +560,6 @@ fn place_rejected(
     let target = match &row.rejected_path {
         Some(path) => PathBuf::from(path),
         None => {
-            fs::create_dir_all(&route.config.errors)
-                .map_err(transient("create", &route.config.errors))?;
             let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
             ledger.rejecting(row.id, &target.to_string_lossy())?;
             target

@@ -92,11 +92,6 @@ impl<'a> Table<'a> {
         self.header_span
     }
 
-    /// What the input's bytes were before decoding.
-    pub fn original(&self) -> Original {
-        self.original
-    }
-
     /// The delimiter in use.
     pub fn delimiter(&self) -> u8 {
         self.delimiter
@@ -204,17 +199,8 @@ struct RowCopier<'a, 'o> {
 
 impl RowCopier<'_, '_> {
     fn copy(&mut self, span: Span) -> io::Result<()> {
-        let mut gap = span.start.saturating_sub(self.at);
-        while gap > 0 {
-            let available = self.text.fill_buf()?.len();
-            if available == 0 {
-                break;
-            }
-            let step = available.min(gap as usize);
-            self.text.consume(step);
-            gap -= step as u64;
-            self.at += step as u64;
-        }
+        let gap = span.start.saturating_sub(self.at);
+        self.at += io::copy(&mut (&mut self.text).take(gap), &mut io::sink())?;
         let mut chunk = Vec::new();
         (&mut self.text)
             .take(span.end.saturating_sub(self.at))
@@ -239,6 +225,16 @@ impl RowCopier<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row's start, then where reading ended.
+    fn row_boundaries(t: &mut Table<'_>) -> Vec<u64> {
+        let mut starts = Vec::new();
+        while t.next_row().is_some() {
+            starts.push(t.row_start());
+        }
+        starts.push(t.position());
+        starts
+    }
 
     #[test]
     fn names_match_whatever_the_case_spaces_or_punctuation() {
@@ -272,10 +268,7 @@ mod tests {
     fn rows_are_copied_back_in_their_own_encoding() {
         let input = b"\xef\xbb\xbfid,name\n1,Ana\n2,Jos\xc3\xa9\n3,Li\n".to_vec();
         let mut t = Table::open(Box::new(&input[..]), &CsvInput::default()).unwrap();
-        let mut spans = Vec::new();
-        while t.next_row().is_some() {
-            spans.push(t.row_start());
-        }
+        let spans = row_boundaries(&mut t);
         let row = |i: usize, end| Span {
             start: spans[i],
             end,
@@ -295,11 +288,7 @@ mod tests {
 
         let crlf = b"id,name\r\n1,a\r\n2,\"b\r\nc\"\r\n3,d".to_vec();
         let mut t = Table::open(Box::new(&crlf[..]), &CsvInput::default()).unwrap();
-        let mut starts = Vec::new();
-        while t.next_row().is_some() {
-            starts.push(t.row_start());
-        }
-        starts.push(t.position());
+        let starts = row_boundaries(&mut t);
         let spans = [
             Span {
                 start: starts[1],

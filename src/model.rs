@@ -28,6 +28,19 @@ pub enum Document {
 }
 
 impl Document {
+    /// The id a merchant knows the document by: the order id, the SKU of an inventory record,
+    /// the RMA number of a return.
+    pub fn id(&self) -> &str {
+        match self {
+            Document::Order(o) => &o.order_id,
+            Document::OrderHold(h) => &h.order_id,
+            Document::ShipmentConfirmation(s) => &s.order_id,
+            Document::InventoryRecord(i) => &i.sku,
+            Document::RmaAuthorization(r) => &r.rma_id,
+            Document::ReturnReceipt(r) => &r.rma_id,
+        }
+    }
+
     /// The kind of this document, for messages and writer checks.
     pub fn kind(&self) -> DocumentKind {
         match self {

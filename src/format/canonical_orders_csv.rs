@@ -5,10 +5,10 @@
 //! order must be adjacent. Headers are matched case- and space-insensitively; extra columns are
 //! ignored. The columns are documented in README.md.
 
-use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
 
-use super::orders::PendingOrder;
+use super::grouped::{GroupedRows, Pending, RowDialect};
+use super::orders::{self, is_iso_date};
 use super::table::{self, CsvInput, Table};
 use super::validate::Field;
 use super::{
@@ -132,14 +132,13 @@ impl CanonicalOrdersCsv {
 
 impl ReaderFormat for CanonicalOrdersCsv {
     fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
-        Box::new(OrderRows {
-            input: Some(input),
-            options: self.input,
-            table: None,
-            index: [None; COLUMNS.len()],
-            current: None,
-            ready: VecDeque::new(),
-        })
+        Box::new(GroupedRows::new(
+            input,
+            self.input,
+            CanonicalRows {
+                index: [None; COLUMNS.len()],
+            },
+        ))
     }
 
     fn copy_rows(
@@ -166,15 +165,10 @@ impl WriterFormat for CanonicalOrdersCsv {
     }
 }
 
-struct OrderRows<'a> {
-    /// The input, until the table is opened on the first call.
-    input: Option<Box<dyn BufRead + 'a>>,
-    options: CsvInput,
-    table: Option<Table<'a>>,
+/// The rows of the canonical orders CSV.
+struct CanonicalRows {
     /// Column index per [`Col`].
     index: [Option<usize>; COLUMNS.len()],
-    current: Option<PendingOrder>,
-    ready: VecDeque<Result<Item, FormatError>>,
 }
 
 const ORDER_LEVEL: [Col; 16] = [
@@ -196,118 +190,44 @@ const ORDER_LEVEL: [Col; 16] = [
     Col::Notes,
 ];
 
-impl<'a> OrderRows<'a> {
-    fn table(&self) -> &Table<'a> {
-        self.table.as_ref().expect("opened before rows are read")
+impl CanonicalRows {
+    fn field<'t>(&self, table: &'t Table<'_>, col: Col) -> &'t str {
+        table.get(self.index[col as usize])
     }
 
-    fn field(&self, col: Col) -> &str {
-        self.table().get(self.index[col as usize])
-    }
-
-    fn opt(&self, col: Col) -> Option<String> {
-        Some(self.field(col))
+    fn opt(&self, table: &Table<'_>, col: Col) -> Option<String> {
+        Some(self.field(table, col))
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     }
 
-    /// Opens the table and maps its columns; gives the header item.
-    fn open(&mut self, input: Box<dyn BufRead + 'a>) -> Result<Item, FormatError> {
-        let table = Table::open(input, &self.options)?;
-        for (i, name) in COLUMNS.iter().enumerate() {
-            self.index[i] = table.column(&[name]);
-        }
-        let header = table.header_span();
-        self.table = Some(table);
-        let missing: Vec<&str> = REQUIRED
-            .iter()
-            .filter(|c| self.index[**c as usize].is_none())
-            .map(|c| c.name())
-            .collect();
-        if !missing.is_empty() {
-            return Err(FormatError::data(DataProblem {
-                line: Some(1),
-                problem: format!("the header lacks the column(s) {}.", missing.join(", ")),
-                fix: format!(
-                    "make the first line the header of {NAME}: {} (see README.md).",
-                    COLUMNS.join(",")
-                ),
-                ..DataProblem::default()
-            }));
-        }
-        Ok(Item::Header(header))
-    }
-
-    /// Ends the pending order (or orphan rows) at byte `end`.
-    fn flush(&mut self, end: u64) {
-        if let Some(p) = self.current.take() {
-            let item = if p.order.order_id.is_empty() {
-                p.reject(end)
-            } else {
-                p.finish(end, column_of)
-            };
-            self.ready.push_back(Ok(item));
-        }
-    }
-
-    /// Handles one data row: starts or extends the pending order.
-    fn take_row(&mut self) {
-        let (line, start) = (self.table().line(), self.table().row_start());
-        let id = self.field(Col::OrderId).to_string();
-        let continues = self
-            .current
-            .as_ref()
-            .is_some_and(|p| !id.is_empty() && p.order.order_id == id);
-        if !continues {
-            self.flush(start);
-        }
-        if id.is_empty() {
-            let mut orphan = PendingOrder::new(Order::default(), line, start);
-            orphan.problem(
-                line,
-                Col::OrderId.name(),
-                "",
-                "the order id is empty.",
-                "give every row the id of the order it belongs to.",
-            );
-            self.current = Some(orphan);
-            return;
-        }
-        if continues {
-            self.check_consistent(line);
-        } else {
-            self.start_order(line, start, id);
-        }
-        self.add_line(line);
-    }
-
-    fn start_order(&mut self, line: u64, start: u64, id: String) {
-        let order = Order {
-            order_id: id,
-            order_date: self.opt(Col::OrderDate),
-            currency: self.opt(Col::Currency).map(|c| c.to_ascii_uppercase()),
-            shipping_method: self.field(Col::ShippingMethod).to_string(),
+    /// The order-level fields, from an order's first row.
+    fn start_order(&self, t: &Table<'_>, pending: &mut Pending<Order>) {
+        let line = t.line();
+        pending.doc = Order {
+            order_id: pending.key.clone(),
+            order_date: self.opt(t, Col::OrderDate),
+            currency: self.opt(t, Col::Currency).map(|c| c.to_ascii_uppercase()),
+            shipping_method: self.field(t, Col::ShippingMethod).to_string(),
             ship_to: Address {
-                first_name: self.field(Col::FirstName).to_string(),
-                last_name: self.field(Col::LastName).to_string(),
-                company: self.opt(Col::Company),
-                address1: self.field(Col::Address1).to_string(),
-                address2: self.opt(Col::Address2),
-                city: self.field(Col::City).to_string(),
-                state: self.opt(Col::State),
-                postal_code: self.field(Col::PostalCode).to_string(),
-                country: self.field(Col::Country).to_string(),
-                email: self.opt(Col::Email),
-                phone: self.opt(Col::Phone),
+                first_name: self.field(t, Col::FirstName).to_string(),
+                last_name: self.field(t, Col::LastName).to_string(),
+                company: self.opt(t, Col::Company),
+                address1: self.field(t, Col::Address1).to_string(),
+                address2: self.opt(t, Col::Address2),
+                city: self.field(t, Col::City).to_string(),
+                state: self.opt(t, Col::State),
+                postal_code: self.field(t, Col::PostalCode).to_string(),
+                country: self.field(t, Col::Country).to_string(),
+                email: self.opt(t, Col::Email),
+                phone: self.opt(t, Col::Phone),
             },
-            notes: self.opt(Col::Notes),
+            notes: self.opt(t, Col::Notes),
             lines: Vec::new(),
         };
-        let mut pending = PendingOrder::new(order, line, start);
-        if let Some(d) = &pending.order.order_date
-            && !is_iso_date(d)
+        if let Some(d) = pending.doc.order_date.clone()
+            && !is_iso_date(&d)
         {
-            let d = d.clone();
             pending.problem(
                 line,
                 Col::OrderDate.name(),
@@ -316,10 +236,9 @@ impl<'a> OrderRows<'a> {
                 "write it as 2026-11-22 or 2026-11-22T10:15:00Z.",
             );
         }
-        if let Some(c) = &pending.order.currency
+        if let Some(c) = pending.doc.currency.clone()
             && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
         {
-            let c = c.clone();
             pending.problem(
                 line,
                 Col::Currency.name(),
@@ -328,17 +247,13 @@ impl<'a> OrderRows<'a> {
                 "write it as USD, EUR, GBP …",
             );
         }
-        self.current = Some(pending);
     }
 
     /// Later rows may leave order-level columns empty or repeat them; they may not contradict them.
-    fn check_consistent(&mut self, line: u64) {
-        let Some(mut pending) = self.current.take() else {
-            return;
-        };
+    fn check_consistent(&self, t: &Table<'_>, pending: &mut Pending<Order>) {
         for col in ORDER_LEVEL {
-            let v = self.field(col);
-            let first = order_level_value(&pending.order, col);
+            let v = self.field(t, col);
+            let first = order_level_value(&pending.doc, col);
             // Country and currency may differ in case only.
             let same = if matches!(col, Col::Country | Col::Currency) {
                 v.eq_ignore_ascii_case(first)
@@ -347,7 +262,7 @@ impl<'a> OrderRows<'a> {
             };
             if !v.is_empty() && !same {
                 pending.problem(
-                    line,
+                    t.line(),
                     col.name(),
                     v,
                     "this row disagrees with the order's first row.",
@@ -355,41 +270,68 @@ impl<'a> OrderRows<'a> {
                 );
             }
         }
-        self.current = Some(pending);
+    }
+}
+
+impl RowDialect for CanonicalRows {
+    type Doc = Order;
+
+    fn open(&mut self, table: &Table<'_>) -> Result<(), FormatError> {
+        for (i, name) in COLUMNS.iter().enumerate() {
+            self.index[i] = table.column(&[name]);
+        }
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .filter(|c| self.index[**c as usize].is_none())
+            .map(|c| c.name())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(FormatError::data(DataProblem {
+            line: Some(1),
+            problem: format!("the header lacks the column(s) {}.", missing.join(", ")),
+            fix: format!(
+                "make the first line the header of {NAME}: {} (see README.md).",
+                COLUMNS.join(",")
+            ),
+            ..DataProblem::default()
+        }))
     }
 
-    fn add_line(&mut self, line: u64) {
-        let Some(mut pending) = self.current.take() else {
-            return;
-        };
-        let qty_text = self.field(Col::Quantity);
-        let quantity = match qty_text.parse::<u32>() {
-            Ok(q) => q,
-            Err(_) => {
-                pending.problem(
-                    line,
-                    Col::Quantity.name(),
-                    qty_text,
-                    "the quantity is not a positive whole number.",
-                    "write the quantity as a whole number of at least 1, such as 2.",
-                );
-                0
-            }
-        };
-        let unit_price = self.opt(Col::UnitPrice);
-        if let Some(p) = &unit_price
-            && !is_decimal(p)
-        {
-            pending.problem(
-                line,
-                Col::UnitPrice.name(),
-                p,
-                "the unit price is not a decimal number.",
-                "write the price with a dot and no currency sign, such as 19.90.",
-            );
+    fn key<'t>(&self, table: &'t Table<'_>) -> &'t str {
+        self.field(table, Col::OrderId)
+    }
+
+    fn keyless(&self) -> [&'static str; 3] {
+        [
+            Col::OrderId.name(),
+            "the order id is empty.",
+            "give every row the id of the order it belongs to.",
+        ]
+    }
+
+    fn add_row(&self, t: &Table<'_>, pending: &mut Pending<Order>, first: bool) {
+        if first {
+            self.start_order(t, pending);
+        } else {
+            self.check_consistent(t, pending);
         }
-        let next_number = pending.next_line_number();
-        let number_text = self.field(Col::LineNumber);
+        let line = t.line();
+        let quantity = orders::quantity(
+            pending,
+            line,
+            Col::Quantity.name(),
+            self.field(t, Col::Quantity),
+        );
+        let unit_price = orders::price(
+            pending,
+            line,
+            Col::UnitPrice.name(),
+            self.field(t, Col::UnitPrice),
+        );
+        let next_number = orders::next_line_number(pending);
+        let number_text = self.field(t, Col::LineNumber);
         let line_number = match number_text.parse::<u32>() {
             _ if number_text.is_empty() => next_number,
             Ok(n) if n > 0 => n,
@@ -406,49 +348,16 @@ impl<'a> OrderRows<'a> {
         };
         let order_line = OrderLine {
             line_number,
-            sku: self.field(Col::Sku).to_string(),
+            sku: self.field(t, Col::Sku).to_string(),
             quantity,
             unit_price,
-            description: self.opt(Col::Description),
+            description: self.opt(t, Col::Description),
         };
-        pending.add_line(order_line, line);
-        self.current = Some(pending);
+        orders::add_line(pending, order_line, line);
     }
-}
 
-impl Iterator for OrderRows<'_> {
-    type Item = Result<Item, FormatError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(input) = self.input.take() {
-            return Some(self.open(input));
-        }
-        loop {
-            if let Some(item) = self.ready.pop_front() {
-                return Some(item);
-            }
-            let table = self.table.as_mut()?;
-            let before = table.position();
-            match table.next_row() {
-                None => {
-                    let end = table.position();
-                    self.flush(end);
-                    self.table = None;
-                }
-                Some(Ok(_)) => self.take_row(),
-                Some(Err(FormatError::Data(problem))) => {
-                    // An unreadable row: part of the order before it, or rows of their own.
-                    let line = problem.line.unwrap_or(0);
-                    self.current
-                        .get_or_insert_with(|| PendingOrder::new(Order::default(), line, before))
-                        .push(*problem);
-                }
-                Some(Err(e)) => {
-                    self.table = None;
-                    return Some(Err(e));
-                }
-            }
-        }
+    fn finish(&self, pending: Pending<Order>, end: u64) -> Item {
+        orders::finish(pending, end, column_of)
     }
 }
 
@@ -479,34 +388,6 @@ fn order_level_value(o: &Order, col: Col) -> &str {
         Col::Notes => opt(&o.notes),
         Col::LineNumber | Col::Sku | Col::Quantity | Col::UnitPrice | Col::Description => "",
     }
-}
-
-/// True for `2026-11-22`, `2026-11-22T10:15:00Z` and the like.
-pub fn is_iso_date(text: &str) -> bool {
-    // The common plain date first, without chrono's general-purpose parser.
-    let b = text.as_bytes();
-    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
-        return match (num(0..4), num(5..7), num(8..10)) {
-            (Some(y), Some(m), Some(d)) => {
-                chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
-            }
-            _ => false,
-        };
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
-        || chrono::DateTime::parse_from_rfc3339(text).is_ok()
-        || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").is_ok()
-}
-
-/// True for decimal numbers written with a dot: `19.90`, `-3`, `0.5`.
-pub fn is_decimal(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-    !whole.is_empty()
-        && !frac.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 struct OrdersCsvWriter<'a> {

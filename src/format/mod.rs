@@ -3,7 +3,9 @@
 //! with itself.
 
 mod canonical_orders_csv;
+mod grouped;
 mod orders;
+mod shopify_orders_csv;
 pub mod table;
 pub mod text;
 pub mod validate;
@@ -191,7 +193,11 @@ pub trait WriterFormat: Send + Sync {
 pub const PASSTHROUGH: &str = "passthrough";
 
 /// Every reader name, for messages.
-pub const READERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
+pub const READERS: &[&str] = &[
+    PASSTHROUGH,
+    canonical_orders_csv::NAME,
+    shopify_orders_csv::NAME,
+];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
 
@@ -254,6 +260,9 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         canonical_orders_csv::NAME => Ok(Box::new(
             canonical_orders_csv::CanonicalOrdersCsv::reader(options)?,
         )),
+        shopify_orders_csv::NAME => Ok(Box::new(shopify_orders_csv::ShopifyOrdersCsv::reader(
+            options,
+        )?)),
         _ => Err(unknown()),
     }
 }
@@ -524,9 +533,16 @@ impl Sink<'_, '_> {
             Item::Rejected(problems, span) => self.reject(problems, span),
             Item::Document(doc, span) => {
                 if !self.conversion.writer.accepts().contains(&doc.kind()) {
+                    let kind = doc.kind();
                     let problem = DataProblem {
-                        problem: format!("this route's writer cannot write a {}.", doc.kind()),
-                        fix: "send this file to a route whose writer handles it.".into(),
+                        line: span.map(|s| s.line),
+                        document_id: Some(doc.id().to_string()),
+                        problem: format!(
+                            "this is an {kind}, and the route's writer cannot write {kind}s."
+                        ),
+                        fix: format!(
+                            "send {kind}s through a route whose writer takes them, or pass this one on by hand."
+                        ),
                         ..DataProblem::default()
                     };
                     self.reject(vec![problem], span);

@@ -1,102 +1,101 @@
-//! Assembling orders from adjacent rows, shared by the order readers: problems found while
-//! reading, the common checks of `validate.rs`, and the rows' span for splitting.
+//! What the order readers share: reading quantities, prices and dates the same way, and ending an
+//! order with the common checks of `validate.rs`, reported under each dialect's column names.
 
+use super::Item;
+use super::grouped::Pending;
 use super::validate::{Field, check_order};
-use super::{DataProblem, Item, Span};
 use crate::model::{Document, Order, OrderLine};
 
-/// An order being read, row by row.
-pub struct PendingOrder {
-    /// The order so far.
-    pub order: Order,
-    problems: Vec<DataProblem>,
-    first_line: u64,
-    line_rows: Vec<u64>,
-    start: u64,
+/// Reads a quantity cell; a problem (and 0) when it is not a whole number.
+pub fn quantity<T>(pending: &mut Pending<T>, line: u64, column: &str, text: &str) -> u32 {
+    match text.parse::<u32>() {
+        Ok(q) => q,
+        Err(_) => {
+            pending.problem(
+                line,
+                column,
+                text,
+                "the quantity is not a positive whole number.",
+                "write the quantity as a whole number of at least 1, such as 2.",
+            );
+            0
+        }
+    }
 }
 
-impl PendingOrder {
-    /// Starts an order whose first row is on `line`, starting at byte `start`.
-    pub fn new(order: Order, line: u64, start: u64) -> PendingOrder {
-        PendingOrder {
-            order,
-            problems: Vec::new(),
-            first_line: line,
-            line_rows: Vec::new(),
-            start,
+/// Reads an optional price cell; a problem when it is not a decimal number.
+pub fn price<T>(pending: &mut Pending<T>, line: u64, column: &str, text: &str) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    if !is_decimal(text) {
+        pending.problem(
+            line,
+            column,
+            text,
+            "the price is not a decimal number.",
+            "write the price with a dot and no currency sign, such as 19.90.",
+        );
+    }
+    Some(text.to_string())
+}
+
+/// Adds a line read from the row on `line`.
+pub fn add_line(pending: &mut Pending<Order>, order_line: OrderLine, line: u64) {
+    pending.doc.lines.push(order_line);
+    pending.item_from(line);
+}
+
+/// The number the next line gets when the input does not number lines.
+pub fn next_line_number(pending: &Pending<Order>) -> u32 {
+    pending.doc.lines.len() as u32 + 1
+}
+
+/// Ends an order at byte `end`: runs the common checks (reported under the dialect's `column`
+/// for each field) and gives the order, or every problem found in it.
+pub fn finish(
+    mut pending: Pending<Order>,
+    end: u64,
+    column: impl Fn(Field) -> &'static str,
+) -> Item {
+    for f in check_order(&mut pending.doc) {
+        let line = match f.field {
+            Field::Sku(i) | Field::Quantity(i) => pending.item_line(i),
+            _ => pending.first_line(),
+        };
+        // A quantity the reader could not read is reported once, by the reader.
+        let label = column(f.field);
+        if !pending.has_problem(line, label) {
+            pending.problem(line, label, &f.value, &f.problem, &f.fix);
         }
     }
+    pending.into_item(end, Document::Order)
+}
 
-    /// Notes a problem the reader found on `line` in `column`.
-    pub fn problem(&mut self, line: u64, column: &str, value: &str, problem: &str, fix: &str) {
-        self.problems.push(DataProblem {
-            line: Some(line),
-            field: (!column.is_empty()).then(|| column.to_string()),
-            document_id: (!self.order.order_id.is_empty()).then(|| self.order.order_id.clone()),
-            value: (!value.is_empty()).then(|| value.to_string()),
-            problem: problem.to_string(),
-            fix: fix.to_string(),
-        });
-    }
-
-    /// Notes a problem the reader already phrased (such as an unreadable row).
-    pub fn push(&mut self, mut problem: DataProblem) {
-        if problem.document_id.is_none() && !self.order.order_id.is_empty() {
-            problem.document_id = Some(self.order.order_id.clone());
-        }
-        self.problems.push(problem);
-    }
-
-    /// Adds an order line read from the row on `line`.
-    pub fn add_line(&mut self, order_line: OrderLine, line: u64) {
-        self.order.lines.push(order_line);
-        self.line_rows.push(line);
-    }
-
-    /// The number the next line gets when the input does not number lines.
-    pub fn next_line_number(&self) -> u32 {
-        self.order.lines.len() as u32 + 1
-    }
-
-    /// Ends the order at byte `end`: checks it, and gives the document, or its problems with the
-    /// column names `column` gives for each field.
-    pub fn finish(mut self, end: u64, column: impl Fn(Field) -> &'static str) -> Item {
-        let span = Some(Span {
-            start: self.start,
-            end,
-            line: self.first_line,
-        });
-        for f in check_order(&mut self.order) {
-            let line = match f.field {
-                Field::Sku(i) | Field::Quantity(i) => self.line_rows[i],
-                _ => self.first_line,
-            };
-            // A quantity the reader could not read is reported once, by the reader.
-            let label = column(f.field);
-            let duplicate = self
-                .problems
-                .iter()
-                .any(|p| p.line == Some(line) && p.field.as_deref() == Some(label));
-            if !duplicate {
-                self.problem(line, label, &f.value, &f.problem, &f.fix);
+/// True for `2026-11-22`, `2026-11-22T10:15:00Z` and the like.
+pub fn is_iso_date(text: &str) -> bool {
+    // The common plain date first, without chrono's general-purpose parser.
+    let b = text.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
+        return match (num(0..4), num(5..7), num(8..10)) {
+            (Some(y), Some(m), Some(d)) => {
+                chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
             }
-        }
-        if self.problems.is_empty() {
-            Item::Document(Document::Order(self.order), span)
-        } else {
-            Item::Rejected(self.problems, span)
-        }
+            _ => false,
+        };
     }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(text).is_ok()
+        || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").is_ok()
+}
 
-    /// Ends rows that make no order at all (such as rows without an order id) at byte `end`.
-    pub fn reject(self, end: u64) -> Item {
-        Item::Rejected(
-            self.problems,
-            Some(Span {
-                start: self.start,
-                end,
-                line: self.first_line,
-            }),
-        )
-    }
+/// True for decimal numbers written with a dot: `19.90`, `-3`, `0.5`.
+pub fn is_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !frac.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }

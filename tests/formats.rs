@@ -1,0 +1,340 @@
+//! Cart formats read from the fixtures under `fixtures/`, written as the carts export them.
+
+use std::path::{Path, PathBuf};
+
+use cartferry::format::{
+    self, Conversion, ConvertError, DataProblem, Item, OnInvalid, Options, convert,
+};
+use cartferry::model::{Document, HoldAction, Order};
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+}
+
+fn options(toml_text: &str) -> Options {
+    toml::from_str(toml_text).expect("test options are valid TOML")
+}
+
+/// Everything a reader finds in a file: documents, and the problems of rejected ones.
+#[derive(Debug, Default, PartialEq)]
+struct Read {
+    documents: Vec<Document>,
+    rejected: Vec<Vec<DataProblem>>,
+}
+
+impl Read {
+    fn orders(&self) -> Vec<&Order> {
+        self.documents
+            .iter()
+            .filter_map(|d| match d {
+                Document::Order(o) => Some(o),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn order(&self, id: &str) -> &Order {
+        self.orders()
+            .into_iter()
+            .find(|o| o.order_id == id)
+            .unwrap_or_else(|| panic!("order {id} was not read"))
+    }
+
+    /// The problems of the rejected document with this id.
+    fn problems_of(&self, id: &str) -> &[DataProblem] {
+        self.rejected
+            .iter()
+            .find(|ps| ps.iter().any(|p| p.document_id.as_deref() == Some(id)))
+            .unwrap_or_else(|| panic!("{id} was not rejected: {:?}", self.rejected))
+    }
+}
+
+fn read_with(reader: &str, reader_options: &str, bytes: &[u8]) -> Read {
+    let reader = format::reader(reader, &options(reader_options)).expect("reader exists");
+    let mut read = Read::default();
+    for item in reader.read(Box::new(bytes)) {
+        match item.expect("the file as a whole is readable") {
+            Item::Header(_) => {}
+            Item::Document(d, _) => read.documents.push(d),
+            Item::Rejected(problems, _) => read.rejected.push(problems),
+        }
+    }
+    read
+}
+
+fn shopify_export() -> Vec<u8> {
+    std::fs::read(fixture("shopify-orders-csv/orders_export_1.csv")).unwrap()
+}
+
+#[test]
+fn shopify_export_gives_orders_cancellations_and_reports() {
+    let read = read_with("shopify-orders-csv", "", &shopify_export());
+    let ids: Vec<&str> = read.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        44,
+        "50 orders less 2 cancelled, 2 unpaid, 2 broken: {ids:?}"
+    );
+    assert!(
+        ids.iter()
+            .all(|id| !["#1013", "#1037", "#1024", "#1041", "#1017", "#1033"].contains(id))
+    );
+
+    let cancels: Vec<_> = read
+        .documents
+        .iter()
+        .filter_map(|d| match d {
+            Document::OrderHold(h) => {
+                Some((h.order_id.as_str(), h.action, h.requested_at.as_deref()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cancels,
+        [
+            (
+                "#1013",
+                HoldAction::Cancel,
+                Some("2025-05-14T16:02:11-04:00")
+            ),
+            (
+                "#1037",
+                HoldAction::Cancel,
+                Some("2025-06-02T08:30:00-04:00")
+            ),
+        ]
+    );
+
+    // Accents, the apostrophe ZIP and phone, the name split, the state and country codes.
+    let jose = read.order("#1002");
+    assert_eq!(
+        (
+            jose.ship_to.first_name.as_str(),
+            jose.ship_to.last_name.as_str()
+        ),
+        ("José", "Núñez")
+    );
+    assert_eq!(jose.ship_to.postal_code, "02134");
+    assert_eq!(jose.ship_to.phone.as_deref(), Some("0617 555 0134"));
+    assert_eq!(
+        jose.order_date.as_deref(),
+        Some("2025-05-11T10:54:06-04:00")
+    );
+    let francois = read.order("#1004");
+    assert_eq!(
+        (
+            francois.ship_to.city.as_str(),
+            francois.ship_to.state.as_deref(),
+            francois.ship_to.country.as_str()
+        ),
+        ("Montréal", Some("QC"), "CA")
+    );
+    assert_eq!(read.order("#1007").ship_to.city, "München");
+    // Multi-line orders keep every line, numbered in file order; the gift card is left out.
+    let skus = |id| {
+        read.order(id)
+            .lines
+            .iter()
+            .map(|l| (l.line_number, l.sku.as_str(), l.quantity))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        skus("#1002"),
+        [(1, "TOWEL-LIN", 1), (2, "BOARD-OAK", 2), (3, "MUG-BLU", 3)]
+    );
+    assert_eq!(
+        skus("#1008"),
+        [(1, "MUG-BLU", 1), (2, "PAN-CI-26", 2), (3, "KETTLE-ENA", 3)]
+    );
+    // Quoted newlines and quotes in notes.
+    assert_eq!(
+        read.order("#1005").notes.as_deref(),
+        Some("Leave at the back door.\nRing twice, the bell is broken.")
+    );
+    assert!(
+        read.order("#1020")
+            .notes
+            .as_deref()
+            .unwrap()
+            .contains("\"Mum\" — no invoice in the box,\nplease.")
+    );
+
+    // Each rejected order names its line, column and fix.
+    let pos = |p: &DataProblem| (p.line, p.field.clone().unwrap_or_default());
+    assert_eq!(read.rejected.len(), 4);
+    assert_eq!(
+        read.problems_of("#1017")
+            .iter()
+            .map(pos)
+            .collect::<Vec<_>>(),
+        [(Some(29), "Lineitem sku".to_string())]
+    );
+    assert_eq!(
+        read.problems_of("#1033")
+            .iter()
+            .map(pos)
+            .collect::<Vec<_>>(),
+        [(Some(55), "Shipping Zip".to_string())]
+    );
+    for (id, line) in [("#1024", 41), ("#1041", 66)] {
+        let problems = read.problems_of(id);
+        assert_eq!(
+            problems.iter().map(pos).collect::<Vec<_>>(),
+            [(Some(line), "Financial Status".to_string())]
+        );
+        assert!(
+            problems[0].fix.contains("unpaid = \"pass\""),
+            "{}",
+            problems[0].fix
+        );
+    }
+}
+
+#[test]
+fn the_excel_windows_1252_copy_reads_the_same() {
+    let excel = std::fs::read(fixture(
+        "shopify-orders-csv/orders_export_1-excel-windows-1252.csv",
+    ))
+    .unwrap();
+    assert!(
+        std::str::from_utf8(&excel).is_err(),
+        "the fixture really is Windows-1252"
+    );
+    assert_eq!(
+        read_with("shopify-orders-csv", "", &excel),
+        read_with("shopify-orders-csv", "", &shopify_export())
+    );
+}
+
+#[test]
+fn unpaid_orders_pass_when_the_route_says_so() {
+    let read = read_with("shopify-orders-csv", "unpaid = \"pass\"", &shopify_export());
+    assert_eq!(read.orders().len(), 46);
+    assert_eq!(read.order("#1024").lines.len(), 1);
+    let read = read_with(
+        "shopify-orders-csv",
+        "paid_statuses = [\"paid\", \"Authorized\"]",
+        &shopify_export(),
+    );
+    assert_eq!(
+        read.orders().len(),
+        45,
+        "authorized counts as paid, pending does not"
+    );
+    read.order("#1041");
+}
+
+/// A two-order Shopify file: the second has no shipping address, only a billing one.
+const BILLING_ONLY: &str = "Name,Financial Status,Shipping Method,Lineitem quantity,Lineitem sku,Cancelled at,Billing Name,Billing Address1,Billing City,Billing Zip,Billing Province,Billing Country,Shipping Name,Shipping Address1,Shipping City,Shipping Zip,Shipping Province,Shipping Country\n\
+#1,paid,Standard,1,A,,Bo Li,1 St,Town,10001,NY,US,Bo Li,2 Rd,City,10002,NY,US\n\
+#2,paid,Standard,1,A,,Cy Ng,3 Ave,Ville,H3B 1K1,QC,CA,,,,,,\n";
+
+#[test]
+fn billing_address_is_used_only_when_the_route_allows() {
+    let read = read_with("shopify-orders-csv", "", BILLING_ONLY.as_bytes());
+    assert_eq!(read.order("#1").ship_to.address1, "2 Rd", "shipping wins");
+    let problems = read.problems_of("#2");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].fix.contains("billing_fallback = true"));
+
+    let read = read_with(
+        "shopify-orders-csv",
+        "billing_fallback = true",
+        BILLING_ONLY.as_bytes(),
+    );
+    assert_eq!(read.order("#1").ship_to.address1, "2 Rd");
+    let two = read.order("#2");
+    assert_eq!(
+        (two.ship_to.address1.as_str(), two.ship_to.country.as_str()),
+        ("3 Ave", "CA")
+    );
+}
+
+#[test]
+fn a_split_shopify_export_delivers_the_good_orders_and_keeps_the_rest_as_shopify_rows() {
+    let conversion = Conversion {
+        reader: format::reader("shopify-orders-csv", &Options::new()).unwrap(),
+        writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
+        on_invalid: OnInvalid::Split,
+    };
+    let input = shopify_export();
+    let mut out = Vec::new();
+    let converted = convert(
+        &conversion,
+        Box::new(&input[..]),
+        None,
+        Box::new(&mut out),
+        50,
+    )
+    .unwrap_or_else(|e| panic!("split: {e:?}"));
+    assert_eq!(converted.written, 44);
+    let delivered = read_with("canonical-orders-csv", "", &out);
+    assert_eq!(delivered.orders().len(), 44);
+    assert_eq!(delivered.order("#1002").ship_to.postal_code, "02134");
+
+    // The left-out rows, copied under the header, are a Shopify export of just those orders:
+    // 4 rejected, and 2 cancellations this writer cannot carry.
+    let rejected = converted.rejected.expect("something was left out");
+    let mut rows = Vec::new();
+    conversion
+        .reader
+        .copy_rows(
+            Box::new(&input[..]),
+            rejected.header,
+            &rejected.spans,
+            &mut rows,
+        )
+        .unwrap();
+    assert!(
+        rows.starts_with(b"\xef\xbb\xbfName,Email,"),
+        "BOM and header kept"
+    );
+    let again = read_with("shopify-orders-csv", "", &rows);
+    let mut ids: Vec<String> = again
+        .rejected
+        .iter()
+        .filter_map(|ps| ps[0].document_id.clone())
+        .chain(again.documents.iter().map(|d| match d {
+            Document::OrderHold(h) => h.order_id.clone(),
+            other => panic!("only cancellations are readable here: {other:?}"),
+        }))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["#1013", "#1017", "#1024", "#1033", "#1037", "#1041"]);
+    assert!(
+        rejected
+            .problems
+            .iter()
+            .any(|p| p.document_id.as_deref() == Some("#1013")
+                && p.problem.contains("cannot write order holds")),
+        "{:?}",
+        rejected.problems
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_shopify_export_is_named_as_such() {
+    let conversion = Conversion {
+        reader: format::reader("shopify-orders-csv", &Options::new()).unwrap(),
+        writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
+        on_invalid: OnInvalid::Split,
+    };
+    let input = b"order_id,sku,quantity\n1,A,1\n";
+    let Err(ConvertError::Data { problems, .. }) = convert(
+        &conversion,
+        Box::new(&input[..]),
+        None,
+        Box::new(Vec::new()),
+        50,
+    ) else {
+        panic!("expected a data error");
+    };
+    assert!(
+        problems[0].problem.contains("not a Shopify orders export"),
+        "{}",
+        problems[0].problem
+    );
+}

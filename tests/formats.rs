@@ -338,3 +338,116 @@ fn a_file_that_is_not_a_shopify_export_is_named_as_such() {
         problems[0].problem
     );
 }
+
+#[test]
+fn woocommerce_products_as_rows_export_reads_with_its_own_column_names() {
+    let bytes = std::fs::read(fixture(
+        "woocommerce-orders-csv/advanced-order-export-products-as-rows.csv",
+    ))
+    .unwrap();
+    let read = read_with("woocommerce-orders-csv", "", &bytes);
+    let ids: Vec<&str> = read.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(ids, ["2101", "2102", "2106"]);
+    let first = read.order("2101");
+    assert_eq!(
+        first
+            .lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.quantity, l.unit_price.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("HOOD-BLK-M", 1, Some("45.00")),
+            ("CAP-GRY", 2, Some("16.00"))
+        ]
+    );
+    assert_eq!(first.order_date.as_deref(), Some("2025-06-02T10:15:00"));
+    let tesla = read.order("2102");
+    assert_eq!(
+        tesla.notes.as_deref(),
+        Some("Please deliver after 5pm,\nthe office closes at 4.")
+    );
+    assert_eq!(
+        tesla.lines[0].description.as_deref(),
+        Some("Mug \"Classic\" White")
+    );
+    assert_eq!(
+        (
+            tesla.ship_to.state.as_deref(),
+            tesla.shipping_method.as_str()
+        ),
+        (Some("NY"), "UPS Ground")
+    );
+    assert!(matches!(
+        &read.documents[..],
+        [_, _, Document::OrderHold(h), _] if h.order_id == "2104" && h.action == HoldAction::Cancel
+    ));
+
+    let held = read.problems_of("2103");
+    assert_eq!(
+        (held[0].line, held[0].field.as_deref()),
+        (Some(6), Some("Order Status"))
+    );
+    let bad = read.problems_of("2105");
+    assert_eq!(
+        (
+            bad[0].line,
+            bad[0].field.as_deref(),
+            bad[0].value.as_deref()
+        ),
+        (Some(9), Some("Quantity (- Refund)"), Some("two"))
+    );
+    assert_eq!(bad.len(), 1, "{bad:?}");
+}
+
+#[test]
+fn woocommerce_one_row_per_order_export_reads_its_item_cells() {
+    let bytes =
+        std::fs::read(fixture("woocommerce-orders-csv/webtoffee-order-export.csv")).unwrap();
+    let read = read_with("woocommerce-orders-csv", "", &bytes);
+    let ids: Vec<&str> = read.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(ids, ["3301", "3302"]);
+    let ida = read.order("3301");
+    assert_eq!(
+        ida.lines
+            .iter()
+            .map(|l| (
+                l.line_number,
+                l.sku.as_str(),
+                l.quantity,
+                l.description.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (1, "TEE-ORG-M", 2, Some("T-Shirt | Organic")),
+            (2, "TOTE-NAT", 1, Some("Tote Bag"))
+        ]
+    );
+    assert_eq!(
+        (ida.ship_to.city.as_str(), ida.currency.as_deref()),
+        ("Karlsruhe", Some("EUR"))
+    );
+    assert_eq!(
+        read.order("3302").notes.as_deref(),
+        Some("Ring the bell: \"Meitner\"")
+    );
+    let pending = read.problems_of("3303");
+    assert_eq!(
+        (
+            pending[0].line,
+            pending[0].field.as_deref(),
+            pending[0].value.as_deref()
+        ),
+        (Some(4), Some("status"), Some("pending"))
+    );
+    let no_sku = read.problems_of("3304");
+    assert_eq!(
+        no_sku
+            .iter()
+            .map(|p| (p.line, p.field.clone()))
+            .collect::<Vec<_>>(),
+        [(Some(5), Some("line_item_2".to_string()))]
+    );
+
+    let read = read_with("woocommerce-orders-csv", "unpaid = \"pass\"", &bytes);
+    assert_eq!(read.order("3303").lines[0].quantity, 5);
+}

@@ -9,6 +9,7 @@ mod shopify_orders_csv;
 pub mod table;
 pub mod text;
 pub mod validate;
+mod woocommerce_orders_csv;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
@@ -197,6 +198,7 @@ pub const READERS: &[&str] = &[
     PASSTHROUGH,
     canonical_orders_csv::NAME,
     shopify_orders_csv::NAME,
+    woocommerce_orders_csv::NAME,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
@@ -263,6 +265,9 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         shopify_orders_csv::NAME => Ok(Box::new(shopify_orders_csv::ShopifyOrdersCsv::reader(
             options,
         )?)),
+        woocommerce_orders_csv::NAME => Ok(Box::new(
+            woocommerce_orders_csv::WooCommerceOrdersCsv::reader(options)?,
+        )),
         _ => Err(unknown()),
     }
 }

@@ -1,10 +1,35 @@
 //! What the order readers share: reading quantities, prices and dates the same way, and ending an
 //! order with the common checks of `validate.rs`, reported under each dialect's column names.
 
+use serde::Deserialize;
+
 use super::Item;
 use super::grouped::Pending;
 use super::validate::{Field, check_order};
 use crate::model::{Document, Order, OrderLine};
+
+/// What a cart reader does with an order that is not paid yet (`unpaid` in its options).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unpaid {
+    /// Leave it out: it goes to the error folder with a report, to retry once paid.
+    #[default]
+    HoldBack,
+    /// Send it like a paid order.
+    Pass,
+}
+
+/// Holds an unpaid order back: a problem on its first line naming its payment `status` cell.
+pub fn hold_back_unpaid<T>(pending: &mut Pending<T>, column: &str, status: &str) {
+    let line = pending.first_line();
+    pending.problem(
+        line,
+        column,
+        status,
+        "the order is not paid, and this route holds unpaid orders back.",
+        &format!("once it is paid, export it again (or set {column} to a paid status here) and retry; to ship unpaid orders, set the route's reader_options.unpaid = \"pass\"."),
+    );
+}
 
 /// Reads a quantity cell; a problem (and 0) when it is not a whole number.
 pub fn quantity<T>(pending: &mut Pending<T>, line: u64, column: &str, text: &str) -> u32 {
@@ -53,10 +78,10 @@ pub fn next_line_number(pending: &Pending<Order>) -> u32 {
 
 /// Ends an order at byte `end`: runs the common checks (reported under the dialect's `column`
 /// for each field) and gives the order, or every problem found in it.
-pub fn finish(
+pub fn finish<'c>(
     mut pending: Pending<Order>,
     end: u64,
-    column: impl Fn(Field) -> &'static str,
+    column: impl Fn(Field) -> &'c str,
 ) -> Item {
     for f in check_order(&mut pending.doc) {
         let line = match f.field {
@@ -70,6 +95,20 @@ pub fn finish(
         }
     }
     pending.into_item(end, Document::Order)
+}
+
+/// A cart's timestamp as ISO 8601: Shopify's `2025-05-11 09:55:16 -0400`, WooCommerce's
+/// `2025-05-11 09:55:16` or `2025-05-11 09:55`, or ISO 8601 already; `None` for anything else
+/// (such as Excel's `11/05/2025 09:55`, which could be either day first or month first).
+pub fn cart_time(text: &str) -> Option<String> {
+    if let Ok(t) = chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z") {
+        return Some(t.to_rfc3339());
+    }
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .or_else(|| is_iso_date(text).then(|| text.to_string()))
 }
 
 /// True for `2026-11-22`, `2026-11-22T10:15:00Z` and the like.
@@ -98,4 +137,23 @@ pub fn is_decimal(text: &str) -> bool {
         && !frac.is_empty()
         && whole.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cart_timestamps_become_iso_8601() {
+        assert_eq!(
+            cart_time("2025-05-11 09:55:16 -0400").as_deref(),
+            Some("2025-05-11T09:55:16-04:00")
+        );
+        assert_eq!(
+            cart_time("2025-05-11 09:55").as_deref(),
+            Some("2025-05-11T09:55:00")
+        );
+        assert_eq!(cart_time("2025-05-11").as_deref(), Some("2025-05-11"));
+        assert_eq!(cart_time("11/05/2025 09:55"), None);
+    }
 }

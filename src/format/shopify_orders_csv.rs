@@ -14,7 +14,7 @@ use std::io::{self, BufRead, Write};
 use serde::Deserialize;
 
 use super::grouped::{GroupedRows, Pending, RowDialect};
-use super::orders;
+use super::orders::{self, Unpaid};
 use super::table::{self, CsvInput, Table};
 use super::text::{Delimiter, TextEncoding};
 use super::validate::Field;
@@ -23,17 +23,6 @@ use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// The format's name in configs.
 pub const NAME: &str = "shopify-orders-csv";
-
-/// What to do with an order that is not paid yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Unpaid {
-    /// Leave it out: it goes to the error folder with a report, to retry once paid.
-    #[default]
-    HoldBack,
-    /// Send it like a paid order.
-    Pass,
-}
 
 /// The reader's options (`reader_options` in a route).
 #[derive(Debug, Clone, Deserialize)]
@@ -362,7 +351,7 @@ impl ShopifyRows {
         let line = t.line();
         let billed_address = self.options.billing_fallback && self.lacks(t, &SHIPPING);
         let created = self.field(t, Col::CreatedAt);
-        let order_date = match shopify_time(created) {
+        let order_date = match orders::cart_time(created) {
             Some(iso) => Some(iso),
             None if created.is_empty() => None,
             None => {
@@ -478,19 +467,13 @@ impl RowDialect for ShopifyRows {
                 order_id: pending.key.clone(),
                 action: HoldAction::Cancel,
                 reason: Some("cancelled in Shopify".into()),
-                requested_at: shopify_time(&at),
+                requested_at: orders::cart_time(&at),
             };
             return Item::Document(Document::OrderHold(cancel), Some(pending.span(end)));
         }
         if self.options.unpaid == Unpaid::HoldBack && !self.is_paid(&pending.doc.financial_status) {
             let status = pending.doc.financial_status.clone();
-            pending.problem(
-                line,
-                Col::FinancialStatus.name(),
-                &status,
-                "the order is not paid, and this route holds unpaid orders back.",
-                "once it is paid, export it again from Shopify (or set Financial Status to paid here) and retry; to ship unpaid orders, set the route's reader_options.unpaid = \"pass\".",
-            );
+            orders::hold_back_unpaid(&mut pending, Col::FinancialStatus.name(), &status);
         }
         if pending.doc.order.lines.is_empty() && pending.doc.unshipped_lines > 0 {
             pending.problem(
@@ -541,17 +524,6 @@ fn split_name(name: &str) -> (String, String) {
     }
 }
 
-/// Shopify's `2025-05-11 09:55:16 -0400` (and ISO 8601 forms) as ISO 8601; `None` otherwise.
-fn shopify_time(text: &str) -> Option<String> {
-    if let Ok(t) = chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z") {
-        return Some(t.to_rfc3339());
-    }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
-        return Some(t.format("%Y-%m-%dT%H:%M:%S").to_string());
-    }
-    orders::is_iso_date(text).then(|| text.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,15 +535,5 @@ mod tests {
             ("Ada King".into(), "Lovelace".into())
         );
         assert_eq!(split_name("Cher"), ("Cher".into(), String::new()));
-    }
-
-    #[test]
-    fn shopify_timestamps_become_iso_8601() {
-        assert_eq!(
-            shopify_time("2025-05-11 09:55:16 -0400").as_deref(),
-            Some("2025-05-11T09:55:16-04:00")
-        );
-        assert_eq!(shopify_time("2025-05-11").as_deref(), Some("2025-05-11"));
-        assert_eq!(shopify_time("11/05/2025 09:55"), None);
     }
 }

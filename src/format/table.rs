@@ -34,6 +34,7 @@ pub struct Table<'a> {
     csv: csv::Reader<Box<dyn BufRead + 'a>>,
     record: csv::StringRecord,
     header: Vec<String>,
+    names: Vec<String>,
     header_span: Span,
     original: Original,
     delimiter: u8,
@@ -60,6 +61,7 @@ impl<'a> Table<'a> {
             csv,
             record: csv::StringRecord::new(),
             header: Vec::new(),
+            names: Vec::new(),
             header_span: Span::default(),
             original: decoded.original,
             delimiter,
@@ -71,6 +73,11 @@ impl<'a> Table<'a> {
             )));
         }
         table.header = table.record.iter().map(normalise).collect();
+        table.names = table
+            .record
+            .iter()
+            .map(|n| n.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
         table.header_span = Span {
             start: 0,
             end: table.csv.position().byte(),
@@ -85,6 +92,16 @@ impl<'a> Table<'a> {
             let wanted = normalise(name);
             self.header.iter().position(|h| *h == wanted)
         })
+    }
+
+    /// The header's names, normalised (see [`normalise`]).
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The name of column `index` as the header writes it.
+    pub fn name(&self, index: usize) -> &str {
+        self.names.get(index).map_or("", String::as_str)
     }
 
     /// The header line's bytes and everything before the first row.

@@ -93,22 +93,27 @@ pub struct Address {
     /// Family name of the recipient.
     pub last_name: String,
     /// Company, when shipping to a business.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
     /// First address line (street and number).
     pub address1: String,
     /// Second address line (suite, floor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address2: Option<String>,
     /// City or town.
     pub city: String,
     /// State or province code, where the country has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Postal or ZIP code, as text (leading zeros matter).
     pub postal_code: String,
     /// ISO 3166-1 alpha-2 country code.
     pub country: String,
     /// Recipient email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Recipient phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 
@@ -118,16 +123,20 @@ pub struct Order {
     /// The cart's order id (for example Shopify's `#1001`).
     pub order_id: String,
     /// When the order was placed, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_date: Option<String>,
     /// ISO 4217 currency of the prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// The shipping method as the cart names it; mapped to carrier and service by the 3PL formats.
     pub shipping_method: String,
     /// Where the parcel goes.
     pub ship_to: Address,
     /// Free-text notes for the warehouse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The order lines, at least one.
+    #[serde(rename = "line", default)]
     pub lines: Vec<OrderLine>,
 }
 
@@ -141,16 +150,19 @@ pub struct OrderLine {
     /// Units ordered, at least 1.
     pub quantity: u32,
     /// Price of one unit, decimal text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price: Option<String>,
     /// Product name or description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 /// What a hold document asks the warehouse to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldAction {
     /// Stop the order until released.
+    #[default]
     Hold,
     /// Let a held order ship.
     Release,
@@ -159,15 +171,17 @@ pub enum HoldAction {
 }
 
 /// A hold, release or cancellation of one order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderHold {
     /// The order it applies to.
     pub order_id: String,
     /// What to do with it.
     pub action: HoldAction,
     /// Why, in the merchant's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// When the cart asked for it, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<String>,
 }
 
@@ -177,6 +191,7 @@ pub struct Package {
     /// The carrier's tracking number.
     pub tracking_number: String,
     /// Weight with its unit, as text (for example `1.2 kg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<String>,
 }
 
@@ -186,6 +201,7 @@ pub struct ShippedLine {
     /// Stock keeping unit.
     pub sku: String,
     /// Units ordered, when the warehouse reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_ordered: Option<u32>,
     /// Units that left the warehouse in this shipment.
     pub quantity_shipped: u32,
@@ -197,16 +213,21 @@ pub struct ShipmentConfirmation {
     /// The cart's order id.
     pub order_id: String,
     /// The warehouse's shipment id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment_id: Option<String>,
     /// Ship date, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_date: Option<String>,
     /// Carrier code or name.
     pub carrier: String,
     /// Carrier service level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The parcels, each with its tracking number.
+    #[serde(rename = "package", default)]
     pub packages: Vec<Package>,
     /// What shipped, per SKU.
+    #[serde(rename = "line", default)]
     pub lines: Vec<ShippedLine>,
 }
 
@@ -216,12 +237,15 @@ pub struct InventoryRecord {
     /// Stock keeping unit.
     pub sku: String,
     /// Warehouse or location code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Units physically on hand.
     pub on_hand: i64,
     /// Units available to sell (on hand less allocated), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
     /// When the count was taken, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
 }
 
@@ -233,6 +257,7 @@ pub struct RmaLine {
     /// Units the customer may send back.
     pub quantity: u32,
     /// Why the customer returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -244,8 +269,10 @@ pub struct RmaAuthorization {
     /// The order being returned.
     pub order_id: String,
     /// Who sends the parcel back (PII).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// What may come back.
+    #[serde(rename = "line", default)]
     pub lines: Vec<RmaLine>,
 }
 
@@ -283,7 +310,9 @@ pub struct ReturnReceipt {
     /// The order being returned.
     pub order_id: String,
     /// When the parcel was received, ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_date: Option<String>,
     /// What arrived, per SKU.
+    #[serde(rename = "line", default)]
     pub lines: Vec<ReturnLine>,
 }

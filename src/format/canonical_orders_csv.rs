@@ -5,6 +5,7 @@
 //! order must be adjacent. Headers are matched case- and space-insensitively; extra columns are
 //! ignored. The columns are documented in README.md.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use super::grouped::{GroupedRows, Pending, RowDialect};
@@ -299,8 +300,8 @@ impl RowDialect for CanonicalRows {
         }))
     }
 
-    fn key<'t>(&self, table: &'t Table<'_>) -> &'t str {
-        self.field(table, Col::OrderId)
+    fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {
+        Cow::Borrowed(self.field(table, Col::OrderId))
     }
 
     fn keyless(&self) -> [&'static str; 3] {

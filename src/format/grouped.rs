@@ -2,6 +2,7 @@
 //! row loop, grouping, rows without a key, unreadable rows and each document's span. A
 //! [`RowDialect`] maps its columns and fills its document; this file does the rest.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::BufRead;
 
@@ -127,7 +128,12 @@ pub trait RowDialect {
     fn open(&mut self, table: &Table<'_>) -> Result<(), FormatError>;
 
     /// The current row's key: the id of the document it belongs to. Empty: none.
-    fn key<'t>(&self, table: &'t Table<'_>) -> &'t str;
+    fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str>;
+
+    /// False when every row is a document of its own, whatever its key.
+    fn groups_rows(&self) -> bool {
+        true
+    }
 
     /// The problem of a row without a key: its column, what is wrong, the fix.
     fn keyless(&self) -> [&'static str; 3];
@@ -190,18 +196,20 @@ impl<'a, D: RowDialect> GroupedRows<'a, D> {
         };
         let (line, start) = (table.line(), table.row_start());
         let key = self.dialect.key(table);
-        let continues = self
-            .current
-            .as_ref()
-            .is_some_and(|p| !key.is_empty() && p.key == key);
+        let continues = self.dialect.groups_rows()
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|p| !key.is_empty() && p.key == key);
         if continues {
             if let Some(p) = self.current.as_mut() {
                 self.dialect.add_row(table, p, false);
             }
             return;
         }
-        let mut pending = Pending::new(key.to_string(), line, start);
-        if key.is_empty() {
+        let keyless = key.is_empty();
+        let mut pending = Pending::new(key.into_owned(), line, start);
+        if keyless {
             let [column, problem, fix] = self.dialect.keyless();
             pending.problem(line, column, "", problem, fix);
         } else {

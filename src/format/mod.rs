@@ -2,7 +2,15 @@
 //! out. One file per format; none knows another. `passthrough` moves bytes unchanged and pairs only
 //! with itself.
 
+mod canonical_holds;
+mod canonical_inventory;
 mod canonical_orders_csv;
+mod canonical_orders_xml;
+mod canonical_returns;
+mod canonical_rmas;
+mod canonical_shipments;
+pub mod canonical_table;
+pub mod canonical_xml;
 mod grouped;
 mod orders;
 mod shopify_orders_csv;
@@ -17,6 +25,8 @@ use std::io::{self, BufRead, Write};
 use serde::de::DeserializeOwned;
 
 use crate::model::{Document, DocumentKind};
+use canonical_table::{CanonicalCsv, Layout};
+use canonical_xml::{CanonicalXml, XmlKind};
 
 /// One defect in the data, with its position and how to fix it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -193,15 +203,91 @@ pub trait WriterFormat: Send + Sync {
 /// Name of the format that moves bytes unchanged.
 pub const PASSTHROUGH: &str = "passthrough";
 
+/// The canonical CSV formats of the kinds other than orders.
+const CANONICAL_CSV: [&str; 5] = [
+    canonical_holds::CSV.name,
+    canonical_shipments::CSV.name,
+    canonical_inventory::CSV.name,
+    canonical_rmas::CSV.name,
+    canonical_returns::CSV.name,
+];
+
+/// The canonical XML formats, one per kind.
+const CANONICAL_XML: [&str; 6] = [
+    canonical_orders_xml::XML.name,
+    canonical_holds::XML.name,
+    canonical_shipments::XML.name,
+    canonical_inventory::XML.name,
+    canonical_rmas::XML.name,
+    canonical_returns::XML.name,
+];
+
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
     PASSTHROUGH,
     canonical_orders_csv::NAME,
+    CANONICAL_CSV[0],
+    CANONICAL_CSV[1],
+    CANONICAL_CSV[2],
+    CANONICAL_CSV[3],
+    CANONICAL_CSV[4],
+    CANONICAL_XML[0],
+    CANONICAL_XML[1],
+    CANONICAL_XML[2],
+    CANONICAL_XML[3],
+    CANONICAL_XML[4],
+    CANONICAL_XML[5],
     shopify_orders_csv::NAME,
     woocommerce_orders_csv::NAME,
 ];
 /// Every writer name, for messages.
-pub const WRITERS: &[&str] = &[PASSTHROUGH, canonical_orders_csv::NAME];
+pub const WRITERS: &[&str] = &[
+    PASSTHROUGH,
+    canonical_orders_csv::NAME,
+    CANONICAL_CSV[0],
+    CANONICAL_CSV[1],
+    CANONICAL_CSV[2],
+    CANONICAL_CSV[3],
+    CANONICAL_CSV[4],
+    CANONICAL_XML[0],
+    CANONICAL_XML[1],
+    CANONICAL_XML[2],
+    CANONICAL_XML[3],
+    CANONICAL_XML[4],
+    CANONICAL_XML[5],
+];
+
+/// A canonical XML reader.
+fn xml_reader<D: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    kind: &'static XmlKind<D>,
+    options: &Options,
+) -> Result<Box<dyn ReaderFormat>, Vec<FormatProblem>> {
+    Ok(Box::new(CanonicalXml::reader(kind, options)?))
+}
+
+/// A canonical XML writer.
+fn xml_writer<D: serde::Serialize + Send + Sync + 'static>(
+    kind: &'static XmlKind<D>,
+    options: &Options,
+) -> Result<Box<dyn WriterFormat>, Vec<FormatProblem>> {
+    Ok(Box::new(CanonicalXml::writer(kind, options)?))
+}
+
+/// A canonical CSV reader.
+fn layout_reader<D: Default + Send + Sync + 'static>(
+    layout: &'static Layout<D>,
+    options: &Options,
+) -> Result<Box<dyn ReaderFormat>, Vec<FormatProblem>> {
+    Ok(Box::new(CanonicalCsv::reader(layout, options)?))
+}
+
+/// A canonical CSV writer.
+fn layout_writer<D: Default + Send + Sync + 'static>(
+    layout: &'static Layout<D>,
+    options: &Options,
+) -> Result<Box<dyn WriterFormat>, Vec<FormatProblem>> {
+    Ok(Box::new(CanonicalCsv::writer(layout, options)?))
+}
 
 /// A format's options (`reader_options` / `writer_options` in a route).
 pub type Options = toml::Table;
@@ -259,6 +345,21 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         }]
     };
     match name {
+        n if n == canonical_holds::CSV.name => layout_reader(&canonical_holds::CSV, options),
+        n if n == canonical_shipments::CSV.name => {
+            layout_reader(&canonical_shipments::CSV, options)
+        }
+        n if n == canonical_inventory::CSV.name => {
+            layout_reader(&canonical_inventory::CSV, options)
+        }
+        n if n == canonical_rmas::CSV.name => layout_reader(&canonical_rmas::CSV, options),
+        n if n == canonical_returns::CSV.name => layout_reader(&canonical_returns::CSV, options),
+        n if n == canonical_orders_xml::XML.name => xml_reader(&canonical_orders_xml::XML, options),
+        n if n == canonical_holds::XML.name => xml_reader(&canonical_holds::XML, options),
+        n if n == canonical_shipments::XML.name => xml_reader(&canonical_shipments::XML, options),
+        n if n == canonical_inventory::XML.name => xml_reader(&canonical_inventory::XML, options),
+        n if n == canonical_rmas::XML.name => xml_reader(&canonical_rmas::XML, options),
+        n if n == canonical_returns::XML.name => xml_reader(&canonical_returns::XML, options),
         canonical_orders_csv::NAME => Ok(Box::new(
             canonical_orders_csv::CanonicalOrdersCsv::reader(options)?,
         )),
@@ -275,6 +376,21 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
 /// The writer format with this name and options.
 pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Vec<FormatProblem>> {
     match name {
+        n if n == canonical_holds::CSV.name => layout_writer(&canonical_holds::CSV, options),
+        n if n == canonical_shipments::CSV.name => {
+            layout_writer(&canonical_shipments::CSV, options)
+        }
+        n if n == canonical_inventory::CSV.name => {
+            layout_writer(&canonical_inventory::CSV, options)
+        }
+        n if n == canonical_rmas::CSV.name => layout_writer(&canonical_rmas::CSV, options),
+        n if n == canonical_returns::CSV.name => layout_writer(&canonical_returns::CSV, options),
+        n if n == canonical_orders_xml::XML.name => xml_writer(&canonical_orders_xml::XML, options),
+        n if n == canonical_holds::XML.name => xml_writer(&canonical_holds::XML, options),
+        n if n == canonical_shipments::XML.name => xml_writer(&canonical_shipments::XML, options),
+        n if n == canonical_inventory::XML.name => xml_writer(&canonical_inventory::XML, options),
+        n if n == canonical_rmas::XML.name => xml_writer(&canonical_rmas::XML, options),
+        n if n == canonical_returns::XML.name => xml_writer(&canonical_returns::XML, options),
         canonical_orders_csv::NAME => Ok(Box::new(
             canonical_orders_csv::CanonicalOrdersCsv::writer(options)?,
         )),

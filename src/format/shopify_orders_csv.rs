@@ -9,6 +9,7 @@
 //! digital goods) left out. A cancelled order (`Cancelled at`) becomes a cancellation; an unpaid
 //! one (`Financial Status` not among `paid_statuses`) is held back or passed per `unpaid`.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use serde::Deserialize;
@@ -441,8 +442,8 @@ impl RowDialect for ShopifyRows {
         }))
     }
 
-    fn key<'t>(&self, table: &'t Table<'_>) -> &'t str {
-        self.field(table, Col::Name)
+    fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {
+        Cow::Borrowed(self.field(table, Col::Name))
     }
 
     fn keyless(&self) -> [&'static str; 3] {

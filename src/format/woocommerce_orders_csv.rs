@@ -11,6 +11,7 @@
 //! Order status decides what an order becomes: `cancelled` a cancellation, a status outside
 //! `paid_statuses` (default `processing`, `completed`) is held back or passed per `unpaid`.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use serde::Deserialize;
@@ -489,8 +490,8 @@ impl RowDialect for WooRows {
         }))
     }
 
-    fn key<'t>(&self, table: &'t Table<'_>) -> &'t str {
-        self.field(table, Col::OrderId)
+    fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {
+        Cow::Borrowed(self.field(table, Col::OrderId))
     }
 
     fn keyless(&self) -> [&'static str; 3] {

@@ -451,3 +451,104 @@ fn woocommerce_one_row_per_order_export_reads_its_item_cells() {
     let read = read_with("woocommerce-orders-csv", "unpaid = \"pass\"", &bytes);
     assert_eq!(read.order("3303").lines[0].quantity, 5);
 }
+
+/// Converts a fixture with a reader and a writer (with writer options) and compares the output
+/// with the expected file byte for byte.
+fn golden(reader: &str, input: &str, writer: &str, writer_options: &str, expected: &str) {
+    let conversion = Conversion {
+        reader: format::reader(reader, &Options::new()).unwrap(),
+        writer: format::writer(writer, &options(writer_options)).unwrap(),
+        on_invalid: OnInvalid::RejectFile,
+    };
+    let bytes = std::fs::read(fixture(input)).unwrap();
+    let mut out = Vec::new();
+    convert(
+        &conversion,
+        Box::new(&bytes[..]),
+        None,
+        Box::new(&mut out),
+        50,
+    )
+    .unwrap_or_else(|e| panic!("{input} → {writer}: {e:?}"));
+    let expected = std::fs::read_to_string(fixture(expected)).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        expected,
+        "{input} → {writer}"
+    );
+}
+
+#[test]
+fn shipments_become_shopify_fulfillments() {
+    golden(
+        "canonical-shipments-csv",
+        "canonical-shipments-csv/shipments.csv",
+        "shopify-fulfillments-csv",
+        "",
+        "shopify-fulfillments-csv/shipments.expected.csv",
+    );
+}
+
+#[test]
+fn shipments_become_woocommerce_tracking_rows() {
+    golden(
+        "canonical-shipments-csv",
+        "canonical-shipments-csv/shipments.csv",
+        "woocommerce-shipment-tracking-csv",
+        "date_format = \"%d/%m/%Y\"",
+        "woocommerce-shipment-tracking-csv/shipments.expected.csv",
+    );
+}
+
+#[test]
+fn inventory_becomes_shopify_inventory_per_location() {
+    golden(
+        "canonical-inventory-csv",
+        "canonical-inventory-csv/inventory.csv",
+        "shopify-inventory-csv",
+        "locations = { WH1 = \"Main Warehouse\" }\ndefault_location = \"Overflow\"",
+        "shopify-inventory-csv/inventory.expected.csv",
+    );
+}
+
+#[test]
+fn cart_writers_explain_what_they_cannot_write() {
+    let problems = |writer: &str, options_text: &str| {
+        format::writer(writer, &options(options_text))
+            .err()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        problems("woocommerce-shipment-tracking-csv", "date_format = \"%Q\"")[0].key,
+        "writer_options.date_format"
+    );
+    assert_eq!(
+        problems("shopify-inventory-csv", "default_locaton = \"x\"")[0].key,
+        "writer_options.default_locaton"
+    );
+    let conversion = Conversion {
+        reader: format::reader("canonical-inventory-csv", &Options::new()).unwrap(),
+        writer: format::writer("shopify-inventory-csv", &Options::new()).unwrap(),
+        on_invalid: OnInvalid::Split,
+    };
+    let bytes = std::fs::read(fixture("canonical-inventory-csv/inventory.csv")).unwrap();
+    let mut out = Vec::new();
+    let converted = convert(
+        &conversion,
+        Box::new(&bytes[..]),
+        None,
+        Box::new(&mut out),
+        50,
+    )
+    .unwrap();
+    assert_eq!(converted.written, 2);
+    let rejected = converted.rejected.unwrap();
+    assert_eq!(
+        (
+            rejected.problems[0].document_id.as_deref(),
+            rejected.spans[0].line
+        ),
+        (Some("TOWEL-LIN"), 4)
+    );
+    assert!(rejected.problems[0].fix.contains("default_location"));
+}

@@ -405,7 +405,7 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
             )));
         };
         if !self.header_written {
-            self.csv.write_record(COLUMNS).map_err(into_io)?;
+            self.csv.write_record(COLUMNS).map_err(super::csv_io)?;
             self.header_written = true;
         }
         let a = &o.ship_to;
@@ -435,23 +435,16 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
                     opt(&l.unit_price),
                     opt(&l.description),
                 ])
-                .map_err(into_io)?;
+                .map_err(super::csv_io)?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         if !self.header_written {
-            self.csv.write_record(COLUMNS).map_err(into_io)?;
+            self.csv.write_record(COLUMNS).map_err(super::csv_io)?;
         }
         self.csv.flush()
-    }
-}
-
-fn into_io(e: csv::Error) -> io::Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => io,
-        other => io::Error::other(format!("{other:?}")),
     }
 }
 

@@ -385,7 +385,7 @@ impl<D> LayoutWriter<'_, D> {
         self.header_written = true;
         self.csv
             .write_record(self.layout.columns())
-            .map_err(into_io)
+            .map_err(super::csv_io)
     }
 }
 
@@ -422,7 +422,7 @@ impl<D> DocumentWriter for LayoutWriter<'_, D> {
                     }
                 }));
             }
-            self.csv.write_record(&self.row).map_err(into_io)?;
+            self.csv.write_record(&self.row).map_err(super::csv_io)?;
         }
         Ok(())
     }
@@ -432,13 +432,6 @@ impl<D> DocumentWriter for LayoutWriter<'_, D> {
             self.write_header()?;
         }
         self.csv.flush()
-    }
-}
-
-fn into_io(e: csv::Error) -> io::Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => io,
-        other => io::Error::other(format!("{other:?}")),
     }
 }
 

@@ -11,13 +11,17 @@ mod canonical_rmas;
 mod canonical_shipments;
 pub mod canonical_table;
 pub mod canonical_xml;
+pub mod carriers;
 mod grouped;
 mod orders;
+mod shopify_fulfillments_csv;
+mod shopify_inventory_csv;
 mod shopify_orders_csv;
 pub mod table;
 pub mod text;
 pub mod validate;
 mod woocommerce_orders_csv;
+mod woocommerce_tracking_csv;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
@@ -200,6 +204,14 @@ pub trait WriterFormat: Send + Sync {
     fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a>;
 }
 
+/// A CSV writing error as the I/O error it is (the writers write only valid records).
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
 /// Name of the format that moves bytes unchanged.
 pub const PASSTHROUGH: &str = "passthrough";
 
@@ -255,6 +267,9 @@ pub const WRITERS: &[&str] = &[
     CANONICAL_XML[3],
     CANONICAL_XML[4],
     CANONICAL_XML[5],
+    shopify_fulfillments_csv::NAME,
+    shopify_inventory_csv::NAME,
+    woocommerce_tracking_csv::NAME,
 ];
 
 /// A canonical XML reader.
@@ -393,6 +408,15 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         n if n == canonical_returns::XML.name => xml_writer(&canonical_returns::XML, options),
         canonical_orders_csv::NAME => Ok(Box::new(
             canonical_orders_csv::CanonicalOrdersCsv::writer(options)?,
+        )),
+        shopify_fulfillments_csv::NAME => Ok(Box::new(
+            shopify_fulfillments_csv::ShopifyFulfillmentsCsv::writer(options)?,
+        )),
+        shopify_inventory_csv::NAME => Ok(Box::new(
+            shopify_inventory_csv::ShopifyInventoryCsv::writer(options)?,
+        )),
+        woocommerce_tracking_csv::NAME => Ok(Box::new(
+            woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
         )),
         _ => Err(vec![FormatProblem {
             key: "writer".into(),
@@ -670,7 +694,10 @@ impl Sink<'_, '_> {
                 } else if self.problems.is_empty() || self.splitting() {
                     match self.out.write(&doc) {
                         Ok(()) => self.written += 1,
-                        Err(FormatError::Data(p)) => self.reject(vec![*p], span),
+                        Err(FormatError::Data(mut p)) => {
+                            p.line = p.line.or(span.map(|s| s.line));
+                            self.reject(vec![*p], span);
+                        }
                         Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
                     }
                 }

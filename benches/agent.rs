@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 
+mod support;
+use support::measured;
+
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 
 const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
@@ -65,23 +68,6 @@ workers = {workers}
     )
     .unwrap();
     dir
-}
-
-/// Runs a command to completion; returns wall time and the child's peak RSS in KiB.
-fn measured(cmd: &mut Command) -> (Duration, u64) {
-    let start = Instant::now();
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own un-reaped child; status and usage point to live locals.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let took = start.elapsed();
-    assert_eq!(rc, pid, "wait4 failed");
-    assert!(libc::WIFEXITED(status), "child did not exit normally");
-    std::mem::forget(child);
-    (took, usage.ru_maxrss as u64)
 }
 
 /// The fastest any design on the `csv` crate can be: byte records read and written back, nothing

@@ -593,7 +593,7 @@ pub fn convert(
     if input_len.is_some_and(|n| n < PARALLEL_FROM_BYTES) {
         for item in reader.read(input) {
             match item {
-                Ok(item) => sink.take(item)?,
+                Ok(mut item) => sink.take(&mut item)?,
                 Err(e) => return Err(sink.unreadable(e)),
             }
         }
@@ -629,7 +629,8 @@ pub fn convert(
             match message {
                 Parsed::Unreadable(e) => return Err(sink.unreadable(e)),
                 Parsed::Items(mut items) => {
-                    for item in items.drain(..) {
+                    // The items go back whole, to be freed on the thread that allocated them.
+                    for item in &mut items {
                         sink.take(item)?;
                     }
                     let _ = spent_tx.send(items);
@@ -672,11 +673,12 @@ impl Sink<'_, '_> {
         self.conversion.on_invalid == OnInvalid::Split && !self.unsplittable
     }
 
-    fn take(&mut self, item: Item) -> Result<(), ConvertError> {
+    fn take(&mut self, item: &mut Item) -> Result<(), ConvertError> {
         match item {
-            Item::Header(span) => self.header = Some(span),
-            Item::Rejected(problems, span) => self.reject(problems, span),
+            Item::Header(span) => self.header = Some(*span),
+            Item::Rejected(problems, span) => self.reject(std::mem::take(problems), *span),
             Item::Document(doc, span) => {
+                let span = *span;
                 if !self.conversion.writer.accepts().contains(&doc.kind()) {
                     let kind = doc.kind();
                     let problem = DataProblem {
@@ -692,7 +694,7 @@ impl Sink<'_, '_> {
                     };
                     self.reject(vec![problem], span);
                 } else if self.problems.is_empty() || self.splitting() {
-                    match self.out.write(&doc) {
+                    match self.out.write(doc) {
                         Ok(()) => self.written += 1,
                         Err(FormatError::Data(mut p)) => {
                             p.line = p.line.or(span.map(|s| s.line));

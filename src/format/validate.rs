@@ -155,6 +155,18 @@ pub fn check_order(order: &mut Order) -> Vec<Finding> {
 
 /// The ISO 3166-1 alpha-2 code for a country code (alpha-2 or alpha-3) or English name.
 pub fn country_code(text: &str) -> Option<&'static str> {
+    // The usual case, a two-letter code, without allocating.
+    if let [a, b] = text.trim().as_bytes()
+        && a.is_ascii_alphabetic()
+        && b.is_ascii_alphabetic()
+    {
+        let lower = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
+        if let Ok(code) = std::str::from_utf8(&lower)
+            && let Ok(country) = celes::Country::from_alpha2(code)
+        {
+            return Some(country.alpha2);
+        }
+    }
     let key = normalise(text);
     if key.is_empty() {
         return None;
@@ -244,6 +256,15 @@ const SUBDIVISIONS: &[(&str, &str, &str)] = &[
 
 /// The postal code of a US state or Canadian province given as a code (`NY`, `US-NY`) or name.
 pub fn subdivision_code(country: &str, text: &str) -> Option<&'static str> {
+    // The usual case, a two-letter code, without allocating.
+    let trimmed = text.trim();
+    if trimmed.len() == 2
+        && let Some((_, code, _)) = SUBDIVISIONS
+            .iter()
+            .find(|(c, code, _)| *c == country && code.eq_ignore_ascii_case(trimmed))
+    {
+        return Some(code);
+    }
     let key = normalise(text);
     let key = key
         .strip_prefix(&country.to_ascii_lowercase())

@@ -1,0 +1,181 @@
+//! Format benchmarks (issue 4); figures go to BENCHMARKS.md. Nothing here asserts a duration.
+//! `cargo bench --bench formats` converts a generated Shopify orders export (1 GiB, or
+//! `BIG_MIB`) to canonical CSV with `cartferry convert`, and reads the same file with Python's
+//! `csv` module as the peer. `BENCH_DIR` chooses the scratch folder.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod support;
+use support::measured;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
+const RUNS: usize = 3;
+
+const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Outstanding Balance,Employee,Location,Device ID,Id,Tags,Risk Level,Source,Lineitem discount,Tax 1 Name,Tax 1 Value,Tax 2 Name,Tax 2 Value,Tax 3 Name,Tax 3 Value,Tax 4 Name,Tax 4 Value,Tax 5 Name,Tax 5 Value,Phone,Receipt Number,Duties,Billing Province Name,Shipping Province Name,Payment ID,Payment Terms Name,Next Payment Due At,Payment References\n";
+
+/// Writes orders `first..first + count` as Shopify exports them: 1–3 line items each, the
+/// order-level columns on the first row only, a quoted note with a line break on every fifth.
+fn shopify_orders(out: &mut impl Write, first: u64, count: u64) {
+    for o in first..first + count {
+        let lines = 1 + o % 3;
+        let note = if o % 5 == 0 {
+            "\"Leave at the door,\nplease\""
+        } else {
+            ""
+        };
+        for l in 0..lines {
+            let qty = 1 + (o + l) % 4;
+            if l == 0 {
+                writeln!(
+                    out,
+                    "#{o},customer{o}@example.com,paid,2025-05-11 09:55:16 -0400,unfulfilled,,no,USD,42.00,6.95,0.00,48.95,,0.00,Standard Shipping,2025-05-11 09:55:16 -0400,{qty},Ceramic Mug - Blue,14.00,,MUG-{l},true,true,pending,Ada Lovelace,\"12 Elm Street, Apt 4\",12 Elm Street,Apt 4,,Springfield,'{zip:05},IL,US,+1 217-555-0101,Ada Lovelace,\"12 Elm Street, Apt 4\",12 Elm Street,Apt 4,,Springfield,'{zip:05},IL,US,+1 217-555-0101,{note},,,Shopify Payments,c{o}.1,0.00,Hearth & Home,0.00,,,,{id},,Low,web,0.00,,,,,,,,,,,,,,Illinois,Illinois,c{o}.1,,,c{o}.1",
+                    zip = o % 100_000,
+                    id = 5_812_736_000_000 + o,
+                )
+                .unwrap();
+            } else {
+                writeln!(
+                    out,
+                    "#{o},customer{o}@example.com,,,,,,,,,,,,,,2025-05-11 09:55:16 -0400,{qty},Linen Tea Towel,9.50,,TOWEL-{l},true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,,,Hearth & Home,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,",
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let base = std::env::var_os("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Python's `csv` module reading every row of the file (the least a Python converter does).
+const PYTHON_CSV: &str = "import csv, sys\nwith open(sys.argv[1], newline='', encoding='utf-8-sig') as f:\n    rows = sum(1 for _ in csv.reader(f))\nprint(rows)\n";
+
+fn median(runs: &mut [(Duration, u64)]) -> (Duration, u64) {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn shopify_to_canonical(input: &Path, output: &Path) -> (Duration, u64) {
+    measured(
+        Command::new(BIN)
+            .args([
+                "convert",
+                "--reader",
+                "shopify-orders-csv",
+                "--writer",
+                "canonical-orders-csv",
+            ])
+            .arg(input)
+            .stdout(fs::File::create(output).unwrap()),
+    )
+}
+
+/// The `csv` crate alone reading every row as text, with the settings cartferry reads CSV with,
+/// in this process: the floor for any converter built on it.
+fn csv_crate_floor(input: &Path) -> Duration {
+    let start = std::time::Instant::now();
+    let file = std::io::BufReader::with_capacity(1 << 18, fs::File::open(input).unwrap());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(file);
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    while reader.read_record(&mut record).unwrap() {
+        rows += 1;
+    }
+    assert!(rows > 0);
+    start.elapsed()
+}
+
+fn main() {
+    let size_target: u64 = std::env::var("BIG_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024)
+        << 20;
+    let dir = scratch("shopify");
+    let input = dir.join("orders_export.csv");
+    let mut orders = 0;
+    {
+        let mut f = BufWriter::with_capacity(1 << 20, fs::File::create(&input).unwrap());
+        f.write_all(SHOPIFY_HEADER.as_bytes()).unwrap();
+        while f.get_ref().metadata().unwrap().len() < size_target {
+            shopify_orders(&mut f, orders + 1, 10_000);
+            orders += 10_000;
+        }
+    }
+    let bytes = fs::metadata(&input).unwrap().len();
+    let mb = bytes as f64 / 1e6;
+    // Warm the page cache in a child, so every contender reads from memory alike.
+    measured(Command::new("cat").arg(&input).stdout(Stdio::null()));
+
+    let output = dir.join("canonical.csv");
+    let (mut ours, mut python, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        floor.push(csv_crate_floor(&input));
+        ours.push(shopify_to_canonical(&input, &output));
+        python.push(measured(
+            Command::new("python3")
+                .args(["-c", PYTHON_CSV])
+                .arg(&input)
+                .stdout(Stdio::null()),
+        ));
+    }
+    let converted_orders = fs::read(&output)
+        .map(|b| {
+            let mut r = csv::Reader::from_reader(&b[..]);
+            let mut last = String::new();
+            let mut n = 0;
+            for rec in r.records() {
+                let rec = rec.unwrap();
+                if rec[0] != *last {
+                    n += 1;
+                    last = rec[0].to_string();
+                }
+            }
+            n
+        })
+        .unwrap();
+    assert_eq!(converted_orders, orders, "every order converted");
+    let (ours, python) = (median(&mut ours), median(&mut python));
+    floor.sort();
+    let floor = floor[floor.len() / 2];
+    println!("shopify export: {:.0} MB, {orders} orders", mb);
+    println!(
+        "cartferry convert shopify-orders-csv → canonical-orders-csv: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB",
+        ours.0.as_secs_f64(),
+        mb / ours.0.as_secs_f64(),
+        ours.1 as f64 / 1024.0
+    );
+    println!(
+        "python3 csv.reader, rows only: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB",
+        python.0.as_secs_f64(),
+        mb / python.0.as_secs_f64(),
+        python.1 as f64 / 1024.0
+    );
+    println!(
+        "csv crate alone, rows only (floor): {:.2} s, {:.0} MB/s",
+        floor.as_secs_f64(),
+        mb / floor.as_secs_f64()
+    );
+    println!(
+        "cartferry is {:.1}× Python's csv",
+        python.0.as_secs_f64() / ours.0.as_secs_f64()
+    );
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

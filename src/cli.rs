@@ -434,12 +434,14 @@ fn convert(
             ));
         }
     };
+    let shipping_methods = format::shipping::ShippingMethods::default();
     let choice = format::FormatChoice {
         reader,
         reader_options: &reader_options,
         writer,
         writer_options: &writer_options,
         on_invalid,
+        shipping_methods: &shipping_methods,
     };
     let transform = match Transform::new(choice) {
         Ok(t) => t,

@@ -220,6 +220,8 @@ pub struct RouteConfig {
     pub writer_options: format::Options,
     /// What one bad document does to its file; the reader's default when unset.
     pub on_invalid: Option<format::OnInvalid>,
+    /// Shipping method → carrier and service (`shipping_methods`); empty: methods pass as named.
+    pub shipping_methods: format::shipping::ShippingMethods,
     /// Where results go.
     pub to: DestinationConfig,
     /// Local archive folder (dated subfolders below it).
@@ -245,6 +247,7 @@ impl RouteConfig {
             writer: &self.writer,
             writer_options: &self.writer_options,
             on_invalid: self.on_invalid,
+            shipping_methods: &self.shipping_methods,
         }
     }
 
@@ -325,6 +328,7 @@ struct RawRoute {
     writer: Option<String>,
     writer_options: Option<format::Options>,
     on_invalid: Option<String>,
+    shipping_methods: Option<format::shipping::ShippingMethods>,
     to: Option<RawDestination>,
     archive: Option<String>,
     archive_retention: Option<String>,
@@ -774,6 +778,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
         let writer = problems.required(&format!("{key}.writer"), r.writer.as_ref());
         let reader_options = r.reader_options.unwrap_or_default();
         let writer_options = r.writer_options.unwrap_or_default();
+        let shipping_methods = r.shipping_methods.unwrap_or_default();
         let on_invalid = r.on_invalid.as_deref().and_then(|text| {
             let parsed = format::OnInvalid::parse(text);
             if parsed.is_none() {
@@ -791,6 +796,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 writer: &writer,
                 writer_options: &writer_options,
                 on_invalid,
+                shipping_methods: &shipping_methods,
             };
             if let Err(found) = format::Transform::new(choice) {
                 for e in found {
@@ -864,6 +870,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             writer,
             writer_options,
             on_invalid,
+            shipping_methods,
             to,
             archive,
             archive_retention,

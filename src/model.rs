@@ -128,8 +128,14 @@ pub struct Order {
     /// ISO 4217 currency of the prices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
-    /// The shipping method as the cart names it; mapped to carrier and service by the 3PL formats.
+    /// The shipping method as the cart names it.
     pub shipping_method: String,
+    /// The warehouse's carrier code for the method, from the route's `shipping_methods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The carrier's service level code, from the route's `shipping_methods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// Where the parcel goes.
     pub ship_to: Address,
     /// Free-text notes for the warehouse.

@@ -353,3 +353,65 @@ fn check_names_an_unknown_reader_option_and_a_bad_on_invalid() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }
+
+#[test]
+fn a_shopify_export_through_a_route_maps_shipping_methods_and_reports_the_rest() {
+    let sandbox = Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "shopify"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "shopify-orders-csv"
+writer = "canonical-orders-csv"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
+[routes.shipping_methods]
+"Standard Shipping" = { carrier = "UPSN", service = "GND" }
+"Express Shipping" = { carrier = "FDEG", service = "2DAY" }
+"#,
+    );
+    let export = fs::read(format!(
+        "{}/fixtures/shopify-orders-csv/orders_export_1.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    sandbox.drop_file("cart/orders", "orders_export_1.csv", &export);
+    let out = sandbox.once_expecting(1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("1 delivered (1 without their bad documents)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delivered =
+        fs::read_to_string(sandbox.path("warehouse/orders/orders_export_1.csv")).unwrap();
+    let mut orders: Vec<&str> = delivered
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .filter(|id| id.starts_with('#'))
+        .collect();
+    orders.dedup();
+    assert_eq!(orders.len(), 34, "44 good orders less 10 on Free Shipping");
+    assert!(delivered.contains("#1002,2025-05-11T10:54:06-04:00,USD,Standard Shipping,UPSN,GND,"));
+
+    let report =
+        fs::read_to_string(sandbox.path("var/errors/shopify/orders_export_1.csv.error.txt"))
+            .unwrap();
+    for needle in [
+        "delivered 34 document(s) of this file",
+        "field \"shipping method\", order #1005: \"Free Shipping\"",
+        "field \"Lineitem sku\", order #1017",
+        "field \"Financial Status\", order #1024: \"pending\"",
+        "order #1013",
+    ] {
+        assert!(
+            report.contains(needle),
+            "report lacks {needle:?}:\n{report}"
+        );
+    }
+    let rejected = fs::read(sandbox.path("var/errors/shopify/orders_export_1.csv")).unwrap();
+    assert!(
+        rejected.starts_with(b"\xef\xbb\xbfName,Email,Financial Status"),
+        "the left-out orders stay a Shopify export"
+    );
+}

@@ -259,6 +259,7 @@ fn a_split_shopify_export_delivers_the_good_orders_and_keeps_the_rest_as_shopify
         reader: format::reader("shopify-orders-csv", &Options::new()).unwrap(),
         writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
         on_invalid: OnInvalid::Split,
+        shipping_methods: Default::default(),
     };
     let input = shopify_export();
     let mut out = Vec::new();
@@ -321,6 +322,7 @@ fn a_file_that_is_not_a_shopify_export_is_named_as_such() {
         reader: format::reader("shopify-orders-csv", &Options::new()).unwrap(),
         writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
         on_invalid: OnInvalid::Split,
+        shipping_methods: Default::default(),
     };
     let input = b"order_id,sku,quantity\n1,A,1\n";
     let Err(ConvertError::Data { problems, .. }) = convert(
@@ -459,6 +461,7 @@ fn golden(reader: &str, input: &str, writer: &str, writer_options: &str, expecte
         reader: format::reader(reader, &Options::new()).unwrap(),
         writer: format::writer(writer, &options(writer_options)).unwrap(),
         on_invalid: OnInvalid::RejectFile,
+        shipping_methods: Default::default(),
     };
     let bytes = std::fs::read(fixture(input)).unwrap();
     let mut out = Vec::new();
@@ -530,6 +533,7 @@ fn cart_writers_explain_what_they_cannot_write() {
         reader: format::reader("canonical-inventory-csv", &Options::new()).unwrap(),
         writer: format::writer("shopify-inventory-csv", &Options::new()).unwrap(),
         on_invalid: OnInvalid::Split,
+        shipping_methods: Default::default(),
     };
     let bytes = std::fs::read(fixture("canonical-inventory-csv/inventory.csv")).unwrap();
     let mut out = Vec::new();

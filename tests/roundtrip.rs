@@ -108,21 +108,32 @@ fn order() -> impl Strategy<Value = Order> {
         option::of("[0-9]{1,4}\\.[0-9]{2}"),
         option::of(text()),
     );
+    let method = (text(), option::of("[A-Z]{4}"), option::of("[A-Z0-9]{2,4}"));
     (
         text(),
         option::of(date()),
         option::of("[A-Z]{3}"),
-        text(),
+        method,
         address(),
         option::of(text()),
         vec(line, 1..4),
     )
         .prop_map(
-            |(order_id, order_date, currency, shipping_method, ship_to, notes, lines)| Order {
+            |(
+                order_id,
+                order_date,
+                currency,
+                (shipping_method, carrier, service),
+                ship_to,
+                notes,
+                lines,
+            )| Order {
                 order_id,
                 order_date,
                 currency,
                 shipping_method,
+                carrier,
+                service,
                 ship_to,
                 notes,
                 lines: lines

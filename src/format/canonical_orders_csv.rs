@@ -22,11 +22,13 @@ use crate::model::{Address, Document, DocumentKind, Order, OrderLine};
 pub const NAME: &str = "canonical-orders-csv";
 
 /// The columns, in the order the writer emits them.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 23] = [
     "order_id",
     "order_date",
     "currency",
     "shipping_method",
+    "carrier",
+    "service",
     "ship_to_first_name",
     "ship_to_last_name",
     "ship_to_company",
@@ -67,6 +69,8 @@ enum Col {
     OrderDate,
     Currency,
     ShippingMethod,
+    Carrier,
+    Service,
     FirstName,
     LastName,
     Company,
@@ -172,11 +176,13 @@ struct CanonicalRows {
     index: [Option<usize>; COLUMNS.len()],
 }
 
-const ORDER_LEVEL: [Col; 16] = [
+const ORDER_LEVEL: [Col; 18] = [
     Col::OrderId,
     Col::OrderDate,
     Col::Currency,
     Col::ShippingMethod,
+    Col::Carrier,
+    Col::Service,
     Col::FirstName,
     Col::LastName,
     Col::Company,
@@ -210,6 +216,8 @@ impl CanonicalRows {
             order_date: self.opt(t, Col::OrderDate),
             currency: self.opt(t, Col::Currency).map(|c| c.to_ascii_uppercase()),
             shipping_method: self.field(t, Col::ShippingMethod).to_string(),
+            carrier: self.opt(t, Col::Carrier),
+            service: self.opt(t, Col::Service),
             ship_to: Address {
                 first_name: self.field(t, Col::FirstName).to_string(),
                 last_name: self.field(t, Col::LastName).to_string(),
@@ -375,6 +383,8 @@ fn order_level_value(o: &Order, col: Col) -> &str {
         Col::OrderDate => opt(&o.order_date),
         Col::Currency => opt(&o.currency),
         Col::ShippingMethod => &o.shipping_method,
+        Col::Carrier => opt(&o.carrier),
+        Col::Service => opt(&o.service),
         Col::FirstName => &a.first_name,
         Col::LastName => &a.last_name,
         Col::Company => opt(&a.company),
@@ -417,6 +427,8 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
                     opt(&o.order_date),
                     opt(&o.currency),
                     &o.shipping_method,
+                    opt(&o.carrier),
+                    opt(&o.service),
                     &a.first_name,
                     &a.last_name,
                     opt(&a.company),
@@ -460,6 +472,7 @@ mod tests {
             reader: Box::new(CanonicalOrdersCsv::reader(&Options::new()).unwrap()),
             writer: Box::new(CanonicalOrdersCsv::writer(&Options::new()).unwrap()),
             on_invalid: OnInvalid::RejectFile,
+            shipping_methods: Default::default(),
         };
         let mut out = Vec::new();
         convert(
@@ -542,6 +555,7 @@ mod tests {
             reader: Box::new(CanonicalOrdersCsv::reader(&Options::new()).unwrap()),
             writer: Box::new(CanonicalOrdersCsv::writer(&Options::new()).unwrap()),
             on_invalid: OnInvalid::Split,
+            shipping_methods: Default::default(),
         };
         let mut out = Vec::new();
         let converted = convert(

@@ -14,6 +14,7 @@ pub mod canonical_xml;
 pub mod carriers;
 mod grouped;
 mod orders;
+pub mod shipping;
 mod shopify_fulfillments_csv;
 mod shopify_inventory_csv;
 mod shopify_orders_csv;
@@ -31,6 +32,7 @@ use serde::de::DeserializeOwned;
 use crate::model::{Document, DocumentKind};
 use canonical_table::{CanonicalCsv, Layout};
 use canonical_xml::{CanonicalXml, XmlKind};
+use shipping::ShippingMethods;
 
 /// One defect in the data, with its position and how to fix it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -438,6 +440,8 @@ pub struct FormatChoice<'a> {
     pub writer_options: &'a Options,
     /// What a bad document does to its file; the reader's default when unset.
     pub on_invalid: Option<OnInvalid>,
+    /// Shipping method → carrier and service; orders must match when it is not empty.
+    pub shipping_methods: &'a ShippingMethods,
 }
 
 /// How a route turns a source file into its output.
@@ -456,6 +460,8 @@ pub struct Conversion {
     pub writer: Box<dyn WriterFormat>,
     /// What a bad document does.
     pub on_invalid: OnInvalid,
+    /// Shipping method → carrier and service, applied to every order.
+    pub shipping_methods: ShippingMethods,
 }
 
 impl Transform {
@@ -483,6 +489,7 @@ impl Transform {
                 on_invalid: choice
                     .on_invalid
                     .unwrap_or_else(|| reader.default_on_invalid()),
+                shipping_methods: choice.shipping_methods.clone(),
                 reader,
                 writer,
             })),
@@ -679,6 +686,13 @@ impl Sink<'_, '_> {
             Item::Rejected(problems, span) => self.reject(std::mem::take(problems), *span),
             Item::Document(doc, span) => {
                 let span = *span;
+                if let Document::Order(order) = doc
+                    && let Err(mut problem) = self.conversion.shipping_methods.apply(order)
+                {
+                    problem.line = span.map(|s| s.line);
+                    self.reject(vec![problem], span);
+                    return Ok(());
+                }
                 if !self.conversion.writer.accepts().contains(&doc.kind()) {
                     let kind = doc.kind();
                     let problem = DataProblem {

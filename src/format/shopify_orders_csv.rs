@@ -372,6 +372,8 @@ impl ShopifyRows {
                 order_date,
                 currency: self.opt(t, Col::Currency).map(|c| c.to_ascii_uppercase()),
                 shipping_method: self.field(t, Col::ShippingMethod).to_string(),
+                carrier: None,
+                service: None,
                 ship_to: self.address(t, if billed_address { &BILLING } else { &SHIPPING }),
                 notes: self.opt(t, Col::Notes),
                 lines: Vec::new(),

@@ -336,6 +336,8 @@ impl WooRows {
                 order_date,
                 currency: self.opt(t, Col::Currency).map(|c| c.to_ascii_uppercase()),
                 shipping_method: self.field(t, Col::ShippingMethod).to_string(),
+                carrier: None,
+                service: None,
                 ship_to: self.address(t, billed_address),
                 notes: self.opt(t, Col::Notes),
                 lines: Vec::new(),

@@ -310,7 +310,7 @@ fn a_split_shopify_export_delivers_the_good_orders_and_keeps_the_rest_as_shopify
             .problems
             .iter()
             .any(|p| p.document_id.as_deref() == Some("#1013")
-                && p.problem.contains("cannot write order holds")),
+                && p.problem.contains("does not write order holds")),
         "{:?}",
         rejected.problems
     );

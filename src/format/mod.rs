@@ -690,16 +690,22 @@ impl Sink<'_, '_> {
                     && let Err(mut problem) = self.conversion.shipping_methods.apply(order)
                 {
                     problem.line = span.map(|s| s.line);
-                    self.reject(vec![problem], span);
+                    self.reject(vec![*problem], span);
                     return Ok(());
                 }
                 if !self.conversion.writer.accepts().contains(&doc.kind()) {
                     let kind = doc.kind();
+                    let what = match doc {
+                        Document::OrderHold(h) => {
+                            format!("{kind} ({})", canonical_holds::action_name(h.action))
+                        }
+                        _ => kind.to_string(),
+                    };
                     let problem = DataProblem {
                         line: span.map(|s| s.line),
                         document_id: Some(doc.id().to_string()),
                         problem: format!(
-                            "this is an {kind}, and the route's writer cannot write {kind}s."
+                            "this {what} cannot be written: the route's writer does not write {kind}s."
                         ),
                         fix: format!(
                             "send {kind}s through a route whose writer takes them, or pass this one on by hand."

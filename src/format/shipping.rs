@@ -45,7 +45,7 @@ impl ShippingMethods {
 
     /// Sets the order's carrier and service from its shipping method; a problem when the map
     /// has methods and this one is not among them.
-    pub fn apply(&self, order: &mut Order) -> Result<(), DataProblem> {
+    pub fn apply(&self, order: &mut Order) -> Result<(), Box<DataProblem>> {
         if self.is_empty() {
             return Ok(());
         }
@@ -55,7 +55,7 @@ impl ShippingMethods {
                 order.service.clone_from(&cs.service);
                 Ok(())
             }
-            None => Err(DataProblem {
+            None => Err(Box::new(DataProblem {
                 field: Some("shipping method".into()),
                 document_id: Some(order.order_id.clone()),
                 value: Some(order.shipping_method.clone()),
@@ -65,7 +65,7 @@ impl ShippingMethods {
                     self.0.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
                 ..DataProblem::default()
-            }),
+            })),
         }
     }
 }

@@ -9,8 +9,14 @@ use std::io::BufRead;
 use super::table::{CsvInput, Table};
 use super::{DataProblem, FormatError, Item, Span};
 
+/// Most bytes of rows one document may span. Past it the document is rejected (a real order is
+/// far smaller; an endless run of rows with one key would otherwise be held in memory).
+pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+
 /// A document being read, row by row.
 pub struct Pending<T> {
+    /// Its rows passed [`MAX_DOCUMENT_BYTES`]; later rows are counted into its span only.
+    oversized: bool,
     /// The document so far.
     pub doc: T,
     /// The key its rows share; empty for rows that belong to no document.
@@ -25,6 +31,7 @@ impl<T: Default> Pending<T> {
     /// Starts a document keyed `key` whose first row is on `line`, starting at byte `start`.
     pub fn new(key: String, line: u64, start: u64) -> Pending<T> {
         Pending {
+            oversized: false,
             doc: T::default(),
             key,
             problems: Vec::new(),
@@ -66,6 +73,7 @@ impl<T> Pending<T> {
     /// The same rows and problems, with the document turned into another type.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Pending<U> {
         Pending {
+            oversized: self.oversized,
             doc: f(self.doc),
             key: self.key,
             problems: self.problems,
@@ -203,7 +211,17 @@ impl<'a, D: RowDialect> GroupedRows<'a, D> {
                 .is_some_and(|p| !key.is_empty() && p.key == key);
         if continues {
             if let Some(p) = self.current.as_mut() {
-                self.dialect.add_row(table, p, false);
+                if start - p.start <= MAX_DOCUMENT_BYTES {
+                    self.dialect.add_row(table, p, false);
+                } else if !p.oversized {
+                    p.oversized = true;
+                    let problem = format!(
+                        "this document's rows pass {} MiB from line {}; it is too big to take.",
+                        MAX_DOCUMENT_BYTES >> 20,
+                        p.first_line
+                    );
+                    p.problem(line, "", "", &problem, "check that its rows really belong to one document (the same key on every row), and split it into smaller ones.");
+                }
             }
             return;
         }
@@ -240,7 +258,7 @@ impl<D: RowDialect> Iterator for GroupedRows<'_, D> {
                     self.table = None;
                 }
                 Some(Ok(_)) => self.take_row(),
-                Some(Err(FormatError::Data(problem))) => {
+                Some(Err(FormatError::Data(problem))) if !table.broken() => {
                     // An unreadable row: part of the document before it, or rows of their own.
                     let line = problem.line.unwrap_or(0);
                     self.current

@@ -12,7 +12,7 @@ mod canonical_shipments;
 pub mod canonical_table;
 pub mod canonical_xml;
 pub mod carriers;
-mod grouped;
+pub mod grouped;
 mod orders;
 pub mod shipping;
 mod shopify_fulfillments_csv;

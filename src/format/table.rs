@@ -3,6 +3,8 @@
 //! numbers and byte spans (to write rejected rows back out), and empty rows skipped.
 
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 
@@ -20,6 +22,10 @@ pub struct CsvInput {
     pub delimiter: Delimiter,
 }
 
+/// Longest row a CSV reader takes, in bytes of decoded text. A longer row is almost always a
+/// quote that is never closed, and reading on would hold the rest of the file in memory.
+pub const MAX_ROW_BYTES: u64 = 1 << 20;
+
 /// A column name reduced to lower-case letters and digits: `Lineitem SKU`, `lineitem_sku` and
 /// `LINEITEM-SKU` are the same column.
 pub fn normalise(name: &str) -> String {
@@ -31,7 +37,11 @@ pub fn normalise(name: &str) -> String {
 
 /// An open CSV table positioned after its header.
 pub struct Table<'a> {
-    csv: csv::Reader<Box<dyn BufRead + 'a>>,
+    csv: csv::Reader<RowLimit<'a>>,
+    /// Where the row being read starts, shared with the [`RowLimit`] under `csv`.
+    row_start: Arc<AtomicU64>,
+    /// A row was too long: nothing after it can be read.
+    broken: bool,
     record: csv::StringRecord,
     header: Vec<String>,
     names: Vec<String>,
@@ -48,6 +58,7 @@ impl<'a> Table<'a> {
     ) -> Result<Table<'a>, FormatError> {
         let decoded = text::decode(input, options.encoding)?;
         let delimiter = options.delimiter.resolve(decoded.sniffed_delimiter);
+        let row_start = Arc::new(AtomicU64::new(0));
         // Rows end at `\n` only: with the default CRLF handling the csv crate ends a row at its `\r`
         // and counts the `\n` into the next one, which puts that row's line number one too low.
         // A CRLF row's last field keeps the `\r`, which `get` trims.
@@ -56,9 +67,15 @@ impl<'a> Table<'a> {
             .has_headers(false)
             .delimiter(delimiter)
             .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(decoded.text);
+            .from_reader(RowLimit {
+                text: decoded.text,
+                read: 0,
+                row_start: Arc::clone(&row_start),
+            });
         let mut table = Table {
             csv,
+            row_start,
+            broken: false,
             record: csv::StringRecord::new(),
             header: Vec::new(),
             names: Vec::new(),
@@ -115,16 +132,39 @@ impl<'a> Table<'a> {
     }
 
     /// Reads the next row that has any content. `Some(Ok(true))`: a row; `None`: the end.
-    /// A row that cannot be read is an error with its line; reading may go on after it.
+    /// A row that cannot be read is an error with its line; reading may go on after it unless
+    /// [`Table::broken`] says otherwise.
     pub fn next_row(&mut self) -> Option<Result<bool, FormatError>> {
+        if self.broken {
+            return None;
+        }
         loop {
+            let before = self.csv.position().clone();
+            self.row_start.store(before.byte(), Ordering::Relaxed);
             match self.csv.read_record(&mut self.record) {
                 Ok(false) => return None,
                 Ok(true) if self.record.iter().all(|f| f.trim().is_empty()) => continue,
                 Ok(true) => return Some(Ok(true)),
+                Err(e) if RowLimit::stopped(&e) => {
+                    self.broken = true;
+                    return Some(Err(FormatError::data(DataProblem {
+                        line: Some(before.line()),
+                        problem: format!(
+                            "the row starting on this line is longer than {} MiB, so the rest of the file cannot be read.",
+                            MAX_ROW_BYTES >> 20
+                        ),
+                        fix: "look for a quote that opens a field on this line and is never closed; close it, or remove it, and drop the file back in.".into(),
+                        ..DataProblem::default()
+                    })));
+                }
                 Err(e) => return Some(Err(csv_error(e, self.original))),
             }
         }
+    }
+
+    /// A row could not be read in a way that leaves nothing after it readable.
+    pub fn broken(&self) -> bool {
+        self.broken
     }
 
     /// The trimmed text of a column of the current row; empty when absent.
@@ -147,6 +187,43 @@ impl<'a> Table<'a> {
     /// Where reading has got to: after the last row read (the end, once `next_row` gave `None`).
     pub fn position(&self) -> u64 {
         self.csv.position().byte()
+    }
+}
+
+/// The decoded text under a [`Table`]'s CSV reader, failing once the row being read passes
+/// [`MAX_ROW_BYTES`] (the CSV reader would otherwise grow its record without end).
+struct RowLimit<'a> {
+    text: Box<dyn BufRead + 'a>,
+    /// Bytes handed to the CSV reader so far.
+    read: u64,
+    /// Where the row being read starts, set by the [`Table`].
+    row_start: Arc<AtomicU64>,
+}
+
+/// The error a [`RowLimit`] stops with.
+#[derive(Debug, thiserror::Error)]
+#[error("a CSV row is longer than the limit")]
+struct RowTooLong;
+
+impl RowLimit<'_> {
+    /// Whether `e` is this limit stopping a row.
+    fn stopped(e: &csv::Error) -> bool {
+        matches!(e.kind(), csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<RowTooLong>()))
+    }
+}
+
+impl Read for RowLimit<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self
+            .read
+            .saturating_sub(self.row_start.load(Ordering::Relaxed))
+            > MAX_ROW_BYTES
+        {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RowTooLong));
+        }
+        let n = self.text.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
     }
 }
 

@@ -1,0 +1,49 @@
+//! What every fuzz target does with its input: reads it with a reader to the end, converts it in
+//! split mode, and copies the rejected rows back out, as the agent would. Nothing may panic, and
+//! every error must be an error value.
+
+use cartferry::format::{self, Conversion, Item, OnInvalid, Options, convert};
+
+/// Runs `data` through the reader `reader` every way the agent uses a reader.
+pub fn exercise(reader: &str, data: &[u8]) {
+    let format = format::reader(reader, &Options::new()).expect("a known reader");
+    for item in format.read(Box::new(data)) {
+        if let Ok(Item::Document(d, _)) = item {
+            let _ = d.id();
+        }
+    }
+    // Each canonical reader pairs with its own writer; the cart readers give orders.
+    let writer = if reader.starts_with("canonical-") {
+        reader
+    } else {
+        "canonical-orders-csv"
+    };
+    let conversion = Conversion {
+        reader: format,
+        writer: format::writer(writer, &Options::new()).expect("a known writer"),
+        on_invalid: OnInvalid::Split,
+        shipping_methods: Default::default(),
+    };
+    let mut out = Vec::new();
+    if let Ok(converted) = convert(
+        &conversion,
+        Box::new(data),
+        Some(data.len() as u64),
+        Box::new(&mut out),
+        20,
+    ) && let Some(rejected) = converted.rejected
+    {
+        let mut rows = Vec::new();
+        let _ = conversion.reader.copy_rows(
+            Box::new(data),
+            rejected.header,
+            &rejected.spans,
+            &mut rows,
+        );
+    }
+}
+
+/// The reader a selector byte picks from `names`.
+pub fn pick<'a>(names: &[&'a str], selector: u8) -> &'a str {
+    names[usize::from(selector) % names.len()]
+}

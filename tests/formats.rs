@@ -556,3 +556,137 @@ fn cart_writers_explain_what_they_cannot_write() {
     );
     assert!(rejected.problems[0].fix.contains("default_location"));
 }
+
+fn mapped_options(path: &str) -> String {
+    std::fs::read_to_string(fixture(path)).unwrap()
+}
+
+#[test]
+fn a_mapped_csv_reads_a_cart_nobody_wrote_a_reader_for() {
+    let bytes = std::fs::read(fixture("mapped-csv/shop-orders-de.csv")).unwrap();
+    let read = read_with(
+        "mapped-csv",
+        &mapped_options("mapped-csv/shop-orders-de.toml"),
+        &bytes,
+    );
+    let ids: Vec<&str> = read.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(ids, ["B-24001", "B-24002", "B-24004", "B-24005"]);
+
+    let first = read.order("B-24001");
+    assert_eq!(first.order_date.as_deref(), Some("2026-11-21T09:14:00"));
+    assert_eq!(first.currency.as_deref(), Some("EUR"));
+    assert_eq!(
+        (first.carrier.as_deref(), first.service.as_deref()),
+        (Some("DHL"), Some("PAKET"))
+    );
+    assert_eq!(first.ship_to.first_name, "");
+    assert_eq!(first.ship_to.last_name, "Jürgen Müller");
+    assert_eq!(first.ship_to.country, "DE");
+    assert_eq!(first.lines.len(), 2);
+    assert_eq!(first.lines[0].unit_price.as_deref(), Some("12.50"));
+    assert_eq!(first.lines[1].sku, "TEE-M-BLK");
+
+    let vienna = read.order("B-24002");
+    assert_eq!(vienna.ship_to.country, "AT");
+    assert_eq!(vienna.ship_to.company.as_deref(), Some("Weiß & Söhne GmbH"));
+    assert_eq!(
+        vienna.notes.as_deref(),
+        Some("Bitte klingeln;\nnicht vor 10 Uhr")
+    );
+    let pickup = read.order("B-24004");
+    assert_eq!(
+        (pickup.carrier.as_deref(), pickup.service.as_deref()),
+        (Some("PICKUP"), None)
+    );
+
+    let problems = read.problems_of("B-24003");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(6));
+    assert_eq!(
+        problems[0].field.as_deref(),
+        Some("Menge (mapped to quantity)")
+    );
+    assert_eq!(problems[0].value.as_deref(), Some("zwei"));
+}
+
+#[test]
+fn a_mapped_csv_split_keeps_the_bad_order_in_the_carts_own_layout() {
+    let bytes = std::fs::read(fixture("mapped-csv/shop-orders-de.csv")).unwrap();
+    let conversion = Conversion {
+        reader: format::reader(
+            "mapped-csv",
+            &options(&mapped_options("mapped-csv/shop-orders-de.toml")),
+        )
+        .unwrap(),
+        writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
+        on_invalid: OnInvalid::Split,
+        shipping_methods: Default::default(),
+    };
+    let mut out = Vec::new();
+    let converted = convert(
+        &conversion,
+        Box::new(&bytes[..]),
+        Some(bytes.len() as u64),
+        Box::new(&mut out),
+        20,
+    )
+    .unwrap();
+    assert_eq!(converted.written, 4);
+    let rejected = converted.rejected.unwrap();
+    let mut rows = Vec::new();
+    conversion
+        .reader
+        .copy_rows(
+            Box::new(&bytes[..]),
+            rejected.header,
+            &rejected.spans,
+            &mut rows,
+        )
+        .unwrap();
+    let rows = String::from_utf8(rows).unwrap();
+    assert!(
+        rows.starts_with("\u{feff}Bestellnummer;Bestelldatum;"),
+        "{rows}"
+    );
+    assert!(rows.ends_with("B-24003;21.11.2026 11:40;Standard;François Dubois;;Bahnhofstrasse 1;;8001;Zürich;Schweiz;;;MUG-BLU;zwei;12,50;Tasse blau;\r\n"), "{rows}");
+    assert_eq!(rows.lines().count(), 2);
+}
+
+#[test]
+fn a_mapped_csv_names_what_its_mapping_or_the_file_gets_wrong() {
+    let mistakes = format::reader(
+        "mapped-csv",
+        &options(
+            r#"
+            kind = "inventory"
+            fields = { sku = { form = "Article" }, location = "Store" }
+            "#,
+        ),
+    )
+    .err()
+    .unwrap();
+    let keys: Vec<&str> = mistakes.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["reader_options.fields.sku.form"], "{mistakes:?}");
+
+    let reader = format::reader(
+        "mapped-csv",
+        &options(
+            r#"
+            kind = "inventory"
+            fields = { sku = "Article", location = "Store", on_hand = "Qty" }
+            "#,
+        ),
+    )
+    .unwrap();
+    let Some(Err(format::FormatError::Data(problem))) = reader
+        .read(Box::new(&b"Article;Warehouse;Qty\nA;W1;3\n"[..]))
+        .find(|i| i.is_err())
+    else {
+        panic!("a missing column rejects the file");
+    };
+    assert!(problem.problem.contains("Store"), "{problem:?}");
+    assert!(
+        problem.fix.contains("Article, Warehouse, Qty"),
+        "{problem:?}"
+    );
+}

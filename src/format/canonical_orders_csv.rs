@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
-use super::grouped::{GroupedRows, Pending, RowDialect};
+use super::grouped::{GroupedRows, Opener, Pending, RowDialect};
 use super::orders::{self, is_iso_date};
 use super::table::{self, CsvInput, Table};
 use super::validate::Field;
@@ -113,6 +113,27 @@ fn column_of(field: Field) -> &'static str {
     .name()
 }
 
+/// The names of the columns without which no order can be read.
+pub fn required_columns() -> Vec<&'static str> {
+    REQUIRED.iter().map(|c| c.name()).collect()
+}
+
+/// The columns of an order's lines (the rest are the order's own).
+pub fn line_columns() -> &'static [&'static str] {
+    &COLUMNS[Col::LineNumber as usize..]
+}
+
+/// The orders of the table `opener` makes of `input`, whose columns are named as this format's.
+pub fn read_table<'a>(input: Box<dyn BufRead + 'a>, opener: Opener<'a>) -> Items<'a> {
+    Box::new(GroupedRows::with_opener(
+        input,
+        opener,
+        CanonicalRows {
+            index: [None; COLUMNS.len()],
+        },
+    ))
+}
+
 /// The canonical orders CSV format (reader and writer).
 pub struct CanonicalOrdersCsv {
     input: CsvInput,
@@ -137,13 +158,8 @@ impl CanonicalOrdersCsv {
 
 impl ReaderFormat for CanonicalOrdersCsv {
     fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
-        Box::new(GroupedRows::new(
-            input,
-            self.input,
-            CanonicalRows {
-                index: [None; COLUMNS.len()],
-            },
-        ))
+        let options = self.input;
+        read_table(input, Box::new(move |input| Table::open(input, &options)))
     }
 
     fn copy_rows(

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
-use super::grouped::{GroupedRows, Pending, RowDialect};
+use super::grouped::{GroupedRows, Opener, Pending, RowDialect};
 use super::table::{self, CsvInput, Table};
 use super::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
@@ -88,6 +88,38 @@ impl<D> Layout<D> {
             )
             .collect()
     }
+
+    /// The columns without which no document can be read: required document-level ones, and
+    /// required item columns of lists a document must have.
+    pub fn required_columns(&self) -> Vec<&'static str> {
+        self.head
+            .iter()
+            .map(|f| (f.name, f.required))
+            .chain(
+                self.lists
+                    .iter()
+                    .flat_map(|l| l.fields.iter().map(|f| (f.name, f.required && l.min > 0))),
+            )
+            .filter(|(_, required)| *required)
+            .map(|(name, _)| name)
+            .collect()
+    }
+}
+
+/// The documents of the table `opener` makes of `input`, whose columns are named as `layout`'s.
+pub fn read_table<'a, D: Default + Send + Sync + 'static>(
+    layout: &'static Layout<D>,
+    input: Box<dyn BufRead + 'a>,
+    opener: Opener<'a>,
+) -> Items<'a> {
+    Box::new(GroupedRows::with_opener(
+        input,
+        opener,
+        LayoutRows {
+            layout,
+            index: vec![None; layout.columns().len()],
+        },
+    ))
 }
 
 /// A canonical CSV format, reader and writer, for the kind its layout describes.
@@ -123,15 +155,12 @@ impl<D: Default + 'static> CanonicalCsv<D> {
 
 impl<D: Default + Send + Sync + 'static> ReaderFormat for CanonicalCsv<D> {
     fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
-        let columns = self.layout.columns().len();
-        Box::new(GroupedRows::new(
+        let options = self.input;
+        read_table(
+            self.layout,
             input,
-            self.input,
-            LayoutRows {
-                layout: self.layout,
-                index: vec![None; columns],
-            },
-        ))
+            Box::new(move |input| Table::open(input, &options)),
+        )
     }
 
     fn copy_rows(
@@ -272,16 +301,11 @@ impl<D: Default> RowDialect for LayoutRows<D> {
         for (i, name) in columns.iter().enumerate() {
             self.index[i] = table.column(&[name]);
         }
-        let required = self.layout.head.iter().map(|f| (f.name, f.required)).chain(
-            self.layout
-                .lists
-                .iter()
-                .flat_map(|l| l.fields.iter().map(|f| (f.name, f.required && l.min > 0))),
-        );
-        let missing: Vec<&str> = required
-            .zip(&self.index)
-            .filter(|((_, required), found)| *required && found.is_none())
-            .map(|((name, _), _)| name)
+        let missing: Vec<&str> = self
+            .layout
+            .required_columns()
+            .into_iter()
+            .filter(|name| table.column(&[name]).is_none())
             .collect();
         if missing.is_empty() {
             return Ok(());

@@ -9,6 +9,9 @@ use std::io::BufRead;
 use super::table::{CsvInput, Table};
 use super::{DataProblem, FormatError, Item, Span};
 
+/// Opens the [`Table`] a [`GroupedRows`] reads.
+pub type Opener<'a> = Box<dyn FnOnce(Box<dyn BufRead + 'a>) -> Result<Table<'a>, FormatError> + 'a>;
+
 /// Most bytes of rows one document may span. Past it the document is rejected (a real order is
 /// far smaller; an endless run of rows with one key would otherwise be held in memory).
 pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
@@ -156,8 +159,7 @@ pub trait RowDialect {
 /// The items of a CSV file read with a [`RowDialect`].
 pub struct GroupedRows<'a, D: RowDialect> {
     /// The input, until the table is opened on the first call.
-    input: Option<Box<dyn BufRead + 'a>>,
-    options: CsvInput,
+    input: Option<(Box<dyn BufRead + 'a>, Opener<'a>)>,
     dialect: D,
     table: Option<Table<'a>>,
     current: Option<Pending<D::Doc>>,
@@ -167,9 +169,14 @@ pub struct GroupedRows<'a, D: RowDialect> {
 impl<'a, D: RowDialect> GroupedRows<'a, D> {
     /// Reads `input` (bytes as `options` say) with `dialect`.
     pub fn new(input: Box<dyn BufRead + 'a>, options: CsvInput, dialect: D) -> Self {
+        let opener: Opener<'a> = Box::new(move |input| Table::open(input, &options));
+        GroupedRows::with_opener(input, opener, dialect)
+    }
+
+    /// Reads the table `opener` makes of `input` (a mapped format's rows, say).
+    pub fn with_opener(input: Box<dyn BufRead + 'a>, opener: Opener<'a>, dialect: D) -> Self {
         GroupedRows {
-            input: Some(input),
-            options,
+            input: Some((input, opener)),
             dialect,
             table: None,
             current: None,
@@ -177,8 +184,12 @@ impl<'a, D: RowDialect> GroupedRows<'a, D> {
         }
     }
 
-    fn open(&mut self, input: Box<dyn BufRead + 'a>) -> Result<Item, FormatError> {
-        let table = Table::open(input, &self.options)?;
+    fn open(
+        &mut self,
+        input: Box<dyn BufRead + 'a>,
+        opener: Opener<'a>,
+    ) -> Result<Item, FormatError> {
+        let table = opener(input)?;
         self.dialect.open(&table)?;
         let header = table.header_span();
         self.table = Some(table);
@@ -242,8 +253,8 @@ impl<D: RowDialect> Iterator for GroupedRows<'_, D> {
     type Item = Result<Item, FormatError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(input) = self.input.take() {
-            return Some(self.open(input));
+        if let Some((input, opener)) = self.input.take() {
+            return Some(self.open(input, opener));
         }
         loop {
             if let Some(item) = self.ready.pop_front() {

@@ -13,6 +13,8 @@ pub mod canonical_table;
 pub mod canonical_xml;
 pub mod carriers;
 pub mod grouped;
+mod mapped_csv;
+pub mod mapping;
 mod orders;
 pub mod shipping;
 mod shopify_fulfillments_csv;
@@ -253,6 +255,7 @@ pub const READERS: &[&str] = &[
     CANONICAL_XML[5],
     shopify_orders_csv::NAME,
     woocommerce_orders_csv::NAME,
+    mapped_csv::NAME,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -386,6 +389,7 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         woocommerce_orders_csv::NAME => Ok(Box::new(
             woocommerce_orders_csv::WooCommerceOrdersCsv::reader(options)?,
         )),
+        mapped_csv::NAME => Ok(Box::new(mapped_csv::MappedCsv::reader(options)?)),
         _ => Err(unknown()),
     }
 }

@@ -35,23 +35,41 @@ pub fn normalise(name: &str) -> String {
         .collect()
 }
 
-/// An open CSV table positioned after its header.
+/// Where a [`Table`]'s rows come from: a CSV file, or rows made from another input (a mapped
+/// CSV's projection, a mapped XML's elements).
+pub trait RowSource {
+    /// Reads the next row into `record`; `None` at the end. A row that cannot be read is an error
+    /// with its line; reading may go on after it unless [`RowSource::broken`] says otherwise.
+    fn next_row(&mut self, record: &mut csv::StringRecord) -> Option<Result<RowAt, FormatError>>;
+
+    /// Where reading has got to: after the last row read (the end, once `next_row` gave `None`).
+    fn position(&self) -> u64;
+
+    /// A row could not be read in a way that leaves nothing after it readable.
+    fn broken(&self) -> bool;
+}
+
+/// Where a row starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowAt {
+    /// Its first line (1-based).
+    pub line: u64,
+    /// Its first byte, in the source's decoded text.
+    pub start: u64,
+}
+
+/// An open table positioned after its header.
 pub struct Table<'a> {
-    csv: csv::Reader<RowLimit<'a>>,
-    /// Where the row being read starts, shared with the [`RowLimit`] under `csv`.
-    row_start: Arc<AtomicU64>,
-    /// A row was too long: nothing after it can be read.
-    broken: bool,
+    rows: Box<dyn RowSource + 'a>,
     record: csv::StringRecord,
+    at: RowAt,
     header: Vec<String>,
     names: Vec<String>,
     header_span: Span,
-    original: Original,
-    delimiter: u8,
 }
 
 impl<'a> Table<'a> {
-    /// Decodes `input` and reads its header (the first non-empty line).
+    /// Decodes CSV `input` and reads its header (the first non-empty line).
     pub fn open(
         input: Box<dyn BufRead + 'a>,
         options: &CsvInput,
@@ -72,35 +90,57 @@ impl<'a> Table<'a> {
                 read: 0,
                 row_start: Arc::clone(&row_start),
             });
-        let mut table = Table {
+        let mut table = Table::from_rows(Box::new(CsvRows {
             csv,
             row_start,
             broken: false,
-            record: csv::StringRecord::new(),
-            header: Vec::new(),
-            names: Vec::new(),
-            header_span: Span::default(),
             original: decoded.original,
-            delimiter,
-        };
+        }));
         if !table.next_row().transpose()?.unwrap_or(false) {
             return Err(FormatError::data(DataProblem::whole_file(
                 "the file is empty.",
                 "export the file again: it needs a header line and at least one row.",
             )));
         }
-        table.header = table.record.iter().map(normalise).collect();
-        table.names = table
+        let names: Vec<String> = table
             .record
             .iter()
             .map(|n| n.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
-        table.header_span = Span {
-            start: 0,
-            end: table.csv.position().byte(),
-            line: 1,
-        };
-        Ok(table)
+        let end = table.position();
+        Ok(table.with_header(
+            names,
+            Span {
+                start: 0,
+                end,
+                line: 1,
+            },
+        ))
+    }
+
+    /// A table of the rows `rows` makes, before its header is set.
+    fn from_rows(rows: Box<dyn RowSource + 'a>) -> Table<'a> {
+        Table {
+            rows,
+            record: csv::StringRecord::new(),
+            at: RowAt::default(),
+            header: Vec::new(),
+            names: Vec::new(),
+            header_span: Span::default(),
+        }
+    }
+
+    /// A table of the rows `rows` makes under the column `names`; `header_span` is what comes
+    /// before the first row.
+    pub fn of_rows(rows: Box<dyn RowSource + 'a>, names: Vec<String>, header_span: Span) -> Self {
+        Table::from_rows(rows).with_header(names, header_span)
+    }
+
+    fn with_header(mut self, names: Vec<String>, header_span: Span) -> Self {
+        self.header = names.iter().map(|n| normalise(n)).collect();
+        self.names = names;
+        self.header_span = header_span;
+        self
     }
 
     /// The index of the first column with one of these names (any spelling; see [`normalise`]).
@@ -126,45 +166,25 @@ impl<'a> Table<'a> {
         self.header_span
     }
 
-    /// The delimiter in use.
-    pub fn delimiter(&self) -> u8 {
-        self.delimiter
-    }
-
     /// Reads the next row that has any content. `Some(Ok(true))`: a row; `None`: the end.
     /// A row that cannot be read is an error with its line; reading may go on after it unless
     /// [`Table::broken`] says otherwise.
     pub fn next_row(&mut self) -> Option<Result<bool, FormatError>> {
-        if self.broken {
-            return None;
-        }
         loop {
-            let before = self.csv.position().clone();
-            self.row_start.store(before.byte(), Ordering::Relaxed);
-            match self.csv.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) if self.record.iter().all(|f| f.trim().is_empty()) => continue,
-                Ok(true) => return Some(Ok(true)),
-                Err(e) if RowLimit::stopped(&e) => {
-                    self.broken = true;
-                    return Some(Err(FormatError::data(DataProblem {
-                        line: Some(before.line()),
-                        problem: format!(
-                            "the row starting on this line is longer than {} MiB, so the rest of the file cannot be read.",
-                            MAX_ROW_BYTES >> 20
-                        ),
-                        fix: "look for a quote that opens a field on this line and is never closed; close it, or remove it, and drop the file back in.".into(),
-                        ..DataProblem::default()
-                    })));
+            match self.rows.next_row(&mut self.record)? {
+                Ok(_) if self.record.iter().all(|f| f.trim().is_empty()) => continue,
+                Ok(at) => {
+                    self.at = at;
+                    return Some(Ok(true));
                 }
-                Err(e) => return Some(Err(csv_error(e, self.original))),
+                Err(e) => return Some(Err(e)),
             }
         }
     }
 
     /// A row could not be read in a way that leaves nothing after it readable.
     pub fn broken(&self) -> bool {
-        self.broken
+        self.rows.broken()
     }
 
     /// The trimmed text of a column of the current row; empty when absent.
@@ -176,17 +196,67 @@ impl<'a> Table<'a> {
 
     /// The current row's first line (1-based).
     pub fn line(&self) -> u64 {
-        self.record.position().map_or(0, |p| p.line())
+        self.at.line
     }
 
     /// Where the current row starts, in bytes of decoded text.
     pub fn row_start(&self) -> u64 {
-        self.record.position().map_or(0, |p| p.byte())
+        self.at.start
     }
 
     /// Where reading has got to: after the last row read (the end, once `next_row` gave `None`).
     pub fn position(&self) -> u64 {
+        self.rows.position()
+    }
+}
+
+/// The rows of a CSV file.
+struct CsvRows<'a> {
+    csv: csv::Reader<RowLimit<'a>>,
+    /// Where the row being read starts, shared with the [`RowLimit`] under `csv`.
+    row_start: Arc<AtomicU64>,
+    /// A row was too long: nothing after it can be read.
+    broken: bool,
+    original: Original,
+}
+
+impl RowSource for CsvRows<'_> {
+    fn next_row(&mut self, record: &mut csv::StringRecord) -> Option<Result<RowAt, FormatError>> {
+        if self.broken {
+            return None;
+        }
+        let before = self.csv.position().clone();
+        self.row_start.store(before.byte(), Ordering::Relaxed);
+        match self.csv.read_record(record) {
+            Ok(false) => None,
+            Ok(true) => Some(Ok(record.position().map_or_else(RowAt::default, |p| {
+                RowAt {
+                    line: p.line(),
+                    start: p.byte(),
+                }
+            }))),
+            Err(e) if RowLimit::stopped(&e) => {
+                self.broken = true;
+                Some(Err(FormatError::data(DataProblem {
+                    line: Some(before.line()),
+                    problem: format!(
+                        "the row starting on this line is longer than {} MiB, so the rest of the file cannot be read.",
+                        MAX_ROW_BYTES >> 20
+                    ),
+                    fix: "look for a quote that opens a field on this line and is never closed; close it, or remove it, and drop the file back in.".into(),
+                    ..DataProblem::default()
+                })))
+            }
+            Err(e) => Some(Err(csv_error(e, self.original))),
+        }
+    }
+
+    fn position(&self) -> u64 {
         self.csv.position().byte()
+    }
+
+    fn broken(&self) -> bool {
+        self.broken
     }
 }
 
@@ -340,7 +410,6 @@ mod tests {
     fn rows_carry_lines_and_spans_and_blank_rows_are_skipped() {
         let input = "a;b\r\n1;\"x\ny\"\r\n;\r\n\r\n2;z\r\n";
         let mut t = Table::open(Box::new(input.as_bytes()), &CsvInput::default()).unwrap();
-        assert_eq!(t.delimiter(), b';');
         assert_eq!(t.column(&["B"]), Some(1));
         assert_eq!(
             t.header_span(),

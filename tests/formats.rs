@@ -690,3 +690,175 @@ fn a_mapped_csv_names_what_its_mapping_or_the_file_gets_wrong() {
         "{problem:?}"
     );
 }
+
+#[test]
+fn a_mapped_xml_reads_elements_attributes_and_items_by_path() {
+    let bytes = std::fs::read(fixture("mapped-xml/shop-orders.xml")).unwrap();
+    let read = read_with(
+        "mapped-xml",
+        &mapped_options("mapped-xml/shop-orders.toml"),
+        &bytes,
+    );
+    let ids: Vec<&str> = read.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(ids, ["W-9001", "W-9002", "W-9004"]);
+
+    let ada = read.order("W-9001");
+    assert_eq!(ada.order_date.as_deref(), Some("2026-11-21"));
+    assert_eq!(ada.currency.as_deref(), Some("USD"));
+    assert_eq!(ada.shipping_method, "Ground");
+    assert_eq!(ada.ship_to.last_name, "Ada Lovelace");
+    assert_eq!(ada.ship_to.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(ada.ship_to.address2.as_deref(), Some("Suite 3"));
+    assert_eq!(ada.ship_to.country, "US");
+    assert_eq!(
+        ada.notes.as_deref(),
+        Some("Leave at the back door,\nring twice")
+    );
+    let lines: Vec<(u32, &str, u32, Option<&str>)> = ada
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.line_number,
+                l.sku.as_str(),
+                l.quantity,
+                l.description.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (1, "MUG-RED", 2, Some("Red mug & saucer")),
+            (2, "TEE-M-BLK", 1, Some("Black tee <M>"))
+        ]
+    );
+
+    let emilie = read.order("W-9002");
+    assert_eq!(emilie.currency.as_deref(), Some("CAD"));
+    assert_eq!(emilie.ship_to.last_name, "Émilie du Châtelet");
+    assert_eq!(
+        (
+            emilie.ship_to.country.as_str(),
+            emilie.ship_to.state.as_deref()
+        ),
+        ("CA", Some("ON"))
+    );
+
+    let problems = read.problems_of("W-9003");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, Some(64), "the line of its <Item>");
+    assert_eq!(
+        problems[0].field.as_deref(),
+        Some("Qty (mapped to quantity)")
+    );
+    assert_eq!(problems[0].value.as_deref(), Some("0"));
+}
+
+#[test]
+fn a_mapped_xml_with_a_bad_document_is_rejected_whole() {
+    let bytes = std::fs::read(fixture("mapped-xml/shop-orders.xml")).unwrap();
+    let reader = || {
+        format::reader(
+            "mapped-xml",
+            &options(&mapped_options("mapped-xml/shop-orders.toml")),
+        )
+        .unwrap()
+    };
+    assert_eq!(reader().default_on_invalid(), OnInvalid::RejectFile);
+    for on_invalid in [OnInvalid::RejectFile, OnInvalid::Split] {
+        let conversion = Conversion {
+            on_invalid,
+            reader: reader(),
+            writer: format::writer("canonical-orders-csv", &Options::new()).unwrap(),
+            shipping_methods: Default::default(),
+        };
+        let Err(ConvertError::Data { problems, total }) = convert(
+            &conversion,
+            Box::new(&bytes[..]),
+            None,
+            Box::new(std::io::sink()),
+            20,
+        ) else {
+            panic!("{on_invalid:?}: one bad order rejects an XML file");
+        };
+        assert_eq!(total, 1);
+        assert_eq!(problems[0].document_id.as_deref(), Some("W-9003"));
+    }
+}
+
+#[test]
+fn a_mapped_xml_says_what_its_mapping_or_the_file_gets_wrong() {
+    let mistakes = format::reader(
+        "mapped-xml",
+        &options(
+            r#"
+            kind = "shipments"
+            document = "Shipments/@Shipment"
+            lists = { parcel = "Parcels/Parcel" }
+            fields = { order_id = "@order", carrier = "Carrier", tracking_number = "Tracking[1]", sku = "Sku", quantity_shipped = "Qty" }
+            "#,
+        ),
+    )
+    .err()
+    .unwrap();
+    let keys: Vec<&str> = mistakes.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "reader_options.document",
+            "reader_options.lists.parcel",
+            "reader_options.fields.tracking_number",
+            "reader_options.lists.line",
+            "reader_options.lists.package",
+        ],
+        "{mistakes:?}"
+    );
+
+    let reader = format::reader(
+        "mapped-xml",
+        &options(
+            r#"
+            kind = "inventory"
+            document = "Stock/Item"
+            fields = { sku = "@sku", location = { value = "WH1" }, on_hand = "OnHand" }
+            "#,
+        ),
+    )
+    .unwrap();
+    let file_error = |xml: &str| -> DataProblem {
+        match reader.read(Box::new(xml.as_bytes())).find(|i| i.is_err()) {
+            Some(Err(format::FormatError::Data(problem))) => *problem,
+            other => panic!("{xml}: {other:?}"),
+        }
+    };
+    let wrong_root = file_error("<Inventory><Item sku=\"A\"><OnHand>1</OnHand></Item></Inventory>");
+    assert!(
+        wrong_root.problem.contains("no Stock/Item element"),
+        "{wrong_root:?}"
+    );
+    let entity = file_error(
+        "<!DOCTYPE s [<!ENTITY e \"boom\">]>\n<Stock>\n<Item sku=\"A\"><OnHand>&e;</OnHand></Item></Stock>",
+    );
+    assert_eq!(entity.line, Some(3));
+    assert!(entity.problem.contains("&e;"), "{entity:?}");
+    let deep = format!("<Stock><Item sku=\"A\">{}</Item></Stock>", "<x>".repeat(40));
+    assert!(file_error(&deep).problem.contains("nested"));
+    let big = format!(
+        "<Stock><Item sku=\"A\">{}</Item></Stock>",
+        "<OnHand>1</OnHand>".repeat(70_000)
+    );
+    assert!(file_error(&big).problem.contains("larger than 1 MiB"));
+
+    let good: Vec<Document> = reader
+        .read(Box::new(
+            &b"<Stock><Item sku=\"A\"><OnHand>3</OnHand></Item><Item sku=\"B\"/></Stock>"[..],
+        ))
+        .filter_map(|i| match i.unwrap() {
+            Item::Document(d, None) => Some(d),
+            Item::Document(_, Some(span)) => panic!("an XML document has no rows: {span:?}"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(good.len(), 1, "B has no on_hand and is rejected: {good:?}");
+}

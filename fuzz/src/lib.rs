@@ -6,13 +6,25 @@ use cartferry::format::{self, Conversion, Item, OnInvalid, Options, convert};
 
 /// Runs `data` through the reader `reader` every way the agent uses a reader.
 pub fn exercise(reader: &str, data: &[u8]) {
-    let format = format::reader(reader, &Options::new()).expect("a known reader");
+    exercise_with(reader, &Options::new(), data);
+}
+
+/// A route's `reader_options` written as TOML (a fixture's mapping).
+pub fn options(toml_text: &str) -> Options {
+    toml::from_str(toml_text).expect("the options are valid TOML")
+}
+
+/// Runs `data` through the reader `reader`, with these options, every way the agent uses a
+/// reader.
+pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
+    let format = format::reader(reader, options).expect("a known reader");
     for item in format.read(Box::new(data)) {
         if let Ok(Item::Document(d, _)) = item {
             let _ = d.id();
         }
     }
-    // Each canonical reader pairs with its own writer; the cart readers give orders.
+    // Each canonical reader pairs with its own writer; the cart readers and the fixtures'
+    // mappings give orders.
     let writer = if reader.starts_with("canonical-") {
         reader
     } else {

@@ -125,7 +125,7 @@ impl<D: Serialize + Send + Sync + 'static> WriterFormat for CanonicalXml<D> {
 /// Counts the lines of what the XML reader has consumed, and stops it reading more than
 /// [`MAX_DOCUMENT_BYTES`] for one event (quick-xml buffers a whole event, such as a text, in
 /// memory).
-struct LineCounter<'a> {
+pub(super) struct LineCounter<'a> {
     inner: Box<dyn BufRead + 'a>,
     newlines: u64,
     /// Bytes consumed since the last event was returned.
@@ -136,8 +136,28 @@ fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
-impl LineCounter<'_> {
-    fn too_large(&self) -> bool {
+impl<'a> LineCounter<'a> {
+    /// Counts the lines of `inner`.
+    pub(super) fn new(inner: Box<dyn BufRead + 'a>) -> Self {
+        LineCounter {
+            inner,
+            newlines: 0,
+            since_event: 0,
+        }
+    }
+
+    /// The line being read (1-based).
+    pub(super) fn line(&self) -> u64 {
+        self.newlines + 1
+    }
+
+    /// Starts counting the bytes of the next event.
+    pub(super) fn start_event(&mut self) {
+        self.since_event = 0;
+    }
+
+    /// The event being read has passed the cap.
+    pub(super) fn too_large(&self) -> bool {
         self.since_event > MAX_DOCUMENT_BYTES
     }
 }
@@ -182,7 +202,7 @@ struct XmlItems<'a, D: 'static> {
 }
 
 /// A problem that makes the whole file unreadable, on `line`.
-fn unreadable(line: u64, problem: String, fix: &str) -> FormatError {
+pub(super) fn unreadable(line: u64, problem: String, fix: &str) -> FormatError {
     FormatError::data(DataProblem {
         line: Some(line),
         problem,
@@ -193,16 +213,12 @@ fn unreadable(line: u64, problem: String, fix: &str) -> FormatError {
 
 impl<'a, D: DeserializeOwned> XmlItems<'a, D> {
     fn line(&self) -> u64 {
-        self.xml.as_ref().map_or(1, |x| x.get_ref().newlines + 1)
+        self.xml.as_ref().map_or(1, |x| x.get_ref().line())
     }
 
     fn open(&mut self, input: Box<dyn BufRead + 'a>) -> Result<(), FormatError> {
         let decoded = text::decode(input, self.encoding)?;
-        let reader = quick_xml::Reader::from_reader(LineCounter {
-            inner: decoded.text,
-            newlines: 0,
-            since_event: 0,
-        });
+        let reader = quick_xml::Reader::from_reader(LineCounter::new(decoded.text));
         // No trimming here: quick-xml splits text at entity references and would trim each
         // piece, losing the spaces around an `&amp;`. The deserialiser trims whole values.
         self.xml = Some(reader);
@@ -308,7 +324,7 @@ impl<'a, D: DeserializeOwned> XmlItems<'a, D> {
         let Some(xml) = self.xml.as_mut() else {
             return Ok(Event::Eof);
         };
-        xml.get_mut().since_event = 0;
+        xml.get_mut().start_event();
         self.buf.clear();
         match xml.read_event_into(&mut self.buf) {
             Ok(e) => Ok(e.into_owned()),

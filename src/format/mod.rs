@@ -14,6 +14,7 @@ pub mod canonical_xml;
 pub mod carriers;
 pub mod grouped;
 mod mapped_csv;
+mod mapped_xml;
 pub mod mapping;
 mod orders;
 pub mod shipping;
@@ -256,6 +257,7 @@ pub const READERS: &[&str] = &[
     shopify_orders_csv::NAME,
     woocommerce_orders_csv::NAME,
     mapped_csv::NAME,
+    mapped_xml::NAME,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -390,6 +392,7 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
             woocommerce_orders_csv::WooCommerceOrdersCsv::reader(options)?,
         )),
         mapped_csv::NAME => Ok(Box::new(mapped_csv::MappedCsv::reader(options)?)),
+        mapped_xml::NAME => Ok(Box::new(mapped_xml::MappedXml::reader(options)?)),
         _ => Err(unknown()),
     }
 }

@@ -82,6 +82,10 @@ pub enum Command {
         /// A reader option, as in a route's `reader_options` (repeatable), e.g. `encoding=windows-1252`.
         #[arg(long = "reader-option", value_name = "KEY=VALUE")]
         reader_options: Vec<String>,
+        /// A TOML file of reader options, as a route's `reader_options` table (a mapping, say);
+        /// `--reader-option` keys go on top.
+        #[arg(long = "reader-options-file", value_name = "FILE")]
+        reader_options_file: Option<PathBuf>,
         /// A writer option, as in a route's `writer_options` (repeatable).
         #[arg(long = "writer-option", value_name = "KEY=VALUE")]
         writer_options: Vec<String>,
@@ -114,6 +118,7 @@ pub fn execute(cli: Cli) -> ExitCode {
             reader,
             writer,
             reader_options,
+            reader_options_file,
             writer_options,
             on_invalid,
             file,
@@ -121,7 +126,11 @@ pub fn execute(cli: Cli) -> ExitCode {
             return convert(
                 reader,
                 writer,
-                (reader_options, writer_options),
+                (
+                    reader_options_file.as_deref(),
+                    reader_options,
+                    writer_options,
+                ),
                 on_invalid.as_deref(),
                 file,
             );
@@ -392,6 +401,18 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A TOML file as a format options table.
+fn options_file(path: &Path) -> Result<format::Options, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--reader-options-file: cannot read {}: {e}", path.display()))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        format!(
+            "--reader-options-file: {} is not valid TOML: {e}",
+            path.display()
+        )
+    })
+}
+
 /// `KEY=VALUE` pairs as a format options table; values are TOML (`true`, `3`) or plain text.
 fn options_table(pairs: &[String]) -> Result<format::Options, String> {
     let mut table = format::Options::new();
@@ -412,7 +433,7 @@ fn options_table(pairs: &[String]) -> Result<format::Options, String> {
 fn convert(
     reader: &str,
     writer: &str,
-    (reader_options, writer_options): (&[String], &[String]),
+    (reader_options_file, reader_options, writer_options): (Option<&Path>, &[String], &[String]),
     on_invalid: Option<&str>,
     file: &str,
 ) -> ExitCode {
@@ -420,11 +441,17 @@ fn convert(
         eprintln!("cartferry convert: {message}");
         ExitCode::from(2)
     };
+    let mut from_file = match reader_options_file.map(options_file).transpose() {
+        Ok(table) => table.unwrap_or_default(),
+        Err(e) => return usage(e),
+    };
     let (reader_options, writer_options) =
         match (options_table(reader_options), options_table(writer_options)) {
             (Ok(r), Ok(w)) => (r, w),
             (Err(e), _) | (_, Err(e)) => return usage(e),
         };
+    from_file.extend(reader_options);
+    let reader_options = from_file;
     let on_invalid = match on_invalid.map(|t| (t, format::OnInvalid::parse(t))) {
         None => None,
         Some((_, Some(parsed))) => Some(parsed),

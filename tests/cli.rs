@@ -211,3 +211,58 @@ fn check_reports_sftp_endpoint_mistakes_together() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }
+
+#[test]
+fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
+    let fixtures = format!("{}/fixtures/mapped-csv", env!("CARGO_MANIFEST_DIR"));
+    let run = |extra: &[&str]| {
+        Command::new(binary())
+            .args([
+                "convert",
+                "--reader",
+                "mapped-csv",
+                "--writer",
+                "canonical-orders-csv",
+            ])
+            .arg("--reader-options-file")
+            .arg(format!("{fixtures}/shop-orders-de.toml"))
+            .args(extra)
+            .arg(format!("{fixtures}/shop-orders-de.csv"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "B-24003 is rejected");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("B-2400")).count(),
+        6
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 6, field \"Menge (mapped to quantity)\""),
+        "{stderr}"
+    );
+
+    let comma = run(&["--reader-option", "delimiter=\",\""]);
+    assert_eq!(comma.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&comma.stderr).contains("lacks the column(s) Bestellnummer"),
+        "the option on top wins: {}",
+        String::from_utf8_lossy(&comma.stderr)
+    );
+
+    let missing = Command::new(binary())
+        .args([
+            "convert",
+            "--reader",
+            "mapped-csv",
+            "--writer",
+            "canonical-orders-csv",
+        ])
+        .args(["--reader-options-file", "/nonexistent/mapping.toml", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/mapping.toml"));
+}

@@ -415,3 +415,60 @@ to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
         "the left-out orders stay a Shopify export"
     );
 }
+
+#[test]
+fn a_mapped_csv_route_delivers_reports_in_the_carts_columns_and_retries_the_fixed_order() {
+    let fixtures = format!("{}/fixtures/mapped-csv", env!("CARGO_MANIFEST_DIR"));
+    let mapping = fs::read_to_string(format!("{fixtures}/shop-orders-de.toml"))
+        .unwrap()
+        .replace("[fields]", "[routes.reader_options.fields]");
+    let sandbox = Sandbox::with_routes(&format!(
+        r#"
+[[routes]]
+name = "shop"
+from = {{ endpoint = "cart", dir = "orders", pattern = "*.csv" }}
+reader = "mapped-csv"
+writer = "canonical-orders-csv"
+to = {{ endpoint = "warehouse", dir = "orders", name = "{{stem}}-{{id}}.csv" }}
+[routes.reader_options]
+{mapping}
+"#
+    ));
+    let export = fs::read(format!("{fixtures}/shop-orders-de.csv")).unwrap();
+    sandbox.drop_file("cart/orders", "bestellungen.csv", &export);
+    sandbox.once_expecting(1);
+    let delivered = sandbox.files("warehouse/orders");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let text =
+        fs::read_to_string(sandbox.path(&format!("warehouse/orders/{}", delivered[0]))).unwrap();
+    assert!(text.contains("B-24001,2026-11-21T09:14:00,EUR,Standard,DHL,PAKET,,Jürgen Müller,"));
+    assert!(!text.contains("B-24003"));
+
+    let report =
+        fs::read_to_string(sandbox.path("var/errors/shop/bestellungen.csv.error.txt")).unwrap();
+    assert!(
+        report.contains("line 2, field \"Menge (mapped to quantity)\", order B-24003: \"zwei\""),
+        "{report}"
+    );
+    let rejected = sandbox.path("var/errors/shop/bestellungen.csv");
+    let fixed = fs::read_to_string(&rejected)
+        .unwrap()
+        .replace(";zwei;", ";2;");
+    fs::write(&rejected, fixed).unwrap();
+    let retry = sandbox.cmd(&["retry", "shop"]);
+    assert!(retry.status.success(), "{retry:?}");
+    sandbox.once_expecting(0);
+    let delivered = sandbox.files("warehouse/orders");
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    let retried = delivered
+        .iter()
+        .map(|name| fs::read_to_string(sandbox.path(&format!("warehouse/orders/{name}"))).unwrap())
+        .find(|text| text.contains("B-24003"))
+        .expect("the fixed order is delivered");
+    assert_eq!(
+        retried.lines().count(),
+        2,
+        "header and the one fixed order: {retried}"
+    );
+    assert!(retried.contains(",8001,CH,"), "{retried}");
+}

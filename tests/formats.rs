@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use cartferry::format::{
     self, Conversion, ConvertError, DataProblem, Item, OnInvalid, Options, convert,
 };
-use cartferry::model::{Document, HoldAction, Order};
+use cartferry::model::{Document, HoldAction, Order, ShipmentConfirmation};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -861,4 +861,81 @@ fn a_mapped_xml_says_what_its_mapping_or_the_file_gets_wrong() {
         })
         .collect();
     assert_eq!(good.len(), 1, "B has no on_hand and is rejected: {good:?}");
+}
+
+#[test]
+fn a_mapped_xml_zips_a_shipments_packages_and_lines_like_the_canonical_csv() {
+    let xml = br#"<ShipConfirms>
+  <Shipment order="1001" id="S1" shipped="2026-11-22">
+    <Carrier code="UPSN"/>
+    <Packages>
+      <Package><Tracking>1Z001</Tracking></Package>
+      <Package><Tracking>1Z002</Tracking><Weight>2.5</Weight></Package>
+    </Packages>
+    <Lines>
+      <Line><Sku>MUG-RED</Sku><Shipped>2</Shipped><Ordered>2</Ordered></Line>
+      <Line><Sku>TEE-M-BLK</Sku><Shipped>1</Shipped></Line>
+      <Line><Sku>CAP-GRN</Sku><Shipped>1</Shipped><Ordered>3</Ordered></Line>
+    </Lines>
+  </Shipment>
+  <Shipment order="1002"><Carrier code="FDEG"/><Lines><Line><Sku>A</Sku><Shipped>1</Shipped></Line></Lines></Shipment>
+</ShipConfirms>"#;
+    let read = read_with(
+        "mapped-xml",
+        r#"
+        kind = "shipments"
+        document = "ShipConfirms/Shipment"
+        lists = { package = "Packages/Package", line = "Lines/Line" }
+        [fields]
+        order_id = "@order"
+        shipment_id = "@id"
+        ship_date = "@shipped"
+        carrier = "Carrier/@code"
+        tracking_number = "Tracking"
+        weight = "Weight"
+        sku = "Sku"
+        quantity_shipped = "Shipped"
+        quantity_ordered = "Ordered"
+        "#,
+        xml,
+    );
+    assert!(read.rejected.is_empty(), "{:?}", read.rejected);
+    let shipments: Vec<&ShipmentConfirmation> = read
+        .documents
+        .iter()
+        .map(|d| match d {
+            Document::ShipmentConfirmation(s) => s,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shipments.len(), 2);
+    let first = shipments[0];
+    assert_eq!(
+        (
+            first.order_id.as_str(),
+            first.shipment_id.as_deref(),
+            first.carrier.as_str()
+        ),
+        ("1001", Some("S1"), "UPSN")
+    );
+    let tracking: Vec<(&str, Option<&str>)> = first
+        .packages
+        .iter()
+        .map(|p| (p.tracking_number.as_str(), p.weight.as_deref()))
+        .collect();
+    assert_eq!(tracking, [("1Z001", None), ("1Z002", Some("2.5"))]);
+    let lines: Vec<(&str, u32, Option<u32>)> = first
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.quantity_shipped, l.quantity_ordered))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("MUG-RED", 2, Some(2)),
+            ("TEE-M-BLK", 1, None),
+            ("CAP-GRN", 1, Some(3))
+        ]
+    );
+    assert!(shipments[1].packages.is_empty());
 }

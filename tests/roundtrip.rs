@@ -318,24 +318,43 @@ fn cart_fixtures_survive_the_canonical_formats() {
         (
             "shopify-orders-csv",
             "shopify-orders-csv/orders_export_1.csv",
+            None,
         ),
         (
             "woocommerce-orders-csv",
             "woocommerce-orders-csv/advanced-order-export-products-as-rows.csv",
+            None,
         ),
         (
             "woocommerce-orders-csv",
             "woocommerce-orders-csv/webtoffee-order-export.csv",
+            None,
+        ),
+        (
+            "mapped-csv",
+            "mapped-csv/shop-orders-de.csv",
+            Some("mapped-csv/shop-orders-de.toml"),
+        ),
+        (
+            "mapped-xml",
+            "mapped-xml/shop-orders.xml",
+            Some("mapped-xml/shop-orders.toml"),
         ),
     ];
-    for (reader_name, path) in fixtures {
-        let bytes = std::fs::read(
+    let fixture = |path: &str| {
+        std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("fixtures")
                 .join(path),
         )
-        .unwrap();
-        let reader = format::reader(reader_name, &Options::new()).unwrap();
+        .unwrap()
+    };
+    for (reader_name, path, mapping) in fixtures {
+        let bytes = fixture(path);
+        let options: Options = mapping.map_or_else(Options::new, |m| {
+            toml::from_str(&String::from_utf8(fixture(m)).unwrap()).unwrap()
+        });
+        let reader = format::reader(reader_name, &options).unwrap();
         let documents: Vec<Document> = reader
             .read(Box::new(&bytes[..]))
             .filter_map(|item| match item.unwrap() {

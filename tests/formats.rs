@@ -861,6 +861,22 @@ fn a_mapped_xml_says_what_its_mapping_or_the_file_gets_wrong() {
         })
         .collect();
     assert_eq!(good.len(), 1, "B has no on_hand and is rejected: {good:?}");
+
+    let nothing_mapped = read_with(
+        "mapped-xml",
+        r#"
+        kind = "inventory"
+        document = "Stock/Item"
+        fields = { sku = "@sku", on_hand = "OnHand" }
+        "#,
+        b"<Stock><Item><Qty>1</Qty></Item></Stock>",
+    );
+    assert!(nothing_mapped.documents.is_empty());
+    assert_eq!(
+        nothing_mapped.rejected.len(),
+        1,
+        "an element the paths find nothing in is reported, not skipped"
+    );
 }
 
 #[test]

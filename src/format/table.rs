@@ -166,19 +166,17 @@ impl<'a> Table<'a> {
         self.header_span
     }
 
-    /// Reads the next row that has any content. `Some(Ok(true))`: a row; `None`: the end.
+    /// Reads the next row (a CSV file's rows without content are skipped). `Some(Ok(true))`: a
+    /// row; `None`: the end.
     /// A row that cannot be read is an error with its line; reading may go on after it unless
     /// [`Table::broken`] says otherwise.
     pub fn next_row(&mut self) -> Option<Result<bool, FormatError>> {
-        loop {
-            match self.rows.next_row(&mut self.record)? {
-                Ok(_) if self.record.iter().all(|f| f.trim().is_empty()) => continue,
-                Ok(at) => {
-                    self.at = at;
-                    return Some(Ok(true));
-                }
-                Err(e) => return Some(Err(e)),
+        match self.rows.next_row(&mut self.record)? {
+            Ok(at) => {
+                self.at = at;
+                Some(Ok(true))
             }
+            Err(e) => Some(Err(e)),
         }
     }
 
@@ -221,33 +219,39 @@ struct CsvRows<'a> {
 }
 
 impl RowSource for CsvRows<'_> {
+    /// Skips rows without content (trailing empty rows, rows of delimiters only).
     fn next_row(&mut self, record: &mut csv::StringRecord) -> Option<Result<RowAt, FormatError>> {
         if self.broken {
             return None;
         }
-        let before = self.csv.position().clone();
-        self.row_start.store(before.byte(), Ordering::Relaxed);
-        match self.csv.read_record(record) {
-            Ok(false) => None,
-            Ok(true) => Some(Ok(record.position().map_or_else(RowAt::default, |p| {
-                RowAt {
-                    line: p.line(),
-                    start: p.byte(),
+        loop {
+            let before = self.csv.position().clone();
+            self.row_start.store(before.byte(), Ordering::Relaxed);
+            match self.csv.read_record(record) {
+                Ok(false) => return None,
+                Ok(true) if record.iter().all(|f| f.trim().is_empty()) => continue,
+                Ok(true) => {
+                    return Some(Ok(record.position().map_or_else(RowAt::default, |p| {
+                        RowAt {
+                            line: p.line(),
+                            start: p.byte(),
+                        }
+                    })));
                 }
-            }))),
-            Err(e) if RowLimit::stopped(&e) => {
-                self.broken = true;
-                Some(Err(FormatError::data(DataProblem {
-                    line: Some(before.line()),
-                    problem: format!(
-                        "the row starting on this line is longer than {} MiB, so the rest of the file cannot be read.",
-                        MAX_ROW_BYTES >> 20
-                    ),
-                    fix: "look for a quote that opens a field on this line and is never closed; close it, or remove it, and drop the file back in.".into(),
-                    ..DataProblem::default()
-                })))
+                Err(e) if RowLimit::stopped(&e) => {
+                    self.broken = true;
+                    return Some(Err(FormatError::data(DataProblem {
+                        line: Some(before.line()),
+                        problem: format!(
+                            "the row starting on this line is longer than {} MiB, so the rest of the file cannot be read.",
+                            MAX_ROW_BYTES >> 20
+                        ),
+                        fix: "look for a quote that opens a field on this line and is never closed; close it, or remove it, and drop the file back in.".into(),
+                        ..DataProblem::default()
+                    })));
+                }
+                Err(e) => return Some(Err(csv_error(e, self.original))),
             }
-            Err(e) => Some(Err(csv_error(e, self.original))),
         }
     }
 

@@ -215,7 +215,11 @@ fn check_reports_sftp_endpoint_mistakes_together() {
 #[test]
 fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
     let fixtures = format!("{}/fixtures/mapped-csv", env!("CARGO_MANIFEST_DIR"));
-    let run = |extra: &[&str]| {
+    let (mapping, export) = (
+        format!("{fixtures}/shop-orders-de.toml"),
+        format!("{fixtures}/shop-orders-de.csv"),
+    );
+    let convert = |args: &[&str]| {
         Command::new(binary())
             .args([
                 "convert",
@@ -223,14 +227,13 @@ fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
                 "mapped-csv",
                 "--writer",
                 "canonical-orders-csv",
+                "--reader-options-file",
             ])
-            .arg("--reader-options-file")
-            .arg(format!("{fixtures}/shop-orders-de.toml"))
-            .args(extra)
-            .arg(format!("{fixtures}/shop-orders-de.csv"))
+            .args(args)
             .output()
             .unwrap()
     };
+    let run = |extra: &[&str]| convert(&[&[mapping.as_str()], extra, &[export.as_str()]].concat());
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(1), "B-24003 is rejected");
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -252,17 +255,7 @@ fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
         String::from_utf8_lossy(&comma.stderr)
     );
 
-    let missing = Command::new(binary())
-        .args([
-            "convert",
-            "--reader",
-            "mapped-csv",
-            "--writer",
-            "canonical-orders-csv",
-        ])
-        .args(["--reader-options-file", "/nonexistent/mapping.toml", "-"])
-        .output()
-        .unwrap();
+    let missing = convert(&["/nonexistent/mapping.toml", "-"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/mapping.toml"));
 }

@@ -26,6 +26,7 @@ pub mod text;
 pub mod validate;
 mod woocommerce_orders_csv;
 mod woocommerce_tracking_csv;
+pub mod x12;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};

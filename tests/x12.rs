@@ -1,0 +1,149 @@
+//! X12 syntax and envelopes, on files other projects wrote and on broken ones.
+
+use std::path::Path;
+
+use cartferry::format::FormatError;
+use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
+
+fn external(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/x12/external")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn sets(bytes: &[u8]) -> Result<Vec<TransactionSet>, FormatError> {
+    Envelopes::new(Box::new(bytes)).collect()
+}
+
+/// The file's error as one sentence, and the element it names.
+fn refusal(bytes: &[u8]) -> (String, Option<String>) {
+    match sets(bytes) {
+        Err(FormatError::Data(p)) => (p.problem.clone(), p.field.clone()),
+        other => panic!("the file must be refused: {other:?}"),
+    }
+}
+
+#[test]
+fn other_projects_940s_read_with_their_envelopes() {
+    for name in [
+        "x12_940_edienginetest_940.OK.edi",
+        "x12_940_edienginetest_940.2.OK.edi",
+    ] {
+        let sets = sets(&external(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(sets.len(), 1, "{name}");
+        let set = &sets[0];
+        assert_eq!(
+            (set.id.as_str(), set.group.functional_id.as_str()),
+            ("940", "OW")
+        );
+        assert!(set.interchange.version.starts_with("0040"), "{name}");
+        assert_eq!(set.segments[0].id(), "W05");
+    }
+    let ok = &sets(&external("x12_940_edienginetest_940.OK.edi")).unwrap()[0];
+    assert_eq!(ok.interchange.separators.segment, b'\n');
+    assert_eq!(
+        ok.interchange.sender,
+        ("ZZ".into(), "ABCDEFGHIJKLMNO".into())
+    );
+    assert_eq!(ok.segments.len(), 27, "SE01 says 29, with ST and SE");
+    assert_eq!(ok.segments.last().unwrap().id(), "W76");
+    let w66 = ok.segments.iter().find(|s| s.id() == "W66").unwrap();
+    assert_eq!((w66.element(1), w66.element(5)), ("PP", "MTEN"));
+    assert_eq!(w66.line, 17);
+}
+
+#[test]
+fn control_numbers_that_do_not_match_are_refused() {
+    let (problem, field) = refusal(&external(
+        "x12_940_edienginetest_ControlNumbersMismatch.edi",
+    ));
+    assert_eq!(field.as_deref(), Some("SE02"), "{problem}");
+    assert!(problem.contains("control number"), "{problem}");
+}
+
+#[test]
+fn wrong_segment_counts_are_refused_with_the_segment() {
+    let (problem, field) = refusal(&external("x12_945_x12types_005010_testdata.edi"));
+    assert_eq!(field.as_deref(), Some("SE01"));
+    assert!(
+        problem.starts_with("segment 18:")
+            && problem.contains("says it has 12 segments, but it has 16"),
+        "{problem}"
+    );
+    let (problem, _) = refusal(&external("x12_945_x12types_004010_test.edi"));
+    assert!(
+        problem.contains("ISA"),
+        "a body without an envelope: {problem}"
+    );
+}
+
+#[test]
+fn a_minimal_846_reads() {
+    let sets = sets(&external("x12_846_x12types_005010_testdata.edi")).unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].id, "846");
+    assert_eq!(sets[0].segments[0].id(), "BIA");
+}
+
+const ISA: &str = "ISA*00*          *00*          *ZZ*CARTFERRY      *ZZ*WAREHOUSE      *261122*0930*U*00401*000000042*0*P*>~";
+
+fn interchange(body: &str) -> String {
+    format!("{ISA}\nGS*SW*WH*CF*20261122*0930*42*X*004010~\n{body}GE*1*42~\nIEA*1*000000042~\n")
+}
+
+#[test]
+fn every_envelope_count_and_number_is_checked() {
+    let good = interchange("ST*945*0001~W06*F*1001~SE*3*0001~\n");
+    assert_eq!(sets(good.as_bytes()).unwrap().len(), 1);
+    let cases = [
+        (good.replace("GE*1*42", "GE*2*42"), "GE01"),
+        (good.replace("GE*1*42", "GE*1*43"), "GE02"),
+        (good.replace("IEA*1*", "IEA*3*"), "IEA01"),
+        (good.replace("IEA*1*000000042", "IEA*1*000000041"), "IEA02"),
+        (good.replace("SE*3*", "SE*4*"), "SE01"),
+        (good.replace("W06*F*1001~", "W06*F*1001~GS*SW~"), "GS"),
+        (good.replace("GE*1*42~\n", ""), "IEA"),
+        (
+            good.replace("ST*945*0001~", "ST*945*0001~ST*945*0002~"),
+            "ST",
+        ),
+        (format!("W06*F*1~{good}"), ""),
+    ];
+    for (text, element) in cases {
+        match sets(text.as_bytes()) {
+            Err(FormatError::Data(p)) if element.is_empty() => {
+                assert!(p.problem.contains("ISA"), "{text}: {p}")
+            }
+            Err(FormatError::Data(p)) => {
+                assert_eq!(p.field.as_deref(), Some(element), "{text}: {p}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let cut = good.split("SE*").next().unwrap().to_string();
+    let (problem, _) = refusal(cut.as_bytes());
+    assert!(
+        problem.contains("ends inside transaction set 0001"),
+        "{problem}"
+    );
+    let (problem, _) = refusal(b"  \n");
+    assert!(problem.contains("empty"), "{problem}");
+}
+
+#[test]
+fn several_interchanges_with_their_own_separators_read_in_one_file() {
+    let first = interchange("ST*945*0001~W06*F*1001~SE*3*0001~\n");
+    let second = interchange("ST*945*0001~W06*F*1002~W27*M*UPSN~SE*4*0001~\n")
+        .replace('*', "|")
+        .replace('~', "\n")
+        .replace('>', "^");
+    let sets = sets(format!("{first}{second}").as_bytes()).unwrap();
+    assert_eq!(sets.len(), 2);
+    assert_eq!(sets[1].segments[0].element(2), "1002");
+    assert_eq!(sets[1].segments[1].element(2), "UPSN");
+    assert_eq!(sets[1].interchange.separators.element, b'|');
+    assert_eq!(sets[1].interchange.separators.component, b'^');
+}

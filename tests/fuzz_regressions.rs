@@ -10,7 +10,8 @@ mod fuzz_exercise;
 use cartferry::format::{self, Conversion, ConvertError, Item, OnInvalid, Options, convert};
 
 /// Inputs that have broken readers elsewhere: empty, half a BOM, unclosed quotes, stray `\r`,
-/// NULs, invalid UTF-8, huge numbers, deep and self-referencing XML, external entities.
+/// NULs, invalid UTF-8, huge numbers, deep and self-referencing XML, external entities, cut and
+/// self-contradicting X12 envelopes.
 const HOSTILE: &[&[u8]] = &[
     b"",
     b"\xef\xbb",
@@ -29,6 +30,10 @@ const HOSTILE: &[&[u8]] = &[
     b"<inventory><record><sku>&#0;&#xFFFFFFFF;&#55296;</sku></record></inventory>",
     b"<inventory></orders>",
     b"<inventory><record><sku>A</sku><on_hand>3</on_hand></record>",
+    b"ISA",
+    b"ISA****************",
+    b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P*>~GS*SW~ST*945*1~W06*F*~W12*CC*99999999999*-1~W03*x~SE*5*1~GE*1*~IEA*1*1~",
+    b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P**~~~~",
 ];
 
 /// Every reader that takes no options (all but the mapped ones).

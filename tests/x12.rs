@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use cartferry::format::FormatError;
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
+use cartferry::format::{self, DataProblem, FormatError, Item, Options};
+use cartferry::model::{Document, ShipmentConfirmation};
 
 fn external(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -146,4 +147,123 @@ fn several_interchanges_with_their_own_separators_read_in_one_file() {
     assert_eq!(sets[1].segments[1].element(2), "UPSN");
     assert_eq!(sets[1].interchange.separators.element, b'|');
     assert_eq!(sets[1].interchange.separators.component, b'^');
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/x12")
+            .join(path),
+    )
+    .unwrap()
+}
+
+/// Documents and rejected problems a reader finds in `bytes`.
+fn read(reader: &str, bytes: &[u8]) -> (Vec<Document>, Vec<Vec<DataProblem>>) {
+    let reader = format::reader(reader, &Options::new()).unwrap();
+    let (mut documents, mut rejected) = (Vec::new(), Vec::new());
+    for item in reader.read(Box::new(bytes)) {
+        match item.unwrap() {
+            Item::Document(d, span) => {
+                assert_eq!(span, None, "X12 documents have no rows");
+                documents.push(d);
+            }
+            Item::Rejected(problems, _) => rejected.push(problems),
+            Item::Header(_) => {}
+        }
+    }
+    (documents, rejected)
+}
+
+#[test]
+fn a_945_gives_shipments_with_every_package_and_partial_quantities() {
+    let (documents, rejected) = read("x12-945", &fixture("945/shipments.edi"));
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let shipments: Vec<&ShipmentConfirmation> = documents
+        .iter()
+        .map(|d| match d {
+            Document::ShipmentConfirmation(s) => s,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shipments.len(), 3);
+    let full = shipments[0];
+    assert_eq!(
+        (
+            full.order_id.as_str(),
+            full.shipment_id.as_deref(),
+            full.ship_date.as_deref(),
+            full.carrier.as_str(),
+            full.service.as_deref()
+        ),
+        (
+            "1001",
+            Some("SH-7781"),
+            Some("2026-11-21"),
+            "UPSN",
+            Some("UPS GROUND")
+        )
+    );
+    let tracking: Vec<&str> = full
+        .packages
+        .iter()
+        .map(|p| p.tracking_number.as_str())
+        .collect();
+    assert_eq!(tracking, ["1Z999AA10123456784", "1Z999AA10123456793"]);
+    assert_eq!(full.lines.len(), 2);
+
+    let partial = shipments[1];
+    let lines: Vec<(&str, u32, Option<u32>)> = partial
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.quantity_shipped, l.quantity_ordered))
+        .collect();
+    assert_eq!(lines, [("MUG-BLU", 2, Some(3)), ("CAP-GRN", 1, Some(1))]);
+    assert_eq!(partial.packages.len(), 2);
+
+    let pallet = shipments[2];
+    assert_eq!(
+        pallet.ship_date.as_deref(),
+        Some("2026-11-22"),
+        "from G62*11"
+    );
+    assert_eq!(
+        (pallet.carrier.as_str(), pallet.service.as_deref()),
+        ("LOCAL COURIER", None)
+    );
+    assert_eq!(pallet.packages[0].tracking_number, "00012345600000000018");
+    assert_eq!(
+        pallet.lines[0].sku, "012345678905",
+        "the UPC when there is no product id"
+    );
+}
+
+#[test]
+fn a_bad_945_is_reported_at_its_element() {
+    let text = String::from_utf8(fixture("945/shipments.edi")).unwrap();
+    let bad = text
+        .replace("W12*PR*3*2*1*EA", "W12*PR*3*two*1*EA")
+        .replace("W03*24~", "W03*25~")
+        .replace("W06*F*1001*20261121", "W06*F*1001*20261321");
+    let (documents, rejected) = read("x12-945", bad.as_bytes());
+    assert!(documents.is_empty(), "{documents:?}");
+    let fields: Vec<(Option<&str>, Option<&str>, Option<u64>)> = rejected
+        .iter()
+        .flatten()
+        .map(|p| (p.field.as_deref(), p.document_id.as_deref(), p.line))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (Some("W06-03"), Some("1001"), Some(4)),
+            (Some("W12-03"), Some("1002"), Some(23)),
+            (Some("W03-01"), Some("1003"), Some(36)),
+        ]
+    );
+    let (_, wrong_set) = read("x12-945", &external("x12_846_x12types_005010_testdata.edi"));
+    assert_eq!(wrong_set.len(), 1);
+    assert!(
+        wrong_set[0][0].problem.contains("is a 846"),
+        "{wrong_set:?}"
+    );
 }

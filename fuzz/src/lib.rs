@@ -23,12 +23,12 @@ pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
             let _ = d.id();
         }
     }
-    // Each canonical reader pairs with its own writer; the cart readers and the fixtures'
-    // mappings give orders.
-    let writer = if reader.starts_with("canonical-") {
-        reader
-    } else {
-        "canonical-orders-csv"
+    // Each canonical reader pairs with its own writer, the 945 reader with shipments; the cart
+    // readers and the fixtures' mappings give orders.
+    let writer = match reader {
+        r if r.starts_with("canonical-") => r,
+        "x12-945" => "canonical-shipments-csv",
+        _ => "canonical-orders-csv",
     };
     let conversion = Conversion {
         reader: format,

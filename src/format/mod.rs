@@ -240,6 +240,9 @@ const CANONICAL_XML: [&str; 6] = [
     canonical_returns::XML.name,
 ];
 
+/// The X12 945 reader's name.
+const X12_945: &str = "x12-945";
+
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
     PASSTHROUGH,
@@ -259,6 +262,7 @@ pub const READERS: &[&str] = &[
     woocommerce_orders_csv::NAME,
     mapped_csv::NAME,
     mapped_xml::NAME,
+    X12_945,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -394,6 +398,11 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         )),
         mapped_csv::NAME => Ok(Box::new(mapped_csv::MappedCsv::reader(options)?)),
         mapped_xml::NAME => Ok(Box::new(mapped_xml::MappedXml::reader(options)?)),
+        X12_945 => Ok(Box::new(x12::reader::X12Reader::new(
+            x12::shipping_advice_945::SET,
+            x12::shipping_advice_945::shipments,
+            options,
+        )?)),
         _ => Err(unknown()),
     }
 }

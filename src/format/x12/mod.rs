@@ -1,6 +1,9 @@
 //! ANSI X12: the syntax (`syntax.rs`: separators and segments) and the envelopes around
-//! transaction sets (`envelope.rs`: ISA/GS/ST … SE/GE/IEA with their counts and control numbers).
+//! transaction sets (`envelope.rs`: ISA/GS/ST … SE/GE/IEA with their counts and control numbers),
+//! and one file per transaction set mapping it to the canonical model (`reader.rs` runs them).
 //! The `x12-types` crate was evaluated and is not used; ARCHITECTURE.md says why.
 
 pub mod envelope;
+pub mod reader;
+pub mod shipping_advice_945;
 pub mod syntax;

@@ -1,0 +1,155 @@
+//! The X12 readers: one per transaction set (`x12-945`, `x12-846` …), each a function from a
+//! transaction set to the documents it carries, over the envelope reader. A set of another kind
+//! is reported, not skipped. X12 files are not split: a bad transaction set sends the whole file
+//! to the error folder (a 997 rejecting it is the partner's answer).
+
+use std::io::BufRead;
+
+use super::envelope::{Envelopes, TransactionSet};
+use super::syntax::Segment;
+use crate::format::{
+    DataProblem, FormatProblem, Item, Items, NoOptions, OnInvalid, Options, ReaderFormat, Span,
+    parse_options,
+};
+
+/// What one transaction set gives: documents, or the problems that keep it from giving any.
+pub type SetItems = Vec<Item>;
+
+/// An X12 reader of one transaction set.
+pub struct X12Reader {
+    /// ST01 of the sets it reads.
+    set: &'static str,
+    /// The documents a set carries.
+    map: fn(&TransactionSet) -> SetItems,
+}
+
+impl X12Reader {
+    /// The reader of `set`, with a route's `reader_options` (none yet).
+    pub fn new(
+        set: &'static str,
+        map: fn(&TransactionSet) -> SetItems,
+        options: &Options,
+    ) -> Result<X12Reader, Vec<FormatProblem>> {
+        parse_options::<NoOptions>(options, "reader_options")?;
+        Ok(X12Reader { set, map })
+    }
+}
+
+impl ReaderFormat for X12Reader {
+    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+        let (set_id, map) = (self.set, self.map);
+        let header = std::iter::once(Ok(Item::Header(Span::default())));
+        let sets = Envelopes::new(input).flat_map(move |set| match set {
+            Err(e) => vec![Err(e)],
+            Ok(set) if set.id != set_id => vec![Ok(Item::Rejected(
+                vec![DataProblem {
+                    line: Some(set.line),
+                    field: Some("ST01".into()),
+                    value: Some(set.id.clone()),
+                    problem: format!(
+                        "transaction set {} is a {}, and this route reads {set_id}s.",
+                        set.control, set.id
+                    ),
+                    fix: format!("send {} files to the route that reads them.", set.id),
+                    ..DataProblem::default()
+                }],
+                None,
+            ))],
+            Ok(set) => map(&set).into_iter().map(Ok).collect(),
+        });
+        Box::new(header.chain(sets))
+    }
+
+    fn default_on_invalid(&self) -> OnInvalid {
+        OnInvalid::RejectFile
+    }
+}
+
+/// Problems found while reading one transaction set, with its id once known.
+#[derive(Default)]
+pub struct Findings {
+    /// The document's id (order id, RMA id …) for reports.
+    pub id: Option<String>,
+    /// The problems so far.
+    pub problems: Vec<DataProblem>,
+}
+
+impl Findings {
+    /// A problem with element `element` (`W12-03`) of `segment`.
+    pub fn at(&mut self, segment: &Segment, element: &str, problem: &str, fix: &str) {
+        let index = element
+            .rsplit('-')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok())
+            .unwrap_or(0);
+        let value = segment.element(index);
+        self.problems.push(DataProblem {
+            line: Some(segment.line),
+            field: Some(element.to_string()),
+            document_id: self.id.clone(),
+            value: (!value.is_empty()).then(|| value.to_string()),
+            problem: format!("segment {}: {problem}", segment.number),
+            fix: fix.to_string(),
+        });
+    }
+
+    /// A problem with the set as a whole, reported at its ST on `line`.
+    pub fn whole(&mut self, line: u64, field: &str, problem: String, fix: String) {
+        self.problems.push(DataProblem {
+            line: Some(line),
+            field: (!field.is_empty()).then(|| field.to_string()),
+            document_id: self.id.clone(),
+            problem,
+            fix,
+            ..DataProblem::default()
+        });
+    }
+
+    /// A whole number ≥ 0 in element `element` of `segment`; `None` (and a problem) otherwise.
+    pub fn count(&mut self, segment: &Segment, element: &str, index: usize) -> Option<u32> {
+        let text = segment.element(index).trim();
+        let whole = text.strip_suffix(".0").unwrap_or(text);
+        match whole.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.at(
+                    segment,
+                    element,
+                    "the quantity is not a whole number.",
+                    "the warehouse must send whole units here.",
+                );
+                None
+            }
+        }
+    }
+
+    /// An X12 date (CCYYMMDD) in element `index` as ISO 8601; `None` when empty, a problem when
+    /// not a date.
+    pub fn date(&mut self, segment: &Segment, element: &str, index: usize) -> Option<String> {
+        let text = segment.element(index).trim();
+        if text.is_empty() {
+            return None;
+        }
+        match chrono::NaiveDate::parse_from_str(text, "%Y%m%d") {
+            Ok(d) => Some(d.format("%Y-%m-%d").to_string()),
+            Err(_) => {
+                self.at(
+                    segment,
+                    element,
+                    "the date is not a date written CCYYMMDD.",
+                    "the warehouse must send dates as CCYYMMDD, such as 20261122.",
+                );
+                None
+            }
+        }
+    }
+
+    /// The set's item: `document` when nothing was found wrong.
+    pub fn item(self, document: crate::model::Document) -> Item {
+        if self.problems.is_empty() {
+            Item::Document(document, None)
+        } else {
+            Item::Rejected(self.problems, None)
+        }
+    }
+}

@@ -251,7 +251,9 @@ impl<'a> SegmentReader<'a> {
         // "ISA" and the element separator, then 16 elements each ended by a separator but the
         // last, which is the component separator followed by the segment terminator.
         self.read_exact_into(4)?;
-        let element = self.raw[3];
+        let Some(&element) = self.raw.get(3) else {
+            return Err(fault("the ISA ends before its first element"));
+        };
         let mut separators_seen = 1;
         while separators_seen < 16 {
             if !self.read_until(element, 256)? {
@@ -455,6 +457,8 @@ mod tests {
             not_isa.contains("segment 1") && not_isa.contains("ISA"),
             "{not_isa}"
         );
+        let cut = segments(b"ISA").unwrap_err().to_string();
+        assert!(cut.contains("first element"), "{cut}");
         let short = segments(b"ISA*00*x~").unwrap_err().to_string();
         assert!(short.contains("16th element"), "{short}");
         let letters = ISA.replace(">~", "A~");

@@ -27,7 +27,10 @@ seed shopify_orders_csv fixtures/shopify-orders-csv/*.csv
 seed woocommerce_orders_csv fixtures/woocommerce-orders-csv/*.csv
 seed mapped_csv fixtures/mapped-csv/*.csv
 seed mapped_xml fixtures/mapped-xml/*.xml
-seed x12_945 fixtures/x12/945/*.edi fixtures/x12/external/*.edi
+mkdir -p fuzz/corpus/x12
+# The first byte picks the reader: 0 = x12-945, 1 = x12-846.
+for f in fixtures/x12/945/*.edi; do { printf '\000'; cat "$f"; } > "fuzz/corpus/x12/$(basename "$f")"; done
+for f in fixtures/x12/846/*.edi; do { printf '\001'; cat "$f"; } > "fuzz/corpus/x12/$(basename "$f")"; done
 mkdir -p fuzz/corpus/canonical_kinds_csv fuzz/corpus/canonical_xml
 # The first byte picks the reader: 1 = shipments, 2 = inventory.
 { printf '\001'; cat fixtures/canonical-shipments-csv/shipments.csv; } > fuzz/corpus/canonical_kinds_csv/shipments
@@ -36,7 +39,7 @@ printf '\003<inventory><record><sku>A &amp; B</sku><on_hand>3</on_hand></record>
 printf '\000<orders><order><order_id>1</order_id><shipping_method>G</shipping_method><ship_to><first_name>A</first_name><last_name>B</last_name><address1>1 St</address1><city>C</city><postal_code>1</postal_code><country>GB</country></ship_to><line><line_number>1</line_number><sku>S</sku><quantity>1</quantity></line></order></orders>' > fuzz/corpus/canonical_xml/order
 
 cd fuzz
-for target in canonical_orders_csv shopify_orders_csv woocommerce_orders_csv canonical_kinds_csv canonical_xml mapped_csv mapped_xml x12_945; do
+for target in canonical_orders_csv shopify_orders_csv woocommerce_orders_csv canonical_kinds_csv canonical_xml mapped_csv mapped_xml x12; do
     echo "== $target: ${seconds}s"
     rm -rf "artifacts/$target"
     cargo +nightly fuzz run "$target" -O --sanitizer none -- \

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
 use cartferry::format::{self, DataProblem, FormatError, Item, Options};
-use cartferry::model::{Document, ShipmentConfirmation};
+use cartferry::model::{Document, InventoryRecord, ShipmentConfirmation};
 
 fn external(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -266,4 +266,59 @@ fn a_bad_945_is_reported_at_its_element() {
         wrong_set[0][0].problem.contains("is a 846"),
         "{wrong_set:?}"
     );
+}
+
+#[test]
+fn an_846_with_hundreds_of_skus_gives_one_record_each() {
+    let (documents, rejected) = read("x12-846", &fixture("846/inventory-300-skus.edi"));
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let records: Vec<&InventoryRecord> = documents
+        .iter()
+        .map(|d| match d {
+            Document::InventoryRecord(r) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(records.len(), 300);
+    let seventh = records[6];
+    assert_eq!(
+        (
+            seventh.sku.as_str(),
+            seventh.location.as_deref(),
+            seventh.on_hand,
+            seventh.available,
+            seventh.as_of.as_deref()
+        ),
+        ("SKU-0007", Some("WH1"), 21, Some(21), Some("2026-11-22")),
+        "VN over UP; on hand 17, available 33"
+    );
+    let only_available = records[49];
+    assert_eq!(
+        (
+            only_available.sku.as_str(),
+            only_available.on_hand,
+            only_available.available
+        ),
+        ("SKU-0050", 50, Some(50))
+    );
+
+    let minimal = read("x12-846", &external("x12_846_x12types_005010_testdata.edi"));
+    assert_eq!(minimal.0.len(), 1, "{minimal:?}");
+
+    let text = String::from_utf8(fixture("846/inventory-300-skus.edi")).unwrap();
+    let (_, rejected) = read(
+        "x12-846",
+        text.replace("QTY*17*6*EA", "QTY*17*six*EA").as_bytes(),
+    );
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (
+            rejected[0][0].field.as_deref(),
+            rejected[0][0].document_id.as_deref()
+        ),
+        (Some("QTY-02"), Some("SKU-0002"))
+    );
+    let (documents, rejected) = read("x12-846", text.replace("CTT*300", "CTT*299").as_bytes());
+    assert!(documents.is_empty(), "a wrong count spoils the set");
+    assert_eq!(rejected[0][0].field.as_deref(), Some("CTT-01"));
 }

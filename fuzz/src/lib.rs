@@ -23,11 +23,12 @@ pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
             let _ = d.id();
         }
     }
-    // Each canonical reader pairs with its own writer, the 945 reader with shipments; the cart
+    // Each canonical reader pairs with its own writer, the X12 readers with their kinds; the cart
     // readers and the fixtures' mappings give orders.
     let writer = match reader {
         r if r.starts_with("canonical-") => r,
         "x12-945" => "canonical-shipments-csv",
+        "x12-846" => "canonical-inventory-csv",
         _ => "canonical-orders-csv",
     };
     let conversion = Conversion {

@@ -242,6 +242,8 @@ const CANONICAL_XML: [&str; 6] = [
 
 /// The X12 945 reader's name.
 const X12_945: &str = "x12-945";
+/// The X12 846 reader's name.
+const X12_846: &str = "x12-846";
 
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
@@ -263,6 +265,7 @@ pub const READERS: &[&str] = &[
     mapped_csv::NAME,
     mapped_xml::NAME,
     X12_945,
+    X12_846,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -401,6 +404,11 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         X12_945 => Ok(Box::new(x12::reader::X12Reader::new(
             x12::shipping_advice_945::SET,
             x12::shipping_advice_945::shipments,
+            options,
+        )?)),
+        X12_846 => Ok(Box::new(x12::reader::X12Reader::new(
+            x12::inventory_advice_846::SET,
+            x12::inventory_advice_846::inventory,
             options,
         )?)),
         _ => Err(unknown()),

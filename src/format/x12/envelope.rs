@@ -84,7 +84,7 @@ struct Open<T> {
 }
 
 /// Two control numbers or counts are the same: as numbers when both are, else as text.
-fn same(a: &str, b: &str) -> bool {
+pub fn same(a: &str, b: &str) -> bool {
     match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a.trim() == b.trim(),

@@ -4,6 +4,7 @@
 //! The `x12-types` crate was evaluated and is not used; ARCHITECTURE.md says why.
 
 pub mod envelope;
+pub mod inventory_advice_846;
 pub mod reader;
 pub mod shipping_advice_945;
 pub mod syntax;

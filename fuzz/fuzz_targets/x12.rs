@@ -1,0 +1,10 @@
+//! Fuzzes the X12 envelope reader and the transaction-set readers; the first byte picks one.
+#![no_main]
+
+const READERS: [&str; 2] = ["x12-945", "x12-846"];
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Some((selector, rest)) = data.split_first() {
+        cartferry_fuzz::exercise(cartferry_fuzz::pick(&READERS, *selector), rest);
+    }
+});

@@ -511,6 +511,7 @@ fn convert(
         }
         Transform::Convert(conversion) => format::convert(
             conversion,
+            &format::WriteContext::now(),
             input,
             input_len,
             Box::new(&mut output),

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, OnConflict, RouteConfig};
 use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
-use crate::format::{self, ConvertError, Transform};
+use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
@@ -520,8 +520,19 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     // Small files get small buffers: most order files are a few kilobytes.
     let buffer = (row.size as usize + 1).clamp(8 * 1024, BUFFER_SIZE);
     let mut hashing = HashingWriter::new(BufWriter::with_capacity(buffer, output));
+    let context = WriteContext {
+        control_numbers: match conversion.writer.control_key() {
+            Some(key) => {
+                let (interchange, group) = ledger.reserve_control_numbers(&key)?;
+                Some(ControlNumbers { interchange, group })
+            }
+            None => None,
+        },
+        ..WriteContext::now()
+    };
     let result = format::convert(
         conversion,
+        &context,
         Box::new(BufReader::with_capacity(buffer, input)),
         Some(row.size),
         Box::new(&mut hashing),

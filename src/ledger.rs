@@ -45,7 +45,17 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE files ADD COLUMN rejected_path TEXT;
 ",
+    "
+    CREATE TABLE control_numbers (
+        key         TEXT PRIMARY KEY,
+        interchange INTEGER NOT NULL,
+        grp         INTEGER NOT NULL
+    );
+",
 ];
+
+/// Largest X12 interchange or group control number (nine digits); the next after it is 1.
+pub const MAX_CONTROL_NUMBER: u64 = 999_999_999;
 
 /// Where a file is in its journey. The first six are steps; the last four are ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +244,35 @@ impl Ledger {
         tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Reserves the next interchange and group control numbers of the sequence `key` (one per
+    /// trading partner). The reservation is committed with a full flush before it is returned,
+    /// so a number handed out is never handed out again, even after a power cut; numbers of a
+    /// file that is then made again are skipped, not reused.
+    pub fn reserve_control_numbers(&self, key: &str) -> Result<(u64, u64)> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let reserved = (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute(
+                "INSERT OR IGNORE INTO control_numbers (key, interchange, grp) VALUES (?1, 0, 0)",
+                [key],
+            )?;
+            tx.execute(
+                "UPDATE control_numbers SET interchange = interchange % ?2 + 1, grp = grp % ?2 + 1
+                 WHERE key = ?1",
+                rusqlite::params![key, MAX_CONTROL_NUMBER as i64],
+            )?;
+            let numbers: (i64, i64) = tx.query_row(
+                "SELECT interchange, grp FROM control_numbers WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            tx.commit()?;
+            Ok((numbers.0 as u64, numbers.1 as u64))
+        })();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        reserved
     }
 
     /// Records the intent to claim `name`; returns the new row's id.

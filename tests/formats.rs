@@ -265,6 +265,7 @@ fn a_split_shopify_export_delivers_the_good_orders_and_keeps_the_rest_as_shopify
     let mut out = Vec::new();
     let converted = convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(&input[..]),
         None,
         Box::new(&mut out),
@@ -327,6 +328,7 @@ fn a_file_that_is_not_a_shopify_export_is_named_as_such() {
     let input = b"order_id,sku,quantity\n1,A,1\n";
     let Err(ConvertError::Data { problems, .. }) = convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(&input[..]),
         None,
         Box::new(Vec::new()),
@@ -467,6 +469,7 @@ fn golden(reader: &str, input: &str, writer: &str, writer_options: &str, expecte
     let mut out = Vec::new();
     convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(&bytes[..]),
         None,
         Box::new(&mut out),
@@ -539,6 +542,7 @@ fn cart_writers_explain_what_they_cannot_write() {
     let mut out = Vec::new();
     let converted = convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(&bytes[..]),
         None,
         Box::new(&mut out),
@@ -625,6 +629,7 @@ fn a_mapped_csv_split_keeps_the_bad_order_in_the_carts_own_layout() {
     let mut out = Vec::new();
     let converted = convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(&bytes[..]),
         Some(bytes.len() as u64),
         Box::new(&mut out),
@@ -775,6 +780,7 @@ fn a_mapped_xml_with_a_bad_document_is_rejected_whole() {
         };
         let Err(ConvertError::Data { problems, total }) = convert(
             &conversion,
+            &format::WriteContext::now(),
             Box::new(&bytes[..]),
             None,
             Box::new(std::io::sink()),

@@ -76,6 +76,7 @@ fn split(reader: &str, writer: &str, input: &[u8]) -> Result<format::Converted, 
     };
     convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(input),
         None,
         Box::new(std::io::sink()),

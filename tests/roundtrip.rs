@@ -15,7 +15,7 @@ use proptest::prelude::*;
 fn through(format_name: &str, documents: &[Document]) -> Vec<Document> {
     let writer = format::writer(format_name, &Options::new()).expect("writer exists");
     let mut bytes = Vec::new();
-    let mut out = writer.begin(Box::new(&mut bytes));
+    let mut out = writer.begin(Box::new(&mut bytes), &format::WriteContext::now());
     for d in documents {
         out.write(d)
             .unwrap_or_else(|e| panic!("{format_name} writes {d:?}: {e}"));

@@ -2,8 +2,12 @@
 
 use std::path::Path;
 
+use cartferry::format::shipping::ShippingMethods;
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
-use cartferry::format::{self, DataProblem, FormatError, Item, Options};
+use cartferry::format::{
+    self, ControlNumbers, Conversion, DataProblem, FormatError, Item, OnInvalid, Options,
+    WriteContext, convert,
+};
 use cartferry::model::{Document, InventoryRecord, ShipmentConfirmation};
 
 fn external(name: &str) -> Vec<u8> {
@@ -321,4 +325,187 @@ fn an_846_with_hundreds_of_skus_gives_one_record_each() {
     let (documents, rejected) = read("x12-846", text.replace("CTT*300", "CTT*299").as_bytes());
     assert!(documents.is_empty(), "a wrong count spoils the set");
     assert_eq!(rejected[0][0].field.as_deref(), Some("CTT-01"));
+}
+
+/// A 940 route's writer options: the partner's envelope.
+const PARTNER: &str = r#"
+sku_qualifier = "VN"
+[partner]
+sender_id = "CARTFERRY"
+receiver_id = "WAREHOUSE"
+application_receiver = "WH"
+"#;
+
+/// `input` read with `reader` and written as 940s with control numbers 42 at a fixed time.
+fn to_940(reader: &str, input: &[u8], writer_options: &str, shipping: &str) -> Vec<u8> {
+    let conversion = Conversion {
+        reader: format::reader(reader, &Options::new()).unwrap(),
+        writer: format::writer("x12-940", &toml::from_str(writer_options).unwrap()).unwrap(),
+        on_invalid: OnInvalid::RejectFile,
+        shipping_methods: toml::from_str::<ShippingMethods>(shipping).unwrap(),
+    };
+    let context = WriteContext {
+        control_numbers: Some(ControlNumbers {
+            interchange: 42,
+            group: 42,
+        }),
+        time: chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap(),
+    };
+    let mut out = Vec::new();
+    convert(
+        &conversion,
+        &context,
+        Box::new(input),
+        None,
+        Box::new(&mut out),
+        20,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    out
+}
+
+#[test]
+fn orders_become_a_940_exactly_as_expected() {
+    let orders = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/canonical-orders-csv/orders-good.csv"),
+    )
+    .unwrap();
+    let shipping = r#"
+        "UPS Ground" = { carrier = "UPSN", service = "GROUND" }
+        "USPS Priority" = { carrier = "USPS", service = "PRIORITY" }
+        "DHL Express" = { carrier = "DHL EXPRESS", service = "WORLDWIDE" }
+    "#;
+    let written = to_940("canonical-orders-csv", &orders, PARTNER, shipping);
+    let expected = fixture("940/orders-good.edi");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        String::from_utf8_lossy(&expected),
+        "regenerate fixtures/x12/940/orders-good.edi only after checking the difference by eye"
+    );
+    let isa = written.split(|b| *b == b'\n').next().unwrap();
+    assert_eq!(isa.len(), 106, "the ISA keeps its fixed widths");
+    let sets = sets(&written).unwrap();
+    assert_eq!(
+        sets.len(),
+        3,
+        "every order is a transaction set, and the envelope checks out"
+    );
+    assert_eq!(sets[0].interchange.control, "000000042");
+}
+
+#[test]
+fn cancellations_travel_as_w05_f_and_what_a_940_cannot_carry_is_reported() {
+    let holds =
+        "order_id,action,reason\n1001,cancel,customer changed their mind\n1002,hold,fraud check\n";
+    let conversion = Conversion {
+        reader: format::reader("canonical-holds-csv", &Options::new()).unwrap(),
+        writer: format::writer("x12-940", &toml::from_str(PARTNER).unwrap()).unwrap(),
+        on_invalid: OnInvalid::Split,
+        shipping_methods: ShippingMethods::default(),
+    };
+    let mut out = Vec::new();
+    let converted = convert(
+        &conversion,
+        &WriteContext::now(),
+        Box::new(holds.as_bytes()),
+        None,
+        Box::new(&mut out),
+        20,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("ST*940*0001~\nW05*F*1001~\nN9*CO*1001~\nNTE*WHI*customer changed their mind~\nSE*5*0001~"),
+        "{text}"
+    );
+    assert!(
+        text.contains("*000000001*0*P*>~"),
+        "a preview numbers its envelope 1: {text}"
+    );
+    let rejected = converted.rejected.expect("the hold is left out");
+    assert!(
+        rejected.problems[0].problem.contains("no standard 940"),
+        "{:?}",
+        rejected.problems
+    );
+}
+
+#[test]
+fn text_a_940_cannot_hold_is_a_problem_of_its_order() {
+    let orders = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/canonical-orders-csv/orders-good.csv"),
+    )
+    .unwrap();
+    let orders = String::from_utf8(orders)
+        .unwrap()
+        .replace("12 Analytical Way", "12 Analytical Way*Rear")
+        .replace("1 Compiler Rd", &"1 Compiler Road ".repeat(5));
+    let conversion = Conversion {
+        reader: format::reader("canonical-orders-csv", &Options::new()).unwrap(),
+        writer: format::writer("x12-940", &toml::from_str(PARTNER).unwrap()).unwrap(),
+        on_invalid: OnInvalid::Split,
+        shipping_methods: ShippingMethods::default(),
+    };
+    let converted = convert(
+        &conversion,
+        &WriteContext::now(),
+        Box::new(orders.as_bytes()),
+        None,
+        Box::new(std::io::sink()),
+        20,
+    )
+    .unwrap();
+    assert_eq!(converted.written, 1);
+    let problems = converted.rejected.unwrap().problems;
+    let found: Vec<(Option<&str>, Option<&str>)> = problems
+        .iter()
+        .map(|p| (p.document_id.as_deref(), p.field.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some("1001"), Some("address line 1 (N3-01)")),
+            (Some("1002"), Some("address line 1 (N3-01)"))
+        ]
+    );
+    assert!(problems[0].problem.contains("separator"), "{problems:?}");
+    assert!(
+        problems[1].problem.contains("55 characters"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn partner_settings_are_checked_with_their_keys() {
+    let problems = format::writer(
+        "x12-940",
+        &toml::from_str(
+            r#"
+            transport_method = "TOO-LONG"
+            [partner]
+            sender_id = "A NAME LONGER THAN FIFTEEN"
+            receiver_id = "WH*1"
+            receiver_qualifier = "Z"
+            separators = "*~~"
+            "#,
+        )
+        .unwrap(),
+    )
+    .err()
+    .unwrap();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "writer_options.partner.sender_id",
+            "writer_options.partner.receiver_qualifier",
+            "writer_options.partner.separators",
+            "writer_options.partner.receiver_id",
+            "writer_options.transport_method",
+        ],
+        "{problems:?}"
+    );
 }

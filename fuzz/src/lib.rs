@@ -40,6 +40,7 @@ pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
     let mut out = Vec::new();
     if let Ok(converted) = convert(
         &conversion,
+        &format::WriteContext::now(),
         Box::new(data),
         Some(data.len() as u64),
         Box::new(&mut out),

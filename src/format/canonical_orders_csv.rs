@@ -178,7 +178,11 @@ impl WriterFormat for CanonicalOrdersCsv {
         &[DocumentKind::Order]
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(OrdersCsvWriter {
             csv: csv::WriterBuilder::new().from_writer(output),
             header_written: false,
@@ -493,6 +497,7 @@ mod tests {
         let mut out = Vec::new();
         convert(
             &conversion,
+            &crate::format::WriteContext::now(),
             Box::new(input.as_bytes()),
             input_len,
             Box::new(&mut out),
@@ -576,6 +581,7 @@ mod tests {
         let mut out = Vec::new();
         let converted = convert(
             &conversion,
+            &crate::format::WriteContext::now(),
             Box::new(input.as_bytes()),
             None,
             Box::new(&mut out),

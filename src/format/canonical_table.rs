@@ -179,7 +179,11 @@ impl<D: Send + Sync + 'static> WriterFormat for CanonicalCsv<D> {
         std::slice::from_ref(&self.layout.kind)
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(LayoutWriter {
             layout: self.layout,
             csv: csv::WriterBuilder::new().from_writer(output),

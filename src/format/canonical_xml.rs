@@ -112,7 +112,11 @@ impl<D: Serialize + Send + Sync + 'static> WriterFormat for CanonicalXml<D> {
         std::slice::from_ref(&self.kind.kind)
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(XmlWriter {
             kind: self.kind,
             out: output,

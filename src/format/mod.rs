@@ -206,8 +206,45 @@ pub trait DocumentWriter {
 pub trait WriterFormat: Send + Sync {
     /// The document kinds this writer can write.
     fn accepts(&self) -> &'static [DocumentKind];
-    /// Starts writing into `output`.
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a>;
+    /// The ledger key of the control numbers each file needs (X12 envelopes); none by default.
+    fn control_key(&self) -> Option<String> {
+        None
+    }
+    /// Starts writing one file into `output`.
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        context: &WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a>;
+}
+
+/// Interchange and group control numbers reserved for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlNumbers {
+    /// ISA13 / IEA02.
+    pub interchange: u64,
+    /// GS06 / GE02.
+    pub group: u64,
+}
+
+/// What a writer may need to know about the file it writes.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    /// Control numbers reserved for the file (see [`WriterFormat::control_key`]); a preview
+    /// without a ledger numbers its envelope 1.
+    pub control_numbers: Option<ControlNumbers>,
+    /// When the file is written (X12 envelope dates and times).
+    pub time: chrono::NaiveDateTime,
+}
+
+impl WriteContext {
+    /// A file written now, without reserved control numbers.
+    pub fn now() -> WriteContext {
+        WriteContext {
+            control_numbers: None,
+            time: chrono::Local::now().naive_local(),
+        }
+    }
 }
 
 /// A CSV writing error as the I/O error it is (the writers write only valid records).
@@ -244,6 +281,8 @@ const CANONICAL_XML: [&str; 6] = [
 const X12_945: &str = "x12-945";
 /// The X12 846 reader's name.
 const X12_846: &str = "x12-846";
+/// The X12 940 writer's name.
+const X12_940: &str = "x12-940";
 
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
@@ -285,6 +324,7 @@ pub const WRITERS: &[&str] = &[
     shopify_fulfillments_csv::NAME,
     shopify_inventory_csv::NAME,
     woocommerce_tracking_csv::NAME,
+    X12_940,
 ];
 
 /// A canonical XML reader.
@@ -442,6 +482,9 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         shopify_inventory_csv::NAME => Ok(Box::new(
             shopify_inventory_csv::ShopifyInventoryCsv::writer(options)?,
         )),
+        X12_940 => Ok(Box::new(x12::shipping_order_940::ShippingOrder940::writer(
+            options,
+        )?)),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
         )),
@@ -605,6 +648,7 @@ const PARALLEL_FROM_BYTES: u64 = 1 << 20;
 /// another thread's memory). Small inputs are converted on the calling thread.
 pub fn convert(
     conversion: &Conversion,
+    context: &WriteContext,
     input: Box<dyn BufRead + Send + '_>,
     input_len: Option<u64>,
     output: Box<dyn Write + '_>,
@@ -613,7 +657,7 @@ pub fn convert(
     let reader = conversion.reader.as_ref();
     let mut sink = Sink {
         conversion,
-        out: conversion.writer.begin(output),
+        out: conversion.writer.begin(output, context),
         max_problems,
         header: None,
         spans: Vec::new(),

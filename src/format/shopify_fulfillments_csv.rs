@@ -65,7 +65,11 @@ impl WriterFormat for ShopifyFulfillmentsCsv {
         &[DocumentKind::ShipmentConfirmation]
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(FulfillmentWriter {
             carriers: self.carriers.clone(),
             send_receipt: if self.notify_customer {

@@ -75,7 +75,11 @@ impl WriterFormat for ShopifyInventoryCsv {
         &[DocumentKind::InventoryRecord]
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(InventoryWriter {
             locations: self.locations.clone(),
             default_location: self.default_location.clone(),

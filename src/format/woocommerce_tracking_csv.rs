@@ -83,7 +83,11 @@ impl WriterFormat for WooCommerceTrackingCsv {
         &[DocumentKind::ShipmentConfirmation]
     }
 
-    fn begin<'a>(&self, output: Box<dyn Write + 'a>) -> Box<dyn DocumentWriter + 'a> {
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        _context: &super::WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(TrackingWriter {
             carriers: self.carriers.clone(),
             date_format: self.date_format.clone(),

@@ -1,0 +1,374 @@
+//! `x12-940`: orders (and cancellations) out as Warehouse Shipping Orders, version 004010.
+//!
+//! An order: `W05*N` with the order id, the ship-to `N1*ST`/`N2`/`N3`/`N4` and `PER` contact,
+//! `N9*CO` (the cart's order number), `G62*04` (the order date), `NTE*WHI` (notes, 80
+//! characters a segment), `W66` (payment `PP`, transport method, the service as routing and the
+//! carrier's SCAC in W66-10), one `LX`/`W01`/`G69` per line, and `W76` (total units). A
+//! cancellation is `W05*F` with the order id and the reason as `NTE`; a hold or release has no
+//! 940 of its own and is reported (agree a variant with the warehouse first).
+//!
+//! Text that holds one of the partner's separators, or is longer than its element allows, is a
+//! problem of its document, never cut or escaped silently (descriptions and notes excepted: they
+//! are informational, so they are shortened to fit).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::syntax::Segment;
+use super::writer::{EnvelopeWriter, Partner, PartnerOptions, SetBuilder};
+use crate::format::{
+    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
+};
+use crate::model::{Document, DocumentKind, HoldAction, Order, OrderHold};
+
+/// ST01 and GS01.
+const SET: (&str, &str) = ("940", "OW");
+
+/// The writer's options: the partner's envelope, and how lines and carriers are coded.
+#[derive(Debug, Deserialize)]
+struct ShippingOrderOptions {
+    partner: PartnerOptions,
+    /// W01-04: the qualifier of the SKU in W01-05.
+    #[serde(default = "vendor_item")]
+    sku_qualifier: String,
+    /// W66-02: the transportation method (`U` private parcel service, `M` motor …).
+    #[serde(default = "parcel")]
+    transport_method: String,
+}
+
+fn vendor_item() -> String {
+    "VN".into()
+}
+
+fn parcel() -> String {
+    "U".into()
+}
+
+/// The 940 writer.
+pub struct ShippingOrder940 {
+    partner: Partner,
+    builder: Arc<Builder>,
+}
+
+impl ShippingOrder940 {
+    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
+    /// `transport_method`).
+    pub fn writer(options: &Options) -> Result<ShippingOrder940, Vec<FormatProblem>> {
+        let options: ShippingOrderOptions = parse_options(options, "writer_options")?;
+        let mut problems = Vec::new();
+        let partner = Partner::new(options.partner).map_err(|p| problems.extend(p));
+        let code = |key: &str, value: &str, max: usize, problems: &mut Vec<FormatProblem>| {
+            if value.is_empty()
+                || value.len() > max
+                || !value.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                problems.push(FormatProblem {
+                    key: format!("writer_options.{key}"),
+                    message: format!("must be an X12 code of 1 to {max} letters or digits"),
+                });
+            }
+        };
+        code("sku_qualifier", &options.sku_qualifier, 2, &mut problems);
+        code(
+            "transport_method",
+            &options.transport_method,
+            2,
+            &mut problems,
+        );
+        match partner {
+            Ok(partner) if problems.is_empty() => Ok(ShippingOrder940 {
+                partner,
+                builder: Arc::new(Builder {
+                    sku_qualifier: options.sku_qualifier,
+                    transport_method: options.transport_method,
+                }),
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl WriterFormat for ShippingOrder940 {
+    fn accepts(&self) -> &'static [DocumentKind] {
+        &[DocumentKind::Order, DocumentKind::OrderHold]
+    }
+
+    fn control_key(&self) -> Option<String> {
+        Some(self.partner.control_key())
+    }
+
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        context: &WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
+        let builder: Arc<dyn SetBuilder> = self.builder.clone();
+        Box::new(EnvelopeWriter::new(
+            output,
+            self.partner.clone(),
+            builder,
+            context,
+        ))
+    }
+}
+
+/// Builds 940 transaction sets.
+struct Builder {
+    sku_qualifier: String,
+    transport_method: String,
+}
+
+impl SetBuilder for Builder {
+    fn ids(&self) -> (&'static str, &'static str) {
+        SET
+    }
+
+    fn build(
+        &self,
+        partner: &Partner,
+        document: &Document,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        match document {
+            Document::Order(order) => self.order(partner, order),
+            Document::OrderHold(hold) => cancellation(partner, hold),
+            other => Err(Box::new(DataProblem {
+                document_id: Some(other.id().to_string()),
+                problem: format!(
+                    "a 940 carries orders and cancellations, not {}s.",
+                    other.kind()
+                ),
+                fix: "send it through a route whose writer takes it.".into(),
+                ..DataProblem::default()
+            })),
+        }
+    }
+}
+
+/// Checks text for the elements of one document.
+struct Elements<'p> {
+    partner: &'p Partner,
+    id: &'p str,
+}
+
+impl Elements<'_> {
+    /// `value` as element `element` (`N3-01`, named `what`), at most `max` characters, without
+    /// the partner's separators.
+    fn text(
+        &self,
+        element: &str,
+        what: &str,
+        value: &str,
+        max: usize,
+    ) -> Result<String, Box<DataProblem>> {
+        let value = value.trim();
+        let problem = |problem: String, fix: String| {
+            Box::new(DataProblem {
+                field: Some(format!("{what} ({element})")),
+                document_id: Some(self.id.to_string()),
+                value: Some(value.to_string()),
+                problem,
+                fix,
+                ..DataProblem::default()
+            })
+        };
+        if self.partner.holds_separator(value) {
+            return Err(problem(
+                format!("the {what} holds a character this warehouse's X12 uses as a separator."),
+                "remove it in the cart, or agree other separators with the warehouse (writer_options.partner.separators).".into(),
+            ));
+        }
+        if value.chars().count() > max {
+            return Err(problem(
+                format!("the {what} is longer than the {max} characters a 940 allows."),
+                format!("shorten the {what} in the cart to {max} characters."),
+            ));
+        }
+        Ok(value.to_string())
+    }
+
+    /// `value` cut to `max` characters with separators turned into spaces: for text the
+    /// warehouse only reads.
+    fn note(&self, value: &str, max: usize) -> String {
+        value
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && self.partner.holds_separator(c.encode_utf8(&mut [0; 4])) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .take(max)
+            .collect()
+    }
+}
+
+/// An ISO 8601 date (or date-time) as CCYYMMDD.
+fn x12_date(iso: &str) -> Option<String> {
+    let date = iso.get(..10)?;
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%Y%m%d").to_string())
+}
+
+impl Builder {
+    fn order(&self, partner: &Partner, order: &Order) -> Result<Vec<Segment>, Box<DataProblem>> {
+        let e = Elements {
+            partner,
+            id: &order.order_id,
+        };
+        let a = &order.ship_to;
+        let id = e.text("W05-02", "order id", &order.order_id, 22)?;
+        let name = format!("{} {}", a.first_name.trim(), a.last_name.trim());
+        let name = e.text("N1-02", "ship-to name", name.trim(), 60)?;
+        let mut segments = vec![
+            Segment::new("W05", &["N", &id]),
+            Segment::new("N1", &["ST", &name]),
+        ];
+        if let Some(company) = &a.company {
+            segments.push(Segment::new(
+                "N2",
+                &[&e.text("N2-01", "company", company, 60)?],
+            ));
+        }
+        let address2 = match &a.address2 {
+            Some(line) => e.text("N3-02", "address line 2", line, 55)?,
+            None => String::new(),
+        };
+        segments.push(Segment::new(
+            "N3",
+            &[
+                &e.text("N3-01", "address line 1", &a.address1, 55)?,
+                &address2,
+            ],
+        ));
+        let state = match &a.state {
+            Some(state) => e.text("N4-02", "state", state, 2)?,
+            None => String::new(),
+        };
+        segments.push(Segment::new(
+            "N4",
+            &[
+                &e.text("N4-01", "city", &a.city, 30)?,
+                &state,
+                &e.text("N4-03", "postal code", &a.postal_code, 15)?,
+                &e.text("N4-04", "country", &a.country, 3)?,
+            ],
+        ));
+        let mut contact = vec!["IC".to_string(), name.clone()];
+        if let Some(phone) = &a.phone {
+            contact.extend(["TE".into(), e.text("PER-04", "phone", phone, 80)?]);
+        }
+        if let Some(email) = &a.email {
+            contact.extend(["EM".into(), e.text("PER-06", "email", email, 80)?]);
+        }
+        if contact.len() > 2 {
+            let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+            segments.push(Segment::new("PER", &contact));
+        }
+        segments.push(Segment::new(
+            "N9",
+            &["CO", &e.text("N9-02", "order id", &order.order_id, 30)?],
+        ));
+        if let Some(date) = order.order_date.as_deref().and_then(x12_date) {
+            segments.push(Segment::new("G62", &["04", &date]));
+        }
+        if let Some(notes) = &order.notes {
+            notes_segments(&e, notes, &mut segments);
+        }
+        let carrier = order.carrier.as_deref().map(str::trim).unwrap_or_default();
+        let scac =
+            (2..=4).contains(&carrier.len()) && carrier.bytes().all(|b| b.is_ascii_alphanumeric());
+        // W66-05 is free text: the service, after the carrier when the carrier is no SCAC.
+        let service = order.service.as_deref().unwrap_or_default().trim();
+        let routing = match (scac || carrier.is_empty(), service.is_empty()) {
+            (true, false) => service.to_string(),
+            (true, true) => order.shipping_method.clone(),
+            (false, _) => format!("{carrier} {service}"),
+        };
+        let routing = e.note(&routing, 35);
+        segments.push(Segment::new(
+            "W66",
+            &[
+                "PP",
+                &self.transport_method,
+                "",
+                "",
+                &routing,
+                "",
+                "",
+                "",
+                "",
+                if scac { carrier } else { "" },
+            ],
+        ));
+        let mut total: u64 = 0;
+        for (n, line) in order.lines.iter().enumerate() {
+            total += u64::from(line.quantity);
+            segments.push(Segment::new("LX", &[&(n + 1).to_string()]));
+            segments.push(Segment::new(
+                "W01",
+                &[
+                    &line.quantity.to_string(),
+                    "EA",
+                    "",
+                    &self.sku_qualifier,
+                    &e.text("W01-05", "SKU", &line.sku, 48)?,
+                ],
+            ));
+            if let Some(description) = &line.description {
+                segments.push(Segment::new("G69", &[&e.note(description, 45)]));
+            }
+        }
+        segments.push(Segment::new("W76", &[&total.to_string()]));
+        Ok(segments)
+    }
+}
+
+/// Notes as `NTE*WHI` segments of at most 80 characters.
+fn notes_segments(e: &Elements<'_>, notes: &str, segments: &mut Vec<Segment>) {
+    let text = e.note(notes, usize::MAX);
+    let chars: Vec<char> = text.chars().collect();
+    for chunk in chars.chunks(80) {
+        let chunk: String = chunk.iter().collect();
+        segments.push(Segment::new("NTE", &["WHI", chunk.trim()]));
+    }
+}
+
+/// A cancellation as `W05*F`; holds and releases have no standard 940.
+fn cancellation(partner: &Partner, hold: &OrderHold) -> Result<Vec<Segment>, Box<DataProblem>> {
+    let e = Elements {
+        partner,
+        id: &hold.order_id,
+    };
+    if hold.action != HoldAction::Cancel {
+        return Err(Box::new(DataProblem {
+            document_id: Some(hold.order_id.clone()),
+            problem: "a hold or release has no standard 940; only cancellations (W05*F) are sent."
+                .into(),
+            fix:
+                "agree with the warehouse how they take holds, and send this one by hand meanwhile."
+                    .into(),
+            ..DataProblem::default()
+        }));
+    }
+    let mut segments = vec![
+        Segment::new(
+            "W05",
+            &["F", &e.text("W05-02", "order id", &hold.order_id, 22)?],
+        ),
+        Segment::new(
+            "N9",
+            &["CO", &e.text("N9-02", "order id", &hold.order_id, 30)?],
+        ),
+    ];
+    if let Some(reason) = &hold.reason {
+        notes_segments(&e, reason, &mut segments);
+    }
+    Ok(segments)
+}

@@ -1,0 +1,319 @@
+//! Writing X12: a trading partner's envelope settings (`writer_options`), and a writer that wraps
+//! each document's transaction set in one interchange (ISA … IEA) with one functional group per
+//! file. The ISA keeps its fixed widths; the interchange and group control numbers come from the
+//! file's [`WriteContext`] (the agent reserves them in its ledger before writing, so they are
+//! never reused), transaction sets are numbered 0001, 0002 … within the group, and every count
+//! is the number actually written.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::syntax::{Segment, Separators};
+use crate::format::{
+    ControlNumbers, DataProblem, DocumentWriter, FormatError, FormatProblem, WriteContext,
+};
+use crate::model::Document;
+
+/// The X12 version written (ISA12 and GS08).
+const VERSION: (&str, &str) = ("00401", "004010");
+
+/// A trading partner's envelope, from a route's `writer_options`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PartnerOptions {
+    /// ISA06: our interchange id.
+    pub sender_id: String,
+    /// ISA05: its qualifier (`ZZ` mutually defined, `01` DUNS, `12` phone …).
+    #[serde(default = "mutually_defined")]
+    pub sender_qualifier: String,
+    /// ISA08: the partner's interchange id.
+    pub receiver_id: String,
+    /// ISA07.
+    #[serde(default = "mutually_defined")]
+    pub receiver_qualifier: String,
+    /// GS02; the sender id when not given.
+    pub application_sender: Option<String>,
+    /// GS03; the receiver id when not given.
+    pub application_receiver: Option<String>,
+    /// Element separator, component separator and segment terminator, in that order.
+    #[serde(default = "standard_separators")]
+    pub separators: String,
+    /// A line break after every segment terminator (readable; most partners accept it).
+    #[serde(default = "yes")]
+    pub line_breaks: bool,
+    /// ISA15 `T`: the partner treats the files as tests.
+    #[serde(default)]
+    pub test: bool,
+    /// ISA14: ask for a TA1 interchange acknowledgment.
+    #[serde(default)]
+    pub interchange_acknowledgment: bool,
+}
+
+fn mutually_defined() -> String {
+    "ZZ".into()
+}
+
+fn standard_separators() -> String {
+    "*>~".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A checked partner envelope, ready to write.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    options: PartnerOptions,
+    separators: Separators,
+}
+
+impl Partner {
+    /// Checks `options`; problems name their key below `writer_options`.
+    pub fn new(options: PartnerOptions) -> Result<Partner, Vec<FormatProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            problems.push(FormatProblem {
+                key: format!("writer_options.partner.{key}"),
+                message,
+            })
+        };
+        for (key, id) in [
+            ("sender_id", &options.sender_id),
+            ("receiver_id", &options.receiver_id),
+        ] {
+            if id.trim().is_empty() || id.len() > 15 || !id.is_ascii() {
+                problem(
+                    key,
+                    "must be 1 to 15 ASCII characters (the ISA pads it to 15)".into(),
+                );
+            }
+        }
+        for (key, qualifier) in [
+            ("sender_qualifier", &options.sender_qualifier),
+            ("receiver_qualifier", &options.receiver_qualifier),
+        ] {
+            if qualifier.len() != 2 || !qualifier.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                problem(
+                    key,
+                    "must be a two-character ISA qualifier such as ZZ, 01 or 12".into(),
+                );
+            }
+        }
+        for (key, code) in [
+            ("application_sender", &options.application_sender),
+            ("application_receiver", &options.application_receiver),
+        ] {
+            if code
+                .as_ref()
+                .is_some_and(|c| c.trim().is_empty() || c.len() > 15)
+            {
+                problem(key, "must be 1 to 15 characters".into());
+            }
+        }
+        let separators = match options.separators.as_bytes() {
+            [element, component, segment] => Separators {
+                element: *element,
+                component: *component,
+                repetition: None,
+                segment: *segment,
+            },
+            _ => {
+                problem(
+                    "separators",
+                    "must be three characters: element separator, component separator, segment terminator (such as \"*>~\")".into(),
+                );
+                Separators::STANDARD
+            }
+        };
+        if let Some(message) = separators.problem() {
+            problem("separators", message);
+        }
+        let partner = Partner {
+            options,
+            separators,
+        };
+        for (key, id) in [
+            ("sender_id", partner.options.sender_id.as_str()),
+            ("receiver_id", partner.options.receiver_id.as_str()),
+        ] {
+            if partner.holds_separator(id) {
+                problem(key, "must not contain a separator".into());
+            }
+        }
+        if problems.is_empty() {
+            Ok(partner)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The ledger's key for this partner's control numbers: one sequence per sender and
+    /// receiver pair.
+    pub fn control_key(&self) -> String {
+        let o = &self.options;
+        format!(
+            "x12:{}:{}:{}:{}",
+            o.sender_qualifier,
+            o.sender_id.trim(),
+            o.receiver_qualifier,
+            o.receiver_id.trim()
+        )
+    }
+
+    /// Whether `text` holds one of this partner's separators (and so cannot be an element).
+    pub fn holds_separator(&self, text: &str) -> bool {
+        let s = self.separators;
+        text.bytes()
+            .any(|b| b == s.element || b == s.component || b == s.segment)
+    }
+
+    /// The separators.
+    pub fn separators(&self) -> Separators {
+        self.separators
+    }
+}
+
+/// What one transaction set writer does: its ids, and one document's segments.
+pub trait SetBuilder: Send + Sync {
+    /// ST01 and GS01 of the sets it builds.
+    fn ids(&self) -> (&'static str, &'static str);
+
+    /// The segments of `document`'s transaction set (between ST and SE), or the problem that
+    /// keeps it from being sent.
+    fn build(
+        &self,
+        partner: &Partner,
+        document: &Document,
+    ) -> Result<Vec<Segment>, Box<DataProblem>>;
+}
+
+/// A document writer that envelopes each document's transaction set.
+pub struct EnvelopeWriter<'a> {
+    out: Box<dyn Write + 'a>,
+    partner: Partner,
+    builder: Arc<dyn SetBuilder>,
+    context: WriteContext,
+    /// Transaction sets written so far.
+    sets: u64,
+}
+
+impl<'a> EnvelopeWriter<'a> {
+    /// Writes the transaction sets `builder` builds, for `partner`.
+    pub fn new(
+        out: Box<dyn Write + 'a>,
+        partner: Partner,
+        builder: Arc<dyn SetBuilder>,
+        context: &WriteContext,
+    ) -> Self {
+        EnvelopeWriter {
+            out,
+            partner,
+            builder,
+            context: context.clone(),
+            sets: 0,
+        }
+    }
+
+    fn numbers(&self) -> ControlNumbers {
+        self.context.control_numbers.unwrap_or(ControlNumbers {
+            interchange: 1,
+            group: 1,
+        })
+    }
+
+    fn segment(&mut self, segment: &Segment) -> io::Result<()> {
+        segment.write_to(&self.partner.separators, &mut self.out)?;
+        if self.partner.options.line_breaks {
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        let o = &self.partner.options;
+        let numbers = self.numbers();
+        let time = self.context.time;
+        let pad = |id: &str| format!("{:<15}", id.trim());
+        let isa = Segment::new(
+            "ISA",
+            &[
+                "00",
+                "          ",
+                "00",
+                "          ",
+                &o.sender_qualifier,
+                &pad(&o.sender_id),
+                &o.receiver_qualifier,
+                &pad(&o.receiver_id),
+                &time.format("%y%m%d").to_string(),
+                &time.format("%H%M").to_string(),
+                "U",
+                VERSION.0,
+                &format!("{:09}", numbers.interchange),
+                if o.interchange_acknowledgment {
+                    "1"
+                } else {
+                    "0"
+                },
+                if o.test { "T" } else { "P" },
+                &char::from(self.partner.separators.component).to_string(),
+            ],
+        );
+        let gs = Segment::new(
+            "GS",
+            &[
+                self.builder.ids().1,
+                o.application_sender
+                    .as_deref()
+                    .unwrap_or(&o.sender_id)
+                    .trim(),
+                o.application_receiver
+                    .as_deref()
+                    .unwrap_or(&o.receiver_id)
+                    .trim(),
+                &time.format("%Y%m%d").to_string(),
+                &time.format("%H%M").to_string(),
+                &numbers.group.to_string(),
+                "X",
+                VERSION.1,
+            ],
+        );
+        self.segment(&isa)?;
+        self.segment(&gs)
+    }
+}
+
+impl DocumentWriter for EnvelopeWriter<'_> {
+    fn write(&mut self, document: &Document) -> Result<(), FormatError> {
+        let body = self
+            .builder
+            .build(&self.partner, document)
+            .map_err(FormatError::Data)?;
+        if self.sets == 0 {
+            self.start()?;
+        }
+        self.sets += 1;
+        let control = format!("{:04}", self.sets);
+        self.segment(&Segment::new("ST", &[self.builder.ids().0, &control]))?;
+        for segment in &body {
+            self.segment(segment)?;
+        }
+        let count = (body.len() + 2).to_string();
+        self.segment(&Segment::new("SE", &[&count, &control]))?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        if self.sets > 0 {
+            let numbers = self.numbers();
+            let sets = self.sets.to_string();
+            let group = numbers.group.to_string();
+            self.segment(&Segment::new("GE", &[&sets, &group]))?;
+            let interchange = format!("{:09}", numbers.interchange);
+            self.segment(&Segment::new("IEA", &["1", &interchange]))?;
+        }
+        self.out.flush()
+    }
+}

@@ -458,6 +458,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn control_numbers_go_up_per_partner_survive_reopen_and_wrap_after_nine_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let l = Ledger::open(dir.path()).unwrap();
+            assert_eq!(l.reserve_control_numbers("a").unwrap(), (1, 1));
+            assert_eq!(l.reserve_control_numbers("a").unwrap(), (2, 2));
+            assert_eq!(l.reserve_control_numbers("b").unwrap(), (1, 1));
+        }
+        let l = Ledger::open(dir.path()).unwrap();
+        assert_eq!(l.reserve_control_numbers("a").unwrap(), (3, 3));
+        l.conn
+            .execute(
+                "UPDATE control_numbers SET interchange = ?1 WHERE key = 'a'",
+                [MAX_CONTROL_NUMBER as i64],
+            )
+            .unwrap();
+        assert_eq!(l.reserve_control_numbers("a").unwrap(), (1, 4));
+    }
+
+    #[test]
     fn journey_states_persist_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let id = {

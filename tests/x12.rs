@@ -1,4 +1,7 @@
-//! X12 syntax and envelopes, on files other projects wrote and on broken ones.
+//! X12: syntax and envelopes on files other projects wrote and on broken ones, the transaction
+//! set readers and writers, and control numbers through the agent.
+
+mod support;
 
 use std::path::Path;
 
@@ -507,5 +510,57 @@ fn partner_settings_are_checked_with_their_keys() {
             "writer_options.transport_method",
         ],
         "{problems:?}"
+    );
+}
+
+#[test]
+fn every_file_the_agent_sends_has_the_next_control_numbers_even_after_a_restart() {
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "orders-940"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "canonical-orders-csv"
+writer = "x12-940"
+to = { endpoint = "warehouse", dir = "edi", name = "{stem}.edi" }
+[routes.writer_options.partner]
+sender_id = "CARTFERRY"
+receiver_id = "WAREHOUSE"
+"#,
+    );
+    let order = |id: u32| {
+        format!(
+            "order_id,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_address1,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,sku,quantity\n{id},Ground,Ada,Lovelace,1 Way,Springfield,IL,62701,US,MUG,1\n"
+        )
+    };
+    let mut seen = Vec::new();
+    for batch in 0..3u32 {
+        for n in 0..2u32 {
+            let id = 1000 + batch * 10 + n;
+            sandbox.drop_file("cart/orders", &format!("o{id}.csv"), order(id).as_bytes());
+        }
+        // Each `once` is a new process: the numbers come from the ledger, not from memory.
+        sandbox.once_expecting(0);
+    }
+    for name in sandbox.files("warehouse/edi") {
+        let bytes = std::fs::read(sandbox.path(&format!("warehouse/edi/{name}"))).unwrap();
+        let set = &sets(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))[0];
+        assert_eq!(
+            set.group.control.parse::<u64>().unwrap(),
+            set.interchange.control.parse::<u64>().unwrap()
+        );
+        seen.push(set.interchange.control.clone());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "000000001",
+            "000000002",
+            "000000003",
+            "000000004",
+            "000000005",
+            "000000006"
+        ]
     );
 }

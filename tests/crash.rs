@@ -170,3 +170,105 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
         "seed {seed}: only {interrupted} kills landed mid-journey; the test proves little"
     );
 }
+
+/// 50 files of 20 orders: 1,000 orders.
+const EDI_FILES: u32 = 50;
+const EDI_ORDERS: u32 = 20;
+const EDI_KILLS: usize = 20;
+
+#[test]
+fn x12_control_numbers_stay_unique_and_orders_go_once_through_sigkills() {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("x12 crash test seed {seed} (set CRASH_SEED={seed} to replay)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let sandbox = Sandbox::new(&format!(
+        "{}\n{}",
+        FAST_AGENT.replace("stable_for = \"200ms\"", "stable_for = \"30ms\""),
+        r#"
+[[routes]]
+name = "orders-940"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "canonical-orders-csv"
+writer = "x12-940"
+to = { endpoint = "warehouse", dir = "edi", name = "{stem}.edi", on_conflict = "fail" }
+[routes.writer_options.partner]
+sender_id = "CARTFERRY"
+receiver_id = "WAREHOUSE"
+"#
+    ));
+    let busy = || {
+        !sandbox
+            .all_files_below("cart/orders/.cartferry-processing")
+            .is_empty()
+    };
+    let mut fed = 0;
+    for kills in 0..EDI_KILLS {
+        let batch = rng.u32(2..=4).min(EDI_FILES - fed);
+        for i in fed..fed + batch {
+            let csv = orders_csv(100_000 + i * EDI_ORDERS, EDI_ORDERS, rng.u32(1..3));
+            sandbox.drop_file("cart/orders", &format!("b{i:03}.csv"), csv.as_bytes());
+        }
+        fed += batch;
+        let agent = sandbox.spawn();
+        if kills % 2 == 1 {
+            poll_tightly(Duration::from_secs(5), busy);
+        } else {
+            let before = sandbox.files("warehouse/edi").len();
+            poll_tightly(Duration::from_secs(5), || {
+                sandbox.files("warehouse/edi").len() > before
+            });
+            std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
+        }
+        agent.kill();
+    }
+    for i in fed..EDI_FILES {
+        let csv = orders_csv(100_000 + i * EDI_ORDERS, EDI_ORDERS, 1);
+        sandbox.drop_file("cart/orders", &format!("b{i:03}.csv"), csv.as_bytes());
+    }
+    let agent = sandbox.start();
+    let settled = wait_until(Duration::from_secs(120), || {
+        sandbox.files("warehouse/edi").len() == EDI_FILES as usize
+            && sandbox.all_files_below("cart/orders").is_empty()
+    });
+    let log = agent.log_text();
+    assert_eq!(agent.stop(), 0);
+    assert!(settled, "seed {seed}: not settled; log:\n{log}");
+
+    let (mut interchanges, mut groups, mut orders) = (Vec::new(), Vec::new(), Vec::new());
+    for name in sandbox.files("warehouse/edi") {
+        let bytes = fs::read(sandbox.path(&format!("warehouse/edi/{name}"))).unwrap();
+        let sets: Vec<_> = cartferry::format::x12::envelope::Envelopes::new(Box::new(&bytes[..]))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("seed {seed}: {name}: {e}"));
+        assert_eq!(sets.len(), EDI_ORDERS as usize, "seed {seed}: {name}");
+        interchanges.push(sets[0].interchange.control.clone());
+        groups.push(sets[0].group.control.clone());
+        orders.extend(sets.iter().map(|s| s.segments[0].element(2).to_string()));
+    }
+    let unique = |v: &mut Vec<String>| {
+        let n = v.len();
+        v.sort();
+        v.dedup();
+        v.len() == n
+    };
+    assert!(
+        unique(&mut interchanges),
+        "seed {seed}: an ISA13 was used twice: {interchanges:?}"
+    );
+    assert!(unique(&mut groups), "seed {seed}: a GS06 was used twice");
+    assert_eq!(
+        orders.len(),
+        (EDI_FILES * EDI_ORDERS) as usize,
+        "seed {seed}"
+    );
+    assert!(unique(&mut orders), "seed {seed}: an order went twice");
+    let db = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    let reserved: i64 = db
+        .query_row("SELECT interchange FROM control_numbers", [], |r| r.get(0))
+        .unwrap();
+    eprintln!("{reserved} interchange numbers reserved for {EDI_FILES} files");
+    assert!(reserved >= i64::from(EDI_FILES), "seed {seed}");
+}

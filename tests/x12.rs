@@ -11,7 +11,7 @@ use cartferry::format::{
     self, ControlNumbers, Conversion, DataProblem, FormatError, Item, OnInvalid, Options,
     WriteContext, convert,
 };
-use cartferry::model::{Document, InventoryRecord, ShipmentConfirmation};
+use cartferry::model::{Document, InventoryRecord, Order, OrderHold, ShipmentConfirmation};
 
 fn external(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -587,7 +587,7 @@ fn bots_validate(files: &[std::path::PathBuf]) -> (String, bool) {
 }
 
 #[test]
-fn the_940s_cartferry_writes_validate_with_bots_grammars() {
+fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
     let dir = tempfile::tempdir().unwrap();
     let shopify = std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -616,9 +616,25 @@ fn the_940s_cartferry_writes_validate_with_bots_grammars() {
     )
     .unwrap();
     assert!(converted.written >= 40, "{}", converted.written);
+    let shipments = read_csv_documents(
+        "canonical-shipments-csv",
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/canonical-shipments-csv/shipments.csv"),
+        )
+        .unwrap(),
+    );
+    let writer = format::writer("x12-945", &toml::from_str(PARTNER).unwrap()).unwrap();
+    let mut advice = Vec::new();
+    let mut out = writer.begin(Box::new(&mut advice), &WriteContext::now());
+    for s in &shipments {
+        out.write(s).unwrap();
+    }
+    out.finish().unwrap();
     let files = [
         ("shopify.edi", from_shopify.clone()),
         ("golden.edi", fixture("940/orders-good.edi")),
+        ("shipments-945.edi", advice),
     ];
     let paths: Vec<_> = files
         .iter()
@@ -641,4 +657,134 @@ fn the_940s_cartferry_writes_validate_with_bots_grammars() {
     std::fs::write(&broken, text.replacen("SE*", "SE*9", 1)).unwrap();
     let (report, ok) = bots_validate(&[broken]);
     assert!(!ok && report.contains("SE01"), "{report}");
+}
+
+/// Documents written with `writer_name` (and `writer_options`) and read back with the X12 reader of
+/// the same name.
+fn through_x12(documents: &[Document], name: &str, writer_options: &str) -> Vec<Document> {
+    let writer = format::writer(name, &toml::from_str(writer_options).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    let mut out = writer.begin(Box::new(&mut bytes), &WriteContext::now());
+    for d in documents {
+        out.write(d)
+            .unwrap_or_else(|e| panic!("{name} writes {d:?}: {e}"));
+    }
+    out.finish().unwrap();
+    let (read, rejected) = read(name, &bytes);
+    assert!(
+        rejected.is_empty(),
+        "{rejected:?}\n{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    read
+}
+
+/// An order as a 940 carries it: the date without its time, the service as the method, no
+/// currency or prices, notes with single spaces, descriptions of 45 characters.
+fn as_940_carries(order: &Order) -> Order {
+    let mut o = order.clone();
+    o.order_date = o.order_date.map(|d| d[..10].to_string());
+    o.currency = None;
+    o.shipping_method = o.service.clone().unwrap_or(o.shipping_method);
+    o.notes = o
+        .notes
+        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "));
+    for line in &mut o.lines {
+        line.unit_price = None;
+        line.description = line
+            .description
+            .take()
+            .map(|d| d.chars().take(45).collect());
+    }
+    o
+}
+
+#[test]
+fn orders_and_cancellations_survive_a_940_and_shipments_a_945() {
+    let shopify = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/shopify-orders-csv/orders_export_1.csv"),
+    )
+    .unwrap();
+    let methods: ShippingMethods = toml::from_str(
+        r#"
+        "Standard Shipping" = { carrier = "UPSN", service = "GROUND" }
+        "Express Shipping" = { carrier = "FDEG", service = "2DAY" }
+        "Free Shipping" = { carrier = "USPS", service = "FIRST CLASS" }
+        "#,
+    )
+    .unwrap();
+    let reader = format::reader("shopify-orders-csv", &Options::new()).unwrap();
+    let mut orders = Vec::new();
+    let mut holds = Vec::new();
+    for item in reader.read(Box::new(&shopify[..])) {
+        match item.unwrap() {
+            Item::Document(Document::Order(mut o), _) => {
+                methods.apply(&mut o).unwrap();
+                orders.push(Document::Order(o));
+            }
+            Item::Document(hold @ Document::OrderHold(_), _) => holds.push(hold),
+            _ => {}
+        }
+    }
+    assert!(orders.len() >= 40 && holds.len() == 2);
+    let back = through_x12(&orders, "x12-940", PARTNER);
+    let expected: Vec<Document> = orders
+        .iter()
+        .map(|d| match d {
+            Document::Order(o) => Document::Order(as_940_carries(o)),
+            other => other.clone(),
+        })
+        .collect();
+    assert_eq!(back, expected);
+    let without_times: Vec<Document> = holds
+        .iter()
+        .map(|d| match d {
+            Document::OrderHold(h) => Document::OrderHold(OrderHold {
+                requested_at: None,
+                ..h.clone()
+            }),
+            other => other.clone(),
+        })
+        .collect();
+    assert_eq!(
+        through_x12(&holds, "x12-940", PARTNER),
+        without_times,
+        "a W05*F carries the order and the reason, not when it was asked"
+    );
+
+    let shipments: Vec<Document> = read_csv_documents(
+        "canonical-shipments-csv",
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/canonical-shipments-csv/shipments.csv"),
+        )
+        .unwrap(),
+    );
+    assert!(shipments.len() >= 3);
+    let expected: Vec<Document> = shipments
+        .iter()
+        .map(|d| match d {
+            Document::ShipmentConfirmation(s) => {
+                let mut s = s.clone();
+                // A 945 carries the ship date without its time, and no package weights.
+                s.ship_date = s.ship_date.map(|d| d[..10].to_string());
+                s.packages.iter_mut().for_each(|p| p.weight = None);
+                Document::ShipmentConfirmation(s)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    assert_eq!(through_x12(&shipments, "x12-945", PARTNER), expected);
+}
+
+fn read_csv_documents(reader: &str, bytes: &[u8]) -> Vec<Document> {
+    let reader = format::reader(reader, &Options::new()).unwrap();
+    reader
+        .read(Box::new(bytes))
+        .filter_map(|item| match item.unwrap() {
+            Item::Document(d, _) => Some(d),
+            _ => None,
+        })
+        .collect()
 }

@@ -305,6 +305,7 @@ pub const READERS: &[&str] = &[
     mapped_xml::NAME,
     X12_945,
     X12_846,
+    X12_940,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -325,6 +326,7 @@ pub const WRITERS: &[&str] = &[
     shopify_inventory_csv::NAME,
     woocommerce_tracking_csv::NAME,
     X12_940,
+    X12_945,
 ];
 
 /// A canonical XML reader.
@@ -446,6 +448,11 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
             x12::shipping_advice_945::shipments,
             options,
         )?)),
+        X12_940 => Ok(Box::new(x12::reader::X12Reader::new(
+            x12::shipping_order_reader_940::SET,
+            x12::shipping_order_reader_940::orders,
+            options,
+        )?)),
         X12_846 => Ok(Box::new(x12::reader::X12Reader::new(
             x12::inventory_advice_846::SET,
             x12::inventory_advice_846::inventory,
@@ -485,6 +492,9 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         X12_940 => Ok(Box::new(x12::shipping_order_940::ShippingOrder940::writer(
             options,
         )?)),
+        X12_945 => Ok(Box::new(
+            x12::shipping_advice_writer_945::ShippingAdvice945::writer(options)?,
+        )),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
         )),

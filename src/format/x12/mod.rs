@@ -7,6 +7,8 @@ pub mod envelope;
 pub mod inventory_advice_846;
 pub mod reader;
 pub mod shipping_advice_945;
+pub mod shipping_advice_writer_945;
 pub mod shipping_order_940;
+pub mod shipping_order_reader_940;
 pub mod syntax;
 pub mod writer;

@@ -17,7 +17,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::syntax::Segment;
-use super::writer::{EnvelopeWriter, Partner, PartnerOptions, SetBuilder};
+use super::writer::{
+    Elements, EnvelopeWriter, Partner, PartnerOptions, SetBuilder, check_code, is_scac, wrong_kind,
+    x12_date,
+};
 use crate::format::{
     DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
 };
@@ -58,26 +61,13 @@ impl ShippingOrder940 {
     pub fn writer(options: &Options) -> Result<ShippingOrder940, Vec<FormatProblem>> {
         let options: ShippingOrderOptions = parse_options(options, "writer_options")?;
         let mut problems = Vec::new();
-        let partner = Partner::new(options.partner).map_err(|p| problems.extend(p));
-        let code = |key: &str, value: &str, max: usize, problems: &mut Vec<FormatProblem>| {
-            if value.is_empty()
-                || value.len() > max
-                || !value.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
-                problems.push(FormatProblem {
-                    key: format!("writer_options.{key}"),
-                    message: format!("must be an X12 code of 1 to {max} letters or digits"),
-                });
-            }
-        };
-        code("sku_qualifier", &options.sku_qualifier, 2, &mut problems);
-        code(
-            "transport_method",
-            &options.transport_method,
-            2,
-            &mut problems,
-        );
-        match partner {
+        for (key, value) in [
+            ("sku_qualifier", &options.sku_qualifier),
+            ("transport_method", &options.transport_method),
+        ] {
+            check_code(key, value, &mut problems);
+        }
+        match Partner::new(options.partner) {
             Ok(partner) if problems.is_empty() => Ok(ShippingOrder940 {
                 partner,
                 builder: Arc::new(Builder {
@@ -85,7 +75,8 @@ impl ShippingOrder940 {
                     transport_method: options.transport_method,
                 }),
             }),
-            _ => Err(problems),
+            Ok(_) => Err(problems),
+            Err(more) => Err(more.into_iter().chain(problems).collect()),
         }
     }
 }
@@ -133,95 +124,14 @@ impl SetBuilder for Builder {
         match document {
             Document::Order(order) => self.order(partner, order),
             Document::OrderHold(hold) => cancellation(partner, hold),
-            other => Err(Box::new(DataProblem {
-                document_id: Some(other.id().to_string()),
-                problem: format!(
-                    "a 940 carries orders and cancellations, not {}s.",
-                    other.kind()
-                ),
-                fix: "send it through a route whose writer takes it.".into(),
-                ..DataProblem::default()
-            })),
+            other => Err(wrong_kind(other, "940", "orders and cancellations")),
         }
     }
-}
-
-/// Checks text for the elements of one document.
-struct Elements<'p> {
-    partner: &'p Partner,
-    id: &'p str,
-}
-
-impl Elements<'_> {
-    /// `value` as element `element` (`N3-01`, named `what`), at most `max` characters, without
-    /// the partner's separators.
-    fn text(
-        &self,
-        element: &str,
-        what: &str,
-        value: &str,
-        max: usize,
-    ) -> Result<String, Box<DataProblem>> {
-        let value = value.trim();
-        let problem = |problem: String, fix: String| {
-            Box::new(DataProblem {
-                field: Some(format!("{what} ({element})")),
-                document_id: Some(self.id.to_string()),
-                value: Some(value.to_string()),
-                problem,
-                fix,
-                ..DataProblem::default()
-            })
-        };
-        if self.partner.holds_separator(value) {
-            return Err(problem(
-                format!("the {what} holds a character this warehouse's X12 uses as a separator."),
-                "remove it in the cart, or agree other separators with the warehouse (writer_options.partner.separators).".into(),
-            ));
-        }
-        if value.chars().count() > max {
-            return Err(problem(
-                format!("the {what} is longer than the {max} characters a 940 allows."),
-                format!("shorten the {what} in the cart to {max} characters."),
-            ));
-        }
-        Ok(value.to_string())
-    }
-
-    /// `value` cut to `max` characters with separators turned into spaces: for text the
-    /// warehouse only reads.
-    fn note(&self, value: &str, max: usize) -> String {
-        value
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .map(|c| {
-                if c.is_ascii() && self.partner.holds_separator(c.encode_utf8(&mut [0; 4])) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .take(max)
-            .collect()
-    }
-}
-
-/// An ISO 8601 date (or date-time) as CCYYMMDD.
-fn x12_date(iso: &str) -> Option<String> {
-    let date = iso.get(..10)?;
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.format("%Y%m%d").to_string())
 }
 
 impl Builder {
     fn order(&self, partner: &Partner, order: &Order) -> Result<Vec<Segment>, Box<DataProblem>> {
-        let e = Elements {
-            partner,
-            id: &order.order_id,
-        };
+        let e = Elements::new(partner, &order.order_id);
         let a = &order.ship_to;
         let id = e.text("W05-02", "order id", &order.order_id, 22)?;
         let name = format!("{} {}", a.first_name.trim(), a.last_name.trim());
@@ -282,8 +192,7 @@ impl Builder {
             notes_segments(&e, notes, &mut segments);
         }
         let carrier = order.carrier.as_deref().map(str::trim).unwrap_or_default();
-        let scac =
-            (2..=4).contains(&carrier.len()) && carrier.bytes().all(|b| b.is_ascii_alphanumeric());
+        let scac = is_scac(carrier);
         // W66-05 is free text: the service, after the carrier when the carrier is no SCAC.
         let service = order.service.as_deref().unwrap_or_default().trim();
         let routing = match (scac || carrier.is_empty(), service.is_empty()) {
@@ -330,22 +239,40 @@ impl Builder {
     }
 }
 
-/// Notes as `NTE*WHI` segments of at most 80 characters.
+/// Notes as `NTE*WHI` segments of at most 80 characters, broken between words (a reader joins
+/// them with spaces again).
 fn notes_segments(e: &Elements<'_>, notes: &str, segments: &mut Vec<Segment>) {
     let text = e.note(notes, usize::MAX);
-    let chars: Vec<char> = text.chars().collect();
-    for chunk in chars.chunks(80) {
-        let chunk: String = chunk.iter().collect();
-        segments.push(Segment::new("NTE", &["WHI", chunk.trim()]));
+    let mut line = String::new();
+    let mut flush = |line: &mut String| {
+        if !line.is_empty() {
+            segments.push(Segment::new("NTE", &["WHI", line]));
+            line.clear();
+        }
+    };
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > 80 {
+            flush(&mut line);
+            let head: String = word.drain(..80).collect();
+            line.push_str(&head);
+            flush(&mut line);
+        }
+        let word: String = word.into_iter().collect();
+        if line.chars().count() + word.chars().count() + 1 > 80 {
+            flush(&mut line);
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
     }
+    flush(&mut line);
 }
 
 /// A cancellation as `W05*F`; holds and releases have no standard 940.
 fn cancellation(partner: &Partner, hold: &OrderHold) -> Result<Vec<Segment>, Box<DataProblem>> {
-    let e = Elements {
-        partner,
-        id: &hold.order_id,
-    };
+    let e = Elements::new(partner, &hold.order_id);
     if hold.action != HoldAction::Cancel {
         return Err(Box::new(DataProblem {
             document_id: Some(hold.order_id.clone()),

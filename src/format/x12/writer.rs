@@ -169,9 +169,13 @@ impl Partner {
             .any(|b| b == s.element || b == s.component || b == s.segment)
     }
 
-    /// The separators.
-    pub fn separators(&self) -> Separators {
-        self.separators
+    /// GS02: the application sender's code.
+    pub fn application_sender(&self) -> &str {
+        let o = &self.options;
+        o.application_sender
+            .as_deref()
+            .unwrap_or(&o.sender_id)
+            .trim()
     }
 }
 
@@ -316,4 +320,104 @@ impl DocumentWriter for EnvelopeWriter<'_> {
         }
         self.out.flush()
     }
+}
+
+/// Checks text for the elements of one document.
+pub struct Elements<'p> {
+    partner: &'p Partner,
+    id: &'p str,
+}
+
+impl<'p> Elements<'p> {
+    /// Checks for the elements of the document `id`.
+    pub fn new(partner: &'p Partner, id: &'p str) -> Self {
+        Elements { partner, id }
+    }
+
+    /// `value` as element `element` (`N3-01`, named `what`), at most `max` characters, without
+    /// the partner's separators.
+    pub fn text(
+        &self,
+        element: &str,
+        what: &str,
+        value: &str,
+        max: usize,
+    ) -> Result<String, Box<DataProblem>> {
+        let value = value.trim();
+        let problem = |problem: String, fix: String| {
+            Box::new(DataProblem {
+                field: Some(format!("{what} ({element})")),
+                document_id: Some(self.id.to_string()),
+                value: Some(value.to_string()),
+                problem,
+                fix,
+                ..DataProblem::default()
+            })
+        };
+        if self.partner.holds_separator(value) {
+            return Err(problem(
+                format!("the {what} holds a character this warehouse's X12 uses as a separator."),
+                "remove it in the cart, or agree other separators with the warehouse (writer_options.partner.separators).".into(),
+            ));
+        }
+        if value.chars().count() > max {
+            return Err(problem(
+                format!("the {what} is longer than the {max} characters a 940 allows."),
+                format!("shorten the {what} in the cart to {max} characters."),
+            ));
+        }
+        Ok(value.to_string())
+    }
+
+    /// `value` cut to `max` characters with separators turned into spaces: for text the
+    /// warehouse only reads.
+    pub fn note(&self, value: &str, max: usize) -> String {
+        value
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && self.partner.holds_separator(c.encode_utf8(&mut [0; 4])) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .take(max)
+            .collect()
+    }
+}
+
+/// An ISO 8601 date (or date-time) as CCYYMMDD.
+pub fn x12_date(iso: &str) -> Option<String> {
+    let date = iso.get(..10)?;
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%Y%m%d").to_string())
+}
+
+/// Whether `code` can be a Standard Carrier Alpha Code (2 to 4 letters or digits).
+pub fn is_scac(code: &str) -> bool {
+    (2..=4).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Adds a problem when the option `key` is no X12 code of one or two letters or digits.
+pub fn check_code(key: &str, value: &str, problems: &mut Vec<FormatProblem>) {
+    if value.is_empty() || value.len() > 2 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        problems.push(FormatProblem {
+            key: format!("writer_options.{key}"),
+            message: "must be an X12 code of 1 or 2 letters or digits".into(),
+        });
+    }
+}
+
+/// The problem of a document a transaction set cannot carry.
+pub fn wrong_kind(document: &Document, set: &str, carries: &str) -> Box<DataProblem> {
+    Box::new(DataProblem {
+        document_id: Some(document.id().to_string()),
+        problem: format!("a {set} carries {carries}, not {}s.", document.kind()),
+        fix: "send it through a route whose writer takes it.".into(),
+        ..DataProblem::default()
+    })
 }

@@ -1,0 +1,216 @@
+//! `x12-945` as a writer: shipment confirmations as Warehouse Shipping Advice, the inverse of
+//! the reader in `shipping_advice_945.rs` (for a warehouse's side, tests and replays).
+//!
+//! Per shipment: `W06*F` (order id, ship date, shipment id), `N1*SF` (the sender), `W27` (the
+//! transport method, the carrier's SCAC or, when the carrier is no SCAC, its name with the service
+//! as routing), one `LX` holding a `MAN*CP` per tracking number and a `W12` per line (`CC`
+//! complete or `PR` partial, ordered, shipped, difference), then `W03` (total units).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::syntax::Segment;
+use super::writer::{EnvelopeWriter, Partner, PartnerOptions, SetBuilder};
+use crate::format::{
+    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
+};
+use crate::model::{Document, DocumentKind, ShipmentConfirmation};
+
+/// The writer's options: the partner's envelope and the codes of lines and transport.
+#[derive(Debug, Deserialize)]
+struct ShippingAdviceOptions {
+    partner: PartnerOptions,
+    /// W12-07: the qualifier of the SKU in W12-08.
+    #[serde(default = "vendor_item")]
+    sku_qualifier: String,
+    /// W27-01: the transportation method.
+    #[serde(default = "parcel")]
+    transport_method: String,
+}
+
+fn vendor_item() -> String {
+    "VN".into()
+}
+
+fn parcel() -> String {
+    "U".into()
+}
+
+/// The 945 writer.
+pub struct ShippingAdvice945 {
+    partner: Partner,
+    builder: Arc<Builder>,
+}
+
+impl ShippingAdvice945 {
+    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
+    /// `transport_method`).
+    pub fn writer(options: &Options) -> Result<ShippingAdvice945, Vec<FormatProblem>> {
+        let options: ShippingAdviceOptions = parse_options(options, "writer_options")?;
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("sku_qualifier", &options.sku_qualifier),
+            ("transport_method", &options.transport_method),
+        ] {
+            super::writer::check_code(key, value, &mut problems);
+        }
+        let partner = Partner::new(options.partner);
+        match partner {
+            Ok(partner) if problems.is_empty() => Ok(ShippingAdvice945 {
+                partner,
+                builder: Arc::new(Builder {
+                    sku_qualifier: options.sku_qualifier,
+                    transport_method: options.transport_method,
+                }),
+            }),
+            Ok(_) => Err(problems),
+            Err(more) => Err(more.into_iter().chain(problems).collect()),
+        }
+    }
+}
+
+impl WriterFormat for ShippingAdvice945 {
+    fn accepts(&self) -> &'static [DocumentKind] {
+        &[DocumentKind::ShipmentConfirmation]
+    }
+
+    fn control_key(&self) -> Option<String> {
+        Some(self.partner.control_key())
+    }
+
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        context: &WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
+        let builder: Arc<dyn SetBuilder> = self.builder.clone();
+        Box::new(EnvelopeWriter::new(
+            output,
+            self.partner.clone(),
+            builder,
+            context,
+        ))
+    }
+}
+
+/// Builds 945 transaction sets.
+struct Builder {
+    sku_qualifier: String,
+    transport_method: String,
+}
+
+impl SetBuilder for Builder {
+    fn ids(&self) -> (&'static str, &'static str) {
+        ("945", "SW")
+    }
+
+    fn build(
+        &self,
+        partner: &Partner,
+        document: &Document,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        let Document::ShipmentConfirmation(shipment) = document else {
+            return Err(super::writer::wrong_kind(
+                document,
+                "945",
+                "shipment confirmations",
+            ));
+        };
+        self.shipment(partner, shipment)
+    }
+}
+
+impl Builder {
+    fn shipment(
+        &self,
+        partner: &Partner,
+        s: &ShipmentConfirmation,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        let e = super::writer::Elements::new(partner, &s.order_id);
+        let date = s
+            .ship_date
+            .as_deref()
+            .and_then(super::writer::x12_date)
+            .unwrap_or_default();
+        let shipment_id = match &s.shipment_id {
+            Some(id) => e.text("W06-04", "shipment id", id, 30)?,
+            None => String::new(),
+        };
+        let sender = partner.application_sender();
+        let mut segments = vec![
+            Segment::new(
+                "W06",
+                &[
+                    "F",
+                    &e.text("W06-02", "order id", &s.order_id, 22)?,
+                    &date,
+                    &shipment_id,
+                ],
+            ),
+            Segment::new("N1", &["SF", &e.text("N1-02", "sender", sender, 60)?]),
+        ];
+        let carrier = s.carrier.trim();
+        let service = s.service.as_deref().unwrap_or_default().trim();
+        let w27 = if super::writer::is_scac(carrier) {
+            vec![
+                self.transport_method.clone(),
+                carrier.to_string(),
+                e.note(service, 35),
+            ]
+        } else {
+            let routing = format!("{carrier} {service}");
+            vec![
+                self.transport_method.clone(),
+                String::new(),
+                e.note(routing.trim(), 35),
+            ]
+        };
+        let w27: Vec<&str> = w27.iter().map(String::as_str).collect();
+        segments.push(Segment::new("W27", &w27));
+        segments.push(Segment::new("LX", &["1"]));
+        for package in &s.packages {
+            segments.push(Segment::new(
+                "MAN",
+                &[
+                    "CP",
+                    &e.text("MAN-02", "tracking number", &package.tracking_number, 48)?,
+                ],
+            ));
+        }
+        let mut total: u64 = 0;
+        for line in &s.lines {
+            total += u64::from(line.quantity_shipped);
+            let (status, ordered, difference) = match line.quantity_ordered {
+                Some(ordered) => (
+                    if ordered > line.quantity_shipped {
+                        "PR"
+                    } else {
+                        "CC"
+                    },
+                    ordered.to_string(),
+                    i64::from(ordered)
+                        .saturating_sub(i64::from(line.quantity_shipped))
+                        .to_string(),
+                ),
+                None => ("CC", String::new(), String::new()),
+            };
+            segments.push(Segment::new(
+                "W12",
+                &[
+                    status,
+                    &ordered,
+                    &line.quantity_shipped.to_string(),
+                    &difference,
+                    "EA",
+                    "",
+                    &self.sku_qualifier,
+                    &e.text("W12-08", "SKU", &line.sku, 48)?,
+                ],
+            ));
+        }
+        segments.push(Segment::new("W03", &[&total.to_string()]));
+        Ok(segments)
+    }
+}

@@ -31,6 +31,8 @@ const HOSTILE: &[&[u8]] = &[
     b"<inventory></orders>",
     b"<inventory><record><sku>A</sku><on_hand>3</on_hand></record>",
     b"ISA",
+    // Found by `scripts/fuzz.sh` (x12): a non-ASCII element separator cut a decoded character.
+    include_bytes!("../fixtures/hostile/x12-non-ascii-separator.edi"),
     b"ISA****************",
     b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P*>~GS*SW~ST*945*1~W06*F*~W12*CC*99999999999*-1~W03*x~SE*5*1~GE*1*~IEA*1*1~",
     b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P**~~~~",

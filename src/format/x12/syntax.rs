@@ -267,22 +267,29 @@ impl<'a> SegmentReader<'a> {
             return Err(fault("the ISA ends before its segment terminator"));
         }
         let (component, segment) = (self.raw[n - 2], self.raw[n - 1]);
-        let text = decode(&self.raw[..n - 1]);
-        let mut isa = split(&text, element, number, line);
-        let repetition = isa.element(11).as_bytes();
-        let separators = Separators {
+        let mut separators = Separators {
             element,
             component,
-            repetition: match repetition {
-                [r] if !r.is_ascii_alphanumeric() => Some(*r),
-                _ => None,
-            },
+            repetition: None,
             segment,
         };
+        // Checked before the ISA is split: a separator that is not ASCII could cut a character.
         if let Some(problem) = separators.problem() {
             return Err(fault(&format!(
                 "the ISA declares unusable separators: {problem}"
             )));
+        }
+        let text = decode(&self.raw[..n - 1]);
+        let mut isa = split(&text, element, number, line);
+        if let [r] = isa.element(11).as_bytes()
+            && !r.is_ascii_alphanumeric()
+        {
+            separators.repetition = Some(*r);
+            if let Some(problem) = separators.problem() {
+                return Err(fault(&format!(
+                    "the ISA declares unusable separators: {problem}"
+                )));
+            }
         }
         // ISA16 is the component separator itself, not data to split.
         if isa.len() < 16 {
@@ -448,6 +455,16 @@ mod tests {
             ["ISA", "IEA", "ISA", "IEA"]
         );
         assert_eq!(all[3].element(2), "000000007");
+    }
+
+    #[test]
+    fn a_separator_that_is_not_ascii_is_refused_before_it_can_cut_a_character() {
+        // Found by the fuzzer: 0xA1 as the element separator split a decoded character.
+        let mut isa = b"ISA".to_vec();
+        isa.extend([0xa1; 20]);
+        isa.extend(b"\xff\tAP~\nW03*3~");
+        let refused = segments(&isa).unwrap_err().to_string();
+        assert!(refused.contains("separator"), "{refused}");
     }
 
     #[test]

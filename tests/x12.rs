@@ -6,7 +6,9 @@ mod support;
 use std::path::Path;
 
 use cartferry::format::shipping::ShippingMethods;
+use cartferry::format::x12::acknowledgment_997::{self, AckStatus, GroupAck, SetAck};
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
+use cartferry::format::x12::writer::{Partner, PartnerOptions};
 use cartferry::format::{
     self, ControlNumbers, Conversion, DataProblem, FormatError, Item, OnInvalid, Options,
     WriteContext, convert,
@@ -787,4 +789,71 @@ fn read_csv_documents(reader: &str, bytes: &[u8]) -> Vec<Document> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
+    let received = sets(&fixture("945/shipments.edi")).unwrap();
+    let group = received[0].group.clone();
+    let acks = received
+        .iter()
+        .map(|set| SetAck {
+            id: set.id.clone(),
+            control: set.control.clone(),
+            status: if set.control == "0002" {
+                AckStatus::Rejected
+            } else {
+                AckStatus::Accepted
+            },
+            codes: if set.control == "0002" {
+                vec!["5".into()]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    let ack = GroupAck::of(&group, acks);
+    assert_eq!(
+        (ack.status, ack.received, ack.accepted),
+        (AckStatus::PartiallyAccepted, 3, 2)
+    );
+    let partner: PartnerOptions = toml::from_str(
+        r#"
+        sender_id = "CARTFERRY"
+        receiver_id = "WAREHOUSE"
+        "#,
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    acknowledgment_997::write(
+        Box::new(&mut bytes),
+        Partner::new(partner).unwrap(),
+        &WriteContext::now(),
+        std::slice::from_ref(&ack),
+    )
+    .unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains("AK1*SW*311~\nAK2*945*0001~\nAK5*A~\nAK2*945*0002~\nAK5*R*5~\nAK2*945*0003~\nAK5*A~\nAK9*P*3*3*2~"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ack.edi");
+    std::fs::write(&path, &bytes).unwrap();
+    let (report, ok) = bots_validate(&[path]);
+    assert!(ok, "{report}");
+
+    let answer = sets(&bytes).unwrap();
+    assert_eq!(
+        (
+            answer[0].id.as_str(),
+            answer[0].group.functional_id.as_str()
+        ),
+        ("997", "FA")
+    );
+    assert_eq!(acknowledgment_997::read(&answer[0]).unwrap(), ack);
+
+    let garbled = sets(text.replace("AK5*R*5~", "AK5*Z~").as_bytes()).unwrap();
+    let problems = acknowledgment_997::read(&garbled[0]).unwrap_err();
+    assert_eq!(problems[0].field.as_deref(), Some("AK5-01"), "{problems:?}");
 }

@@ -3,6 +3,7 @@
 //! and one file per transaction set mapping it to the canonical model (`reader.rs` runs them).
 //! The `x12-types` crate was evaluated and is not used; ARCHITECTURE.md says why.
 
+pub mod acknowledgment_997;
 pub mod envelope;
 pub mod inventory_advice_846;
 pub mod reader;

@@ -177,6 +177,15 @@ impl Partner {
             .unwrap_or(&o.sender_id)
             .trim()
     }
+
+    /// GS03: the application receiver's code.
+    pub fn application_receiver(&self) -> &str {
+        let o = &self.options;
+        o.application_receiver
+            .as_deref()
+            .unwrap_or(&o.receiver_id)
+            .trim()
+    }
 }
 
 /// What one transaction set writer does: its ids, and one document's segments.
@@ -193,38 +202,44 @@ pub trait SetBuilder: Send + Sync {
     ) -> Result<Vec<Segment>, Box<DataProblem>>;
 }
 
-/// A document writer that envelopes each document's transaction set.
-pub struct EnvelopeWriter<'a> {
+/// One interchange being written: ISA and GS before its first transaction set, each set between
+/// ST and SE, GE and IEA at the end. Nothing is written for an interchange without sets.
+pub struct InterchangeWriter<'a> {
     out: Box<dyn Write + 'a>,
     partner: Partner,
-    builder: Arc<dyn SetBuilder>,
-    context: WriteContext,
+    /// ST01 and GS01.
+    ids: (&'static str, &'static str),
+    numbers: ControlNumbers,
+    time: chrono::NaiveDateTime,
     /// Transaction sets written so far.
     sets: u64,
 }
 
-impl<'a> EnvelopeWriter<'a> {
-    /// Writes the transaction sets `builder` builds, for `partner`.
+impl<'a> InterchangeWriter<'a> {
+    /// An interchange of `ids` (ST01, GS01) sets for `partner`, numbered by `context` (1 when it
+    /// reserved none).
     pub fn new(
         out: Box<dyn Write + 'a>,
         partner: Partner,
-        builder: Arc<dyn SetBuilder>,
+        ids: (&'static str, &'static str),
         context: &WriteContext,
     ) -> Self {
-        EnvelopeWriter {
+        InterchangeWriter {
             out,
             partner,
-            builder,
-            context: context.clone(),
+            ids,
+            numbers: context.control_numbers.unwrap_or(ControlNumbers {
+                interchange: 1,
+                group: 1,
+            }),
+            time: context.time,
             sets: 0,
         }
     }
 
-    fn numbers(&self) -> ControlNumbers {
-        self.context.control_numbers.unwrap_or(ControlNumbers {
-            interchange: 1,
-            group: 1,
-        })
+    /// The partner written for.
+    pub fn partner(&self) -> &Partner {
+        &self.partner
     }
 
     fn segment(&mut self, segment: &Segment) -> io::Result<()> {
@@ -237,8 +252,7 @@ impl<'a> EnvelopeWriter<'a> {
 
     fn start(&mut self) -> io::Result<()> {
         let o = &self.partner.options;
-        let numbers = self.numbers();
-        let time = self.context.time;
+        let time = self.time;
         let pad = |id: &str| format!("{:<15}", id.trim());
         let isa = Segment::new(
             "ISA",
@@ -255,7 +269,7 @@ impl<'a> EnvelopeWriter<'a> {
                 &time.format("%H%M").to_string(),
                 "U",
                 VERSION.0,
-                &format!("{:09}", numbers.interchange),
+                &format!("{:09}", self.numbers.interchange),
                 if o.interchange_acknowledgment {
                     "1"
                 } else {
@@ -268,18 +282,12 @@ impl<'a> EnvelopeWriter<'a> {
         let gs = Segment::new(
             "GS",
             &[
-                self.builder.ids().1,
-                o.application_sender
-                    .as_deref()
-                    .unwrap_or(&o.sender_id)
-                    .trim(),
-                o.application_receiver
-                    .as_deref()
-                    .unwrap_or(&o.receiver_id)
-                    .trim(),
+                self.ids.1,
+                self.partner.application_sender(),
+                self.partner.application_receiver(),
                 &time.format("%Y%m%d").to_string(),
                 &time.format("%H%M").to_string(),
-                &numbers.group.to_string(),
+                &self.numbers.group.to_string(),
                 "X",
                 VERSION.1,
             ],
@@ -287,38 +295,67 @@ impl<'a> EnvelopeWriter<'a> {
         self.segment(&isa)?;
         self.segment(&gs)
     }
+
+    /// Writes one transaction set of `body` (the segments between ST and SE).
+    pub fn write_set(&mut self, body: &[Segment]) -> io::Result<()> {
+        if self.sets == 0 {
+            self.start()?;
+        }
+        self.sets += 1;
+        let control = format!("{:04}", self.sets);
+        self.segment(&Segment::new("ST", &[self.ids.0, &control]))?;
+        for segment in body {
+            self.segment(segment)?;
+        }
+        let count = (body.len() + 2).to_string();
+        self.segment(&Segment::new("SE", &[&count, &control]))
+    }
+
+    /// Ends the group and the interchange, and flushes.
+    pub fn finish(mut self) -> io::Result<()> {
+        if self.sets > 0 {
+            let sets = self.sets.to_string();
+            let group = self.numbers.group.to_string();
+            self.segment(&Segment::new("GE", &[&sets, &group]))?;
+            let interchange = format!("{:09}", self.numbers.interchange);
+            self.segment(&Segment::new("IEA", &["1", &interchange]))?;
+        }
+        self.out.flush()
+    }
+}
+
+/// A document writer that envelopes each document's transaction set.
+pub struct EnvelopeWriter<'a> {
+    interchange: InterchangeWriter<'a>,
+    builder: Arc<dyn SetBuilder>,
+}
+
+impl<'a> EnvelopeWriter<'a> {
+    /// Writes the transaction sets `builder` builds, for `partner`.
+    pub fn new(
+        out: Box<dyn Write + 'a>,
+        partner: Partner,
+        builder: Arc<dyn SetBuilder>,
+        context: &WriteContext,
+    ) -> Self {
+        EnvelopeWriter {
+            interchange: InterchangeWriter::new(out, partner, builder.ids(), context),
+            builder,
+        }
+    }
 }
 
 impl DocumentWriter for EnvelopeWriter<'_> {
     fn write(&mut self, document: &Document) -> Result<(), FormatError> {
         let body = self
             .builder
-            .build(&self.partner, document)
+            .build(self.interchange.partner(), document)
             .map_err(FormatError::Data)?;
-        if self.sets == 0 {
-            self.start()?;
-        }
-        self.sets += 1;
-        let control = format!("{:04}", self.sets);
-        self.segment(&Segment::new("ST", &[self.builder.ids().0, &control]))?;
-        for segment in &body {
-            self.segment(segment)?;
-        }
-        let count = (body.len() + 2).to_string();
-        self.segment(&Segment::new("SE", &[&count, &control]))?;
-        Ok(())
+        Ok(self.interchange.write_set(&body)?)
     }
 
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        if self.sets > 0 {
-            let numbers = self.numbers();
-            let sets = self.sets.to_string();
-            let group = numbers.group.to_string();
-            self.segment(&Segment::new("GE", &[&sets, &group]))?;
-            let interchange = format!("{:09}", numbers.interchange);
-            self.segment(&Segment::new("IEA", &["1", &interchange]))?;
-        }
-        self.out.flush()
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.interchange.finish()
     }
 }
 

@@ -961,3 +961,31 @@ fn a_mapped_xml_zips_a_shipments_packages_and_lines_like_the_canonical_csv() {
     );
     assert!(shipments[1].packages.is_empty());
 }
+
+#[test]
+fn a_warehouse_with_its_own_csv_layout_is_a_mapping_too() {
+    let bytes = std::fs::read(fixture("mapped-csv/3pl-ship-confirm.csv")).unwrap();
+    let read = read_with(
+        "mapped-csv",
+        &mapped_options("mapped-csv/3pl-ship-confirm.toml"),
+        &bytes,
+    );
+    assert!(read.rejected.is_empty(), "{:?}", read.rejected);
+    let shipments: Vec<&ShipmentConfirmation> = read
+        .documents
+        .iter()
+        .map(|d| match d {
+            Document::ShipmentConfirmation(s) => s,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shipments.len(), 2);
+    assert_eq!(shipments[0].ship_date.as_deref(), Some("2026-11-21"));
+    assert_eq!(shipments[0].packages.len(), 2);
+    assert_eq!(shipments[0].lines.len(), 2);
+    let partial = &shipments[1].lines[0];
+    assert_eq!(
+        (partial.quantity_shipped, partial.quantity_ordered),
+        (2, Some(3))
+    );
+}

@@ -857,3 +857,40 @@ fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
     let problems = acknowledgment_997::read(&garbled[0]).unwrap_err();
     assert_eq!(problems[0].field.as_deref(), Some("AK5-01"), "{problems:?}");
 }
+
+#[test]
+fn the_same_945_with_newline_pipe_and_caret_separators_reads_the_same() {
+    let (standard, _) = read("x12-945", &fixture("945/shipments.edi"));
+    let (other, rejected) = read("x12-945", &fixture("945/shipments-newline-pipe-caret.edi"));
+    assert!(rejected.is_empty(), "{rejected:?}");
+    assert_eq!(other, standard);
+    let separators = sets(&fixture("945/shipments-newline-pipe-caret.edi")).unwrap()[0]
+        .interchange
+        .separators;
+    assert_eq!(
+        (separators.element, separators.component, separators.segment),
+        (b'|', b'^', b'\n')
+    );
+}
+
+#[test]
+fn broken_envelope_fixtures_are_refused_naming_the_element() {
+    for (file, element, line) in [
+        ("broken/se-count-wrong.edi", "SE01", 17),
+        ("broken/ge-control-wrong.edi", "GE02", 38),
+        ("broken/iea-missing.edi", "", 1),
+        ("broken/st-inside-st.edi", "ST", 19),
+    ] {
+        let bytes = fixture(file);
+        let Err(FormatError::Data(problem)) = sets(&bytes) else {
+            panic!("{file} must be refused");
+        };
+        assert_eq!(
+            problem.field.as_deref().unwrap_or(""),
+            element,
+            "{file}: {problem}"
+        );
+        assert_eq!(problem.line, Some(line), "{file}: {problem}");
+        assert!(problem.problem.starts_with("segment "), "{file}: {problem}");
+    }
+}

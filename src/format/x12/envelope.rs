@@ -121,23 +121,23 @@ impl<'a> Envelopes<'a> {
 
     /// At the end of the input: every envelope must be closed.
     fn end(&mut self) -> Result<(), FormatError> {
-        let line = self.segments.line();
+        // The error points at where the unclosed envelope starts.
         let open = if let Some((set, _)) = &self.set {
             Some((
-                set.st_number,
+                (set.st_number, set.line),
                 format!("transaction set {} (ST02)", set.control),
             ))
         } else if let Some(group) = &self.group {
             Some((
-                group.at.0,
+                group.at,
                 format!("functional group {} (GS06)", group.header.control),
             ))
         } else {
             self.interchange
                 .as_ref()
-                .map(|i| (i.at.0, format!("interchange {} (ISA13)", i.header.control)))
+                .map(|i| (i.at, format!("interchange {} (ISA13)", i.header.control)))
         };
-        if let Some((number, what)) = open {
+        if let Some(((number, line), what)) = open {
             return Err(broken(
                 number,
                 line,

@@ -349,16 +349,7 @@ fn to_940(reader: &str, input: &[u8], writer_options: &str, shipping: &str) -> V
         on_invalid: OnInvalid::RejectFile,
         shipping_methods: toml::from_str::<ShippingMethods>(shipping).unwrap(),
     };
-    let context = WriteContext {
-        control_numbers: Some(ControlNumbers {
-            interchange: 42,
-            group: 42,
-        }),
-        time: chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
-            .unwrap()
-            .and_hms_opt(9, 30, 0)
-            .unwrap(),
-    };
+    let context = fixed_context();
     let mut out = Vec::new();
     convert(
         &conversion,
@@ -370,6 +361,20 @@ fn to_940(reader: &str, input: &[u8], writer_options: &str, shipping: &str) -> V
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
     out
+}
+
+/// Control numbers 42, written on 2026-11-22 at 09:30.
+fn fixed_context() -> WriteContext {
+    WriteContext {
+        control_numbers: Some(ControlNumbers {
+            interchange: 42,
+            group: 42,
+        }),
+        time: chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap(),
+    }
 }
 
 #[test]
@@ -893,4 +898,48 @@ fn broken_envelope_fixtures_are_refused_naming_the_element() {
         assert_eq!(problem.line, Some(line), "{file}: {problem}");
         assert!(problem.problem.starts_with("segment "), "{file}: {problem}");
     }
+}
+
+#[test]
+fn inventory_survives_an_846_and_validates_with_bots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut records = read_csv_documents(
+        "canonical-inventory-csv",
+        &std::fs::read(root.join("fixtures/canonical-inventory-csv/inventory.csv")).unwrap(),
+    );
+    let (from_846, _) = read("x12-846", &fixture("846/inventory-300-skus.edi"));
+    records.extend(from_846);
+    let back = through_x12(&records, "x12-846", PARTNER);
+    // A record without a date comes back with the date of the file (BIA-04 is required).
+    let expected: Vec<Document> = records
+        .iter()
+        .map(|d| match d {
+            Document::InventoryRecord(r) => Document::InventoryRecord(InventoryRecord {
+                as_of: Some(r.as_of.clone().unwrap_or_else(|| "2026-11-22".into())),
+                ..r.clone()
+            }),
+            other => other.clone(),
+        })
+        .collect();
+    assert_eq!(back.len(), expected.len());
+    let first_difference = back.iter().zip(&expected).find(|(a, b)| a != b);
+    assert!(first_difference.is_none(), "{first_difference:?}");
+
+    let writer = format::writer("x12-846", &toml::from_str(PARTNER).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    let mut out = writer.begin(Box::new(&mut bytes), &WriteContext::now());
+    for r in &records {
+        out.write(r).unwrap();
+    }
+    out.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inventory.edi");
+    std::fs::write(&path, &bytes).unwrap();
+    let (report, ok) = bots_validate(&[path]);
+    assert!(ok, "{report}");
+    assert_eq!(
+        sets(&bytes).unwrap().len(),
+        4,
+        "one set per run of location and date: WH1, WH2, none, then the 846's WH1"
+    );
 }

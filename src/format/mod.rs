@@ -327,6 +327,7 @@ pub const WRITERS: &[&str] = &[
     woocommerce_tracking_csv::NAME,
     X12_940,
     X12_945,
+    X12_846,
 ];
 
 /// A canonical XML reader.
@@ -494,6 +495,9 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         )?)),
         X12_945 => Ok(Box::new(
             x12::shipping_advice_writer_945::ShippingAdvice945::writer(options)?,
+        )),
+        X12_846 => Ok(Box::new(
+            x12::inventory_advice_writer_846::InventoryAdvice846::writer(options)?,
         )),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,

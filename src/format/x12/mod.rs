@@ -6,6 +6,7 @@
 pub mod acknowledgment_997;
 pub mod envelope;
 pub mod inventory_advice_846;
+pub mod inventory_advice_writer_846;
 pub mod reader;
 pub mod shipping_advice_945;
 pub mod shipping_advice_writer_945;

@@ -943,3 +943,95 @@ fn inventory_survives_an_846_and_validates_with_bots() {
         "one set per run of location and date: WH1, WH2, none, then the 846's WH1"
     );
 }
+
+#[test]
+fn rmas_go_out_as_180s_and_return_notifications_come_back_as_receipts() {
+    use cartferry::model::{ItemCondition, ReturnLine, ReturnReceipt, RmaAuthorization, RmaLine};
+    let rma = Document::RmaAuthorization(RmaAuthorization {
+        rma_id: "RMA-77".into(),
+        order_id: "#1001".into(),
+        customer_name: Some("Ada Lovelace".into()),
+        lines: vec![
+            RmaLine {
+                sku: "MUG-RED".into(),
+                quantity: 2,
+                reason: Some("arrived chipped".into()),
+            },
+            RmaLine {
+                sku: "TEE-M-BLK".into(),
+                quantity: 1,
+                reason: None,
+            },
+        ],
+    });
+    let writer = format::writer("x12-180", &toml::from_str(PARTNER).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    let mut out = writer.begin(Box::new(&mut bytes), &fixed_context());
+    out.write(&rma).unwrap();
+    out.finish().unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains("ST*180*0001~\nBGN*00*RMA-77*20261122~\nN9*CO*#1001~\nN1*BY*Ada Lovelace~\nBLI*VN*MUG-RED*2*EA~\nRDR*RA***arrived chipped~\nBLI*VN*TEE-M-BLK*1*EA~\nRDR*RA~\nSE*9*0001~"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rma.edi");
+    std::fs::write(&path, &bytes).unwrap();
+    let (report, ok) = bots_validate(&[path]);
+    assert!(ok, "{report}");
+
+    let receipts = vec![Document::ReturnReceipt(ReturnReceipt {
+        rma_id: "RMA-77".into(),
+        order_id: "#1001".into(),
+        received_date: Some("2026-11-25".into()),
+        lines: vec![
+            ReturnLine {
+                sku: "MUG-RED".into(),
+                quantity_restocked: 1,
+                quantity_damaged: 1,
+                condition: ItemCondition::Damaged,
+            },
+            ReturnLine {
+                sku: "TEE-M-BLK".into(),
+                quantity_restocked: 1,
+                quantity_damaged: 0,
+                condition: ItemCondition::Resellable,
+            },
+            ReturnLine {
+                sku: "CAP-GRN".into(),
+                quantity_restocked: 0,
+                quantity_damaged: 0,
+                condition: ItemCondition::Other,
+            },
+        ],
+    })];
+    assert_eq!(through_x12(&receipts, "x12-180", PARTNER), receipts);
+
+    let notification = format!(
+        "{ISA}\nGS*AN*WH*CF*20261125*1000*9*X*004010~\nST*180*0001~\nBGN*00*RMA-78*20261125~\nN9*CO*#1002~\nBLI*VN*MUG-BLU*3*EA~\nRDR*DI*DT~\nBLI*SK*BOARD-OAK*1*EA~\nSE*7*0001~\nGE*1*9~\nIEA*1*000000042~\n"
+    );
+    let (read_back, rejected) = read("x12-180", notification.as_bytes());
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let Document::ReturnReceipt(r) = &read_back[0] else {
+        panic!("{read_back:?}");
+    };
+    let lines: Vec<(&str, u32, u32, ItemCondition)> = r
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.as_str(),
+                l.quantity_restocked,
+                l.quantity_damaged,
+                l.condition,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("MUG-BLU", 0, 3, ItemCondition::Damaged),
+            ("BOARD-OAK", 1, 0, ItemCondition::Resellable)
+        ]
+    );
+}

@@ -283,6 +283,8 @@ const X12_945: &str = "x12-945";
 const X12_846: &str = "x12-846";
 /// The X12 940 writer's name.
 const X12_940: &str = "x12-940";
+/// The X12 180 reader's and writer's name.
+const X12_180: &str = "x12-180";
 
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
@@ -306,6 +308,7 @@ pub const READERS: &[&str] = &[
     X12_945,
     X12_846,
     X12_940,
+    X12_180,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -328,6 +331,7 @@ pub const WRITERS: &[&str] = &[
     X12_940,
     X12_945,
     X12_846,
+    X12_180,
 ];
 
 /// A canonical XML reader.
@@ -454,6 +458,11 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
             x12::shipping_order_reader_940::orders,
             options,
         )?)),
+        X12_180 => Ok(Box::new(x12::reader::X12Reader::new(
+            x12::return_authorization_180::SET,
+            x12::return_authorization_180::receipts,
+            options,
+        )?)),
         X12_846 => Ok(Box::new(x12::reader::X12Reader::new(
             x12::inventory_advice_846::SET,
             x12::inventory_advice_846::inventory,
@@ -498,6 +507,9 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         )),
         X12_846 => Ok(Box::new(
             x12::inventory_advice_writer_846::InventoryAdvice846::writer(options)?,
+        )),
+        X12_180 => Ok(Box::new(
+            x12::return_authorization_180::ReturnAuthorization180::writer(options)?,
         )),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,

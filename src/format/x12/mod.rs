@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod inventory_advice_846;
 pub mod inventory_advice_writer_846;
 pub mod reader;
+pub mod return_authorization_180;
 pub mod shipping_advice_945;
 pub mod shipping_advice_writer_945;
 pub mod shipping_order_940;

@@ -1,0 +1,297 @@
+//! `x12-180`: Return Merchandise Authorization and Notification. Out, an RMA authorizes a return
+//! (RDR-01 `RA`); in, a warehouse's return notification reports what came back, read as a return
+//! receipt. The writer also writes return receipts, so a warehouse's side and round trips work.
+//!
+//! Both: `BGN*00` (the RMA number, the date), `N9*CO` (the order), then one `BLI` per line (the
+//! SKU qualified as `sku_qualifier`, the quantity, `EA`) with its `RDR`. An RMA adds `N1*BY` (the
+//! customer) and per line `RDR*RA` with the reason as text. A receipt line becomes a `BLI` of the
+//! units restocked (`RDR*CR`, consumer return to vendor) and one of the units damaged (`RDR*DI`,
+//! dispose), each with the line's condition as the return reason: none when resellable, `DA`
+//! (damaged product) when damaged, `WG` (wrong goods) otherwise.
+//!
+//! Reading, consecutive `BLI`s of one SKU make one line: units under `RDR*DI` or `SD` are damaged,
+//! the rest restocked; a reason of `DA`, `DM`, `DP`, `DR` or `DT` makes the condition damaged,
+//! `WG`, `NA` or a response of `UI` other, anything else resellable.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::envelope::TransactionSet;
+use super::reader::{Findings, SetItems};
+use super::syntax::Segment;
+use super::writer::{
+    Elements, EnvelopeWriter, Partner, PartnerOptions, SetBuilder, check_code, wrong_kind, x12_date,
+};
+use crate::format::canonical_returns;
+use crate::format::{
+    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
+};
+use crate::model::{
+    Document, DocumentKind, ItemCondition, ReturnLine, ReturnReceipt, RmaAuthorization,
+};
+
+/// ST01 of the sets this reads and writes.
+pub const SET: &str = "180";
+
+/// Return reasons that mean the item came back damaged.
+const DAMAGED: [&str; 5] = ["DA", "DM", "DP", "DR", "DT"];
+
+/// The writer's options: the partner's envelope and the SKU's qualifier.
+#[derive(Debug, Deserialize)]
+struct ReturnOptions {
+    partner: PartnerOptions,
+    /// BLI-01: the qualifier of the SKU in BLI-02.
+    #[serde(default = "vendor_item")]
+    sku_qualifier: String,
+}
+
+fn vendor_item() -> String {
+    "VN".into()
+}
+
+/// The 180 writer.
+pub struct ReturnAuthorization180 {
+    partner: Partner,
+    builder: Arc<Builder>,
+}
+
+impl ReturnAuthorization180 {
+    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`).
+    pub fn writer(options: &Options) -> Result<ReturnAuthorization180, Vec<FormatProblem>> {
+        let options: ReturnOptions = parse_options(options, "writer_options")?;
+        let mut problems = Vec::new();
+        check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
+        match Partner::new(options.partner) {
+            Ok(partner) if problems.is_empty() => Ok(ReturnAuthorization180 {
+                partner,
+                builder: Arc::new(Builder {
+                    sku_qualifier: options.sku_qualifier,
+                }),
+            }),
+            Ok(_) => Err(problems),
+            Err(more) => Err(more.into_iter().chain(problems).collect()),
+        }
+    }
+}
+
+impl WriterFormat for ReturnAuthorization180 {
+    fn accepts(&self) -> &'static [DocumentKind] {
+        &[DocumentKind::RmaAuthorization, DocumentKind::ReturnReceipt]
+    }
+
+    fn control_key(&self) -> Option<String> {
+        Some(self.partner.control_key())
+    }
+
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        context: &WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
+        let builder: Arc<dyn SetBuilder> = Arc::new(Dated {
+            builder: Arc::clone(&self.builder),
+            today: context.time.format("%Y%m%d").to_string(),
+        });
+        Box::new(EnvelopeWriter::new(
+            output,
+            self.partner.clone(),
+            builder,
+            context,
+        ))
+    }
+}
+
+/// Builds 180 transaction sets.
+struct Builder {
+    sku_qualifier: String,
+}
+
+/// A builder with the date of the file, for BGN-03 when a document has none.
+struct Dated {
+    builder: Arc<Builder>,
+    today: String,
+}
+
+impl SetBuilder for Dated {
+    fn ids(&self) -> (&'static str, &'static str) {
+        (SET, "AN")
+    }
+
+    fn build(
+        &self,
+        partner: &Partner,
+        document: &Document,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        match document {
+            Document::RmaAuthorization(rma) => self.builder.rma(partner, rma, &self.today),
+            Document::ReturnReceipt(receipt) => self.builder.receipt(partner, receipt, &self.today),
+            other => Err(wrong_kind(other, SET, "RMAs and return receipts")),
+        }
+    }
+}
+
+impl Builder {
+    fn head(
+        e: &Elements<'_>,
+        rma_id: &str,
+        order_id: &str,
+        date: &str,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        Ok(vec![
+            Segment::new(
+                "BGN",
+                &["00", &e.text("BGN-02", "RMA number", rma_id, 30)?, date],
+            ),
+            Segment::new("N9", &["CO", &e.text("N9-02", "order id", order_id, 30)?]),
+        ])
+    }
+
+    fn bli(&self, e: &Elements<'_>, sku: &str, quantity: u32) -> Result<Segment, Box<DataProblem>> {
+        Ok(Segment::new(
+            "BLI",
+            &[
+                &self.sku_qualifier,
+                &e.text("BLI-02", "SKU", sku, 48)?,
+                &quantity.to_string(),
+                "EA",
+            ],
+        ))
+    }
+
+    fn rma(
+        &self,
+        partner: &Partner,
+        rma: &RmaAuthorization,
+        today: &str,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        let e = Elements::new(partner, &rma.rma_id);
+        let mut segments = Self::head(&e, &rma.rma_id, &rma.order_id, today)?;
+        if let Some(customer) = &rma.customer_name {
+            segments.push(Segment::new(
+                "N1",
+                &["BY", &e.text("N1-02", "customer name", customer, 60)?],
+            ));
+        }
+        for line in &rma.lines {
+            segments.push(self.bli(&e, &line.sku, line.quantity)?);
+            let reason = line
+                .reason
+                .as_deref()
+                .map(|r| e.note(r, 80))
+                .unwrap_or_default();
+            segments.push(Segment::new("RDR", &["RA", "", "", &reason]));
+        }
+        Ok(segments)
+    }
+
+    fn receipt(
+        &self,
+        partner: &Partner,
+        receipt: &ReturnReceipt,
+        today: &str,
+    ) -> Result<Vec<Segment>, Box<DataProblem>> {
+        let e = Elements::new(partner, &receipt.rma_id);
+        let date = receipt
+            .received_date
+            .as_deref()
+            .and_then(x12_date)
+            .unwrap_or_else(|| today.to_string());
+        let mut segments = Self::head(&e, &receipt.rma_id, &receipt.order_id, &date)?;
+        for line in &receipt.lines {
+            let reason = match line.condition {
+                ItemCondition::Resellable => "",
+                ItemCondition::Damaged => "DA",
+                ItemCondition::Other => "WG",
+            };
+            let parts = [
+                ("CR", line.quantity_restocked),
+                ("DI", line.quantity_damaged),
+            ];
+            let mut wrote = false;
+            for (disposition, quantity) in parts {
+                // A line of nothing still goes, as restocked 0, so it is not lost.
+                if quantity > 0 || (disposition == "DI" && !wrote) {
+                    segments.push(self.bli(&e, &line.sku, quantity)?);
+                    segments.push(Segment::new("RDR", &[disposition, reason]));
+                    wrote = true;
+                }
+            }
+        }
+        Ok(segments)
+    }
+}
+
+/// The return receipt a 180 notification carries.
+pub fn receipts(set: &TransactionSet) -> SetItems {
+    let mut found = Findings::default();
+    let mut receipt = ReturnReceipt::default();
+    let mut current: Option<(ReturnLine, u32)> = None;
+    let mut saw_bgn = false;
+    for segment in &set.segments {
+        match segment.id() {
+            "BGN" if !saw_bgn => {
+                saw_bgn = true;
+                receipt.rma_id = segment.element(2).trim().to_string();
+                found.id = Some(receipt.rma_id.clone()).filter(|id| !id.is_empty());
+                receipt.received_date = found.date(segment, "BGN-03", 3);
+            }
+            "N9" if segment.element(1).trim() == "CO" => {
+                receipt.order_id = segment.element(2).trim().to_string();
+            }
+            "BLI" => {
+                let sku = segment.element(2).trim().to_string();
+                let quantity = found.count(segment, "BLI-03", 3).unwrap_or_default();
+                match current.as_mut() {
+                    Some((line, pending)) if line.sku == sku => *pending += quantity,
+                    _ => {
+                        if let Some((line, _)) = current.take() {
+                            receipt.lines.push(line);
+                        }
+                        let line = ReturnLine {
+                            sku,
+                            ..ReturnLine::default()
+                        };
+                        current = Some((line, quantity));
+                    }
+                }
+            }
+            "RDR" => {
+                if let Some((line, pending)) = current.as_mut() {
+                    let quantity = std::mem::take(pending);
+                    match segment.element(1).trim() {
+                        "DI" | "SD" => line.quantity_damaged += quantity,
+                        _ => line.quantity_restocked += quantity,
+                    }
+                    let reason = segment.element(2).trim();
+                    if DAMAGED.contains(&reason) {
+                        line.condition = ItemCondition::Damaged;
+                    } else if matches!(reason, "WG" | "NA") || segment.element(3).trim() == "UI" {
+                        line.condition = ItemCondition::Other;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((mut line, pending)) = current.take() {
+        // A BLI without its RDR: the units are taken as restocked.
+        line.quantity_restocked += pending;
+        receipt.lines.push(line);
+    }
+    if !saw_bgn {
+        found.whole(
+            set.line,
+            "BGN",
+            format!("transaction set {} has no BGN segment.", set.control),
+            "the warehouse must begin every 180 with BGN, carrying the RMA number.".into(),
+        );
+    }
+    if found.problems.is_empty() {
+        for (path, _value, problem, fix) in (canonical_returns::XML.check)(&mut receipt) {
+            found.whole(set.line, &path, problem, fix);
+        }
+    }
+    vec![found.item(Document::ReturnReceipt(receipt))]
+}

@@ -1035,3 +1035,63 @@ fn rmas_go_out_as_180s_and_return_notifications_come_back_as_receipts() {
         ]
     );
 }
+
+#[test]
+fn a_947_gives_the_units_restocked_and_written_off_after_returns() {
+    use cartferry::model::{ItemCondition, ReturnReceipt};
+    let bytes = fixture("947/returns-adjustments.edi");
+    let (report, ok) = bots_validate(&[
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/947/returns-adjustments.edi")
+    ]);
+    assert!(ok, "the fixture is a valid 947: {report}");
+    let (documents, rejected) = read("x12-947", &bytes);
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let receipts: Vec<&ReturnReceipt> = documents
+        .iter()
+        .map(|d| match d {
+            Document::ReturnReceipt(r) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let first = receipts[0];
+    assert_eq!(
+        (
+            first.rma_id.as_str(),
+            first.order_id.as_str(),
+            first.received_date.as_deref()
+        ),
+        ("RMA-77", "#1001", Some("2026-11-25"))
+    );
+    let lines: Vec<(&str, u32, u32, ItemCondition)> = first
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.sku.as_str(),
+                l.quantity_restocked,
+                l.quantity_damaged,
+                l.condition,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("MUG-RED", 1, 1, ItemCondition::Damaged),
+            ("TEE-M-BLK", 1, 0, ItemCondition::Resellable)
+        ]
+    );
+    assert_eq!(
+        receipts[1].rma_id, "RMA-78",
+        "the adjustment number when there is no N9*RZ"
+    );
+    assert_eq!(receipts[1].lines[0].quantity_damaged, 3);
+
+    let without_order = String::from_utf8(bytes)
+        .unwrap()
+        .replace("N9*CO*#1002~\n", "")
+        .replace("SE*6*0002", "SE*5*0002");
+    let (_, rejected) = read("x12-947", without_order.as_bytes());
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0][0].fix.contains("N9*CO"), "{:?}", rejected[0]);
+}

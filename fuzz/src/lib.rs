@@ -29,7 +29,7 @@ pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
         r if r.starts_with("canonical-") => r,
         "x12-945" => "canonical-shipments-csv",
         "x12-846" => "canonical-inventory-csv",
-        "x12-180" => "canonical-returns-csv",
+        "x12-180" | "x12-947" => "canonical-returns-csv",
         _ => "canonical-orders-csv",
     };
     let conversion = Conversion {

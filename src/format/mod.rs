@@ -285,6 +285,8 @@ const X12_846: &str = "x12-846";
 const X12_940: &str = "x12-940";
 /// The X12 180 reader's and writer's name.
 const X12_180: &str = "x12-180";
+/// The X12 947 reader's name.
+const X12_947: &str = "x12-947";
 
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
@@ -309,6 +311,7 @@ pub const READERS: &[&str] = &[
     X12_846,
     X12_940,
     X12_180,
+    X12_947,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -461,6 +464,11 @@ pub fn reader(name: &str, options: &Options) -> Result<Box<dyn ReaderFormat>, Ve
         X12_180 => Ok(Box::new(x12::reader::X12Reader::new(
             x12::return_authorization_180::SET,
             x12::return_authorization_180::receipts,
+            options,
+        )?)),
+        X12_947 => Ok(Box::new(x12::reader::X12Reader::new(
+            x12::inventory_adjustment_947::SET,
+            x12::inventory_adjustment_947::receipts,
             options,
         )?)),
         X12_846 => Ok(Box::new(x12::reader::X12Reader::new(

@@ -5,6 +5,7 @@
 
 pub mod acknowledgment_997;
 pub mod envelope;
+pub mod inventory_adjustment_947;
 pub mod inventory_advice_846;
 pub mod inventory_advice_writer_846;
 pub mod reader;

@@ -1,0 +1,102 @@
+//! `x12-947`: the Warehouse Inventory Adjustment Advice, read as a return receipt: the units a
+//! warehouse restocked or wrote off as damaged after a return.
+//!
+//! The RMA is `N9*RZ` (returned goods authorization), else W15-02 (the adjustment number); the
+//! order is `N9*CO`; the date W15-01. Each `W19` adjusts one SKU (W19-06, else W19-08, else the
+//! UPC in W19-04) by W19-02 units: a reason of `AU` (damaged in facility), `AV` (damaged in
+//! transit), `07` (dumped or destroyed) or `52` (rework of damaged product) counts them damaged,
+//! any other reason restocked. Consecutive `W19`s of one SKU make one line; a negative quantity
+//! counts by its size.
+
+use super::envelope::TransactionSet;
+use super::reader::{Findings, SetItems};
+use super::syntax::Segment;
+use crate::format::canonical_returns;
+use crate::model::{Document, ItemCondition, ReturnLine, ReturnReceipt};
+
+/// ST01 of the sets this reads.
+pub const SET: &str = "947";
+
+/// Adjustment reasons that write units off as damaged.
+const DAMAGED: [&str; 4] = ["AU", "AV", "07", "52"];
+
+/// W19-02 as a count of units; a problem when it is not a whole number.
+fn units(found: &mut Findings, segment: &Segment) -> Option<u32> {
+    let text = segment.element(2).trim();
+    let whole = text.strip_suffix(".0").unwrap_or(text);
+    match whole.parse::<i64>() {
+        Ok(n) => u32::try_from(n.unsigned_abs()).ok(),
+        Err(_) => {
+            found.at(
+                segment,
+                "W19-02",
+                "the quantity is not a whole number.",
+                "the warehouse must send whole units in W19-02.",
+            );
+            None
+        }
+    }
+}
+
+/// The return receipt a 947 carries.
+pub fn receipts(set: &TransactionSet) -> SetItems {
+    let mut found = Findings::default();
+    let mut receipt = ReturnReceipt::default();
+    let mut adjustment_number = None;
+    let mut rma = None;
+    for segment in &set.segments {
+        match segment.id() {
+            "W15" => {
+                receipt.received_date = found.date(segment, "W15-01", 1);
+                adjustment_number =
+                    Some(segment.element(2).trim().to_string()).filter(|n| !n.is_empty());
+            }
+            "N9" => match segment.element(1).trim() {
+                "RZ" => rma = Some(segment.element(2).trim().to_string()),
+                "CO" => receipt.order_id = segment.element(2).trim().to_string(),
+                _ => {}
+            },
+            "W19" => {
+                let sku = [6, 8, 4]
+                    .iter()
+                    .map(|i| segment.element(*i).trim())
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_default()
+                    .to_string();
+                let Some(quantity) = units(&mut found, segment) else {
+                    continue;
+                };
+                let damaged = DAMAGED.contains(&segment.element(1).trim());
+                if receipt.lines.last().is_none_or(|line| line.sku != sku) {
+                    receipt.lines.push(ReturnLine {
+                        sku,
+                        ..ReturnLine::default()
+                    });
+                }
+                let Some(line) = receipt.lines.last_mut() else {
+                    continue;
+                };
+                if damaged {
+                    line.quantity_damaged += quantity;
+                    line.condition = ItemCondition::Damaged;
+                } else {
+                    line.quantity_restocked += quantity;
+                }
+            }
+            _ => {}
+        }
+    }
+    receipt.rma_id = rma.or(adjustment_number).unwrap_or_default();
+    found.id = Some(receipt.rma_id.clone()).filter(|id| !id.is_empty());
+    if found.problems.is_empty() {
+        for (path, _value, problem, fix) in (canonical_returns::XML.check)(&mut receipt) {
+            found.whole(
+                set.line,
+                &path,
+                problem,
+                format!("{fix} (a 947 names the RMA in N9*RZ or W15-02 and the order in N9*CO)"),
+            );
+        }
+    }
+    vec![found.item(Document::ReturnReceipt(receipt))]
+}

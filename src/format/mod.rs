@@ -507,18 +507,12 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         shopify_inventory_csv::NAME => Ok(Box::new(
             shopify_inventory_csv::ShopifyInventoryCsv::writer(options)?,
         )),
-        X12_940 => Ok(Box::new(x12::shipping_order_940::ShippingOrder940::writer(
-            options,
-        )?)),
-        X12_945 => Ok(Box::new(
-            x12::shipping_advice_writer_945::ShippingAdvice945::writer(options)?,
-        )),
+        X12_940 => Ok(Box::new(x12::shipping_order_940::writer(options)?)),
+        X12_945 => Ok(Box::new(x12::shipping_advice_writer_945::writer(options)?)),
         X12_846 => Ok(Box::new(
             x12::inventory_advice_writer_846::InventoryAdvice846::writer(options)?,
         )),
-        X12_180 => Ok(Box::new(
-            x12::return_authorization_180::ReturnAuthorization180::writer(options)?,
-        )),
+        X12_180 => Ok(Box::new(x12::return_authorization_180::writer(options)?)),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
         )),

@@ -9,7 +9,10 @@ use std::io::{self, Write};
 use serde::Deserialize;
 
 use super::syntax::Segment;
-use super::writer::{Elements, InterchangeWriter, Partner, PartnerOptions, check_code, x12_date};
+use super::writer::{
+    Elements, InterchangeWriter, Partner, PartnerOptions, check_code, vendor_item, with_partner,
+    x12_date,
+};
 use crate::format::{
     DocumentWriter, FormatError, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
 };
@@ -27,10 +30,6 @@ struct InventoryAdviceOptions {
     sku_qualifier: String,
 }
 
-fn vendor_item() -> String {
-    "VN".into()
-}
-
 /// The 846 writer.
 pub struct InventoryAdvice846 {
     partner: Partner,
@@ -43,14 +42,10 @@ impl InventoryAdvice846 {
         let options: InventoryAdviceOptions = parse_options(options, "writer_options")?;
         let mut problems = Vec::new();
         check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
-        match Partner::new(options.partner) {
-            Ok(partner) if problems.is_empty() => Ok(InventoryAdvice846 {
-                partner,
-                sku_qualifier: options.sku_qualifier,
-            }),
-            Ok(_) => Err(problems),
-            Err(more) => Err(more.into_iter().chain(problems).collect()),
-        }
+        Ok(InventoryAdvice846 {
+            partner: with_partner(options.partner, problems)?,
+            sku_qualifier: options.sku_qualifier,
+        })
     }
 }
 

@@ -13,7 +13,6 @@
 //! the rest restocked; a reason of `DA`, `DM`, `DP`, `DR` or `DT` makes the condition damaged,
 //! `WG`, `NA` or a response of `UI` other, anything else resellable.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -22,12 +21,11 @@ use super::envelope::TransactionSet;
 use super::reader::{Findings, SetItems};
 use super::syntax::Segment;
 use super::writer::{
-    Elements, EnvelopeWriter, Partner, PartnerOptions, SetBuilder, check_code, wrong_kind, x12_date,
+    Elements, Partner, PartnerOptions, SetBuilder, X12Writer, check_code, vendor_item,
+    with_partner, wrong_kind, x12_date,
 };
 use crate::format::canonical_returns;
-use crate::format::{
-    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
-};
+use crate::format::{DataProblem, FormatProblem, Options, parse_options};
 use crate::model::{
     Document, DocumentKind, ItemCondition, ReturnLine, ReturnReceipt, RmaAuthorization,
 };
@@ -47,60 +45,19 @@ struct ReturnOptions {
     sku_qualifier: String,
 }
 
-fn vendor_item() -> String {
-    "VN".into()
-}
-
-/// The 180 writer.
-pub struct ReturnAuthorization180 {
-    partner: Partner,
-    builder: Arc<Builder>,
-}
-
-impl ReturnAuthorization180 {
-    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`).
-    pub fn writer(options: &Options) -> Result<ReturnAuthorization180, Vec<FormatProblem>> {
-        let options: ReturnOptions = parse_options(options, "writer_options")?;
-        let mut problems = Vec::new();
-        check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
-        match Partner::new(options.partner) {
-            Ok(partner) if problems.is_empty() => Ok(ReturnAuthorization180 {
-                partner,
-                builder: Arc::new(Builder {
-                    sku_qualifier: options.sku_qualifier,
-                }),
-            }),
-            Ok(_) => Err(problems),
-            Err(more) => Err(more.into_iter().chain(problems).collect()),
-        }
-    }
-}
-
-impl WriterFormat for ReturnAuthorization180 {
-    fn accepts(&self) -> &'static [DocumentKind] {
-        &[DocumentKind::RmaAuthorization, DocumentKind::ReturnReceipt]
-    }
-
-    fn control_key(&self) -> Option<String> {
-        Some(self.partner.control_key())
-    }
-
-    fn begin<'a>(
-        &self,
-        output: Box<dyn Write + 'a>,
-        context: &WriteContext,
-    ) -> Box<dyn DocumentWriter + 'a> {
-        let builder: Arc<dyn SetBuilder> = Arc::new(Dated {
-            builder: Arc::clone(&self.builder),
-            today: context.time.format("%Y%m%d").to_string(),
-        });
-        Box::new(EnvelopeWriter::new(
-            output,
-            self.partner.clone(),
-            builder,
-            context,
-        ))
-    }
+/// The 180 writer, with a route's `writer_options` (`partner`, `sku_qualifier`).
+pub fn writer(options: &Options) -> Result<X12Writer, Vec<FormatProblem>> {
+    let options: ReturnOptions = parse_options(options, "writer_options")?;
+    let mut problems = Vec::new();
+    check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
+    let partner = with_partner(options.partner, problems)?;
+    Ok(X12Writer::new(
+        partner,
+        &[DocumentKind::RmaAuthorization, DocumentKind::ReturnReceipt],
+        Arc::new(Builder {
+            sku_qualifier: options.sku_qualifier,
+        }),
+    ))
 }
 
 /// Builds 180 transaction sets.
@@ -108,13 +65,7 @@ struct Builder {
     sku_qualifier: String,
 }
 
-/// A builder with the date of the file, for BGN-03 when a document has none.
-struct Dated {
-    builder: Arc<Builder>,
-    today: String,
-}
-
-impl SetBuilder for Dated {
+impl SetBuilder for Builder {
     fn ids(&self) -> (&'static str, &'static str) {
         (SET, "AN")
     }
@@ -123,10 +74,11 @@ impl SetBuilder for Dated {
         &self,
         partner: &Partner,
         document: &Document,
+        date: &str,
     ) -> Result<Vec<Segment>, Box<DataProblem>> {
         match document {
-            Document::RmaAuthorization(rma) => self.builder.rma(partner, rma, &self.today),
-            Document::ReturnReceipt(receipt) => self.builder.receipt(partner, receipt, &self.today),
+            Document::RmaAuthorization(rma) => self.rma(partner, rma, date),
+            Document::ReturnReceipt(receipt) => self.receipt(partner, receipt, date),
             other => Err(wrong_kind(other, SET, "RMAs and return receipts")),
         }
     }

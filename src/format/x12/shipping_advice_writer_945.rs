@@ -6,93 +6,25 @@
 //! as routing), one `LX` holding a `MAN*CP` per tracking number and a `W12` per line (`CC`
 //! complete or `PR` partial, ordered, shipped, difference), then `W03` (total units).
 
-use std::io::Write;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::syntax::Segment;
-use super::writer::{EnvelopeWriter, Partner, PartnerOptions, SetBuilder};
-use crate::format::{
-    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
-};
+use super::writer::{Partner, SetBuilder, ShippingOptions, X12Writer};
+use crate::format::{DataProblem, FormatProblem, Options};
 use crate::model::{Document, DocumentKind, ShipmentConfirmation};
 
-/// The writer's options: the partner's envelope and the codes of lines and transport.
-#[derive(Debug, Deserialize)]
-struct ShippingAdviceOptions {
-    partner: PartnerOptions,
-    /// W12-07: the qualifier of the SKU in W12-08.
-    #[serde(default = "vendor_item")]
-    sku_qualifier: String,
-    /// W27-01: the transportation method.
-    #[serde(default = "parcel")]
-    transport_method: String,
-}
-
-fn vendor_item() -> String {
-    "VN".into()
-}
-
-fn parcel() -> String {
-    "U".into()
-}
-
-/// The 945 writer.
-pub struct ShippingAdvice945 {
-    partner: Partner,
-    builder: Arc<Builder>,
-}
-
-impl ShippingAdvice945 {
-    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
-    /// `transport_method`).
-    pub fn writer(options: &Options) -> Result<ShippingAdvice945, Vec<FormatProblem>> {
-        let options: ShippingAdviceOptions = parse_options(options, "writer_options")?;
-        let mut problems = Vec::new();
-        for (key, value) in [
-            ("sku_qualifier", &options.sku_qualifier),
-            ("transport_method", &options.transport_method),
-        ] {
-            super::writer::check_code(key, value, &mut problems);
-        }
-        let partner = Partner::new(options.partner);
-        match partner {
-            Ok(partner) if problems.is_empty() => Ok(ShippingAdvice945 {
-                partner,
-                builder: Arc::new(Builder {
-                    sku_qualifier: options.sku_qualifier,
-                    transport_method: options.transport_method,
-                }),
-            }),
-            Ok(_) => Err(problems),
-            Err(more) => Err(more.into_iter().chain(problems).collect()),
-        }
-    }
-}
-
-impl WriterFormat for ShippingAdvice945 {
-    fn accepts(&self) -> &'static [DocumentKind] {
-        &[DocumentKind::ShipmentConfirmation]
-    }
-
-    fn control_key(&self) -> Option<String> {
-        Some(self.partner.control_key())
-    }
-
-    fn begin<'a>(
-        &self,
-        output: Box<dyn Write + 'a>,
-        context: &WriteContext,
-    ) -> Box<dyn DocumentWriter + 'a> {
-        let builder: Arc<dyn SetBuilder> = self.builder.clone();
-        Box::new(EnvelopeWriter::new(
-            output,
-            self.partner.clone(),
-            builder,
-            context,
-        ))
-    }
+/// The 945 writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
+/// `transport_method`).
+pub fn writer(options: &Options) -> Result<X12Writer, Vec<FormatProblem>> {
+    let (partner, sku_qualifier, transport_method) = ShippingOptions::parse(options)?;
+    Ok(X12Writer::new(
+        partner,
+        &[DocumentKind::ShipmentConfirmation],
+        Arc::new(Builder {
+            sku_qualifier,
+            transport_method,
+        }),
+    ))
 }
 
 /// Builds 945 transaction sets.
@@ -110,6 +42,7 @@ impl SetBuilder for Builder {
         &self,
         partner: &Partner,
         document: &Document,
+        _date: &str,
     ) -> Result<Vec<Segment>, Box<DataProblem>> {
         let Document::ShipmentConfirmation(shipment) = document else {
             return Err(super::writer::wrong_kind(

@@ -11,98 +11,30 @@
 //! problem of its document, never cut or escaped silently (descriptions and notes excepted: they
 //! are informational, so they are shortened to fit).
 
-use std::io::Write;
 use std::sync::Arc;
-
-use serde::Deserialize;
 
 use super::syntax::Segment;
 use super::writer::{
-    Elements, EnvelopeWriter, Partner, PartnerOptions, SetBuilder, check_code, is_scac, wrong_kind,
-    x12_date,
+    Elements, Partner, SetBuilder, ShippingOptions, X12Writer, is_scac, wrong_kind, x12_date,
 };
-use crate::format::{
-    DataProblem, DocumentWriter, FormatProblem, Options, WriteContext, WriterFormat, parse_options,
-};
+use crate::format::{DataProblem, FormatProblem, Options};
 use crate::model::{Document, DocumentKind, HoldAction, Order, OrderHold};
 
 /// ST01 and GS01.
 const SET: (&str, &str) = ("940", "OW");
 
-/// The writer's options: the partner's envelope, and how lines and carriers are coded.
-#[derive(Debug, Deserialize)]
-struct ShippingOrderOptions {
-    partner: PartnerOptions,
-    /// W01-04: the qualifier of the SKU in W01-05.
-    #[serde(default = "vendor_item")]
-    sku_qualifier: String,
-    /// W66-02: the transportation method (`U` private parcel service, `M` motor …).
-    #[serde(default = "parcel")]
-    transport_method: String,
-}
-
-fn vendor_item() -> String {
-    "VN".into()
-}
-
-fn parcel() -> String {
-    "U".into()
-}
-
-/// The 940 writer.
-pub struct ShippingOrder940 {
-    partner: Partner,
-    builder: Arc<Builder>,
-}
-
-impl ShippingOrder940 {
-    /// The writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
-    /// `transport_method`).
-    pub fn writer(options: &Options) -> Result<ShippingOrder940, Vec<FormatProblem>> {
-        let options: ShippingOrderOptions = parse_options(options, "writer_options")?;
-        let mut problems = Vec::new();
-        for (key, value) in [
-            ("sku_qualifier", &options.sku_qualifier),
-            ("transport_method", &options.transport_method),
-        ] {
-            check_code(key, value, &mut problems);
-        }
-        match Partner::new(options.partner) {
-            Ok(partner) if problems.is_empty() => Ok(ShippingOrder940 {
-                partner,
-                builder: Arc::new(Builder {
-                    sku_qualifier: options.sku_qualifier,
-                    transport_method: options.transport_method,
-                }),
-            }),
-            Ok(_) => Err(problems),
-            Err(more) => Err(more.into_iter().chain(problems).collect()),
-        }
-    }
-}
-
-impl WriterFormat for ShippingOrder940 {
-    fn accepts(&self) -> &'static [DocumentKind] {
-        &[DocumentKind::Order, DocumentKind::OrderHold]
-    }
-
-    fn control_key(&self) -> Option<String> {
-        Some(self.partner.control_key())
-    }
-
-    fn begin<'a>(
-        &self,
-        output: Box<dyn Write + 'a>,
-        context: &WriteContext,
-    ) -> Box<dyn DocumentWriter + 'a> {
-        let builder: Arc<dyn SetBuilder> = self.builder.clone();
-        Box::new(EnvelopeWriter::new(
-            output,
-            self.partner.clone(),
-            builder,
-            context,
-        ))
-    }
+/// The 940 writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
+/// `transport_method`).
+pub fn writer(options: &Options) -> Result<X12Writer, Vec<FormatProblem>> {
+    let (partner, sku_qualifier, transport_method) = ShippingOptions::parse(options)?;
+    Ok(X12Writer::new(
+        partner,
+        &[DocumentKind::Order, DocumentKind::OrderHold],
+        Arc::new(Builder {
+            sku_qualifier,
+            transport_method,
+        }),
+    ))
 }
 
 /// Builds 940 transaction sets.
@@ -120,6 +52,7 @@ impl SetBuilder for Builder {
         &self,
         partner: &Partner,
         document: &Document,
+        _date: &str,
     ) -> Result<Vec<Segment>, Box<DataProblem>> {
         match document {
             Document::Order(order) => self.order(partner, order),

@@ -12,9 +12,10 @@ use serde::Deserialize;
 
 use super::syntax::{Segment, Separators};
 use crate::format::{
-    ControlNumbers, DataProblem, DocumentWriter, FormatError, FormatProblem, WriteContext,
+    ControlNumbers, DataProblem, DocumentWriter, FormatError, FormatProblem, Options, WriteContext,
+    WriterFormat, parse_options,
 };
-use crate::model::Document;
+use crate::model::{Document, DocumentKind};
 
 /// The X12 version written (ISA12 and GS08).
 const VERSION: (&str, &str) = ("00401", "004010");
@@ -193,13 +194,108 @@ pub trait SetBuilder: Send + Sync {
     /// ST01 and GS01 of the sets it builds.
     fn ids(&self) -> (&'static str, &'static str);
 
-    /// The segments of `document`'s transaction set (between ST and SE), or the problem that
-    /// keeps it from being sent.
+    /// The segments of `document`'s transaction set (between ST and SE), written on `date`
+    /// (CCYYMMDD), or the problem that keeps it from being sent.
     fn build(
         &self,
         partner: &Partner,
         document: &Document,
+        date: &str,
     ) -> Result<Vec<Segment>, Box<DataProblem>>;
+}
+
+/// The `writer_options` of the shipping writers (940 and 945): the partner's envelope and how
+/// lines and transport are coded.
+#[derive(Debug, Deserialize)]
+pub struct ShippingOptions {
+    /// The partner's envelope.
+    pub partner: PartnerOptions,
+    /// The qualifier of the SKU (W01-04, W12-07).
+    #[serde(default = "vendor_item")]
+    pub sku_qualifier: String,
+    /// The transportation method (W66-02, W27-01): `U` private parcel service, `M` motor …
+    #[serde(default = "parcel")]
+    pub transport_method: String,
+}
+
+/// `VN`, vendor item number: the default SKU qualifier.
+pub fn vendor_item() -> String {
+    "VN".into()
+}
+
+fn parcel() -> String {
+    "U".into()
+}
+
+impl ShippingOptions {
+    /// Reads a route's `writer_options`; the partner and the two codes, checked.
+    pub fn parse(options: &Options) -> Result<(Partner, String, String), Vec<FormatProblem>> {
+        let options: ShippingOptions = parse_options(options, "writer_options")?;
+        let mut problems = Vec::new();
+        check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
+        check_code("transport_method", &options.transport_method, &mut problems);
+        let partner = with_partner(options.partner, problems)?;
+        Ok((partner, options.sku_qualifier, options.transport_method))
+    }
+}
+
+/// The partner `options` describe, unless they or the other `problems` found say otherwise
+/// (the partner's problems first).
+pub fn with_partner(
+    options: PartnerOptions,
+    problems: Vec<FormatProblem>,
+) -> Result<Partner, Vec<FormatProblem>> {
+    match Partner::new(options) {
+        Ok(partner) if problems.is_empty() => Ok(partner),
+        Ok(_) => Err(problems),
+        Err(more) => Err(more.into_iter().chain(problems).collect()),
+    }
+}
+
+/// An X12 writer format: the transaction sets a [`SetBuilder`] builds, for one partner, one
+/// interchange a file.
+pub struct X12Writer {
+    partner: Partner,
+    accepts: &'static [DocumentKind],
+    builder: Arc<dyn SetBuilder>,
+}
+
+impl X12Writer {
+    /// Writes `accepts` documents as `builder` builds them, for `partner`.
+    pub fn new(
+        partner: Partner,
+        accepts: &'static [DocumentKind],
+        builder: Arc<dyn SetBuilder>,
+    ) -> X12Writer {
+        X12Writer {
+            partner,
+            accepts,
+            builder,
+        }
+    }
+}
+
+impl WriterFormat for X12Writer {
+    fn accepts(&self) -> &'static [DocumentKind] {
+        self.accepts
+    }
+
+    fn control_key(&self) -> Option<String> {
+        Some(self.partner.control_key())
+    }
+
+    fn begin<'a>(
+        &self,
+        output: Box<dyn Write + 'a>,
+        context: &WriteContext,
+    ) -> Box<dyn DocumentWriter + 'a> {
+        Box::new(EnvelopeWriter::new(
+            output,
+            self.partner.clone(),
+            Arc::clone(&self.builder),
+            context,
+        ))
+    }
 }
 
 /// One interchange being written: ISA and GS before its first transaction set, each set between
@@ -347,9 +443,10 @@ impl<'a> EnvelopeWriter<'a> {
 
 impl DocumentWriter for EnvelopeWriter<'_> {
     fn write(&mut self, document: &Document) -> Result<(), FormatError> {
+        let date = self.interchange.time.format("%Y%m%d").to_string();
         let body = self
             .builder
-            .build(self.interchange.partner(), document)
+            .build(self.interchange.partner(), document, &date)
             .map_err(FormatError::Data)?;
         Ok(self.interchange.write_set(&body)?)
     }

@@ -125,11 +125,6 @@ impl Segment {
         self.len() == 0
     }
 
-    /// The components of element `index`, split at `separator`.
-    pub fn components(&self, index: usize, separator: u8) -> impl Iterator<Item = &str> {
-        self.element(index).split(char::from(separator))
-    }
-
     /// Writes the segment with `separators`, without trailing empty elements.
     pub fn write_to(&self, separators: &Separators, out: &mut dyn Write) -> io::Result<()> {
         let used = (1..self.ends.len())
@@ -427,7 +422,6 @@ mod tests {
         assert_eq!(all[0].element(6), "SENDER         ");
         assert_eq!(all[0].element(16), ">");
         assert_eq!(all[3].element(5), "A>B");
-        assert_eq!(all[3].components(5, b'>').collect::<Vec<_>>(), ["A", "B"]);
         assert_eq!(all[3].element(3), "");
         assert_eq!(all[3].element(9), "");
         assert_eq!((all[1].number, all[1].line), (2, 2));
@@ -441,7 +435,6 @@ mod tests {
         let all = segments(text.as_bytes()).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].element(2), "EA^X");
-        assert_eq!(all[2].components(2, b'^').nth(1), Some("X"));
         assert_eq!(all[2].line, 3);
     }
 

@@ -77,12 +77,11 @@ pub struct Findings {
 impl Findings {
     /// A problem with element `element` (`W12-03`) of `segment`.
     pub fn at(&mut self, segment: &Segment, element: &str, problem: &str, fix: &str) {
-        let index = element
-            .rsplit('-')
-            .next()
-            .and_then(|i| i.parse::<usize>().ok())
-            .unwrap_or(0);
-        let value = segment.element(index);
+        // `W12-03` names element 3; a bare segment id names no value.
+        let value = element
+            .split_once('-')
+            .and_then(|(_, i)| i.parse::<usize>().ok())
+            .map_or("", |i| segment.element(i));
         self.problems.push(DataProblem {
             line: Some(segment.line),
             field: Some(element.to_string()),

@@ -1,5 +1,6 @@
 //! Property tests: any canonical document survives the canonical CSV and XML formats of its kind
-//! (written, read back, equal), and fixtures of the cart formats survive a trip through them.
+//! (written, read back, equal), orders, cancellations and shipments survive X12 940s and 945s
+//! (as far as those sets carry them), and fixtures of the cart formats survive a trip through them.
 
 use cartferry::format::{self, Item, Options};
 use cartferry::model::{
@@ -378,5 +379,193 @@ fn cart_fixtures_survive_the_canonical_formats() {
                 "{path}"
             );
         }
+    }
+}
+
+/// A partner whose separators (`|`, `^`, `~`) never occur in generated text, so every document
+/// can be sent and the whole of it compared.
+const X12_PARTNER: &str =
+    "[partner]\nsender_id = \"CARTFERRY\"\nreceiver_id = \"WAREHOUSE\"\nseparators = \"|^~\"\n";
+
+/// Writes `documents` as X12 with the writer `name` and reads them back with its reader.
+fn through_x12(name: &str, documents: &[Document]) -> Vec<Document> {
+    let writer =
+        format::writer(name, &toml::from_str(X12_PARTNER).unwrap()).expect("writer exists");
+    let mut bytes = Vec::new();
+    let mut out = writer.begin(Box::new(&mut bytes), &format::WriteContext::now());
+    for d in documents {
+        out.write(d)
+            .unwrap_or_else(|e| panic!("{name} writes {d:?}: {e}"));
+    }
+    out.finish().unwrap();
+    if documents.is_empty() {
+        assert!(bytes.is_empty(), "no documents, no interchange");
+        return Vec::new();
+    }
+    through_reader(name, &bytes)
+}
+
+fn through_reader(name: &str, bytes: &[u8]) -> Vec<Document> {
+    let reader = format::reader(name, &Options::new()).expect("reader exists");
+    reader
+        .read(Box::new(bytes))
+        .filter_map(|item| match item {
+            Ok(Item::Document(d, _)) => Some(d),
+            Ok(Item::Header(_)) => None,
+            other => panic!(
+                "{name} reads back what it wrote: {other:?}\n{}",
+                String::from_utf8_lossy(bytes)
+            ),
+        })
+        .collect()
+}
+
+/// Text as an X12 element carries it: on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Informational text as the X12 writers shorten it.
+fn note(text: &str, max: usize) -> String {
+    one_line(text)
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
+/// An order as a 940 gives it back: names split at the last space, text on one line, the date
+/// without its time, no currency or prices, the routing (W66-05) as the method.
+fn as_940(o: &Order) -> Order {
+    let a = &o.ship_to;
+    let name = one_line(&format!("{} {}", a.first_name, a.last_name));
+    let (first, last) = name.rsplit_once(' ').unwrap_or(("", &name));
+    let routing = note(o.service.as_deref().unwrap_or(&o.shipping_method), 35);
+    let routing = Some(routing).filter(|r| !r.is_empty());
+    let opt = |v: &Option<String>| v.as_deref().map(one_line);
+    Order {
+        order_id: one_line(&o.order_id),
+        order_date: o.order_date.as_ref().map(|d| d[..10].to_string()),
+        currency: None,
+        shipping_method: routing.clone().or(o.carrier.clone()).unwrap_or_default(),
+        carrier: o.carrier.clone(),
+        service: routing.filter(|_| o.carrier.is_some()),
+        ship_to: Address {
+            first_name: first.to_string(),
+            last_name: last.to_string(),
+            company: opt(&a.company),
+            address1: one_line(&a.address1),
+            address2: opt(&a.address2),
+            city: one_line(&a.city),
+            state: a.state.clone(),
+            postal_code: one_line(&a.postal_code),
+            country: a.country.clone(),
+            email: opt(&a.email),
+            phone: opt(&a.phone),
+        },
+        notes: o.notes.as_deref().map(|n| note(n, usize::MAX)),
+        lines: o
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                line_number: l.line_number,
+                sku: one_line(&l.sku),
+                quantity: l.quantity,
+                unit_price: None,
+                description: l.description.as_deref().map(|d| note(d, 45)),
+            })
+            .collect(),
+    }
+}
+
+/// A shipment as a 945 gives it back: text on one line, the date without its time, no weights,
+/// each tracking number once; a carrier that is no SCAC comes back with its service as the
+/// carrier's routing.
+fn as_945(s: &ShipmentConfirmation) -> ShipmentConfirmation {
+    let carrier = one_line(&s.carrier);
+    let scac =
+        (2..=4).contains(&carrier.len()) && carrier.bytes().all(|b| b.is_ascii_alphanumeric());
+    let service = s
+        .service
+        .as_deref()
+        .map(|v| note(v, 35))
+        .filter(|v| !v.is_empty());
+    let (carrier, service) = if scac {
+        (carrier, service)
+    } else {
+        let routing = format!("{carrier} {}", service.unwrap_or_default());
+        (note(&routing, 35), None)
+    };
+    let mut packages: Vec<Package> = Vec::new();
+    for p in &s.packages {
+        let tracking_number = one_line(&p.tracking_number);
+        if !packages
+            .iter()
+            .any(|k| k.tracking_number == tracking_number)
+        {
+            packages.push(Package {
+                tracking_number,
+                weight: None,
+            });
+        }
+    }
+    ShipmentConfirmation {
+        order_id: one_line(&s.order_id),
+        shipment_id: s.shipment_id.as_deref().map(one_line),
+        ship_date: s.ship_date.as_ref().map(|d| d[..10].to_string()),
+        carrier,
+        service,
+        packages,
+        lines: s
+            .lines
+            .iter()
+            .map(|l| ShippedLine {
+                sku: one_line(&l.sku),
+                ..l.clone()
+            })
+            .collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn orders_survive_a_940(orders in vec(order(), 0..4)) {
+        let orders = unique(orders, |o| &mut o.order_id);
+        let documents: Vec<Document> = orders.iter().cloned().map(Document::Order).collect();
+        let expected: Vec<Document> = orders.iter().map(|o| Document::Order(as_940(o))).collect();
+        prop_assert_eq!(through_x12("x12-940", &documents), expected);
+    }
+
+    #[test]
+    fn cancellations_survive_a_940(holds in vec(hold(), 0..4)) {
+        let cancellations: Vec<Document> = holds
+            .into_iter()
+            .map(|h| Document::OrderHold(OrderHold { action: HoldAction::Cancel, ..h }))
+            .collect();
+        let expected: Vec<Document> = cancellations
+            .iter()
+            .map(|d| match d {
+                Document::OrderHold(h) => Document::OrderHold(OrderHold {
+                    order_id: one_line(&h.order_id),
+                    reason: h.reason.as_deref().map(|r| note(r, usize::MAX)),
+                    requested_at: None,
+                    ..h.clone()
+                }),
+                other => other.clone(),
+            })
+            .collect();
+        prop_assert_eq!(through_x12("x12-940", &cancellations), expected);
+    }
+
+    #[test]
+    fn shipments_survive_a_945(shipments in vec(shipment(), 0..4)) {
+        let documents: Vec<Document> =
+            shipments.iter().cloned().map(Document::ShipmentConfirmation).collect();
+        let expected: Vec<Document> =
+            shipments.iter().map(|s| Document::ShipmentConfirmation(as_945(s))).collect();
+        prop_assert_eq!(through_x12("x12-945", &documents), expected);
     }
 }

@@ -150,9 +150,9 @@ impl Builder {
             ],
         ));
         let mut total: u64 = 0;
-        for (n, line) in order.lines.iter().enumerate() {
+        for line in &order.lines {
             total += u64::from(line.quantity);
-            segments.push(Segment::new("LX", &[&(n + 1).to_string()]));
+            segments.push(Segment::new("LX", &[&line.line_number.to_string()]));
             segments.push(Segment::new(
                 "W01",
                 &[

@@ -468,8 +468,8 @@ impl<'p> Elements<'p> {
         Elements { partner, id }
     }
 
-    /// `value` as element `element` (`N3-01`, named `what`), at most `max` characters, without
-    /// the partner's separators.
+    /// `value` on one line (see [`one_line`]) as element `element` (`N3-01`, named `what`), at
+    /// most `max` characters, without the partner's separators.
     pub fn text(
         &self,
         element: &str,
@@ -477,7 +477,8 @@ impl<'p> Elements<'p> {
         value: &str,
         max: usize,
     ) -> Result<String, Box<DataProblem>> {
-        let value = value.trim();
+        let value = one_line(value);
+        let value = value.as_str();
         let problem = |problem: String, fix: String| {
             Box::new(DataProblem {
                 field: Some(format!("{what} ({element})")),
@@ -506,10 +507,7 @@ impl<'p> Elements<'p> {
     /// `value` cut to `max` characters with separators turned into spaces: for text the
     /// warehouse only reads.
     pub fn note(&self, value: &str, max: usize) -> String {
-        value
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        let separated: String = value
             .chars()
             .map(|c| {
                 if c.is_ascii() && self.partner.holds_separator(c.encode_utf8(&mut [0; 4])) {
@@ -518,9 +516,15 @@ impl<'p> Elements<'p> {
                     c
                 }
             })
-            .take(max)
-            .collect()
+            .collect();
+        let cut: String = one_line(&separated).chars().take(max).collect();
+        cut.trim_end().to_string()
     }
+}
+
+/// `text` on one line: line breaks, tabs and runs of spaces become one space; trimmed.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// An ISO 8601 date (or date-time) as CCYYMMDD.

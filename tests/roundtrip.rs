@@ -387,12 +387,20 @@ fn cart_fixtures_survive_the_canonical_formats() {
 const X12_PARTNER: &str =
     "[partner]\nsender_id = \"CARTFERRY\"\nreceiver_id = \"WAREHOUSE\"\nseparators = \"|^~\"\n";
 
-/// Writes `documents` as X12 with the writer `name` and reads them back with its reader.
+/// Writes `documents` as X12 with the writer `name` (on 2026-11-22) and reads them back with its
+/// reader.
 fn through_x12(name: &str, documents: &[Document]) -> Vec<Document> {
     let writer =
         format::writer(name, &toml::from_str(X12_PARTNER).unwrap()).expect("writer exists");
     let mut bytes = Vec::new();
-    let mut out = writer.begin(Box::new(&mut bytes), &format::WriteContext::now());
+    let context = format::WriteContext {
+        control_numbers: None,
+        time: chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .unwrap()
+            .and_hms_opt(9, 30, 0)
+            .unwrap(),
+    };
+    let mut out = writer.begin(Box::new(&mut bytes), &context);
     for d in documents {
         out.write(d)
             .unwrap_or_else(|e| panic!("{name} writes {d:?}: {e}"));
@@ -567,5 +575,29 @@ proptest! {
         let expected: Vec<Document> =
             shipments.iter().map(|s| Document::ShipmentConfirmation(as_945(s))).collect();
         prop_assert_eq!(through_x12("x12-945", &documents), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn inventory_survives_an_846(records in vec(inventory(), 0..6)) {
+        let documents: Vec<Document> =
+            records.iter().cloned().map(Document::InventoryRecord).collect();
+        let today = "2026-11-22".to_string(); // the date `through_x12` writes on
+        let expected: Vec<Document> = records
+            .iter()
+            .map(|r| {
+                Document::InventoryRecord(InventoryRecord {
+                    sku: one_line(&r.sku),
+                    location: r.location.as_deref().map(one_line),
+                    // A record without a date takes the file's (BIA-04 is required).
+                    as_of: Some(r.as_of.as_ref().map_or(today.clone(), |d| d[..10].to_string())),
+                    ..r.clone()
+                })
+            })
+            .collect();
+        prop_assert_eq!(through_x12("x12-846", &documents), expected);
     }
 }

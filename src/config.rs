@@ -266,6 +266,9 @@ struct RawConfig {
     agent: RawAgent,
     #[serde(default)]
     endpoints: BTreeMap<String, RawEndpoint>,
+    /// Trading partners' X12 envelopes, which routes name in `writer_options.partner`.
+    #[serde(default)]
+    partners: BTreeMap<String, format::Options>,
     #[serde(default)]
     routes: Vec<RawRoute>,
 }
@@ -354,6 +357,37 @@ struct RawDestination {
     dir: Option<String>,
     name: Option<String>,
     on_conflict: Option<String>,
+}
+
+/// `options` with a `partner` named by a string replaced by that `[partners.NAME]` table.
+fn named_partner(
+    mut options: format::Options,
+    partners: &BTreeMap<String, format::Options>,
+    key: &str,
+    problems: &mut Problems,
+) -> format::Options {
+    if let Some(toml::Value::String(name)) = options.get("partner") {
+        match partners.get(name) {
+            Some(partner) => {
+                options.insert("partner".into(), toml::Value::Table(partner.clone()));
+            }
+            None => {
+                let known: Vec<&str> = partners.keys().map(String::as_str).collect();
+                problems.push(
+                    key,
+                    format!(
+                        "there is no [partners.{name}] in the config{}",
+                        if known.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; the partners are {}", known.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    options
 }
 
 /// Collects problems while a raw config is turned into a [`Config`].
@@ -777,7 +811,12 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
         let reader = problems.required(&format!("{key}.reader"), r.reader.as_ref());
         let writer = problems.required(&format!("{key}.writer"), r.writer.as_ref());
         let reader_options = r.reader_options.unwrap_or_default();
-        let writer_options = r.writer_options.unwrap_or_default();
+        let writer_options = named_partner(
+            r.writer_options.unwrap_or_default(),
+            &raw.partners,
+            &format!("{key}.writer_options.partner"),
+            problems,
+        );
         let shipping_methods = r.shipping_methods.unwrap_or_default();
         let on_invalid = r.on_invalid.as_deref().and_then(|text| {
             let parsed = format::OnInvalid::parse(text);

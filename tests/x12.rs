@@ -1095,3 +1095,50 @@ fn a_947_gives_the_units_restocked_and_written_off_after_returns() {
     assert_eq!(rejected.len(), 1);
     assert!(rejected[0][0].fix.contains("N9*CO"), "{:?}", rejected[0]);
 }
+
+#[test]
+fn routes_name_a_trading_partner_defined_once_in_the_config() {
+    let route = |partner: &str| {
+        format!(
+            r#"
+[[routes]]
+name = "orders-940"
+from = {{ endpoint = "cart", dir = "orders", pattern = "*.csv" }}
+reader = "canonical-orders-csv"
+writer = "x12-940"
+writer_options = {{ partner = "{partner}" }}
+to = {{ endpoint = "warehouse", dir = "edi", name = "{{stem}}.edi" }}
+
+[partners.acme]
+sender_id = "CARTFERRY"
+receiver_id = "ACME3PL"
+receiver_qualifier = "01"
+"#
+        )
+    };
+    let sandbox = support::Sandbox::with_routes(&route("acme"));
+    sandbox.drop_file(
+        "cart/orders",
+        "o.csv",
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/canonical-orders-csv/orders-good.csv"),
+        )
+        .unwrap()
+        .as_slice(),
+    );
+    sandbox.once_expecting(0);
+    let edi = std::fs::read(sandbox.path("warehouse/edi/o.edi")).unwrap();
+    let set = &sets(&edi).unwrap()[0];
+    assert_eq!(set.interchange.receiver, ("01".into(), "ACME3PL".into()));
+
+    let wrong = support::Sandbox::with_routes(&route("acme3pl"));
+    let check = wrong.cmd(&["check"]);
+    assert_eq!(check.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&check.stderr).to_string()
+        + &String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("routes[0].writer_options.partner") && said.contains("the partners are acme"),
+        "{said}"
+    );
+}

@@ -1094,6 +1094,16 @@ fn a_947_gives_the_units_restocked_and_written_off_after_returns() {
     let (_, rejected) = read("x12-947", without_order.as_bytes());
     assert_eq!(rejected.len(), 1);
     assert!(rejected[0][0].fix.contains("N9*CO"), "{:?}", rejected[0]);
+
+    let huge = String::from_utf8(fixture("947/returns-adjustments.edi"))
+        .unwrap()
+        .replace("W19*AV*-3*EA", "W19*AV*-99999999999*EA");
+    let (_, rejected) = read("x12-947", huge.as_bytes());
+    assert_eq!(
+        rejected[0][0].field.as_deref(),
+        Some("W19-02"),
+        "a quantity beyond any stock is reported, not dropped"
+    );
 }
 
 #[test]

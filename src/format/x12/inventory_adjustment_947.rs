@@ -9,8 +9,7 @@
 //! counts by its size.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems};
-use super::syntax::Segment;
+use super::reader::{Findings, SetItems, given};
 use crate::format::canonical_returns;
 use crate::model::{Document, ItemCondition, ReturnLine, ReturnReceipt};
 
@@ -19,24 +18,6 @@ pub const SET: &str = "947";
 
 /// Adjustment reasons that write units off as damaged.
 const DAMAGED: [&str; 4] = ["AU", "AV", "07", "52"];
-
-/// W19-02 as a count of units; a problem when it is not a whole number.
-fn units(found: &mut Findings, segment: &Segment) -> Option<u32> {
-    let text = segment.element(2).trim();
-    let whole = text.strip_suffix(".0").unwrap_or(text);
-    match whole.parse::<i64>() {
-        Ok(n) => u32::try_from(n.unsigned_abs()).ok(),
-        Err(_) => {
-            found.at(
-                segment,
-                "W19-02",
-                "the quantity is not a whole number.",
-                "the warehouse must send whole units in W19-02.",
-            );
-            None
-        }
-    }
-}
 
 /// The return receipt a 947 carries.
 pub fn receipts(set: &TransactionSet) -> SetItems {
@@ -48,8 +29,7 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
         match segment.id() {
             "W15" => {
                 receipt.received_date = found.date(segment, "W15-01", 1);
-                adjustment_number =
-                    Some(segment.element(2).trim().to_string()).filter(|n| !n.is_empty());
+                adjustment_number = given(segment.element(2));
             }
             "N9" => match segment.element(1).trim() {
                 "RZ" => rma = Some(segment.element(2).trim().to_string()),
@@ -63,7 +43,18 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
                     .find(|s| !s.is_empty())
                     .unwrap_or_default()
                     .to_string();
-                let Some(quantity) = units(&mut found, segment) else {
+                // A negative quantity counts by its size.
+                let Some(quantity) = found.signed(segment, "W19-02", 2).map(i64::unsigned_abs)
+                else {
+                    continue;
+                };
+                let Ok(quantity) = u32::try_from(quantity) else {
+                    found.at(
+                        segment,
+                        "W19-02",
+                        "the quantity is larger than any stock.",
+                        "check the quantity the warehouse sent.",
+                    );
                     continue;
                 };
                 let damaged = DAMAGED.contains(&segment.element(1).trim());
@@ -87,16 +78,18 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
         }
     }
     receipt.rma_id = rma.or(adjustment_number).unwrap_or_default();
-    found.id = Some(receipt.rma_id.clone()).filter(|id| !id.is_empty());
+    found.id = given(&receipt.rma_id);
     if found.problems.is_empty() {
-        for (path, _value, problem, fix) in (canonical_returns::XML.check)(&mut receipt) {
-            found.whole(
-                set.line,
-                &path,
-                problem,
-                format!("{fix} (a 947 names the RMA in N9*RZ or W15-02 and the order in N9*CO)"),
-            );
-        }
+        let findings = (canonical_returns::XML.check)(&mut receipt)
+            .into_iter()
+            .map(|(path, value, problem, fix)| {
+                let fix = format!(
+                    "{fix} (a 947 names the RMA in N9*RZ or W15-02 and the order in N9*CO)"
+                );
+                (path, value, problem, fix)
+            })
+            .collect();
+        found.checks(set.line, findings);
     }
     vec![found.item(Document::ReturnReceipt(receipt))]
 }

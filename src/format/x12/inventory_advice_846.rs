@@ -7,7 +7,7 @@
 //! present, must count the LINs.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems};
+use super::reader::{Findings, SetItems, given};
 use super::syntax::Segment;
 use crate::model::{Document, InventoryRecord};
 
@@ -57,11 +57,7 @@ pub fn inventory(set: &TransactionSet) -> SetItems {
             "BIA" => as_of = header.date(segment, "BIA-04", 4).or(as_of),
             "DTM" if segment.element(1) == "405" => as_of = header.date(segment, "DTM-02", 2),
             "N1" if segment.element(1) == "WH" && current.is_none() => {
-                location = Some(segment.element(4).trim())
-                    .filter(|id| !id.is_empty())
-                    .or(Some(segment.element(2).trim()))
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string);
+                location = given(segment.element(4)).or(given(segment.element(2)));
             }
             "LIN" => {
                 lins += 1;
@@ -74,7 +70,7 @@ pub fn inventory(set: &TransactionSet) -> SetItems {
                 if let Some(reading) = current.as_mut() {
                     let qualifier = segment.element(1).trim();
                     if matches!(qualifier, "17" | "33") {
-                        let quantity = signed(&mut reading.found, segment);
+                        let quantity = reading.found.signed(segment, "QTY-02", 2);
                         match qualifier {
                             "17" => reading.on_hand = quantity,
                             _ => reading.record.available = quantity,
@@ -130,7 +126,7 @@ fn start(segment: &Segment, location: Option<String>, as_of: Option<String>) -> 
         .map(|(_, id)| id.to_string())
         .unwrap_or_default();
     let mut found = Findings {
-        id: Some(sku.clone()).filter(|s| !s.is_empty()),
+        id: given(&sku),
         ..Findings::default()
     };
     if sku.is_empty() {
@@ -151,23 +147,5 @@ fn start(segment: &Segment, location: Option<String>, as_of: Option<String>) -> 
         found,
         on_hand: None,
         line: segment.line,
-    }
-}
-
-/// QTY-02 as a whole number (negative allowed); a problem when it is not one.
-fn signed(found: &mut Findings, segment: &Segment) -> Option<i64> {
-    let text = segment.element(2).trim();
-    let whole = text.strip_suffix(".0").unwrap_or(text);
-    match whole.parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) => {
-            found.at(
-                segment,
-                "QTY-02",
-                "the quantity is not a whole number.",
-                "the warehouse must send whole units in QTY-02.",
-            );
-            None
-        }
     }
 }

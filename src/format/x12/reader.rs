@@ -65,6 +65,17 @@ impl ReaderFormat for X12Reader {
     }
 }
 
+/// Text, or `None` when blank.
+pub fn given(text: &str) -> Option<String> {
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Element `index` of `segment` as a whole number: X12 `R` values such as `3`, `-2` or `3.0`.
+fn whole_number(segment: &Segment, index: usize) -> Option<i64> {
+    let text = segment.element(index).trim();
+    text.strip_suffix(".0").unwrap_or(text).parse().ok()
+}
+
 /// Problems found while reading one transaction set, with its id once known.
 #[derive(Default)]
 pub struct Findings {
@@ -106,19 +117,38 @@ impl Findings {
 
     /// A whole number ≥ 0 in element `element` of `segment`; `None` (and a problem) otherwise.
     pub fn count(&mut self, segment: &Segment, element: &str, index: usize) -> Option<u32> {
-        let text = segment.element(index).trim();
-        let whole = text.strip_suffix(".0").unwrap_or(text);
-        match whole.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.at(
-                    segment,
-                    element,
-                    "the quantity is not a whole number.",
-                    "the warehouse must send whole units here.",
-                );
-                None
-            }
+        let count = whole_number(segment, index).and_then(|n| u32::try_from(n).ok());
+        if count.is_none() {
+            self.at(
+                segment,
+                element,
+                "the quantity is not a whole number.",
+                "the warehouse must send whole units here.",
+            );
+        }
+        count
+    }
+
+    /// A whole number, negative allowed, in element `element` of `segment`; `None` (and a
+    /// problem) otherwise.
+    pub fn signed(&mut self, segment: &Segment, element: &str, index: usize) -> Option<i64> {
+        let number = whole_number(segment, index);
+        if number.is_none() {
+            self.at(
+                segment,
+                element,
+                "the quantity is not a whole number.",
+                &format!("the warehouse must send whole units in {element}."),
+            );
+        }
+        number
+    }
+
+    /// The model's own checks of the set's document (`canonical_*::XML.check`), reported at the
+    /// set's ST on `line`.
+    pub fn checks(&mut self, line: u64, findings: Vec<crate::format::canonical_xml::Finding>) {
+        for (path, _value, problem, fix) in findings {
+            self.whole(line, &path, problem, fix);
         }
     }
 

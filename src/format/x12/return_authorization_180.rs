@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems};
+use super::reader::{Findings, SetItems, given};
 use super::syntax::Segment;
 use super::writer::{
     Elements, Partner, PartnerOptions, SetBuilder, X12Writer, check_code, vendor_item,
@@ -186,7 +186,7 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
             "BGN" if !saw_bgn => {
                 saw_bgn = true;
                 receipt.rma_id = segment.element(2).trim().to_string();
-                found.id = Some(receipt.rma_id.clone()).filter(|id| !id.is_empty());
+                found.id = given(&receipt.rma_id);
                 receipt.received_date = found.date(segment, "BGN-03", 3);
             }
             "N9" if segment.element(1).trim() == "CO" => {
@@ -241,9 +241,7 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
         );
     }
     if found.problems.is_empty() {
-        for (path, _value, problem, fix) in (canonical_returns::XML.check)(&mut receipt) {
-            found.whole(set.line, &path, problem, fix);
-        }
+        found.checks(set.line, (canonical_returns::XML.check)(&mut receipt));
     }
     vec![found.item(Document::ReturnReceipt(receipt))]
 }

@@ -9,7 +9,7 @@
 //! the sum of the lines' shipped units.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems};
+use super::reader::{Findings, SetItems, given};
 use crate::format::canonical_shipments;
 use crate::model::{Document, Package, ShipmentConfirmation, ShippedLine};
 
@@ -18,11 +18,6 @@ pub const SET: &str = "945";
 
 /// N9 qualifiers that carry a package's tracking or label number.
 const TRACKING_REFERENCES: [&str; 4] = ["2I", "CN", "BM", "LV"];
-
-/// Text, or `None` when blank.
-fn given(text: &str) -> Option<String> {
-    Some(text.trim().to_string()).filter(|t| !t.is_empty())
-}
 
 /// The shipment confirmation a 945 carries.
 pub fn shipments(set: &TransactionSet) -> SetItems {
@@ -131,9 +126,7 @@ pub fn shipments(set: &TransactionSet) -> SetItems {
         }
     }
     if found.problems.is_empty() {
-        for (path, _value, problem, fix) in (canonical_shipments::XML.check)(&mut shipment) {
-            found.whole(set.line, &path, problem, fix);
-        }
+        found.checks(set.line, (canonical_shipments::XML.check)(&mut shipment));
     }
     vec![found.item(Document::ShipmentConfirmation(shipment))]
 }

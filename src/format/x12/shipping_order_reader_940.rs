@@ -9,18 +9,13 @@
 //! in W01-03), with `G69` its description. Every order then gets the checks of any order reader.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems};
+use super::reader::{Findings, SetItems, given};
 use super::syntax::Segment;
 use crate::format::validate::{Field, check_order};
 use crate::model::{Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// ST01 of the sets this reads.
 pub const SET: &str = "940";
-
-/// Text, or `None` when blank.
-fn given(text: &str) -> Option<String> {
-    Some(text.trim().to_string()).filter(|t| !t.is_empty())
-}
 
 /// The element each checked order field is read from, for reports.
 fn element_of(field: Field) -> &'static str {

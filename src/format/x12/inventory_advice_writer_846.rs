@@ -71,7 +71,6 @@ impl WriterFormat for InventoryAdvice846 {
                 context,
             ),
             sku_qualifier: self.sku_qualifier.clone(),
-            today: context.time.format("%Y%m%d").to_string(),
             key: None,
             items: Vec::new(),
             count: 0,
@@ -84,8 +83,6 @@ impl WriterFormat for InventoryAdvice846 {
 struct AdviceWriter<'a> {
     interchange: InterchangeWriter<'a>,
     sku_qualifier: String,
-    /// The date written when records carry none (CCYYMMDD).
-    today: String,
     /// The location and date of the set being gathered.
     key: Option<(Option<String>, Option<String>)>,
     /// Its LIN and QTY segments.
@@ -102,7 +99,7 @@ impl AdviceWriter<'_> {
             return Ok(());
         };
         self.sets += 1;
-        let date = date.unwrap_or_else(|| self.today.clone());
+        let date = date.unwrap_or_else(|| self.interchange.date().to_string());
         let mut body = vec![
             Segment::new("BIA", &["00", "MM", &format!("INV{:04}", self.sets), &date]),
             Segment::new("DTM", &["405", &date]),

@@ -9,29 +9,23 @@
 use std::sync::Arc;
 
 use super::syntax::Segment;
-use super::writer::{Partner, SetBuilder, ShippingOptions, X12Writer};
+use super::writer::{Coding, Partner, SetBuilder, ShippingOptions, X12Writer};
 use crate::format::{DataProblem, FormatProblem, Options};
 use crate::model::{Document, DocumentKind, ShipmentConfirmation};
 
 /// The 945 writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
 /// `transport_method`).
 pub fn writer(options: &Options) -> Result<X12Writer, Vec<FormatProblem>> {
-    let (partner, sku_qualifier, transport_method) = ShippingOptions::parse(options)?;
+    let (partner, coding) = ShippingOptions::parse(options)?;
     Ok(X12Writer::new(
         partner,
         &[DocumentKind::ShipmentConfirmation],
-        Arc::new(Builder {
-            sku_qualifier,
-            transport_method,
-        }),
+        Arc::new(Builder(coding)),
     ))
 }
 
 /// Builds 945 transaction sets.
-struct Builder {
-    sku_qualifier: String,
-    transport_method: String,
-}
+struct Builder(Coding);
 
 impl SetBuilder for Builder {
     fn ids(&self) -> (&'static str, &'static str) {
@@ -88,14 +82,14 @@ impl Builder {
         let service = s.service.as_deref().unwrap_or_default().trim();
         let w27 = if super::writer::is_scac(carrier) {
             vec![
-                self.transport_method.clone(),
+                self.0.transport_method.clone(),
                 carrier.to_string(),
                 e.note(service, 35),
             ]
         } else {
             let routing = format!("{carrier} {service}");
             vec![
-                self.transport_method.clone(),
+                self.0.transport_method.clone(),
                 String::new(),
                 e.note(routing.trim(), 35),
             ]
@@ -138,7 +132,7 @@ impl Builder {
                     &difference,
                     "EA",
                     "",
-                    &self.sku_qualifier,
+                    &self.0.sku_qualifier,
                     &e.text("W12-08", "SKU", &line.sku, 48)?,
                 ],
             ));

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use super::syntax::Segment;
 use super::writer::{
-    Elements, Partner, SetBuilder, ShippingOptions, X12Writer, is_scac, wrong_kind, x12_date,
+    Coding, Elements, Partner, SetBuilder, ShippingOptions, X12Writer, is_scac, wrong_kind,
+    x12_date,
 };
 use crate::format::{DataProblem, FormatProblem, Options};
 use crate::model::{Document, DocumentKind, HoldAction, Order, OrderHold};
@@ -26,22 +27,16 @@ const SET: (&str, &str) = ("940", "OW");
 /// The 940 writer, with a route's `writer_options` (`partner`, `sku_qualifier`,
 /// `transport_method`).
 pub fn writer(options: &Options) -> Result<X12Writer, Vec<FormatProblem>> {
-    let (partner, sku_qualifier, transport_method) = ShippingOptions::parse(options)?;
+    let (partner, coding) = ShippingOptions::parse(options)?;
     Ok(X12Writer::new(
         partner,
         &[DocumentKind::Order, DocumentKind::OrderHold],
-        Arc::new(Builder {
-            sku_qualifier,
-            transport_method,
-        }),
+        Arc::new(Builder(coding)),
     ))
 }
 
 /// Builds 940 transaction sets.
-struct Builder {
-    sku_qualifier: String,
-    transport_method: String,
-}
+struct Builder(Coding);
 
 impl SetBuilder for Builder {
     fn ids(&self) -> (&'static str, &'static str) {
@@ -138,7 +133,7 @@ impl Builder {
             "W66",
             &[
                 "PP",
-                &self.transport_method,
+                &self.0.transport_method,
                 "",
                 "",
                 &routing,
@@ -159,7 +154,7 @@ impl Builder {
                     &line.quantity.to_string(),
                     "EA",
                     "",
-                    &self.sku_qualifier,
+                    &self.0.sku_qualifier,
                     &e.text("W01-05", "SKU", &line.sku, 48)?,
                 ],
             ));

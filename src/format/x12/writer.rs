@@ -165,9 +165,13 @@ impl Partner {
 
     /// Whether `text` holds one of this partner's separators (and so cannot be an element).
     pub fn holds_separator(&self, text: &str) -> bool {
+        text.bytes().any(|b| self.is_separator(b))
+    }
+
+    /// Whether `byte` is one of this partner's separators.
+    pub fn is_separator(&self, byte: u8) -> bool {
         let s = self.separators;
-        text.bytes()
-            .any(|b| b == s.element || b == s.component || b == s.segment)
+        byte == s.element || byte == s.component || byte == s.segment
     }
 
     /// GS02: the application sender's code.
@@ -227,15 +231,28 @@ fn parcel() -> String {
     "U".into()
 }
 
+/// How a shipping writer codes lines and transport, from its [`ShippingOptions`].
+#[derive(Debug, Clone)]
+pub struct Coding {
+    /// The qualifier of the SKU.
+    pub sku_qualifier: String,
+    /// The transportation method.
+    pub transport_method: String,
+}
+
 impl ShippingOptions {
-    /// Reads a route's `writer_options`; the partner and the two codes, checked.
-    pub fn parse(options: &Options) -> Result<(Partner, String, String), Vec<FormatProblem>> {
+    /// Reads a route's `writer_options`; the partner and the coding, checked.
+    pub fn parse(options: &Options) -> Result<(Partner, Coding), Vec<FormatProblem>> {
         let options: ShippingOptions = parse_options(options, "writer_options")?;
         let mut problems = Vec::new();
         check_code("sku_qualifier", &options.sku_qualifier, &mut problems);
         check_code("transport_method", &options.transport_method, &mut problems);
         let partner = with_partner(options.partner, problems)?;
-        Ok((partner, options.sku_qualifier, options.transport_method))
+        let coding = Coding {
+            sku_qualifier: options.sku_qualifier,
+            transport_method: options.transport_method,
+        };
+        Ok((partner, coding))
     }
 }
 
@@ -307,6 +324,8 @@ pub struct InterchangeWriter<'a> {
     ids: (&'static str, &'static str),
     numbers: ControlNumbers,
     time: chrono::NaiveDateTime,
+    /// `time`'s date as X12 writes dates (CCYYMMDD).
+    date: String,
     /// Transaction sets written so far.
     sets: u64,
 }
@@ -329,6 +348,7 @@ impl<'a> InterchangeWriter<'a> {
                 group: 1,
             }),
             time: context.time,
+            date: context.time.format("%Y%m%d").to_string(),
             sets: 0,
         }
     }
@@ -336,6 +356,11 @@ impl<'a> InterchangeWriter<'a> {
     /// The partner written for.
     pub fn partner(&self) -> &Partner {
         &self.partner
+    }
+
+    /// The date the interchange is written on (CCYYMMDD).
+    pub fn date(&self) -> &str {
+        &self.date
     }
 
     fn segment(&mut self, segment: &Segment) -> io::Result<()> {
@@ -381,7 +406,7 @@ impl<'a> InterchangeWriter<'a> {
                 self.ids.1,
                 self.partner.application_sender(),
                 self.partner.application_receiver(),
-                &time.format("%Y%m%d").to_string(),
+                &self.date,
                 &time.format("%H%M").to_string(),
                 &self.numbers.group.to_string(),
                 "X",
@@ -443,10 +468,13 @@ impl<'a> EnvelopeWriter<'a> {
 
 impl DocumentWriter for EnvelopeWriter<'_> {
     fn write(&mut self, document: &Document) -> Result<(), FormatError> {
-        let date = self.interchange.time.format("%Y%m%d").to_string();
         let body = self
             .builder
-            .build(self.interchange.partner(), document, &date)
+            .build(
+                self.interchange.partner(),
+                document,
+                self.interchange.date(),
+            )
             .map_err(FormatError::Data)?;
         Ok(self.interchange.write_set(&body)?)
     }
@@ -510,7 +538,7 @@ impl<'p> Elements<'p> {
         let separated: String = value
             .chars()
             .map(|c| {
-                if c.is_ascii() && self.partner.holds_separator(c.encode_utf8(&mut [0; 4])) {
+                if u8::try_from(c).is_ok_and(|b| self.partner.is_separator(b)) {
                     ' '
                 } else {
                     c

@@ -28,11 +28,13 @@ seed woocommerce_orders_csv fixtures/woocommerce-orders-csv/*.csv
 seed mapped_csv fixtures/mapped-csv/*.csv
 seed mapped_xml fixtures/mapped-xml/*.xml
 mkdir -p fuzz/corpus/x12
-# The first byte picks the reader: 0 = x12-945, 1 = x12-846, 2 = x12-940, 3 = x12-180, 4 = x12-947.
+# The first byte picks the reader: 0 = x12-945, 1 = x12-846, 2 = x12-940, 3 = x12-180, 4 = x12-947,
+# 5 = x12-997.
 for f in fixtures/x12/945/*.edi; do { printf '\000'; cat "$f"; } > "fuzz/corpus/x12/$(basename "$f")"; done
 for f in fixtures/x12/846/*.edi; do { printf '\001'; cat "$f"; } > "fuzz/corpus/x12/$(basename "$f")"; done
 for f in fixtures/x12/940/*.edi; do { printf '\002'; cat "$f"; } > "fuzz/corpus/x12/940-$(basename "$f")"; done
 for f in fixtures/x12/947/*.edi; do { printf '\004'; cat "$f"; } > "fuzz/corpus/x12/947-$(basename "$f")"; done
+for f in fixtures/x12/997/*.edi; do { printf '\005'; cat "$f"; } > "fuzz/corpus/x12/997-$(basename "$f")"; done
 mkdir -p fuzz/corpus/canonical_kinds_csv fuzz/corpus/canonical_xml
 # The first byte picks the reader: 1 = shipments, 2 = inventory.
 { printf '\001'; cat fixtures/canonical-shipments-csv/shipments.csv; } > fuzz/corpus/canonical_kinds_csv/shipments

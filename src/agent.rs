@@ -38,6 +38,8 @@ pub struct Summary {
     pub split: u64,
     /// Files waiting for a retry after a transient fault.
     pub retrying: u64,
+    /// Files of partners' acknowledgments recorded.
+    pub recorded: u64,
 }
 
 impl Summary {
@@ -50,6 +52,7 @@ impl Summary {
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::RetryLater { .. } => self.retrying += 1,
+            Outcome::Recorded { .. } => self.recorded += 1,
             Outcome::Vanished => {}
         }
     }
@@ -60,6 +63,7 @@ impl Summary {
         self.failed += other.failed;
         self.split += other.split;
         self.retrying += other.retrying;
+        self.recorded += other.recorded;
     }
 }
 

@@ -198,8 +198,8 @@ fn once(config: &Config) -> CmdResult {
     prepare(config, &endpoints)?;
     let s = agent::once(config, &endpoints)?;
     eprintln!(
-        "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry",
-        s.delivered, s.split, s.duplicates, s.failed, s.retrying
+        "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry, {} acknowledgment files recorded",
+        s.delivered, s.split, s.duplicates, s.failed, s.retrying, s.recorded
     );
     Ok(if s.failed > 0 || s.split > 0 {
         ExitCode::FAILURE
@@ -322,7 +322,47 @@ fn status(config: &Config) -> CmdResult {
             today
         );
     }
+    print_late_groups(&ledger)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the X12 groups sent whose 997 is overdue.
+fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
+    let late = ledger
+        .late_groups(crate::ledger::now_ms())
+        .map_err(|e| e.to_string())?;
+    if late.is_empty() {
+        return Ok(());
+    }
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    println!(
+        "\n{} X12 group(s) sent without the partner's 997 in the agreed time:",
+        late.len()
+    );
+    for group in late {
+        let sent = &group.sent;
+        println!(
+            "  route {}: group {} ({} {} set(s)) in {} from {}, sent {}, 997 due {}",
+            sent.route,
+            group.group,
+            sent.sets,
+            sent.functional_id,
+            sent.output_name.as_deref().unwrap_or("?"),
+            sent.source_name,
+            time(group.sent_at_ms),
+            time(group.due_at_ms)
+        );
+    }
+    println!(
+        "  Ask the partner whether they received these files; their 997s go to the route reading x12-997."
+    );
+    Ok(())
 }
 
 fn errors(config: &Config, only: Option<&str>) -> CmdResult {
@@ -483,6 +523,11 @@ fn convert(
             return ExitCode::from(2);
         }
     };
+    if matches!(transform, Transform::Acknowledgments) {
+        return usage(format!(
+            "{reader} files are read by a route, which records them in its ledger; there is nothing to convert"
+        ));
+    }
     let (input, input_len): (Box<dyn io::BufRead + Send>, _) = if file == "-" {
         (
             Box::new(BufReader::with_capacity(fsutil::BUFFER_SIZE, io::stdin())),
@@ -518,6 +563,7 @@ fn convert(
             usize::MAX,
         )
         .map(|converted| converted.rejected),
+        Transform::Acknowledgments => Ok(None),
     };
     let flushed = output.flush();
     match (result, flushed) {

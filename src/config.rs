@@ -203,6 +203,15 @@ pub struct DestinationConfig {
     pub on_conflict: OnConflict,
 }
 
+/// A route's `acknowledge`: a 997 for every X12 group it receives.
+#[derive(Debug, Clone)]
+pub struct AcknowledgeConfig {
+    /// The partner's envelope (`[partners.NAME]`), which the 997s are written for.
+    pub partner: format::Options,
+    /// The local folder the 997s are written into; a route there sends them on.
+    pub folder: PathBuf,
+}
+
 /// One route (`[[routes]]`).
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
@@ -222,8 +231,10 @@ pub struct RouteConfig {
     pub on_invalid: Option<format::OnInvalid>,
     /// Shipping method → carrier and service (`shipping_methods`); empty: methods pass as named.
     pub shipping_methods: format::shipping::ShippingMethods,
-    /// Where results go.
-    pub to: DestinationConfig,
+    /// Where results go; `None` for a route that reads partners' 997s and delivers nothing.
+    pub to: Option<DestinationConfig>,
+    /// How the route answers the X12 groups it receives with 997s, when it does.
+    pub acknowledge: Option<AcknowledgeConfig>,
     /// Local archive folder (dated subfolders below it).
     pub archive: PathBuf,
     /// How long archived files are kept; forever when unset.
@@ -251,12 +262,13 @@ impl RouteConfig {
         }
     }
 
-    /// The route's two folders: (`"from"` or `"to"`, endpoint name, folder).
-    pub fn sides(&self) -> [(&'static str, &str, &str); 2] {
-        [
-            ("from", &self.from.endpoint, &self.from.dir),
-            ("to", &self.to.endpoint, &self.to.dir),
-        ]
+    /// The route's folders on endpoints: (`"from"` or `"to"`, endpoint name, folder).
+    pub fn sides(&self) -> Vec<(&'static str, &str, &str)> {
+        let mut sides = vec![("from", self.from.endpoint.as_str(), self.from.dir.as_str())];
+        if let Some(to) = &self.to {
+            sides.push(("to", &to.endpoint, &to.dir));
+        }
+        sides
     }
 }
 
@@ -333,6 +345,7 @@ struct RawRoute {
     on_invalid: Option<String>,
     shipping_methods: Option<format::shipping::ShippingMethods>,
     to: Option<RawDestination>,
+    acknowledge: Option<RawAcknowledge>,
     archive: Option<String>,
     archive_retention: Option<String>,
     errors: Option<String>,
@@ -349,6 +362,12 @@ struct RawSource {
     done_marker: Option<String>,
     stable_for: Option<String>,
     remote_archive: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAcknowledge {
+    partner: Option<String>,
+    folder: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +407,46 @@ fn named_partner(
         }
     }
     options
+}
+
+/// A route's `acknowledge` table, checked: an X12 reader (not of 997s), a known partner whose
+/// envelope is valid, and a folder.
+fn acknowledge_config(
+    raw: RawAcknowledge,
+    reader: &str,
+    partners: &BTreeMap<String, format::Options>,
+    base: &Path,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<AcknowledgeConfig> {
+    if !reader.starts_with("x12-") || reader == format::X12_997 {
+        problems.push(
+            key,
+            "only routes reading X12 (other than x12-997) answer with 997s",
+        );
+    }
+    let folder = problems.required(&format!("{key}.folder"), raw.folder.as_ref());
+    let name = problems.required(&format!("{key}.partner"), raw.partner.as_ref());
+    let mut table = format::Options::new();
+    table.insert("partner".into(), toml::Value::String(name.clone()));
+    let partner = match named_partner(table, partners, &format!("{key}.partner"), problems)
+        .remove("partner")
+    {
+        Some(toml::Value::Table(partner)) => partner,
+        _ => return None,
+    };
+    if let Err(found) = format::x12::writer::Partner::from_options(&partner) {
+        for p in found {
+            problems.push(format!("[partners.{name}].{}", p.key), p.message);
+        }
+    }
+    if folder.is_empty() {
+        return None;
+    }
+    Some(AcknowledgeConfig {
+        partner,
+        folder: resolve(base, &folder),
+    })
 }
 
 /// Collects problems while a raw config is turned into a [`Config`].
@@ -501,6 +560,9 @@ impl Config {
         for route in &self.routes {
             std::fs::create_dir_all(&route.errors)?;
             std::fs::create_dir_all(&route.archive)?;
+            if let Some(acknowledge) = &route.acknowledge {
+                std::fs::create_dir_all(&acknowledge.folder)?;
+            }
         }
         Ok(())
     }
@@ -775,9 +837,18 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 })
             }
         };
+        let reads_acknowledgments = r.reader.as_deref() == Some(format::X12_997);
         let to = match r.to {
+            None if reads_acknowledgments => None,
             None => {
                 problems.push(format!("{key}.to"), "is required");
+                None
+            }
+            Some(_) if reads_acknowledgments => {
+                problems.push(
+                    format!("{key}.to"),
+                    "a route reading x12-997 records the acknowledgments and delivers nothing: leave out to",
+                );
                 None
             }
             Some(d) => {
@@ -809,7 +880,21 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             }
         };
         let reader = problems.required(&format!("{key}.reader"), r.reader.as_ref());
-        let writer = problems.required(&format!("{key}.writer"), r.writer.as_ref());
+        let writer = if reads_acknowledgments {
+            r.writer.unwrap_or_default()
+        } else {
+            problems.required(&format!("{key}.writer"), r.writer.as_ref())
+        };
+        let acknowledge = r.acknowledge.and_then(|a| {
+            acknowledge_config(
+                a,
+                &reader,
+                &raw.partners,
+                base,
+                &format!("{key}.acknowledge"),
+                problems,
+            )
+        });
         let reader_options = r.reader_options.unwrap_or_default();
         let writer_options = named_partner(
             r.writer_options.unwrap_or_default(),
@@ -828,7 +913,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             }
             parsed
         });
-        if !reader.is_empty() && !writer.is_empty() {
+        if !reader.is_empty() && (!writer.is_empty() || reads_acknowledgments) {
             let choice = format::FormatChoice {
                 reader: &reader,
                 reader_options: &reader_options,
@@ -856,13 +941,17 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             .as_deref()
             .map(|s| resolve(base, s))
             .unwrap_or_else(|| agent.errors_dir.join(&name));
-        let (Some(from), Some(to)) = (from, to) else {
+        let Some(from) = from else {
             continue;
         };
-        for (k, endpoint, dir) in [
-            (format!("{key}.from"), &from.endpoint, &from.dir),
-            (format!("{key}.to"), &to.endpoint, &to.dir),
-        ] {
+        if to.is_none() && !reads_acknowledgments {
+            continue;
+        }
+        let sides = std::iter::once((format!("{key}.from"), &from.endpoint, &from.dir)).chain(
+            to.iter()
+                .map(|to| (format!("{key}.to"), &to.endpoint, &to.dir)),
+        );
+        for (k, endpoint, dir) in sides {
             match endpoints.get(endpoint) {
                 None if !endpoint.is_empty() => problems.push(
                     format!("{k}.endpoint"),
@@ -911,6 +1000,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             on_invalid,
             shipping_methods,
             to,
+            acknowledge,
             archive,
             archive_retention,
             errors,

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
-use crate::config::{Config, OnConflict, RouteConfig};
+use crate::acknowledgments::{self, AckError, Answering};
+use crate::config::{Config, DestinationConfig, OnConflict, RouteConfig};
 use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
+use crate::format::x12::writer::Partner;
 use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
@@ -46,13 +48,21 @@ pub struct Route {
     /// Where claimed files wait for their journey's end: `.cartferry-processing` inside a local
     /// source folder, or `<state_dir>/inbound/<route>` for downloads.
     claim_dir: PathBuf,
-    /// Where results go.
-    pub destination: Arc<dyn Endpoint>,
+    /// Where results go; `None` for a route that reads partners' 997s and delivers nothing.
+    destination: Option<Destination>,
     /// Reader and writer.
     pub transform: Transform,
+    /// How the route answers the X12 groups it receives, when it does.
+    answering: Option<Answering>,
     matcher: globset::GlobMatcher,
     staging_dir: PathBuf,
     config_path: PathBuf,
+}
+
+/// Where a route delivers: the endpoint and the route's `to`.
+struct Destination {
+    endpoint: Arc<dyn Endpoint>,
+    config: DestinationConfig,
 }
 
 /// How one file's journey ended (for now).
@@ -81,6 +91,11 @@ pub enum Outcome {
     },
     /// Someone else took the file before it could be claimed.
     Vanished,
+    /// Partners' acknowledgments recorded; nothing to deliver.
+    Recorded {
+        /// Groups of cartferry's acknowledged.
+        groups: u64,
+    },
 }
 
 impl Outcome {
@@ -91,6 +106,7 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
             Outcome::RetryLater { .. } => "retry_later",
             Outcome::Vanished => "vanished",
+            Outcome::Recorded { .. } => "recorded",
         }
     }
 }
@@ -108,6 +124,15 @@ enum StepError {
 impl From<LedgerError> for StepError {
     fn from(e: LedgerError) -> Self {
         StepError::Ledger(e)
+    }
+}
+
+impl From<AckError> for StepError {
+    fn from(e: AckError) -> Self {
+        match e {
+            AckError::Ledger(e) => StepError::Ledger(e),
+            AckError::Io { .. } => StepError::Transient(e.to_string()),
+        }
     }
 }
 
@@ -131,7 +156,10 @@ impl Route {
         endpoints: &Endpoints,
     ) -> Result<Route, String> {
         let source = endpoints[&route.from.endpoint].clone();
-        let destination = endpoints[&route.to.endpoint].clone();
+        let destination = route.to.as_ref().map(|to| Destination {
+            endpoint: endpoints[&to.endpoint].clone(),
+            config: to.clone(),
+        });
         let source_dir = source.local_dir(&route.from.dir);
         let claim_dir = match &source_dir {
             Some(dir) => dir.join(PROCESSING_DIR),
@@ -144,6 +172,19 @@ impl Route {
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
+        let answering = match &route.acknowledge {
+            Some(a) => Some(Answering {
+                partner: Partner::from_options(&a.partner).map_err(|problems| {
+                    problems
+                        .into_iter()
+                        .map(|p| format!("acknowledge.partner.{}: {}", p.key, p.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })?,
+                folder: a.folder.clone(),
+            }),
+            None => None,
+        };
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
             .compile_matcher();
@@ -154,6 +195,7 @@ impl Route {
             claim_dir,
             destination,
             transform,
+            answering,
             matcher,
             staging_dir: config.agent.state_dir.join("staging").join(&route.name),
             config_path: config.path.clone(),
@@ -175,6 +217,16 @@ impl Route {
                 .done_marker
                 .as_ref()
                 .is_some_and(|m| m.is_marker(name))
+    }
+
+    /// Where this route delivers; routes that deliver nothing never reach the delivery steps.
+    fn destination(&self) -> Result<&Destination, StepError> {
+        self.destination.as_ref().ok_or_else(|| {
+            StepError::Permanent(Failure::other(
+                "this route delivers nothing, yet the file reached delivery.".into(),
+                "Report this to the cartferry developers with the file.".into(),
+            ))
+        })
     }
 
     /// The folder where claimed files wait.
@@ -336,6 +388,14 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
             duration_ms,
             outcome = label,
             "file disappeared before it could be claimed"
+        ),
+        Outcome::Recorded { groups } => info!(
+            route = route.name(),
+            file,
+            duration_ms,
+            outcome = label,
+            groups,
+            "acknowledgments recorded"
         ),
     }
 }
@@ -510,6 +570,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Transform::Passthrough => {
             return name_and_deliver(route, ledger, row, row.size, sha);
         }
+        Transform::Acknowledgments => return record_acknowledgments(route, ledger, row),
         Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
@@ -538,6 +599,20 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Box::new(&mut hashing),
         MAX_PROBLEMS,
     );
+    if let Some(answering) = &route.answering
+        && !matches!(result, Err(ConvertError::Io(_)))
+    {
+        let written = acknowledgments::answer(
+            ledger,
+            row.id,
+            answering,
+            conversion.reader.as_ref(),
+            &input_path,
+        )?;
+        if let Some(path) = written {
+            info!(route = route.name(), file = row.name.as_str(), acknowledgment = %path.display(), "997 written");
+        }
+    }
     let converted = match result {
         Ok(converted) => converted,
         Err(ConvertError::Data { problems, total }) => {
@@ -554,7 +629,58 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     writer
         .into_inner()
         .map_err(|e| transient("write", &output_path)(e.into_error()))?;
+    if conversion.writer.control_key().is_some() {
+        acknowledgments::record_sent(
+            ledger,
+            row.id,
+            conversion.writer.acknowledgment_due(),
+            &output_path,
+        )?;
+    }
     name_and_deliver(route, ledger, row, size, &out_sha)
+}
+
+/// Records what the partners' 997s in the claimed file acknowledge, then archives it; the
+/// documents they reject send the file to the error folder with a report naming them.
+fn record_acknowledgments(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+) -> Result<Option<Outcome>, StepError> {
+    let reading =
+        acknowledgments::read(ledger, &route.processing_path(row), &row.name, MAX_PROBLEMS)?;
+    if reading.rejected_total > 0 {
+        let total = reading.rejected_total + reading.unreadable.len();
+        let problems = reading
+            .rejected
+            .into_iter()
+            .chain(reading.unreadable)
+            .collect();
+        return Err(StepError::Permanent(Failure::rejected_by_partner(
+            problems,
+            total,
+            reading.rejected_total,
+        )));
+    }
+    if !reading.unreadable.is_empty() {
+        let total = reading.unreadable.len();
+        return Err(StepError::Permanent(Failure::data(
+            reading.unreadable,
+            total,
+        )));
+    }
+    if reading.unknown_groups > 0 {
+        warn!(
+            route = route.name(),
+            file = row.name.as_str(),
+            groups = reading.unknown_groups,
+            "acknowledgments of groups cartferry has no record of sending were ignored"
+        );
+    }
+    archive(route, ledger, row, State::Done)?;
+    Ok(Some(Outcome::Recorded {
+        groups: reading.groups,
+    }))
 }
 
 /// Writes the documents a split left out into the error folder, as rows of the source under its
@@ -644,8 +770,9 @@ fn name_and_deliver(
 
 /// True when `dir/name` on the destination holds exactly the output of `size` bytes and hash `sha`.
 fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool, StepError> {
-    let dest = &route.destination;
-    let dir = &route.config.to.dir;
+    let destination = route.destination()?;
+    let dest = &destination.endpoint;
+    let dir = &destination.config.dir;
     let Some(entry) = dest.stat(dir, name)? else {
         return Ok(false);
     };
@@ -662,7 +789,8 @@ fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool,
 /// this row has been delivered yet when a name is chosen, so a taken name is someone else's (a
 /// redo of a delivery keeps the name recorded before it, see `deliver`).
 fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
-    let to = &route.config.to;
+    let destination = route.destination()?;
+    let to = &destination.config;
     let wanted = to.name.render(&NameContext {
         source_name: &row.name,
         route: route.name(),
@@ -671,7 +799,7 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
     });
     let mut candidate = wanted.clone();
     for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
-        let taken = route.destination.stat(&to.dir, &candidate)?.is_some();
+        let taken = destination.endpoint.stat(&to.dir, &candidate)?.is_some();
         if !taken || to.on_conflict == OnConflict::Overwrite {
             return Ok(candidate);
         }
@@ -680,7 +808,7 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
                 format!("a file named {candidate} is already at the destination."),
                 format!(
                     "Nothing was overwritten. Once the other side has taken {candidate} from {} (or you have moved it away), retry this file; or set on_conflict = \"unique\" on this route.",
-                    route.destination.describe()
+                    destination.endpoint.describe()
                 ),
             )));
         }
@@ -693,7 +821,8 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
 
 /// Delivering → Delivered: temp name, flush, size check, rename; a redo finds its own delivery.
 fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
-    let to = &route.config.to;
+    let destination = route.destination()?;
+    let to = &destination.config;
     let name = row.output_name.as_deref().unwrap_or_default();
     let size = row.output_size.unwrap_or_default();
     let sha = row.output_sha256.as_deref().unwrap_or_default();
@@ -703,8 +832,8 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             // Staged outputs are deleted right after delivery; a passthrough source is archived.
             source_disposable: !route.transform.is_passthrough(),
         };
-        match route
-            .destination
+        match destination
+            .endpoint
             .put(&to.dir, name, &route.staged_path(row), options)
         {
             Ok(_) => {}
@@ -717,8 +846,8 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
         }
     }
     // A crash inside an earlier put may have left its temporary file beside the delivery.
-    route
-        .destination
+    destination
+        .endpoint
         .delete(&to.dir, &endpoint::part_name(name))?;
     ledger.delivered(row.id, &archive_path(route, row).to_string_lossy())?;
     Ok(None)
@@ -852,10 +981,10 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not move the file to the error folder yet; will try again");
         return Ok(());
     }
-    if let Some(name) = &row.output_name {
-        let _ = route
-            .destination
-            .delete(&route.config.to.dir, &endpoint::part_name(name));
+    if let (Some(name), Some(destination)) = (&row.output_name, &route.destination) {
+        let _ = destination
+            .endpoint
+            .delete(&destination.config.dir, &endpoint::part_name(name));
     }
     ledger.finish(row.id, State::Failed)
 }

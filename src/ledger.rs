@@ -52,6 +52,39 @@ const MIGRATIONS: &[&str] = &[
         grp         INTEGER NOT NULL
     );
 ",
+    "
+    CREATE TABLE sent_groups (
+        partner         TEXT NOT NULL,
+        grp             INTEGER NOT NULL,
+        file_id         INTEGER NOT NULL,
+        functional_id   TEXT NOT NULL,
+        sets            INTEGER NOT NULL DEFAULT 0,
+        due_ms          INTEGER,
+        ack_status      TEXT,
+        acknowledged_at INTEGER,
+        ack_file        TEXT,
+        PRIMARY KEY (partner, grp)
+    );
+    CREATE INDEX sent_groups_by_file ON sent_groups(file_id);
+    CREATE TABLE sent_sets (
+        partner    TEXT NOT NULL,
+        grp        INTEGER NOT NULL,
+        control    TEXT NOT NULL,
+        set_id     TEXT NOT NULL,
+        reference  TEXT,
+        ack_status TEXT,
+        ack_codes  TEXT,
+        PRIMARY KEY (partner, grp, control)
+    );
+    CREATE TABLE answers (
+        file_id     INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL,
+        interchange INTEGER NOT NULL,
+        grp         INTEGER NOT NULL,
+        written_at  TEXT NOT NULL,
+        done        INTEGER NOT NULL DEFAULT 0
+    );
+",
 ];
 
 /// Largest X12 interchange or group control number (nine digits); the next after it is 1.
@@ -450,6 +483,301 @@ impl Ledger {
                 },
             )
             .optional()?)
+    }
+}
+
+/// A functional group cartferry sent, as the ledger recorded it when its file was staged.
+#[derive(Debug, Clone)]
+pub struct SentGroup {
+    /// The route that sent it.
+    pub route: String,
+    /// The source file its documents came from.
+    pub source_name: String,
+    /// The name it was delivered under.
+    pub output_name: Option<String>,
+    /// GS01.
+    pub functional_id: String,
+    /// Transaction sets in it.
+    pub sets: u64,
+}
+
+/// A sent group still without its 997 after the time its partner was given.
+#[derive(Debug, Clone)]
+pub struct LateGroup {
+    /// The partner's control-number key (`x12:ZZ:US:ZZ:THEM`).
+    pub partner: String,
+    /// GS06.
+    pub group: u64,
+    /// What it was.
+    pub sent: SentGroup,
+    /// When its file was delivered (ms since epoch).
+    pub sent_at_ms: i64,
+    /// When its 997 was due (ms since epoch).
+    pub due_at_ms: i64,
+}
+
+/// One transaction set of a group being recorded as sent.
+#[derive(Debug, Clone)]
+pub struct SentSet<'a> {
+    /// The partner's control-number key.
+    pub partner: &'a str,
+    /// GS06.
+    pub group: u64,
+    /// GS01.
+    pub functional_id: &'a str,
+    /// ST01.
+    pub set_id: &'a str,
+    /// ST02.
+    pub control: &'a str,
+    /// The document it carries (order id …), when known.
+    pub reference: Option<&'a str>,
+}
+
+/// The record of a staged file's sent groups, in one transaction: replaces what an earlier
+/// staging of the same file recorded, and counts for nothing until [`SentLog::commit`].
+pub struct SentLog<'l> {
+    tx: rusqlite::Transaction<'l>,
+    file_id: i64,
+    due_ms: Option<i64>,
+    /// The group of the last set recorded.
+    group: Option<(String, u64)>,
+}
+
+impl SentLog<'_> {
+    /// Records one set (and its group, the first time).
+    pub fn set(&mut self, set: &SentSet<'_>) -> Result<()> {
+        if self
+            .group
+            .as_ref()
+            .is_none_or(|(p, g)| p != set.partner || *g != set.group)
+        {
+            // A group number seen again (after nine digits wrapped) is a new group.
+            self.tx.execute(
+                "DELETE FROM sent_sets WHERE partner = ?1 AND grp = ?2",
+                params![set.partner, set.group as i64],
+            )?;
+            self.tx.execute(
+                "INSERT OR REPLACE INTO sent_groups (partner, grp, file_id, functional_id, due_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    set.partner,
+                    set.group as i64,
+                    self.file_id,
+                    set.functional_id,
+                    self.due_ms
+                ],
+            )?;
+            self.group = Some((set.partner.to_string(), set.group));
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO sent_sets (partner, grp, control, set_id, reference)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                set.partner,
+                set.group as i64,
+                set.control,
+                set.set_id,
+                set.reference
+            ])?;
+        Ok(())
+    }
+
+    /// Counts each group's sets and commits the record.
+    pub fn commit(self) -> Result<()> {
+        self.tx.execute(
+            "UPDATE sent_groups SET sets = (SELECT COUNT(*) FROM sent_sets s
+             WHERE s.partner = sent_groups.partner AND s.grp = sent_groups.grp)
+             WHERE file_id = ?1",
+            [self.file_id],
+        )?;
+        Ok(self.tx.commit()?)
+    }
+}
+
+/// Where the 997 answering a received file goes, and the envelope it was given.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its path in the acknowledgment folder.
+    pub path: String,
+    /// ISA13 and GS06 reserved for it.
+    pub numbers: (u64, u64),
+    /// When it is dated (`%Y-%m-%dT%H:%M:%S`), so a redo writes the same bytes.
+    pub written_at: String,
+    /// Written.
+    pub done: bool,
+}
+
+impl Ledger {
+    /// Starts recording the groups of file `file_id`'s staged output, forgetting any recorded
+    /// for an earlier staging; `due` is how long the partner may take to acknowledge them.
+    pub fn record_sent(&self, file_id: i64, due: Option<Duration>) -> Result<SentLog<'_>> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "DELETE FROM sent_sets WHERE EXISTS (SELECT 1 FROM sent_groups g
+             WHERE g.file_id = ?1 AND g.partner = sent_sets.partner AND g.grp = sent_sets.grp)",
+            [file_id],
+        )?;
+        tx.execute("DELETE FROM sent_groups WHERE file_id = ?1", [file_id])?;
+        Ok(SentLog {
+            tx,
+            file_id,
+            due_ms: due.map(|d| d.as_millis() as i64),
+            group: None,
+        })
+    }
+
+    /// The group `group` sent to `partner`, when one was sent and delivered.
+    pub fn sent_group(&self, partner: &str, group: u64) -> Result<Option<SentGroup>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT f.route, f.name, f.output_name, g.functional_id, g.sets
+                 FROM sent_groups g JOIN files f ON f.id = g.file_id
+                 WHERE g.partner = ?1 AND g.grp = ?2 AND f.state IN ('delivered', 'done')",
+                params![partner, group as i64],
+                |r| {
+                    Ok(SentGroup {
+                        route: r.get(0)?,
+                        source_name: r.get(1)?,
+                        output_name: r.get(2)?,
+                        functional_id: r.get(3)?,
+                        sets: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records what a 997 (file `ack_file`) says of a sent group: AK9-01 `status`.
+    pub fn acknowledge_group(
+        &self,
+        partner: &str,
+        group: u64,
+        status: &str,
+        ack_file: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sent_groups SET ack_status = ?3, acknowledged_at = ?4, ack_file = ?5
+             WHERE partner = ?1 AND grp = ?2",
+            params![partner, group as i64, status, now_ms(), ack_file],
+        )?;
+        Ok(())
+    }
+
+    /// Records what a 997 says of one sent set (AK5-01 `status` and its `codes`); returns the
+    /// reference of the document it carried (`Some(None)` when it had none), or `None` when
+    /// the group sent no such set.
+    pub fn acknowledge_set(
+        &self,
+        partner: &str,
+        group: u64,
+        control: &str,
+        status: &str,
+        codes: &str,
+    ) -> Result<Option<Option<String>>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE sent_sets SET ack_status = ?4, ack_codes = ?5
+                 WHERE partner = ?1 AND grp = ?2 AND CAST(control AS INTEGER) = CAST(?3 AS INTEGER)
+                 RETURNING reference",
+            )?
+            .query_row(
+                params![partner, group as i64, control, status, codes],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The first `limit` sets of a sent group: (ST02, reference), in control-number order.
+    pub fn sets_of_group(
+        &self,
+        partner: &str,
+        group: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT control, reference FROM sent_sets WHERE partner = ?1 AND grp = ?2
+             ORDER BY control LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![partner, group as i64, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Delivered groups whose 997 has not come although it was due before `now_ms`, oldest first.
+    pub fn late_groups(&self, now_ms: i64) -> Result<Vec<LateGroup>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT g.partner, g.grp, f.route, f.name, f.output_name, g.functional_id, g.sets,
+                    COALESCE(f.finished_at, f.claimed_at) AS sent_at, g.due_ms
+             FROM sent_groups g JOIN files f ON f.id = g.file_id
+             WHERE g.ack_status IS NULL AND g.due_ms IS NOT NULL
+               AND f.state IN ('delivered', 'done')
+               AND COALESCE(f.finished_at, f.claimed_at) + g.due_ms <= ?1
+             ORDER BY sent_at, g.grp",
+        )?;
+        let rows = stmt.query_map([now_ms], |r| {
+            let sent_at_ms: i64 = r.get(7)?;
+            Ok(LateGroup {
+                partner: r.get(0)?,
+                group: r.get::<_, i64>(1)? as u64,
+                sent: SentGroup {
+                    route: r.get(2)?,
+                    source_name: r.get(3)?,
+                    output_name: r.get(4)?,
+                    functional_id: r.get(5)?,
+                    sets: r.get::<_, i64>(6)? as u64,
+                },
+                sent_at_ms,
+                due_at_ms: sent_at_ms + r.get::<_, i64>(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The 997 answering file `file_id`, once its envelope was chosen.
+    pub fn answer(&self, file_id: i64) -> Result<Option<Answer>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT path, interchange, grp, written_at, done FROM answers WHERE file_id = ?1",
+                [file_id],
+                |r| {
+                    Ok(Answer {
+                        path: r.get(0)?,
+                        numbers: (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                        written_at: r.get(3)?,
+                        done: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records the path and envelope of the 997 answering file `file_id`, before it is written.
+    pub fn answering(&self, file_id: i64, answer: &Answer) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO answers (file_id, path, interchange, grp, written_at, done)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            params![
+                file_id,
+                answer.path,
+                answer.numbers.0 as i64,
+                answer.numbers.1 as i64,
+                answer.written_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The 997 answering file `file_id` is written.
+    pub fn answered(&self, file_id: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE answers SET done = 1 WHERE file_id = ?1", [file_id])?;
+        Ok(())
     }
 }
 

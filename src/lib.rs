@@ -2,6 +2,7 @@
 //! warehouse. See ARCHITECTURE.md for the map of these modules and the invariants they keep.
 #![deny(missing_docs)]
 
+pub mod acknowledgments;
 pub mod agent;
 pub mod cli;
 pub mod config;

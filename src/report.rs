@@ -24,6 +24,8 @@ pub struct Failure {
     pub advice: Option<String>,
     /// For the documents a split left out: how many of the file's other documents were delivered.
     pub others_delivered: Option<u64>,
+    /// The file is a partner's acknowledgment rejecting documents cartferry sent.
+    pub rejected_by_partner: bool,
 }
 
 impl Failure {
@@ -43,6 +45,7 @@ impl Failure {
             total_problems: total,
             advice: None,
             others_delivered: None,
+            rejected_by_partner: false,
         }
     }
 
@@ -63,6 +66,27 @@ impl Failure {
             total_problems: total,
             advice: None,
             others_delivered: Some(delivered),
+            rejected_by_partner: false,
+        }
+    }
+
+    /// A partner's 997 rejecting `rejected` of the documents cartferry sent (the `problems`,
+    /// `total` in all, name them).
+    pub fn rejected_by_partner(
+        problems: Vec<DataProblem>,
+        total: usize,
+        rejected: usize,
+    ) -> Failure {
+        let first = problems.first().map(|p| p.summary()).unwrap_or_default();
+        Failure {
+            reason: format!(
+                "the partner rejected {rejected} document(s) cartferry sent, the first: {first}"
+            ),
+            problems,
+            total_problems: total,
+            advice: Some("The partner did not take the documents above. Ask them why (the codes say what their EDI software found wrong), correct each document in the cart and export it again. What this acknowledgment says is recorded: putting it back changes nothing.".into()),
+            others_delivered: None,
+            rejected_by_partner: true,
         }
     }
 
@@ -74,6 +98,7 @@ impl Failure {
             total_problems: 0,
             advice: Some(advice),
             others_delivered: None,
+            rejected_by_partner: false,
         }
     }
 }
@@ -100,6 +125,9 @@ pub struct ReportContext<'a> {
 pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
     let mut out = String::new();
     match failure.others_delivered {
+        None if failure.rejected_by_partner => out.push_str(
+            "This acknowledgment (997) from the partner rejects documents cartferry sent.\n\n",
+        ),
         None => out.push_str("cartferry could not deliver this file.\n\n"),
         Some(n) => out.push_str(&format!(
             "cartferry delivered {n} document(s) of this file; these rows it could not deliver.\nLine numbers below are lines of this file.\n\n"
@@ -131,6 +159,9 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
             "  Fix the problems above in {} (in a text editor, or in Excel saved as \"CSV UTF-8\").\n",
             cx.error_path.display()
         )),
+    }
+    if failure.rejected_by_partner {
+        return out;
     }
     out.push_str(&format!(
         "  Then put the file back into the route's inbox with\n    cartferry --config {} retry {} {}\n  or copy it into {} yourself.\n",

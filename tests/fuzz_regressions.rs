@@ -36,14 +36,16 @@ const HOSTILE: &[&[u8]] = &[
     b"ISA****************",
     b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P*>~GS*SW~ST*945*1~W06*F*~W12*CC*99999999999*-1~W03*x~SE*5*1~GE*1*~IEA*1*1~",
     b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P**~~~~",
+    b"ISA*00*          *00*          *ZZ*A              *ZZ*B              *261122*1405*U*00401*000000001*0*P*>~GS*FA~ST*997*1~AK5*R~AK2~AK9*Q*x~AK1~AK9*R*-1*z*99999999999999999999~SE*7*1~GE*1*~IEA*1*1~",
 ];
 
-/// Every reader that takes no options (all but the mapped ones).
+/// Every reader that takes no options (all but the mapped ones), and the 997 reader (which
+/// reads into the ledger, not into documents).
 fn readers() -> Vec<&'static str> {
     format::READERS
         .iter()
         .copied()
-        .filter(|name| format::reader(name, &Options::new()).is_ok())
+        .filter(|name| *name == format::X12_997 || format::reader(name, &Options::new()).is_ok())
         .collect()
 }
 

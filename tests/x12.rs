@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use cartferry::format::shipping::ShippingMethods;
-use cartferry::format::x12::acknowledgment_997::{self, AckStatus, GroupAck, SetAck};
+use cartferry::format::x12::acknowledgment_997::{self, AckStatus, Acknowledger};
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
 use cartferry::format::x12::writer::{Partner, PartnerOptions};
 use cartferry::format::{
@@ -799,29 +799,6 @@ fn read_csv_documents(reader: &str, bytes: &[u8]) -> Vec<Document> {
 #[test]
 fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
     let received = sets(&fixture("945/shipments.edi")).unwrap();
-    let group = received[0].group.clone();
-    let acks = received
-        .iter()
-        .map(|set| SetAck {
-            id: set.id.clone(),
-            control: set.control.clone(),
-            status: if set.control == "0002" {
-                AckStatus::Rejected
-            } else {
-                AckStatus::Accepted
-            },
-            codes: if set.control == "0002" {
-                vec!["5".into()]
-            } else {
-                Vec::new()
-            },
-        })
-        .collect();
-    let ack = GroupAck::of(&group, acks);
-    assert_eq!(
-        (ack.status, ack.received, ack.accepted),
-        (AckStatus::PartiallyAccepted, 3, 2)
-    );
     let partner: PartnerOptions = toml::from_str(
         r#"
         sender_id = "CARTFERRY"
@@ -830,16 +807,23 @@ fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
     )
     .unwrap();
     let mut bytes = Vec::new();
-    acknowledgment_997::write(
+    let mut acknowledger = Acknowledger::new(
         Box::new(&mut bytes),
         Partner::new(partner).unwrap(),
         &WriteContext::now(),
-        std::slice::from_ref(&ack),
-    )
-    .unwrap();
+    );
+    for set in &received {
+        let (status, codes): (_, &[&str]) = if set.control == "0002" {
+            (AckStatus::Rejected, &["5"])
+        } else {
+            (AckStatus::Accepted, &[])
+        };
+        acknowledger.set(set, status, codes).unwrap();
+    }
+    assert_eq!(acknowledger.finish(true).unwrap(), 1);
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(
-        text.contains("AK1*SW*311~\nAK2*945*0001~\nAK5*A~\nAK2*945*0002~\nAK5*R*5~\nAK2*945*0003~\nAK5*A~\nAK9*P*3*3*2~"),
+        text.contains("ST*997*0001~\nAK1*SW*311~\nAK2*945*0001~\nAK5*A~\nAK2*945*0002~\nAK5*R*5~\nAK2*945*0003~\nAK5*A~\nAK9*P*3*3*2~\nSE*10*0001~"),
         "{text}"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -856,7 +840,28 @@ fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
         ),
         ("997", "FA")
     );
-    assert_eq!(acknowledgment_997::read(&answer[0]).unwrap(), ack);
+    let ack = acknowledgment_997::read(&answer[0]).unwrap();
+    assert_eq!(
+        (
+            ack.functional_id.as_str(),
+            ack.control.as_str(),
+            ack.status,
+            ack.received,
+            ack.accepted
+        ),
+        ("SW", "311", AckStatus::PartiallyAccepted, 3, 2)
+    );
+    assert_eq!(
+        ack.sets
+            .iter()
+            .map(|s| (s.control.as_str(), s.status, s.codes.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("0001", AckStatus::Accepted, vec![]),
+            ("0002", AckStatus::Rejected, vec!["5".to_string()]),
+            ("0003", AckStatus::Accepted, vec![]),
+        ]
+    );
 
     let garbled = sets(text.replace("AK5*R*5~", "AK5*Z~").as_bytes()).unwrap();
     let problems = acknowledgment_997::read(&garbled[0]).unwrap_err();

@@ -1,7 +1,10 @@
-//! Fuzzes the X12 envelope reader and the transaction-set readers; the first byte picks one.
+//! Fuzzes the X12 envelope reader, the transaction-set readers and the 997 reader; the first
+//! byte picks one.
 #![no_main]
 
-const READERS: [&str; 5] = ["x12-945", "x12-846", "x12-940", "x12-180", "x12-947"];
+const READERS: [&str; 6] = [
+    "x12-945", "x12-846", "x12-940", "x12-180", "x12-947", "x12-997",
+];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Some((selector, rest)) = data.split_first() {

@@ -2,6 +2,9 @@
 //! split mode, and copies the rejected rows back out, as the agent would. Nothing may panic, and
 //! every error must be an error value.
 
+use cartferry::format::x12::acknowledgment_997::{self, Acknowledger};
+use cartferry::format::x12::envelope::Envelopes;
+use cartferry::format::x12::writer::Partner;
 use cartferry::format::{self, Conversion, Item, OnInvalid, Options, convert};
 
 /// Runs `data` through the reader `reader` every way the agent uses a reader.
@@ -17,11 +20,23 @@ pub fn options(toml_text: &str) -> Options {
 /// Runs `data` through the reader `reader`, with these options, every way the agent uses a
 /// reader.
 pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
+    if reader == format::X12_997 {
+        return exercise_997(data);
+    }
     let format = format::reader(reader, options).expect("a known reader");
     for item in format.read(Box::new(data)) {
         if let Ok(Item::Document(d, _)) = item {
             let _ = d.id();
         }
+    }
+    let mut answer = Vec::new();
+    let mut acknowledger = Acknowledger::new(
+        Box::new(&mut answer),
+        partner(),
+        &format::WriteContext::now(),
+    );
+    if let Some(Ok(whole)) = format.acknowledge(Box::new(data), &mut acknowledger) {
+        let _ = acknowledger.finish(whole);
     }
     // Each canonical reader pairs with its own writer, the X12 readers with their kinds; the cart
     // readers and the fixtures' mappings give orders.
@@ -61,4 +76,18 @@ pub fn exercise_with(reader: &str, options: &Options, data: &[u8]) {
 /// The reader a selector byte picks from `names`.
 pub fn pick<'a>(names: &[&'a str], selector: u8) -> &'a str {
     names[usize::from(selector) % names.len()]
+}
+
+/// A trading partner to answer for.
+fn partner() -> Partner {
+    Partner::from_options(&options("sender_id = \"US\"\nreceiver_id = \"THEM\"\n"))
+        .expect("a valid partner")
+}
+
+/// Reads every set of `data` as a partner's 997, as a route reading `x12-997` does.
+fn exercise_997(data: &[u8]) {
+    for set in Envelopes::new(Box::new(data)).flatten() {
+        let _ = acknowledgment_997::read(&set);
+        let _ = acknowledgment_997::document_reference(&set);
+    }
 }

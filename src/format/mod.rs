@@ -192,6 +192,18 @@ pub trait ReaderFormat: Send + Sync {
             "this format cannot split files",
         ))
     }
+
+    /// For formats whose senders expect a functional acknowledgment (X12): judges each
+    /// received transaction set as [`ReaderFormat::read`] would and writes the answer into
+    /// `answer`; `Ok(false)` when the envelope broke off, so its last group is left
+    /// unanswered. `None` for formats without acknowledgments.
+    fn acknowledge(
+        &self,
+        _input: Box<dyn BufRead + '_>,
+        _answer: &mut x12::acknowledgment_997::Acknowledger<'_>,
+    ) -> Option<io::Result<bool>> {
+        None
+    }
 }
 
 /// An open output of a writer format.
@@ -208,6 +220,11 @@ pub trait WriterFormat: Send + Sync {
     fn accepts(&self) -> &'static [DocumentKind];
     /// The ledger key of the control numbers each file needs (X12 envelopes); none by default.
     fn control_key(&self) -> Option<String> {
+        None
+    }
+    /// How long the receiver of this writer's X12 groups may take to acknowledge them (997);
+    /// `None`: no acknowledgment is expected.
+    fn acknowledgment_due(&self) -> Option<std::time::Duration> {
         None
     }
     /// Starts writing one file into `output`.
@@ -287,6 +304,9 @@ const X12_940: &str = "x12-940";
 const X12_180: &str = "x12-180";
 /// The X12 947 reader's name.
 const X12_947: &str = "x12-947";
+/// The name of the reader of partners' 997s: a route that reads them records what they
+/// acknowledge and delivers nothing.
+pub const X12_997: &str = "x12-997";
 
 /// Every reader name, for messages.
 pub const READERS: &[&str] = &[
@@ -312,6 +332,7 @@ pub const READERS: &[&str] = &[
     X12_940,
     X12_180,
     X12_947,
+    X12_997,
 ];
 /// Every writer name, for messages.
 pub const WRITERS: &[&str] = &[
@@ -546,6 +567,8 @@ pub enum Transform {
     Passthrough,
     /// Read into documents, write them out.
     Convert(Conversion),
+    /// Partners' 997s: recorded against the groups cartferry sent; nothing is delivered.
+    Acknowledgments,
 }
 
 /// A reader, a writer, and what a bad document does to its file.
@@ -568,6 +591,16 @@ impl Transform {
             writer: writer_name,
             ..
         } = choice;
+        if reader_name == X12_997 {
+            return if writer_name.is_empty() {
+                Ok(Transform::Acknowledgments)
+            } else {
+                Err(vec![FormatProblem {
+                    key: "writer".into(),
+                    message: "a route reading x12-997 records the acknowledgments and writes nothing: leave out writer and to".into(),
+                }])
+            };
+        }
         match (reader_name == PASSTHROUGH, writer_name == PASSTHROUGH) {
             (true, true) => return Ok(Transform::Passthrough),
             (true, false) | (false, true) => {

@@ -3,10 +3,13 @@
 //! says about a group cartferry sent. The agent decides which sets to accept; this file only
 //! writes and reads the acknowledgments.
 
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use tempfile::SpooledTempFile;
 
 use super::envelope::{Group, TransactionSet};
-use super::reader::Findings;
+use super::reader::{Findings, given};
 use super::syntax::Segment;
 use super::writer::{InterchangeWriter, Partner};
 use crate::format::{DataProblem, WriteContext};
@@ -25,7 +28,8 @@ pub enum AckStatus {
 }
 
 impl AckStatus {
-    fn code(self) -> &'static str {
+    /// The code written in AK5-01 and AK9-01.
+    pub fn code(self) -> &'static str {
         match self {
             AckStatus::Accepted => "A",
             AckStatus::AcceptedWithErrors => "E",
@@ -82,62 +86,126 @@ pub struct GroupAck {
     pub codes: Vec<String>,
 }
 
-impl GroupAck {
-    /// The acknowledgment of `group`, whose sets were each accepted or rejected as `sets` says.
-    pub fn of(group: &Group, sets: Vec<SetAck>) -> GroupAck {
-        let received = sets.len() as u64;
-        let accepted = sets.iter().filter(|s| s.status.accepted()).count() as u64;
-        let status = match accepted {
-            n if n == received => AckStatus::Accepted,
+/// The segment and element holding the document's reference (order id, RMA number …) in each
+/// set cartferry writes, so that a partner's rejection can name the order it rejects.
+const REFERENCES: &[(&str, &str, usize)] = &[
+    ("940", "W05", 2),
+    ("945", "W06", 2),
+    ("180", "BGN", 2),
+    ("846", "BIA", 3),
+];
+
+/// The reference of the document `set` carries (W05-02 of a 940 …), when its kind has one.
+pub fn document_reference(set: &TransactionSet) -> Option<String> {
+    let &(_, segment_id, element) = REFERENCES.iter().find(|(id, _, _)| *id == set.id)?;
+    set.segments
+        .iter()
+        .find(|s| s.id() == segment_id)
+        .and_then(|s| given(s.element(element)))
+}
+
+/// Most bytes of AK2/AK5 segments held in memory for one group before they spill to a
+/// temporary file.
+const SPOOL_IN_MEMORY: usize = 1 << 20;
+
+/// One functional group being acknowledged.
+struct OpenGroup {
+    group: Arc<Group>,
+    /// AK2/AK5 pairs written so far.
+    spool: SpooledTempFile,
+    sets: u64,
+    accepted: u64,
+}
+
+/// Writes one interchange of 997s while the received sets are judged one by one: one 997 per
+/// functional group, its AK2/AK5 pairs spooled (in memory, then in a temporary file) until the
+/// group ends, so a group of any size is answered in bounded memory.
+pub struct Acknowledger<'a> {
+    interchange: InterchangeWriter<'a>,
+    open: Option<OpenGroup>,
+    groups: u64,
+}
+
+impl<'a> Acknowledger<'a> {
+    /// An interchange of 997s for `partner` into `out`, numbered and dated by `context`.
+    pub fn new(out: Box<dyn Write + 'a>, partner: Partner, context: &WriteContext) -> Self {
+        Acknowledger {
+            interchange: InterchangeWriter::new(out, partner, ("997", "FA"), context),
+            open: None,
+            groups: 0,
+        }
+    }
+
+    /// Records how `set` was received: `status`, with AK5 error `codes` when not accepted.
+    pub fn set(
+        &mut self,
+        set: &TransactionSet,
+        status: AckStatus,
+        codes: &[&str],
+    ) -> io::Result<()> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|open| !Arc::ptr_eq(&open.group, &set.group))
+        {
+            self.close_group()?;
+        }
+        let open = self.open.get_or_insert_with(|| OpenGroup {
+            group: Arc::clone(&set.group),
+            spool: SpooledTempFile::new(SPOOL_IN_MEMORY),
+            sets: 0,
+            accepted: 0,
+        });
+        let partner = self.interchange.partner();
+        partner.write_segment(
+            &Segment::new("AK2", &[&set.id, &set.control]),
+            &mut open.spool,
+        )?;
+        let mut ak5 = vec![status.code()];
+        ak5.extend(codes.iter().take(5));
+        partner.write_segment(&Segment::new("AK5", &ak5), &mut open.spool)?;
+        open.sets += 1;
+        open.accepted += u64::from(status.accepted());
+        Ok(())
+    }
+
+    /// Writes the open group's 997: AK1, its AK2/AK5 pairs, AK9.
+    fn close_group(&mut self) -> io::Result<()> {
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        let status = match open.accepted {
+            n if n == open.sets => AckStatus::Accepted,
             0 => AckStatus::Rejected,
             _ => AckStatus::PartiallyAccepted,
         };
-        GroupAck {
-            functional_id: group.functional_id.clone(),
-            control: group.control.clone(),
-            sets,
-            status,
-            received,
-            accepted,
-            // 5: number of included transaction sets does not match actual count is not ours to
-            // say here; a group with rejected sets is described by the sets' AK5 codes.
-            codes: Vec::new(),
-        }
+        let (sets, accepted) = (open.sets.to_string(), open.accepted.to_string());
+        let head = [Segment::new(
+            "AK1",
+            &[&open.group.functional_id, &open.group.control],
+        )];
+        let tail = [Segment::new(
+            "AK9",
+            &[status.code(), &sets, &sets, &accepted],
+        )];
+        open.spool.seek(SeekFrom::Start(0))?;
+        self.interchange
+            .write_set_parts(&head, (&mut open.spool, 2 * open.sets), &tail)?;
+        self.groups += 1;
+        Ok(())
     }
 
-    /// The segments of its 997 (between ST and SE).
-    pub fn segments(&self) -> Vec<Segment> {
-        let mut segments = vec![Segment::new("AK1", &[&self.functional_id, &self.control])];
-        for set in &self.sets {
-            segments.push(Segment::new("AK2", &[&set.id, &set.control]));
-            let mut ak5 = vec![set.status.code()];
-            ak5.extend(set.codes.iter().take(5).map(String::as_str));
-            segments.push(Segment::new("AK5", &ak5));
+    /// Ends the interchange; returns how many groups it acknowledges. With `last_group_whole`
+    /// false (its envelope broke off), the last group gets no 997: nothing about it can be
+    /// acknowledged with certainty.
+    pub fn finish(mut self, last_group_whole: bool) -> io::Result<u64> {
+        if last_group_whole {
+            self.close_group()?;
         }
-        let counts = [
-            self.received.to_string(),
-            self.received.to_string(),
-            self.accepted.to_string(),
-        ];
-        let mut ak9 = vec![self.status.code(), &counts[0], &counts[1], &counts[2]];
-        ak9.extend(self.codes.iter().take(5).map(String::as_str));
-        segments.push(Segment::new("AK9", &ak9));
-        segments
+        let groups = self.groups;
+        self.interchange.finish()?;
+        Ok(groups)
     }
-}
-
-/// Writes `acks` as one interchange of 997s (one per group acknowledged) for `partner`.
-pub fn write(
-    out: Box<dyn Write + '_>,
-    partner: Partner,
-    context: &WriteContext,
-    acks: &[GroupAck],
-) -> io::Result<()> {
-    let mut interchange = InterchangeWriter::new(out, partner, ("997", "FA"), context);
-    for ack in acks {
-        interchange.write_set(&ack.segments())?;
-    }
-    interchange.finish()
 }
 
 /// What a received 997 says, or the problems that keep it from saying anything.

@@ -58,6 +58,10 @@ impl WriterFormat for InventoryAdvice846 {
         Some(self.partner.control_key())
     }
 
+    fn acknowledgment_due(&self) -> Option<std::time::Duration> {
+        self.partner.acknowledgment_due()
+    }
+
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,

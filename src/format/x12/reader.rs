@@ -3,13 +3,14 @@
 //! is reported, not skipped. X12 files are not split: a bad transaction set sends the whole file
 //! to the error folder (a 997 rejecting it is the partner's answer).
 
-use std::io::BufRead;
+use std::io::{self, BufRead};
 
+use super::acknowledgment_997::{AckStatus, Acknowledger};
 use super::envelope::{Envelopes, TransactionSet};
 use super::syntax::Segment;
 use crate::format::{
-    DataProblem, FormatProblem, Item, Items, NoOptions, OnInvalid, Options, ReaderFormat, Span,
-    parse_options,
+    DataProblem, FormatError, FormatProblem, Item, Items, NoOptions, OnInvalid, Options,
+    ReaderFormat, Span, parse_options,
 };
 
 /// What one transaction set gives: documents, or the problems that keep it from giving any.
@@ -62,6 +63,48 @@ impl ReaderFormat for X12Reader {
 
     fn default_on_invalid(&self) -> OnInvalid {
         OnInvalid::RejectFile
+    }
+
+    fn acknowledge(
+        &self,
+        input: Box<dyn BufRead + '_>,
+        answer: &mut Acknowledger<'_>,
+    ) -> Option<io::Result<bool>> {
+        Some(self.judge(input, answer))
+    }
+}
+
+impl X12Reader {
+    /// Judges every set (but 997s) as [`ReaderFormat::read`] reads it: accepted when it gives documents
+    /// without problems, rejected with AK5 code 1 (not supported) when it is another set and 5
+    /// (segments in error) when its data has problems. `Ok(false)`: the envelope broke off.
+    fn judge(
+        &self,
+        input: Box<dyn BufRead + '_>,
+        answer: &mut Acknowledger<'_>,
+    ) -> io::Result<bool> {
+        for set in Envelopes::new(input) {
+            let set = match set {
+                Ok(set) => set,
+                Err(FormatError::Io(e)) => return Err(e),
+                Err(FormatError::Data(_)) => return Ok(false),
+            };
+            if set.id == "997" {
+                // Acknowledgments are never acknowledged: two agents would answer each other
+                // forever.
+                continue;
+            } else if set.id != self.set {
+                answer.set(&set, AckStatus::Rejected, &["1"])?;
+            } else if (self.map)(&set)
+                .iter()
+                .any(|item| matches!(item, Item::Rejected(..)))
+            {
+                answer.set(&set, AckStatus::Rejected, &["5"])?;
+            } else {
+                answer.set(&set, AckStatus::Accepted, &[])?;
+            }
+        }
+        Ok(true)
     }
 }
 

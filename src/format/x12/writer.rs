@@ -49,6 +49,10 @@ pub struct PartnerOptions {
     /// ISA14: ask for a TA1 interchange acknowledgment.
     #[serde(default)]
     pub interchange_acknowledgment: bool,
+    /// How long the partner may take to acknowledge a group with a 997 before
+    /// `cartferry status` lists it as late; no 997 is expected when unset.
+    #[serde(default, with = "humantime_serde")]
+    pub acknowledgment_due: Option<std::time::Duration>,
 }
 
 fn mutually_defined() -> String {
@@ -150,17 +154,45 @@ impl Partner {
         }
     }
 
+    /// The partner a `[partners.NAME]` table describes; problems name their key in it.
+    pub fn from_options(options: &Options) -> Result<Partner, Vec<FormatProblem>> {
+        let options: PartnerOptions = parse_options(options, "partner")?;
+        Partner::new(options).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| FormatProblem {
+                    key: p
+                        .key
+                        .trim_start_matches("writer_options.partner.")
+                        .to_string(),
+                    message: p.message,
+                })
+                .collect()
+        })
+    }
+
     /// The ledger's key for this partner's control numbers: one sequence per sender and
     /// receiver pair.
     pub fn control_key(&self) -> String {
         let o = &self.options;
-        format!(
-            "x12:{}:{}:{}:{}",
-            o.sender_qualifier,
-            o.sender_id.trim(),
-            o.receiver_qualifier,
-            o.receiver_id.trim()
+        control_key(
+            (&o.sender_qualifier, &o.sender_id),
+            (&o.receiver_qualifier, &o.receiver_id),
         )
+    }
+
+    /// How long the partner may take to acknowledge a group; `None`: no 997 is expected.
+    pub fn acknowledgment_due(&self) -> Option<std::time::Duration> {
+        self.options.acknowledgment_due
+    }
+
+    /// Writes `segment` with this partner's separators (and line break) into `out`.
+    pub fn write_segment(&self, segment: &Segment, out: &mut dyn Write) -> io::Result<()> {
+        segment.write_to(&self.separators, out)?;
+        if self.options.line_breaks {
+            out.write_all(b"\n")?;
+        }
+        Ok(())
     }
 
     /// Whether `text` holds one of this partner's separators (and so cannot be an element).
@@ -191,6 +223,18 @@ impl Partner {
             .unwrap_or(&o.receiver_id)
             .trim()
     }
+}
+
+/// The ledger's key for the control numbers of the interchanges `sender` (ISA05, ISA06) sends
+/// to `receiver` (ISA07, ISA08): also how a partner's 997 finds the groups it answers.
+pub fn control_key(sender: (&str, &str), receiver: (&str, &str)) -> String {
+    format!(
+        "x12:{}:{}:{}:{}",
+        sender.0.trim(),
+        sender.1.trim(),
+        receiver.0.trim(),
+        receiver.1.trim()
+    )
 }
 
 /// What one transaction set writer does: its ids, and one document's segments.
@@ -301,6 +345,10 @@ impl WriterFormat for X12Writer {
         Some(self.partner.control_key())
     }
 
+    fn acknowledgment_due(&self) -> Option<std::time::Duration> {
+        self.partner.acknowledgment_due()
+    }
+
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
@@ -364,11 +412,7 @@ impl<'a> InterchangeWriter<'a> {
     }
 
     fn segment(&mut self, segment: &Segment) -> io::Result<()> {
-        segment.write_to(&self.partner.separators, &mut self.out)?;
-        if self.partner.options.line_breaks {
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        self.partner.write_segment(segment, &mut self.out)
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -419,16 +463,31 @@ impl<'a> InterchangeWriter<'a> {
 
     /// Writes one transaction set of `body` (the segments between ST and SE).
     pub fn write_set(&mut self, body: &[Segment]) -> io::Result<()> {
+        self.write_set_parts(body, (&mut io::empty(), 0), &[])
+    }
+
+    /// Writes one transaction set of `head`, then `written.1` segments already written with
+    /// [`Partner::write_segment`] and read from `written.0`, then `tail`.
+    pub fn write_set_parts(
+        &mut self,
+        head: &[Segment],
+        written: (&mut dyn io::Read, u64),
+        tail: &[Segment],
+    ) -> io::Result<()> {
         if self.sets == 0 {
             self.start()?;
         }
         self.sets += 1;
         let control = format!("{:04}", self.sets);
         self.segment(&Segment::new("ST", &[self.ids.0, &control]))?;
-        for segment in body {
+        for segment in head {
             self.segment(segment)?;
         }
-        let count = (body.len() + 2).to_string();
+        io::copy(written.0, &mut self.out)?;
+        for segment in tail {
+            self.segment(segment)?;
+        }
+        let count = (head.len() as u64 + written.1 + tail.len() as u64 + 2).to_string();
         self.segment(&Segment::new("SE", &[&count, &control]))
     }
 

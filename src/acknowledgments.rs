@@ -1,0 +1,317 @@
+//! X12 functional acknowledgments in the agent, both ways. Every group cartferry sends is
+//! recorded when its file is staged (partner, GS06, each set's ST02 and the order it carries)
+//! and waits for the partner's 997; a route reading `x12-997` matches each 997 against those
+//! records, and sends the orders a partner rejected to the error folder. A route with
+//! `acknowledge` answers every group it receives with a 997 of its own, written into a local
+//! folder with a name, control numbers and date fixed in the ledger first, so a redo writes the
+//! same bytes.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use crate::format::x12::acknowledgment_997::{self, AckStatus, Acknowledger, GroupAck};
+use crate::format::x12::envelope::{Envelopes, TransactionSet};
+use crate::format::x12::writer::{Partner, control_key};
+use crate::format::{ControlNumbers, DataProblem, FormatError, ReaderFormat, WriteContext};
+use crate::fsutil;
+use crate::ledger::{Answer, Ledger, LedgerError, SentSet};
+use crate::platform;
+
+/// Why an acknowledgment step could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A file could not be read or written.
+    #[error("could not read or write {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> AckError + '_ {
+    move |source| AckError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The ledger key of the partner at the other end of `set`'s interchange, as cartferry's own
+/// interchanges to it are keyed: received interchanges have sender and receiver swapped.
+fn partner_of_received(set: &TransactionSet) -> String {
+    let i = &set.interchange;
+    control_key((&i.receiver.0, &i.receiver.1), (&i.sender.0, &i.sender.1))
+}
+
+/// Records every group of the staged X12 output `staged` (of file `file_id`) as sent, each
+/// set with the document it carries; `due`: how long the partner may take to acknowledge.
+pub fn record_sent(
+    ledger: &Ledger,
+    file_id: i64,
+    due: Option<std::time::Duration>,
+    staged: &Path,
+) -> Result<(), AckError> {
+    let file = File::open(staged).map_err(io_at(staged))?;
+    let mut log = ledger.record_sent(file_id, due)?;
+    for set in Envelopes::new(Box::new(BufReader::new(file))) {
+        let set = set.map_err(|e| {
+            io_at(staged)(match e {
+                FormatError::Io(e) => e,
+                FormatError::Data(p) => io::Error::other(format!("own output unreadable: {p}")),
+            })
+        })?;
+        let i = &set.interchange;
+        let reference = acknowledgment_997::document_reference(&set);
+        log.set(&SentSet {
+            partner: &control_key((&i.sender.0, &i.sender.1), (&i.receiver.0, &i.receiver.1)),
+            group: set.group.control.trim().parse().unwrap_or_default(),
+            functional_id: &set.group.functional_id,
+            set_id: &set.id,
+            control: &set.control,
+            reference: reference.as_deref(),
+        })?;
+    }
+    Ok(log.commit()?)
+}
+
+/// What a file of partners' 997s said.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// Groups acknowledged that cartferry sent.
+    pub groups: u64,
+    /// Groups acknowledged that cartferry has no record of sending.
+    pub unknown_groups: u64,
+    /// The documents the partner rejected, one problem each (the first `max`).
+    pub rejected: Vec<DataProblem>,
+    /// How many were rejected in all.
+    pub rejected_total: usize,
+    /// What keeps parts of the file from being read (broken envelope, garbled 997).
+    pub unreadable: Vec<DataProblem>,
+}
+
+/// Reads the 997s in `path` (file `file_name`) and records what they acknowledge; lists the
+/// documents they reject, at most `max` of them.
+pub fn read(
+    ledger: &Ledger,
+    path: &Path,
+    file_name: &str,
+    max: usize,
+) -> Result<Reading, AckError> {
+    let file = File::open(path).map_err(io_at(path))?;
+    let mut reading = Reading::default();
+    for set in Envelopes::new(Box::new(BufReader::new(file))) {
+        let set = match set {
+            Ok(set) => set,
+            Err(FormatError::Io(e)) => return Err(io_at(path)(e)),
+            Err(FormatError::Data(p)) => {
+                reading.unreadable.push(*p);
+                break;
+            }
+        };
+        if set.id != "997" {
+            reading.unreadable.push(DataProblem {
+                line: Some(set.line),
+                field: Some("ST01".into()),
+                value: Some(set.id.clone()),
+                problem: format!(
+                    "transaction set {} is a {}, and this route reads 997s.",
+                    set.control, set.id
+                ),
+                fix: format!("send {} files to the route that reads them.", set.id),
+                ..DataProblem::default()
+            });
+            continue;
+        }
+        match acknowledgment_997::read(&set) {
+            Ok(ack) => record_ack(ledger, &set, &ack, file_name, max, &mut reading)?,
+            Err(problems) => reading.unreadable.extend(problems),
+        }
+    }
+    Ok(reading)
+}
+
+/// Records one group's acknowledgment, and the documents it rejects.
+fn record_ack(
+    ledger: &Ledger,
+    set: &TransactionSet,
+    ack: &GroupAck,
+    file_name: &str,
+    max: usize,
+    reading: &mut Reading,
+) -> Result<(), AckError> {
+    let partner = partner_of_received(set);
+    let sent = match ack.control.parse::<u64>() {
+        Ok(group) => ledger
+            .sent_group(&partner, group)?
+            .map(|sent| (group, sent)),
+        Err(_) => None,
+    };
+    let Some((group, sent)) = sent else {
+        reading.unknown_groups += 1;
+        tracing::warn!(
+            file = file_name,
+            group = ack.control.as_str(),
+            "a 997 acknowledges a group cartferry has no record of sending; ignored"
+        );
+        return Ok(());
+    };
+    reading.groups += 1;
+    ledger.acknowledge_group(&partner, group, ack.status.code(), file_name)?;
+    let sent_in = format!(
+        "sent in {} (from {}, route {})",
+        sent.output_name.as_deref().unwrap_or("?"),
+        sent.source_name,
+        sent.route
+    );
+    let mut reject = |reference: Option<String>, control: &str, element: &str, codes: &[String]| {
+        reading.rejected_total += 1;
+        if reading.rejected.len() < max {
+            reading.rejected.push(DataProblem {
+                line: Some(set.line),
+                field: Some(element.into()),
+                document_id: reference,
+                value: Some(codes.join(" ")).filter(|c| !c.is_empty()),
+                problem: format!(
+                    "the partner rejected transaction set {control} of group {group} {sent_in}{}.",
+                    explain(codes)
+                ),
+                fix: "ask the partner why, correct the document in the cart and export it again; this 997 is recorded and needs no retry.".into(),
+            });
+        }
+    };
+    for set_ack in &ack.sets {
+        let codes = set_ack.codes.join(" ");
+        let reference = ledger.acknowledge_set(
+            &partner,
+            group,
+            &set_ack.control,
+            set_ack.status.code(),
+            &codes,
+        )?;
+        if !set_ack.status.accepted() {
+            reject(
+                reference.flatten(),
+                &set_ack.control,
+                "AK5-01",
+                &set_ack.codes,
+            );
+        }
+    }
+    // A group rejected without a word on its sets rejects every one of them.
+    if ack.status == AckStatus::Rejected && ack.sets.is_empty() {
+        for (control, reference) in ledger.sets_of_group(&partner, group, max)? {
+            reject(reference, &control, "AK9-01", &ack.codes);
+        }
+    }
+    Ok(())
+}
+
+/// What the AK5/AK9 error codes mean, as a clause.
+fn explain(codes: &[String]) -> String {
+    let meanings: Vec<String> = codes
+        .iter()
+        .map(|code| {
+            let meaning = match code.as_str() {
+                "1" => "transaction set not supported",
+                "2" => "trailer missing",
+                "3" => "control numbers in header and trailer do not match",
+                "4" => "segment count does not match",
+                "5" => "one or more segments in error",
+                "6" => "missing or invalid transaction set identifier",
+                "7" => "missing or invalid control number",
+                _ => "see the partner's code list",
+            };
+            format!("code {code}: {meaning}")
+        })
+        .collect();
+    if meanings.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", meanings.join("; "))
+    }
+}
+
+/// How a route answers the groups it receives: whose envelope, and which folder.
+#[derive(Debug, Clone)]
+pub struct Answering {
+    /// The partner the 997s go to.
+    pub partner: Partner,
+    /// The local folder they are written into (a route there sends them on).
+    pub folder: PathBuf,
+}
+
+/// Writes the 997 answering the received file `input` (ledger row `file_id`), as `reader`
+/// judges its sets, unless it was written before. Its name, control numbers and date are
+/// recorded before it is written, so a redo writes the same bytes to the same path. Returns
+/// the path written, if any group could be answered.
+pub fn answer(
+    ledger: &Ledger,
+    file_id: i64,
+    answering: &Answering,
+    reader: &dyn ReaderFormat,
+    input: &Path,
+) -> Result<Option<PathBuf>, AckError> {
+    const DATE: &str = "%Y-%m-%dT%H:%M:%S";
+    let answer = match ledger.answer(file_id)? {
+        Some(answer) if answer.done => return Ok(None),
+        Some(answer) => answer,
+        None => {
+            let numbers = ledger.reserve_control_numbers(&answering.partner.control_key())?;
+            let answer = Answer {
+                path: fsutil::free_path(
+                    &answering.folder,
+                    &format!("997-{:09}.edi", numbers.0),
+                    None,
+                )
+                .to_string_lossy()
+                .into_owned(),
+                numbers,
+                written_at: chrono::Local::now().naive_local().format(DATE).to_string(),
+                done: false,
+            };
+            ledger.answering(file_id, &answer)?;
+            answer
+        }
+    };
+    let path = PathBuf::from(&answer.path);
+    let context = WriteContext {
+        control_numbers: Some(ControlNumbers {
+            interchange: answer.numbers.0,
+            group: answer.numbers.1,
+        }),
+        time: chrono::NaiveDateTime::parse_from_str(&answer.written_at, DATE).unwrap_or_default(),
+    };
+    std::fs::create_dir_all(&answering.folder).map_err(io_at(&answering.folder))?;
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(&answering.folder).map_err(io_at(&answering.folder))?;
+    let source = File::open(input).map_err(io_at(input))?;
+    let groups = {
+        let mut acknowledger = Acknowledger::new(
+            Box::new(BufWriter::new(temporary.as_file_mut())),
+            answering.partner.clone(),
+            &context,
+        );
+        let whole = reader
+            .acknowledge(Box::new(BufReader::new(source)), &mut acknowledger)
+            .unwrap_or(Ok(true))
+            .map_err(io_at(input))?;
+        acknowledger.finish(whole).map_err(io_at(&path))?
+    };
+    let written = if groups > 0 {
+        temporary.as_file().sync_all().map_err(io_at(&path))?;
+        temporary
+            .persist(&path)
+            .map_err(|e| io_at(&path)(e.error))?;
+        platform::sync_dir(&answering.folder).map_err(io_at(&answering.folder))?;
+        Some(path)
+    } else {
+        None
+    };
+    ledger.answered(file_id)?;
+    Ok(written)
+}

@@ -271,4 +271,144 @@ receiver_id = "WAREHOUSE"
         .unwrap();
     eprintln!("{reserved} interchange numbers reserved for {EDI_FILES} files");
     assert!(reserved >= i64::from(EDI_FILES), "seed {seed}");
+
+    // The groups waiting for their 997 are exactly the groups delivered, each with its orders,
+    // whatever staging the kills cut short.
+    let mut recorded: Vec<String> = db
+        .prepare("SELECT grp FROM sent_groups WHERE sets = ?1")
+        .unwrap()
+        .query_map([EDI_ORDERS], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|g| g.unwrap().to_string())
+        .collect();
+    recorded.sort();
+    let mut delivered: Vec<String> = groups
+        .iter()
+        .map(|g| g.parse::<i64>().unwrap().to_string())
+        .collect();
+    delivered.sort();
+    assert_eq!(recorded, delivered, "seed {seed}: recorded groups");
+    let (rows, references): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT reference) FROM sent_sets",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (rows, references),
+        (
+            i64::from(EDI_FILES * EDI_ORDERS),
+            i64::from(EDI_FILES * EDI_ORDERS)
+        ),
+        "seed {seed}: recorded sets"
+    );
+}
+
+/// 945s received through random kills, each group answered by a route with `acknowledge`.
+const ANSWERED_FILES: u32 = 40;
+
+#[test]
+fn every_received_group_gets_exactly_one_997_through_sigkills() {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("997 crash test seed {seed} (set CRASH_SEED={seed} to replay)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let sandbox = Sandbox::new(&format!(
+        "{}\n{}",
+        FAST_AGENT.replace("stable_for = \"200ms\"", "stable_for = \"30ms\""),
+        r#"
+[partners.acme]
+sender_id = "CARTFERRY"
+receiver_id = "WAREHOUSE"
+
+[[routes]]
+name = "shipments"
+from = { endpoint = "warehouse", dir = "out", pattern = "*.edi" }
+reader = "x12-945"
+writer = "canonical-shipments-csv"
+to = { endpoint = "cart", dir = "shipments", name = "{stem}.csv", on_conflict = "fail" }
+acknowledge = { partner = "acme", folder = "outbox/997" }
+"#
+    ));
+    let fixture = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/945/shipments.edi"),
+    )
+    .unwrap();
+    // The same three shipments under group (and interchange) number `n`.
+    let numbered = |n: u32| {
+        fixture
+            .replace("*000000311*", &format!("*{n:09}*"))
+            .replace("*311*X*", &format!("*{n}*X*"))
+            .replace("GE*3*311", &format!("GE*3*{n}"))
+            .replace("IEA*1*000000311", &format!("IEA*1*{n:09}"))
+    };
+    let mut fed = 0;
+    for _ in 0..EDI_KILLS {
+        let batch = rng.u32(1..=3).min(ANSWERED_FILES - fed);
+        for n in fed..fed + batch {
+            sandbox.drop_file(
+                "warehouse/out",
+                &format!("s{n:03}.edi"),
+                numbered(1000 + n).as_bytes(),
+            );
+        }
+        fed += batch;
+        let agent = sandbox.spawn();
+        let before = sandbox.files("outbox/997").len();
+        poll_tightly(Duration::from_secs(5), || {
+            sandbox.files("outbox/997").len() > before
+        });
+        std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
+        agent.kill();
+    }
+    for n in fed..ANSWERED_FILES {
+        sandbox.drop_file(
+            "warehouse/out",
+            &format!("s{n:03}.edi"),
+            numbered(1000 + n).as_bytes(),
+        );
+    }
+    let agent = sandbox.start();
+    let settled = wait_until(Duration::from_secs(120), || {
+        sandbox.files("cart/shipments").len() == ANSWERED_FILES as usize
+            && sandbox.all_files_below("warehouse/out").is_empty()
+    });
+    let log = agent.log_text();
+    assert_eq!(agent.stop(), 0);
+    assert!(settled, "seed {seed}: not settled; log:\n{log}");
+
+    let (mut answered, mut interchanges) = (Vec::new(), Vec::new());
+    for name in sandbox.files("outbox/997") {
+        let bytes = fs::read(sandbox.path(&format!("outbox/997/{name}"))).unwrap();
+        let sets: Vec<_> = cartferry::format::x12::envelope::Envelopes::new(Box::new(&bytes[..]))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("seed {seed}: {name}: {e}"));
+        interchanges.push(sets[0].interchange.control.clone());
+        for set in &sets {
+            let ack = cartferry::format::x12::acknowledgment_997::read(set).unwrap();
+            assert_eq!(
+                (ack.accepted, ack.sets.len()),
+                (3, 3),
+                "seed {seed}: {name}"
+            );
+            answered.push(ack.control.parse::<u32>().unwrap());
+        }
+    }
+    answered.sort();
+    assert_eq!(
+        answered,
+        (1000..1000 + ANSWERED_FILES).collect::<Vec<_>>(),
+        "seed {seed}: every group answered once"
+    );
+    let n = interchanges.len();
+    interchanges.sort();
+    interchanges.dedup();
+    assert_eq!(
+        interchanges.len(),
+        n,
+        "seed {seed}: an ISA13 was used twice"
+    );
 }

@@ -128,7 +128,9 @@ pub fn read(
             continue;
         }
         match acknowledgment_997::read(&set) {
-            Ok(ack) => record_ack(ledger, &set, &ack, file_name, max, &mut reading)?,
+            Ok(ack) => ledger.atomically(|| {
+                record_ack(ledger, &set, &ack, file_name, max, &mut reading)
+            })?,
             Err(problems) => reading.unreadable.extend(problems),
         }
     }
@@ -186,10 +188,15 @@ fn record_ack(
     };
     for set_ack in &ack.sets {
         let codes = set_ack.codes.join(" ");
+        // Sets are numbered 0001, 0002 … as cartferry writes them; a partner may drop the zeros.
+        let control = match set_ack.control.parse::<u64>() {
+            Ok(n) => format!("{n:04}"),
+            Err(_) => set_ack.control.clone(),
+        };
         let reference = ledger.acknowledge_set(
             &partner,
             group,
-            &set_ack.control,
+            &control,
             set_ack.status.code(),
             &codes,
         )?;

@@ -610,6 +610,18 @@ pub struct Answer {
 }
 
 impl Ledger {
+    /// Runs `work` in one transaction: its writes are committed together (far faster than one
+    /// by one), or not at all when it fails.
+    pub fn atomically<T, E: From<LedgerError>>(
+        &self,
+        work: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self.conn.unchecked_transaction().map_err(LedgerError::from)?;
+        let value = work()?;
+        tx.commit().map_err(LedgerError::from)?;
+        Ok(value)
+    }
+
     /// Starts recording the groups of file `file_id`'s staged output, forgetting any recorded
     /// for an earlier staging; `due` is how long the partner may take to acknowledge them.
     pub fn record_sent(&self, file_id: i64, due: Option<Duration>) -> Result<SentLog<'_>> {
@@ -681,7 +693,7 @@ impl Ledger {
             .conn
             .prepare_cached(
                 "UPDATE sent_sets SET ack_status = ?4, ack_codes = ?5
-                 WHERE partner = ?1 AND grp = ?2 AND CAST(control AS INTEGER) = CAST(?3 AS INTEGER)
+                 WHERE partner = ?1 AND grp = ?2 AND control = ?3
                  RETURNING reference",
             )?
             .query_row(
@@ -700,7 +712,7 @@ impl Ledger {
     ) -> Result<Vec<(String, Option<String>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT control, reference FROM sent_sets WHERE partner = ?1 AND grp = ?2
-             ORDER BY control LIMIT ?3",
+             ORDER BY LENGTH(control), control LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![partner, group as i64, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))

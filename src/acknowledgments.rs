@@ -128,9 +128,8 @@ pub fn read(
             continue;
         }
         match acknowledgment_997::read(&set) {
-            Ok(ack) => ledger.atomically(|| {
-                record_ack(ledger, &set, &ack, file_name, max, &mut reading)
-            })?,
+            Ok(ack) => ledger
+                .atomically(|| record_ack(ledger, &set, &ack, file_name, max, &mut reading))?,
             Err(problems) => reading.unreadable.extend(problems),
         }
     }
@@ -193,13 +192,8 @@ fn record_ack(
             Ok(n) => format!("{n:04}"),
             Err(_) => set_ack.control.clone(),
         };
-        let reference = ledger.acknowledge_set(
-            &partner,
-            group,
-            &control,
-            set_ack.status.code(),
-            &codes,
-        )?;
+        let reference =
+            ledger.acknowledge_set(&partner, group, &control, set_ack.status.code(), &codes)?;
         if !set_ack.status.accepted() {
             reject(
                 reference.flatten(),

@@ -616,7 +616,10 @@ impl Ledger {
         &self,
         work: impl FnOnce() -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        let tx = self.conn.unchecked_transaction().map_err(LedgerError::from)?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(LedgerError::from)?;
         let value = work()?;
         tx.commit().map_err(LedgerError::from)?;
         Ok(value)
@@ -640,14 +643,15 @@ impl Ledger {
         })
     }
 
-    /// The group `group` sent to `partner`, when one was sent and delivered.
+    /// The group `group` staged for `partner`. Its delivery may not be recorded yet: a partner
+    /// can read a file and answer before the delivery's record is committed.
     pub fn sent_group(&self, partner: &str, group: u64) -> Result<Option<SentGroup>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT f.route, f.name, f.output_name, g.functional_id, g.sets
                  FROM sent_groups g JOIN files f ON f.id = g.file_id
-                 WHERE g.partner = ?1 AND g.grp = ?2 AND f.state IN ('delivered', 'done')",
+                 WHERE g.partner = ?1 AND g.grp = ?2",
                 params![partner, group as i64],
                 |r| {
                     Ok(SentGroup {

@@ -671,7 +671,7 @@ fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
 fn through_x12(documents: &[Document], name: &str, writer_options: &str) -> Vec<Document> {
     let writer = format::writer(name, &toml::from_str(writer_options).unwrap()).unwrap();
     let mut bytes = Vec::new();
-    let mut out = writer.begin(Box::new(&mut bytes), &WriteContext::now());
+    let mut out = writer.begin(Box::new(&mut bytes), &fixed_context());
     for d in documents {
         out.write(d)
             .unwrap_or_else(|e| panic!("{name} writes {d:?}: {e}"));

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
+use crate::format::order_status::{OrderStatus, StatusUpdate, StatusWriter};
 use crate::format::x12::acknowledgment_997::{self, AckStatus, Acknowledger, GroupAck};
 use crate::format::x12::envelope::{Envelopes, TransactionSet};
 use crate::format::x12::writer::{Partner, control_key};
@@ -95,12 +96,14 @@ pub struct Reading {
 }
 
 /// Reads the 997s in `path` (file `file_name`) and records what they acknowledge; lists the
-/// documents they reject, at most `max` of them.
+/// documents they reject, at most `max` of them, and writes each order's new status
+/// (accepted or rejected by the warehouse) to `statuses`.
 pub fn read(
     ledger: &Ledger,
     path: &Path,
     file_name: &str,
     max: usize,
+    mut statuses: Option<&mut StatusWriter<'_>>,
 ) -> Result<Reading, AckError> {
     let file = File::open(path).map_err(io_at(path))?;
     let mut reading = Reading::default();
@@ -128,22 +131,78 @@ pub fn read(
             continue;
         }
         match acknowledgment_997::read(&set) {
-            Ok(ack) => ledger
-                .atomically(|| record_ack(ledger, &set, &ack, file_name, max, &mut reading))?,
+            Ok(ack) => ledger.atomically(|| {
+                let found = Found {
+                    file_name,
+                    max,
+                    reading: &mut reading,
+                    statuses: statuses.as_deref_mut(),
+                };
+                record_ack(ledger, &set, &ack, found)
+            })?,
             Err(problems) => reading.unreadable.extend(problems),
         }
     }
     Ok(reading)
 }
 
-/// Records one group's acknowledgment, and the documents it rejects.
+/// Where what a 997 says goes.
+struct Found<'a, 'w> {
+    file_name: &'a str,
+    max: usize,
+    reading: &'a mut Reading,
+    statuses: Option<&'a mut StatusWriter<'w>>,
+}
+
+impl Found<'_, '_> {
+    /// One set acknowledged: its order's status, and a problem when it was rejected.
+    fn set(
+        &mut self,
+        sent: (&str, Option<String>),
+        accepted: bool,
+        problem: impl Fn() -> DataProblem,
+    ) -> Result<(), AckError> {
+        let (set_id, reference) = sent;
+        if let (Some(statuses), Some(order_id), "940") =
+            (self.statuses.as_deref_mut(), &reference, set_id)
+        {
+            let update = StatusUpdate {
+                order_id: order_id.clone(),
+                status: if accepted {
+                    OrderStatus::AcceptedByWarehouse
+                } else {
+                    OrderStatus::RejectedByWarehouse
+                },
+                detail: if accepted {
+                    String::new()
+                } else {
+                    problem().value.unwrap_or_default()
+                },
+            };
+            statuses.write(&update).map_err(|source| AckError::Io {
+                path: PathBuf::from(self.file_name),
+                source,
+            })?;
+        }
+        if !accepted {
+            self.reading.rejected_total += 1;
+            if self.reading.rejected.len() < self.max {
+                let mut p = problem();
+                p.document_id = reference;
+                self.reading.rejected.push(p);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records one group's acknowledgment: each set's, its orders' statuses, and the documents it
+/// rejects.
 fn record_ack(
     ledger: &Ledger,
     set: &TransactionSet,
     ack: &GroupAck,
-    file_name: &str,
-    max: usize,
-    reading: &mut Reading,
+    mut found: Found<'_, '_>,
 ) -> Result<(), AckError> {
     let partner = partner_of_received(set);
     let sent = match ack.control.parse::<u64>() {
@@ -153,37 +212,34 @@ fn record_ack(
         Err(_) => None,
     };
     let Some((group, sent)) = sent else {
-        reading.unknown_groups += 1;
+        found.reading.unknown_groups += 1;
         tracing::warn!(
-            file = file_name,
+            file = found.file_name,
             group = ack.control.as_str(),
             "a 997 acknowledges a group cartferry has no record of sending; ignored"
         );
         return Ok(());
     };
-    reading.groups += 1;
-    ledger.acknowledge_group(&partner, group, ack.status.code(), file_name)?;
+    found.reading.groups += 1;
+    ledger.acknowledge_group(&partner, group, ack.status.code(), found.file_name)?;
     let sent_in = format!(
         "sent in {} (from {}, route {})",
         sent.output_name.as_deref().unwrap_or("?"),
         sent.source_name,
         sent.route
     );
-    let mut reject = |reference: Option<String>, control: &str, element: &str, codes: &[String]| {
-        reading.rejected_total += 1;
-        if reading.rejected.len() < max {
-            reading.rejected.push(DataProblem {
-                line: Some(set.line),
-                field: Some(element.into()),
-                document_id: reference,
-                value: Some(codes.join(" ")).filter(|c| !c.is_empty()),
-                problem: format!(
-                    "the partner rejected transaction set {control} of group {group} {sent_in}{}.",
-                    explain(codes)
-                ),
-                fix: "ask the partner why, correct the document in the cart and export it again; this 997 is recorded and needs no retry.".into(),
-            });
-        }
+    let rejection = |control: &str, element: &str, codes: &[String]| {
+        DataProblem {
+        line: Some(set.line),
+        field: Some(element.into()),
+        value: Some(codes.join(" ")).filter(|c| !c.is_empty()),
+        problem: format!(
+            "the partner rejected transaction set {control} of group {group} {sent_in}{}.",
+            explain(codes)
+        ),
+        fix: "ask the partner why, correct the document in the cart and export it again; this 997 is recorded and needs no retry.".into(),
+        ..DataProblem::default()
+    }
     };
     for set_ack in &ack.sets {
         let codes = set_ack.codes.join(" ");
@@ -192,22 +248,21 @@ fn record_ack(
             Ok(n) => format!("{n:04}"),
             Err(_) => set_ack.control.clone(),
         };
-        let reference =
+        let recorded =
             ledger.acknowledge_set(&partner, group, &control, set_ack.status.code(), &codes)?;
-        if !set_ack.status.accepted() {
-            reject(
-                reference.flatten(),
-                &set_ack.control,
-                "AK5-01",
-                &set_ack.codes,
-            );
-        }
+        let (set_id, reference) = recorded.unwrap_or_default();
+        found.set((&set_id, reference), set_ack.status.accepted(), || {
+            rejection(&set_ack.control, "AK5-01", &set_ack.codes)
+        })?;
     }
-    // A group rejected without a word on its sets rejects every one of them.
-    if ack.status == AckStatus::Rejected && ack.sets.is_empty() {
-        for (control, reference) in ledger.sets_of_group(&partner, group, max)? {
-            reject(reference, &control, "AK9-01", &ack.codes);
-        }
+    // A group answered without a word on its sets says the same of every one of them.
+    if ack.sets.is_empty() && ack.status != AckStatus::PartiallyAccepted {
+        let accepted = ack.status.accepted();
+        ledger.each_set_of_group(&partner, group, |control, set_id, reference| {
+            found.set((set_id, reference), accepted, || {
+                rejection(control, "AK9-01", &ack.codes)
+            })
+        })?;
     }
     Ok(())
 }

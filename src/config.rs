@@ -212,6 +212,17 @@ pub struct AcknowledgeConfig {
     pub folder: PathBuf,
 }
 
+/// A route's `status_updates`: the cart's order status file for every file it moves.
+#[derive(Debug, Clone)]
+pub struct StatusUpdatesConfig {
+    /// The status format (`canonical-status-csv` …).
+    pub format: String,
+    /// Its options.
+    pub options: format::Options,
+    /// The local folder the status files are written into.
+    pub folder: PathBuf,
+}
+
 /// One route (`[[routes]]`).
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
@@ -235,6 +246,8 @@ pub struct RouteConfig {
     pub to: Option<DestinationConfig>,
     /// How the route answers the X12 groups it receives with 997s, when it does.
     pub acknowledge: Option<AcknowledgeConfig>,
+    /// Where and how the route writes order status updates for the cart, when it does.
+    pub status_updates: Option<StatusUpdatesConfig>,
     /// Local archive folder (dated subfolders below it).
     pub archive: PathBuf,
     /// How long archived files are kept; forever when unset.
@@ -346,6 +359,7 @@ struct RawRoute {
     shipping_methods: Option<format::shipping::ShippingMethods>,
     to: Option<RawDestination>,
     acknowledge: Option<RawAcknowledge>,
+    status_updates: Option<RawStatusUpdates>,
     archive: Option<String>,
     archive_retention: Option<String>,
     errors: Option<String>,
@@ -362,6 +376,13 @@ struct RawSource {
     done_marker: Option<String>,
     stable_for: Option<String>,
     remote_archive: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawStatusUpdates {
+    format: Option<String>,
+    options: Option<format::Options>,
+    folder: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -562,6 +583,9 @@ impl Config {
             std::fs::create_dir_all(&route.archive)?;
             if let Some(acknowledge) = &route.acknowledge {
                 std::fs::create_dir_all(&acknowledge.folder)?;
+            }
+            if let Some(updates) = &route.status_updates {
+                std::fs::create_dir_all(&updates.folder)?;
             }
         }
         Ok(())
@@ -895,6 +919,29 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 problems,
             )
         });
+        let status_updates = r.status_updates.and_then(|raw| {
+            let k = format!("{key}.status_updates");
+            let folder = problems.required(&format!("{k}.folder"), raw.folder.as_ref());
+            let format = raw.format.unwrap_or_else(|| "canonical-status-csv".into());
+            let options = raw.options.unwrap_or_default();
+            if let Err(found) =
+                format::order_status::StatusFormat::new(&format, &options, &format!("{k}.options"))
+            {
+                for p in found {
+                    let key = if p.key == "format" {
+                        format!("{k}.format")
+                    } else {
+                        p.key
+                    };
+                    problems.push(key, p.message);
+                }
+            }
+            (!folder.is_empty()).then(|| StatusUpdatesConfig {
+                format,
+                options,
+                folder: resolve(base, &folder),
+            })
+        });
         let reader_options = r.reader_options.unwrap_or_default();
         let writer_options = named_partner(
             r.writer_options.unwrap_or_default(),
@@ -1001,6 +1048,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             shipping_methods,
             to,
             acknowledge,
+            status_updates,
             archive,
             archive_retention,
             errors,

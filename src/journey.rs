@@ -20,12 +20,13 @@ use crate::acknowledgments::{self, AckError, Answering};
 use crate::config::{Config, DestinationConfig, OnConflict, RouteConfig};
 use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
 use crate::format::x12::writer::Partner;
-use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
+use crate::format::{self, ControlNumbers, ConvertError, DocumentTap, Transform, WriteContext};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
+use crate::status_updates::{self, StagedStatus, StatusError, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
 pub const PROCESSING_DIR: &str = ".cartferry-processing";
@@ -54,6 +55,8 @@ pub struct Route {
     pub transform: Transform,
     /// How the route answers the X12 groups it receives, when it does.
     answering: Option<Answering>,
+    /// The order status files the route writes for the cart, when it does.
+    status_updates: Option<StatusUpdates>,
     matcher: globset::GlobMatcher,
     staging_dir: PathBuf,
     config_path: PathBuf,
@@ -136,6 +139,15 @@ impl From<AckError> for StepError {
     }
 }
 
+impl From<StatusError> for StepError {
+    fn from(e: StatusError) -> Self {
+        match e {
+            StatusError::Ledger(e) => StepError::Ledger(e),
+            StatusError::Io { .. } => StepError::Transient(e.to_string()),
+        }
+    }
+}
+
 impl From<EndpointError> for StepError {
     fn from(e: EndpointError) -> Self {
         StepError::Transient(e.to_string())
@@ -185,6 +197,16 @@ impl Route {
             }),
             None => None,
         };
+        let status_updates = match &route.status_updates {
+            Some(config) => Some(StatusUpdates::new(config).map_err(|problems| {
+                problems
+                    .into_iter()
+                    .map(|p| format!("{}: {}", p.key, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?),
+            None => None,
+        };
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
             .compile_matcher();
@@ -196,6 +218,7 @@ impl Route {
             destination,
             transform,
             answering,
+            status_updates,
             matcher,
             staging_dir: config.agent.state_dir.join("staging").join(&route.name),
             config_path: config.path.clone(),
@@ -245,6 +268,11 @@ impl Route {
     fn processing_path(&self, row: &FileRow) -> PathBuf {
         self.processing_dir()
             .join(processing_name(row.id, &row.name))
+    }
+
+    /// Where the order status rows of a file wait until it is delivered.
+    fn status_path(&self, row: &FileRow) -> PathBuf {
+        self.staging_dir.join(format!("{}.status", row.id))
     }
 
     fn staged_path(&self, row: &FileRow) -> PathBuf {
@@ -481,13 +509,15 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 row.output_sha256.as_deref().unwrap_or_default(),
             ),
             State::Delivering => deliver(route, ledger, &row),
-            State::Delivered => archive(route, ledger, &row, State::Done).map(|()| {
-                Some(Outcome::Delivered {
-                    output_name: row.output_name.clone().unwrap_or_default(),
-                    bytes: row.output_size.unwrap_or_default(),
-                    rejected_part: row.rejected_path.clone(),
-                })
-            }),
+            State::Delivered => write_status_file(route, ledger, &row)
+                .and_then(|()| archive(route, ledger, &row, State::Done))
+                .map(|()| {
+                    Some(Outcome::Delivered {
+                        output_name: row.output_name.clone().unwrap_or_default(),
+                        bytes: row.output_size.unwrap_or_default(),
+                        rejected_part: row.rejected_path.clone(),
+                    })
+                }),
             State::Failing => {
                 finish_failure(route, ledger, &row)?;
                 return Ok(Outcome::Failed {
@@ -591,13 +621,15 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         },
         ..WriteContext::now()
     };
-    let result = format::convert(
+    let mut statuses = stage_statuses(route, row)?;
+    let result = format::convert_tapped(
         conversion,
         &context,
         Box::new(BufReader::with_capacity(buffer, input)),
         Some(row.size),
         Box::new(&mut hashing),
         MAX_PROBLEMS,
+        statuses.as_mut().map(|s| s as &mut dyn DocumentTap),
     );
     if let Some(answering) = &route.answering
         && !matches!(result, Err(ConvertError::Io(_)))
@@ -612,6 +644,9 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         if let Some(path) = written {
             info!(route = route.name(), file = row.name.as_str(), acknowledgment = %path.display(), "997 written");
         }
+    }
+    if let (Ok(_), Some(statuses)) = (&result, statuses) {
+        statuses.finish()?;
     }
     let converted = match result {
         Ok(converted) => converted,
@@ -640,15 +675,52 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     name_and_deliver(route, ledger, row, size, &out_sha)
 }
 
+/// Starts staging the route's order status rows for `row`, when the route writes them. Every
+/// row states when the file was taken, so a redo stages the same bytes.
+fn stage_statuses(route: &Route, row: &FileRow) -> Result<Option<StagedStatus>, StepError> {
+    let Some(updates) = &route.status_updates else {
+        return Ok(None);
+    };
+    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
+    let taken = local_time(row.claimed_at_ms).format("%Y-%m-%dT%H:%M:%S%:z");
+    Ok(Some(
+        updates.stage(&route.status_path(row), &taken.to_string())?,
+    ))
+}
+
+/// Writes the order status file staged for a delivered `row` into the route's status folder.
+fn write_status_file(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
+    let Some(updates) = &route.status_updates else {
+        return Ok(());
+    };
+    if let Some(path) =
+        status_updates::publish(ledger, row.id, updates, &route.status_path(row), &row.name)?
+    {
+        info!(route = route.name(), file = row.name.as_str(), statuses = %path.display(), "order status file written");
+    }
+    Ok(())
+}
+
 /// Records what the partners' 997s in the claimed file acknowledge, then archives it; the
-/// documents they reject send the file to the error folder with a report naming them.
+/// documents they reject send the file to the error folder with a report naming them. The
+/// orders' new statuses are written first, when the route writes them.
 fn record_acknowledgments(
     route: &Route,
     ledger: &Ledger,
     row: &FileRow,
 ) -> Result<Option<Outcome>, StepError> {
-    let reading =
-        acknowledgments::read(ledger, &route.processing_path(row), &row.name, MAX_PROBLEMS)?;
+    let mut statuses = stage_statuses(route, row)?;
+    let reading = acknowledgments::read(
+        ledger,
+        &route.processing_path(row),
+        &row.name,
+        MAX_PROBLEMS,
+        statuses.as_mut().map(|s| &mut s.writer),
+    )?;
+    if let Some(statuses) = statuses {
+        statuses.finish()?;
+        write_status_file(route, ledger, row)?;
+    }
     if reading.rejected_total > 0 {
         let total = reading.rejected_total + reading.unreadable.len();
         let problems = reading
@@ -876,8 +948,9 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
-        let staged = route.staged_path(row);
-        fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
+        for staged in [route.staged_path(row), route.status_path(row)] {
+            fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
+        }
     }
     if route.source_dir.is_none() {
         remove_remote_source(route, row)?;
@@ -969,6 +1042,7 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         }
         if !route.transform.is_passthrough() {
             fsutil::remove_if_present(&route.staged_path(row))?;
+            fsutil::remove_if_present(&route.status_path(row))?;
         }
         // The whole file is in the error folder now: a part split from it earlier would repeat it.
         if let Some(part) = &row.rejected_path {

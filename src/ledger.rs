@@ -85,6 +85,13 @@ const MIGRATIONS: &[&str] = &[
         done        INTEGER NOT NULL DEFAULT 0
     );
 ",
+    "
+    CREATE TABLE status_files (
+        file_id INTEGER PRIMARY KEY,
+        path    TEXT NOT NULL,
+        done    INTEGER NOT NULL DEFAULT 0
+    );
+",
 ];
 
 /// Largest X12 interchange or group control number (nine digits); the next after it is 1.
@@ -683,8 +690,8 @@ impl Ledger {
     }
 
     /// Records what a 997 says of one sent set (AK5-01 `status` and its `codes`); returns the
-    /// reference of the document it carried (`Some(None)` when it had none), or `None` when
-    /// the group sent no such set.
+    /// set's ST01 and the reference of the document it carried, or `None` when the group sent
+    /// no such set.
     pub fn acknowledge_set(
         &self,
         partner: &str,
@@ -692,36 +699,19 @@ impl Ledger {
         control: &str,
         status: &str,
         codes: &str,
-    ) -> Result<Option<Option<String>>> {
+    ) -> Result<Option<(String, Option<String>)>> {
         Ok(self
             .conn
             .prepare_cached(
                 "UPDATE sent_sets SET ack_status = ?4, ack_codes = ?5
                  WHERE partner = ?1 AND grp = ?2 AND control = ?3
-                 RETURNING reference",
+                 RETURNING set_id, reference",
             )?
             .query_row(
                 params![partner, group as i64, control, status, codes],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
-    }
-
-    /// The first `limit` sets of a sent group: (ST02, reference), in control-number order.
-    pub fn sets_of_group(
-        &self,
-        partner: &str,
-        group: u64,
-        limit: usize,
-    ) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT control, reference FROM sent_sets WHERE partner = ?1 AND grp = ?2
-             ORDER BY LENGTH(control), control LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![partner, group as i64, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Delivered groups whose 997 has not come although it was due before `now_ms`, oldest first.
@@ -786,6 +776,62 @@ impl Ledger {
                 answer.written_at
             ],
         )?;
+        Ok(())
+    }
+
+    /// The order status file of file `file_id`: its path, and whether it is written.
+    pub fn status_file(&self, file_id: i64) -> Result<Option<(String, bool)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT path, done FROM status_files WHERE file_id = ?1",
+                [file_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records the path of file `file_id`'s order status file, before it is written.
+    pub fn writing_status_file(&self, file_id: i64, path: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO status_files (file_id, path, done) VALUES (?1, ?2, 0)",
+            params![file_id, path],
+        )?;
+        Ok(())
+    }
+
+    /// File `file_id`'s order status file is written (or there was nothing to write).
+    pub fn wrote_status_file(&self, file_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE status_files SET done = 1 WHERE file_id = ?1",
+            [file_id],
+        )?;
+        Ok(())
+    }
+
+    /// Calls `each` with every set of a sent group: (ST02, ST01, reference), in control-number
+    /// order.
+    pub fn each_set_of_group<E: From<LedgerError>>(
+        &self,
+        partner: &str,
+        group: u64,
+        mut each: impl FnMut(&str, &str, Option<String>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT control, set_id, reference FROM sent_sets WHERE partner = ?1 AND grp = ?2
+                 ORDER BY LENGTH(control), control",
+            )
+            .map_err(LedgerError::from)?;
+        let mut rows = stmt
+            .query(params![partner, group as i64])
+            .map_err(LedgerError::from)?;
+        while let Some(row) = rows.next().map_err(LedgerError::from)? {
+            let control: String = row.get(0).map_err(LedgerError::from)?;
+            let set_id: String = row.get(1).map_err(LedgerError::from)?;
+            each(&control, &set_id, row.get(2).map_err(LedgerError::from)?)?;
+        }
         Ok(())
     }
 

@@ -16,3 +16,4 @@ pub mod model;
 pub mod naming;
 pub mod platform;
 pub mod report;
+pub mod status_updates;

@@ -194,6 +194,7 @@ from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
 reader = "canonical-orders-csv"
 writer = "x12-940"
 to = { endpoint = "warehouse", dir = "edi", name = "{stem}.edi", on_conflict = "fail" }
+status_updates = { folder = "cart/status" }
 [routes.writer_options.partner]
 sender_id = "CARTFERRY"
 receiver_id = "WAREHOUSE"
@@ -265,6 +266,28 @@ receiver_id = "WAREHOUSE"
         "seed {seed}"
     );
     assert!(unique(&mut orders), "seed {seed}: an order went twice");
+
+    // One status file per delivered file, each order in it once.
+    let status_files = sandbox.files("cart/status");
+    assert_eq!(
+        status_files.len(),
+        EDI_FILES as usize,
+        "seed {seed}: {status_files:?}"
+    );
+    let mut sent: Vec<String> = Vec::new();
+    for name in &status_files {
+        let text = fs::read_to_string(sandbox.path(&format!("cart/status/{name}"))).unwrap();
+        for line in text.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells[1], "sent_to_fulfillment", "seed {seed}: {line}");
+            sent.push(cells[0].to_string());
+        }
+    }
+    sent.sort();
+    assert_eq!(
+        sent, orders,
+        "seed {seed}: the statuses are the orders delivered"
+    );
     let db = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
     let reserved: i64 = db
         .query_row("SELECT interchange FROM control_numbers", [], |r| r.get(0))

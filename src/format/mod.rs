@@ -16,6 +16,7 @@ pub mod grouped;
 mod mapped_csv;
 mod mapped_xml;
 pub mod mapping;
+pub mod order_status;
 mod orders;
 pub mod shipping;
 mod shopify_fulfillments_csv;
@@ -715,9 +716,38 @@ pub fn convert(
     output: Box<dyn Write + '_>,
     max_problems: usize,
 ) -> Result<Converted, ConvertError> {
+    convert_tapped(
+        conversion,
+        context,
+        input,
+        input_len,
+        output,
+        max_problems,
+        None,
+    )
+}
+
+/// Sees every document a conversion writes, right after it is written (a route's order status
+/// updates are made this way).
+pub trait DocumentTap {
+    /// `document` was written.
+    fn written(&mut self, document: &Document) -> io::Result<()>;
+}
+
+/// [`convert`], showing every document written to `tap`.
+pub fn convert_tapped<'o>(
+    conversion: &Conversion,
+    context: &WriteContext,
+    input: Box<dyn BufRead + Send + '_>,
+    input_len: Option<u64>,
+    output: Box<dyn Write + 'o>,
+    max_problems: usize,
+    tap: Option<&'o mut dyn DocumentTap>,
+) -> Result<Converted, ConvertError> {
     let reader = conversion.reader.as_ref();
     let mut sink = Sink {
         conversion,
+        tap,
         out: conversion.writer.begin(output, context),
         max_problems,
         header: None,
@@ -781,6 +811,7 @@ pub fn convert(
 /// The writing side of a conversion: writes good documents, gathers problems and spans.
 struct Sink<'c, 'o> {
     conversion: &'c Conversion,
+    tap: Option<&'o mut dyn DocumentTap>,
     out: Box<dyn DocumentWriter + 'o>,
     max_problems: usize,
     header: Option<Span>,
@@ -845,7 +876,12 @@ impl Sink<'_, '_> {
                     self.reject(vec![problem], span);
                 } else if self.problems.is_empty() || self.splitting() {
                     match self.out.write(doc) {
-                        Ok(()) => self.written += 1,
+                        Ok(()) => {
+                            self.written += 1;
+                            if let Some(tap) = self.tap.as_mut() {
+                                tap.written(doc)?;
+                            }
+                        }
                         Err(FormatError::Data(mut p)) => {
                             p.line = p.line.or(span.map(|s| s.line));
                             self.reject(vec![*p], span);

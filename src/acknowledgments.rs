@@ -6,6 +6,7 @@
 //! folder with a name, control numbers and date fixed in the ledger first, so a redo writes the
 //! same bytes.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -241,6 +242,7 @@ fn record_ack(
         ..DataProblem::default()
     }
     };
+    let mut listed = HashSet::new();
     for set_ack in &ack.sets {
         let codes = set_ack.codes.join(" ");
         // Sets are numbered 0001, 0002 … as cartferry writes them; a partner may drop the zeros.
@@ -248,6 +250,7 @@ fn record_ack(
             Ok(n) => format!("{n:04}"),
             Err(_) => set_ack.control.clone(),
         };
+        listed.insert(control.clone());
         let recorded =
             ledger.acknowledge_set(&partner, group, &control, set_ack.status.code(), &codes)?;
         let (set_id, reference) = recorded.unwrap_or_default();
@@ -255,15 +258,17 @@ fn record_ack(
             rejection(&set_ack.control, "AK5-01", &set_ack.codes)
         })?;
     }
-    // A group answered without a word on its sets says the same of every one of them.
-    if ack.sets.is_empty() && ack.status != AckStatus::PartiallyAccepted {
-        let accepted = ack.status.accepted();
-        ledger.each_set_of_group(&partner, group, |control, set_id, reference| {
-            found.set((set_id, reference), accepted, || {
-                rejection(control, "AK9-01", &ack.codes)
-            })
-        })?;
-    }
+    // Sets the 997 does not list (many partners list only the sets in error) share the
+    // group's fate: rejected with a rejected group, accepted otherwise.
+    let accepted = ack.status != AckStatus::Rejected;
+    ledger.each_set_of_group(&partner, group, |control, set_id, reference| {
+        if listed.contains(control) {
+            return Ok(());
+        }
+        found.set((set_id, reference), accepted, || {
+            rejection(control, "AK9-01", &ack.codes)
+        })
+    })?;
     Ok(())
 }
 

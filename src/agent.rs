@@ -18,6 +18,7 @@ use crate::endpoint::{Endpoints, Entry};
 use crate::fsutil;
 use crate::journey::{self, Outcome, Route, parse_processing_name};
 use crate::ledger::{Ledger, LedgerError, State, now_ms};
+use crate::priority::PriorityGate;
 
 /// How long folder events are gathered before a route is woken.
 const EVENT_DEBOUNCE: Duration = Duration::from_millis(10);
@@ -141,6 +142,8 @@ impl StabilityTracker {
 /// plus `workers - 1` helper threads while a pass takes files.
 pub struct RouteWorker {
     route: Arc<Route>,
+    /// The turns of the priority routes, and this route's index among them when it is one.
+    gate: Option<(Arc<PriorityGate>, Option<usize>)>,
     ledger: Ledger,
     /// One connection per helper thread.
     helpers: Vec<Ledger>,
@@ -150,13 +153,19 @@ pub struct RouteWorker {
 }
 
 impl RouteWorker {
-    /// A worker for `route` with its own ledger connections.
-    pub fn new(route: Arc<Route>, state_dir: &Path) -> Result<RouteWorker, LedgerError> {
+    /// A worker for `route` with its own ledger connections; `gate` gives priority routes their
+    /// turns (with this route's index among them, when it is one).
+    pub fn new(
+        route: Arc<Route>,
+        state_dir: &Path,
+        gate: Option<(Arc<PriorityGate>, Option<usize>)>,
+    ) -> Result<RouteWorker, LedgerError> {
         let helpers = (1..route.config.workers)
             .map(|_| Ledger::open(state_dir))
             .collect::<Result<_, _>>()?;
         Ok(RouteWorker {
             route,
+            gate,
             ledger: Ledger::open(state_dir)?,
             helpers,
             tracker: StabilityTracker::default(),
@@ -230,6 +239,25 @@ impl RouteWorker {
         stop: &AtomicBool,
         summary: &mut Summary,
     ) -> Result<Option<Instant>, LedgerError> {
+        let priority_turn = match &self.gate {
+            Some((gate, Some(index))) => Some((gate.clone(), *index, gate.pass_begins())),
+            _ => None,
+        };
+        let mut settling = false;
+        let next = self.pass_files(stop, summary, &mut settling)?;
+        if let Some((gate, index, request)) = priority_turn {
+            gate.pass_ends(index, request, settling);
+        }
+        Ok(next)
+    }
+
+    /// The body of [`RouteWorker::pass`]; sets `settling` when files were left to settle.
+    fn pass_files(
+        &mut self,
+        stop: &AtomicBool,
+        summary: &mut Summary,
+        settling: &mut bool,
+    ) -> Result<Option<Instant>, LedgerError> {
         let mut next: Option<Instant> = None;
         let now_wall = now_ms();
         let unfinished = self.ledger.unfinished(self.route.name())?;
@@ -267,7 +295,13 @@ impl RouteWorker {
         listing.retain(|e| !in_hand.contains(&e.name));
         let (ready, settle_at) = self.tracker.observe(&self.route, listing, Instant::now());
         if let Some(at) = settle_at {
+            *settling = true;
             next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        if let Some((gate, None)) = &self.gate
+            && !ready.is_empty()
+        {
+            gate.wait_for_priority(self.route.name(), stop);
         }
         for entry in &ready {
             self.tracker.forget(&entry.name);
@@ -384,12 +418,13 @@ pub fn routes(config: &Config, endpoints: &Endpoints) -> Result<Vec<Arc<Route>>,
         .collect()
 }
 
-/// One pass over every route, waiting once for files still settling; then returns.
+/// One pass over every route, waiting once for files still settling; then returns. Priority
+/// routes make theirs first.
 pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
     let routes = routes(config, endpoints)?;
     let stop = AtomicBool::new(false);
     let once_route = |route: &Arc<Route>| -> Result<Summary, LedgerError> {
-        let mut worker = RouteWorker::new(route.clone(), &config.agent.state_dir)?;
+        let mut worker = RouteWorker::new(route.clone(), &config.agent.state_dir, None)?;
         let mut summary = worker.recover(&stop)?;
         if let Some(at) = worker.pass(&stop, &mut summary)? {
             let wait = at.saturating_duration_since(Instant::now());
@@ -400,22 +435,25 @@ pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
         }
         Ok(summary)
     };
-    let results: Vec<Result<Summary, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = routes
-            .iter()
-            .map(|route| scope.spawn(|| once_route(route).map_err(|e| e.to_string())))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a route worker crashed".to_string()))
-            })
-            .collect()
-    });
     let mut total = Summary::default();
-    for r in results {
-        total.add(r?);
+    for priority in [true, false] {
+        let results: Vec<Result<Summary, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = routes
+                .iter()
+                .filter(|route| route.config.priority == priority)
+                .map(|route| scope.spawn(|| once_route(route).map_err(|e| e.to_string())))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a route worker crashed".to_string()))
+                })
+                .collect()
+        });
+        for r in results {
+            total.add(r?);
+        }
     }
     Ok(total)
 }
@@ -430,13 +468,27 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let wakers: Vec<Arc<Notify>> = routes.iter().map(|_| Arc::new(Notify::new())).collect();
     let _watcher = watch_sources(&routes, &wakers);
+    let priority: Vec<usize> = (0..routes.len())
+        .filter(|&i| routes[i].config.priority)
+        .collect();
+    let gate = Arc::new(PriorityGate::new(
+        priority.iter().map(|&i| wakers[i].clone()).collect(),
+        priority
+            .iter()
+            .map(|&i| routes[i].config.from.stable_for)
+            .max()
+            .unwrap_or_default(),
+    ));
     let mut tasks = Vec::new();
-    for (route, wake) in routes.iter().zip(&wakers) {
+    for (i, (route, wake)) in routes.iter().zip(&wakers).enumerate() {
         tasks.push(tokio::spawn(route_loop(
             route.clone(),
             config.agent.state_dir.clone(),
             config.agent.poll_interval,
-            wake.clone(),
+            (
+                wake.clone(),
+                (gate.clone(), priority.iter().position(|&p| p == i)),
+            ),
             stop.clone(),
         )));
     }
@@ -458,18 +510,19 @@ async fn route_loop(
     route: Arc<Route>,
     state_dir: PathBuf,
     poll: Duration,
-    wake: Arc<Notify>,
+    (wake, gate): (Arc<Notify>, (Arc<PriorityGate>, Option<usize>)),
     stop: Arc<AtomicBool>,
 ) {
     let mut worker: Option<RouteWorker> = None;
     let mut recovered = false;
     while !stop.load(Ordering::Relaxed) {
-        let (route2, state_dir2, stop2) = (route.clone(), state_dir.clone(), stop.clone());
+        let (route2, state_dir2, stop2, gate2) =
+            (route.clone(), state_dir.clone(), stop.clone(), gate.clone());
         let taken = worker.take();
         let joined = tokio::task::spawn_blocking(move || {
             let mut w = match taken {
                 Some(w) => w,
-                None => RouteWorker::new(route2, &state_dir2)?,
+                None => RouteWorker::new(route2, &state_dir2, Some(gate2))?,
             };
             let mut summary = Summary::default();
             if !recovered {

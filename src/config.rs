@@ -260,6 +260,8 @@ pub struct RouteConfig {
     pub retry: RetryPolicy,
     /// Files taken at the same time (1 keeps strict oldest-first order).
     pub workers: usize,
+    /// Its files go before any other route's file waiting at the same moment (holds).
+    pub priority: bool,
 }
 
 impl RouteConfig {
@@ -366,6 +368,7 @@ struct RawRoute {
     dedupe: Option<bool>,
     max_attempts: Option<u32>,
     workers: Option<usize>,
+    priority: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1037,6 +1040,13 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 format!("{workers} is out of range; use 1 to {MAX_WORKERS}"),
             );
         }
+        let priority = r.priority.unwrap_or(false);
+        if priority && workers != 1 {
+            problems.push(
+                format!("{key}.workers"),
+                "a priority route takes one file at a time, so that an order's hold and its later release reach the warehouse in order: use workers = 1",
+            );
+        }
         routes.push(RouteConfig {
             name,
             from,
@@ -1054,6 +1064,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             errors,
             dedupe: r.dedupe.unwrap_or(true),
             workers,
+            priority,
             retry: RetryPolicy {
                 max_attempts: r.max_attempts.unwrap_or(retry.max_attempts).max(1),
                 ..retry.clone()

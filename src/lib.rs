@@ -15,5 +15,6 @@ pub mod logging;
 pub mod model;
 pub mod naming;
 pub mod platform;
+pub mod priority;
 pub mod report;
 pub mod status_updates;

@@ -26,7 +26,8 @@ use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
-use crate::status_updates::{self, StagedStatus, StatusError, StatusUpdates};
+use crate::side_files::SideFileError;
+use crate::status_updates::{self, StagedStatus, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
 pub const PROCESSING_DIR: &str = ".cartferry-processing";
@@ -139,11 +140,11 @@ impl From<AckError> for StepError {
     }
 }
 
-impl From<StatusError> for StepError {
-    fn from(e: StatusError) -> Self {
+impl From<SideFileError> for StepError {
+    fn from(e: SideFileError) -> Self {
         match e {
-            StatusError::Ledger(e) => StepError::Ledger(e),
-            StatusError::Io { .. } => StepError::Transient(e.to_string()),
+            SideFileError::Ledger(e) => StepError::Ledger(e),
+            SideFileError::Io { .. } => StepError::Transient(e.to_string()),
         }
     }
 }

@@ -86,10 +86,12 @@ const MIGRATIONS: &[&str] = &[
     );
 ",
     "
-    CREATE TABLE status_files (
-        file_id INTEGER PRIMARY KEY,
+    CREATE TABLE side_files (
+        file_id INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
         path    TEXT NOT NULL,
-        done    INTEGER NOT NULL DEFAULT 0
+        done    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (file_id, kind)
     );
 ",
 ];
@@ -779,32 +781,33 @@ impl Ledger {
         Ok(())
     }
 
-    /// The order status file of file `file_id`: its path, and whether it is written.
-    pub fn status_file(&self, file_id: i64) -> Result<Option<(String, bool)>> {
+    /// The side file `kind` (`status`, `discrepancies`) of file `file_id`: its path, and whether
+    /// it is written.
+    pub fn side_file(&self, file_id: i64, kind: &str) -> Result<Option<(String, bool)>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT path, done FROM status_files WHERE file_id = ?1",
-                [file_id],
+                "SELECT path, done FROM side_files WHERE file_id = ?1 AND kind = ?2",
+                params![file_id, kind],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
 
-    /// Records the path of file `file_id`'s order status file, before it is written.
-    pub fn writing_status_file(&self, file_id: i64, path: &str) -> Result<()> {
+    /// Records the path of file `file_id`'s side file `kind`, before it is written.
+    pub fn writing_side_file(&self, file_id: i64, kind: &str, path: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO status_files (file_id, path, done) VALUES (?1, ?2, 0)",
-            params![file_id, path],
+            "INSERT OR REPLACE INTO side_files (file_id, kind, path, done) VALUES (?1, ?2, ?3, 0)",
+            params![file_id, kind, path],
         )?;
         Ok(())
     }
 
-    /// File `file_id`'s order status file is written (or there was nothing to write).
-    pub fn wrote_status_file(&self, file_id: i64) -> Result<()> {
+    /// File `file_id`'s side file `kind` is written (or there was nothing to write).
+    pub fn wrote_side_file(&self, file_id: i64, kind: &str) -> Result<()> {
         self.conn.execute(
-            "UPDATE status_files SET done = 1 WHERE file_id = ?1",
-            [file_id],
+            "UPDATE side_files SET done = 1 WHERE file_id = ?1 AND kind = ?2",
+            params![file_id, kind],
         )?;
         Ok(())
     }

@@ -17,4 +17,5 @@ pub mod naming;
 pub mod platform;
 pub mod priority;
 pub mod report;
+pub mod side_files;
 pub mod status_updates;

@@ -6,39 +6,16 @@
 //! rename, so a redo writes the same bytes to the same name. Every row states the time the file
 //! was taken, which keeps a redo's bytes the same.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use crate::format::order_status::{StatusFormat, StatusWriter, status_of};
 use crate::format::{DocumentTap, FormatProblem};
 use crate::fsutil;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::Ledger;
 use crate::model::Document;
-use crate::platform;
-
-/// Why a status step could not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum StatusError {
-    /// The ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// A file could not be read or written.
-    #[error("could not write the order status file {}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        source: io::Error,
-    },
-}
-
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StatusError + '_ {
-    move |source| StatusError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
+use crate::side_files::{self, SideFileError, io_at};
 
 /// A route's status updates: the cart's format and the folder the files go to.
 #[derive(Debug, Clone)]
@@ -59,7 +36,7 @@ impl StatusUpdates {
     }
 
     /// Starts staging a status file at `staged`, every row saying `updated_at`.
-    pub fn stage(&self, staged: &Path, updated_at: &str) -> Result<StagedStatus, StatusError> {
+    pub fn stage(&self, staged: &Path, updated_at: &str) -> Result<StagedStatus, SideFileError> {
         let file = File::create(staged).map_err(io_at(staged))?;
         let writer = self
             .format
@@ -87,7 +64,7 @@ pub struct StagedStatus {
 impl StagedStatus {
     /// Flushes the staged file to disk; a file without rows is removed instead, so nothing is
     /// written for it.
-    pub fn finish(self) -> Result<u64, StatusError> {
+    pub fn finish(self) -> Result<u64, SideFileError> {
         let rows = self.writer.finish().map_err(io_at(&self.path))?;
         if rows == 0 {
             fsutil::remove_if_present(&self.path).map_err(io_at(&self.path))?;
@@ -108,45 +85,20 @@ impl DocumentTap for StagedStatus {
 }
 
 /// Writes the staged status file of ledger row `file_id` (from source `source_name`) into the
-/// folder, unless it was written before. A missing staged file means no rows.
+/// folder as `<stem>.status.csv`, unless it was written before.
 pub fn publish(
     ledger: &Ledger,
     file_id: i64,
     updates: &StatusUpdates,
     staged: &Path,
     source_name: &str,
-) -> Result<Option<PathBuf>, StatusError> {
-    let path = match ledger.status_file(file_id)? {
-        Some((_, true)) => return Ok(None),
-        Some((path, false)) => PathBuf::from(path),
-        None => {
-            let stem = Path::new(source_name).file_stem().map_or_else(
-                || source_name.to_string(),
-                |s| s.to_string_lossy().into_owned(),
-            );
-            let path = fsutil::free_path(&updates.folder, &format!("{stem}.status.csv"), None);
-            ledger.writing_status_file(file_id, &path.to_string_lossy())?;
-            path
-        }
-    };
-    let mut source = match File::open(staged) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            ledger.wrote_status_file(file_id)?;
-            return Ok(None);
-        }
-        Err(e) => return Err(io_at(staged)(e)),
-    };
-    fs::create_dir_all(&updates.folder).map_err(io_at(&updates.folder))?;
-    let mut temporary =
-        tempfile::NamedTempFile::new_in(&updates.folder).map_err(io_at(&updates.folder))?;
-    io::copy(&mut source, &mut temporary).map_err(io_at(&path))?;
-    temporary.flush().map_err(io_at(&path))?;
-    temporary.as_file().sync_all().map_err(io_at(&path))?;
-    temporary
-        .persist(&path)
-        .map_err(|e| io_at(&path)(e.error))?;
-    platform::sync_dir(&updates.folder).map_err(io_at(&updates.folder))?;
-    ledger.wrote_status_file(file_id)?;
-    Ok(Some(path))
+) -> Result<Option<PathBuf>, SideFileError> {
+    side_files::publish(
+        ledger,
+        file_id,
+        "status",
+        staged,
+        &updates.folder,
+        &format!("{}.status.csv", side_files::stem(source_name)),
+    )
 }

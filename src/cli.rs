@@ -322,6 +322,18 @@ fn status(config: &Config) -> CmdResult {
             today
         );
     }
+    for rc in config.routes.iter().filter(|r| r.reconcile.is_some()) {
+        if let Some((at, found)) = ledger
+            .last_reconciliation(&rc.name)
+            .map_err(|e| e.to_string())?
+        {
+            let at = chrono::DateTime::from_timestamp_millis(at)
+                .unwrap_or_default()
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M");
+            println!("\ninventory of route {} reconciled {at}: {found}", rc.name);
+        }
+    }
     print_late_groups(&ledger)?;
     Ok(ExitCode::SUCCESS)
 }

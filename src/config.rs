@@ -223,6 +223,25 @@ pub struct StatusUpdatesConfig {
     pub folder: PathBuf,
 }
 
+/// A route's `reconcile`: the warehouse's inventory compared with the cart's stock export.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// The local folder where the cart drops its stock exports (the newest is used).
+    pub cart_export: PathBuf,
+    /// Which files there are exports.
+    pub pattern: String,
+    /// The exports' reader.
+    pub reader: String,
+    /// Its options.
+    pub reader_options: format::Options,
+    /// Where discrepancy reports go.
+    pub report_folder: PathBuf,
+    /// Smallest difference reported, in units.
+    pub min_units: i64,
+    /// Smallest difference reported, in percent of the cart's quantity.
+    pub min_percent: f64,
+}
+
 /// One route (`[[routes]]`).
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
@@ -248,6 +267,8 @@ pub struct RouteConfig {
     pub acknowledge: Option<AcknowledgeConfig>,
     /// Where and how the route writes order status updates for the cart, when it does.
     pub status_updates: Option<StatusUpdatesConfig>,
+    /// How the route reconciles inventory with the cart's stock export, when it does.
+    pub reconcile: Option<ReconcileConfig>,
     /// Local archive folder (dated subfolders below it).
     pub archive: PathBuf,
     /// How long archived files are kept; forever when unset.
@@ -362,6 +383,7 @@ struct RawRoute {
     to: Option<RawDestination>,
     acknowledge: Option<RawAcknowledge>,
     status_updates: Option<RawStatusUpdates>,
+    reconcile: Option<RawReconcile>,
     archive: Option<String>,
     archive_retention: Option<String>,
     errors: Option<String>,
@@ -379,6 +401,17 @@ struct RawSource {
     done_marker: Option<String>,
     stable_for: Option<String>,
     remote_archive: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawReconcile {
+    cart_export: Option<String>,
+    pattern: Option<String>,
+    reader: Option<String>,
+    reader_options: Option<format::Options>,
+    report_folder: Option<String>,
+    min_units: Option<i64>,
+    min_percent: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -589,6 +622,10 @@ impl Config {
             }
             if let Some(updates) = &route.status_updates {
                 std::fs::create_dir_all(&updates.folder)?;
+            }
+            if let Some(reconcile) = &route.reconcile {
+                std::fs::create_dir_all(&reconcile.cart_export)?;
+                std::fs::create_dir_all(&reconcile.report_folder)?;
             }
         }
         Ok(())
@@ -945,6 +982,44 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
                 folder: resolve(base, &folder),
             })
         });
+        let reconcile = r.reconcile.and_then(|raw| {
+            let k = format!("{key}.reconcile");
+            let cart_export =
+                problems.required(&format!("{k}.cart_export"), raw.cart_export.as_ref());
+            let report_folder =
+                problems.required(&format!("{k}.report_folder"), raw.report_folder.as_ref());
+            let config = ReconcileConfig {
+                cart_export: resolve(base, &cart_export),
+                pattern: raw.pattern.unwrap_or_else(|| "*".into()),
+                reader: raw
+                    .reader
+                    .unwrap_or_else(|| "canonical-inventory-csv".into()),
+                reader_options: raw.reader_options.unwrap_or_default(),
+                report_folder: resolve(base, &report_folder),
+                min_units: raw.min_units.unwrap_or(1),
+                min_percent: raw.min_percent.unwrap_or(0.0),
+            };
+            if let Err(e) = globset::Glob::new(&config.pattern) {
+                problems.push(
+                    format!("{k}.pattern"),
+                    format!("\"{}\" is not a valid glob: {e}", config.pattern),
+                );
+            }
+            if let Err(found) = format::reader(&config.reader, &config.reader_options) {
+                for p in found {
+                    let sub = if p.key == "reader" {
+                        "reader".to_string()
+                    } else {
+                        p.key.clone()
+                    };
+                    problems.push(format!("{k}.{sub}"), p.message);
+                }
+            }
+            if config.min_units < 0 || !(0.0..=100_000.0).contains(&config.min_percent) {
+                problems.push(k.clone(), "min_units and min_percent must not be negative");
+            }
+            (!cart_export.is_empty() && !report_folder.is_empty()).then_some(config)
+        });
         let reader_options = r.reader_options.unwrap_or_default();
         let writer_options = named_partner(
             r.writer_options.unwrap_or_default(),
@@ -1059,6 +1134,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             to,
             acknowledge,
             status_updates,
+            reconcile,
             archive,
             archive_retention,
             errors,

@@ -25,8 +25,9 @@ use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
+use crate::reconcile::{Reconciliation, WarehouseStock};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
-use crate::side_files::SideFileError;
+use crate::side_files::{self, SideFileError};
 use crate::status_updates::{self, StagedStatus, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
@@ -58,6 +59,8 @@ pub struct Route {
     answering: Option<Answering>,
     /// The order status files the route writes for the cart, when it does.
     status_updates: Option<StatusUpdates>,
+    /// How the route reconciles inventory with the cart's stock export, when it does.
+    reconciliation: Option<Reconciliation>,
     matcher: globset::GlobMatcher,
     staging_dir: PathBuf,
     config_path: PathBuf,
@@ -208,6 +211,11 @@ impl Route {
             })?),
             None => None,
         };
+        let reconciliation = route
+            .reconcile
+            .as_ref()
+            .map(Reconciliation::new)
+            .transpose()?;
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
             .compile_matcher();
@@ -220,6 +228,7 @@ impl Route {
             transform,
             answering,
             status_updates,
+            reconciliation,
             matcher,
             staging_dir: config.agent.state_dir.join("staging").join(&route.name),
             config_path: config.path.clone(),
@@ -269,6 +278,11 @@ impl Route {
     fn processing_path(&self, row: &FileRow) -> PathBuf {
         self.processing_dir()
             .join(processing_name(row.id, &row.name))
+    }
+
+    /// Where the discrepancy report of a file waits until it is delivered.
+    fn report_path(&self, row: &FileRow) -> PathBuf {
+        self.staging_dir.join(format!("{}.discrepancies", row.id))
     }
 
     /// Where the order status rows of a file wait until it is delivered.
@@ -511,6 +525,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
             ),
             State::Delivering => deliver(route, ledger, &row),
             State::Delivered => write_status_file(route, ledger, &row)
+                .and_then(|()| write_report(route, ledger, &row))
                 .and_then(|()| archive(route, ledger, &row, State::Done))
                 .map(|()| {
                     Some(Outcome::Delivered {
@@ -623,6 +638,19 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         ..WriteContext::now()
     };
     let mut statuses = stage_statuses(route, row)?;
+    let mut stock = match route.reconciliation {
+        Some(_) => Some(WarehouseStock::new().map_err(|e| {
+            StepError::Transient(format!("could not start the inventory reconciliation: {e}"))
+        })?),
+        None => None,
+    };
+    let mut taps: Vec<&mut dyn DocumentTap> = Vec::new();
+    if let Some(statuses) = statuses.as_mut() {
+        taps.push(statuses);
+    }
+    if let Some(stock) = stock.as_mut() {
+        taps.push(stock);
+    }
     let result = format::convert_tapped(
         conversion,
         &context,
@@ -630,8 +658,9 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Some(row.size),
         Box::new(&mut hashing),
         MAX_PROBLEMS,
-        statuses.as_mut().map(|s| s as &mut dyn DocumentTap),
+        (!taps.is_empty()).then_some(&mut taps),
     );
+    drop(taps);
     if let Some(answering) = &route.answering
         && !matches!(result, Err(ConvertError::Io(_)))
     {
@@ -646,8 +675,13 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
             info!(route = route.name(), file = row.name.as_str(), acknowledgment = %path.display(), "997 written");
         }
     }
-    if let (Ok(_), Some(statuses)) = (&result, statuses) {
-        statuses.finish()?;
+    if result.is_ok() {
+        if let Some(statuses) = statuses {
+            statuses.finish()?;
+        }
+        if let (Some(reconciliation), Some(stock)) = (&route.reconciliation, stock) {
+            reconcile(route, ledger, row, reconciliation, stock)?;
+        }
     }
     let converted = match result {
         Ok(converted) => converted,
@@ -687,6 +721,55 @@ fn stage_statuses(route: &Route, row: &FileRow) -> Result<Option<StagedStatus>, 
     Ok(Some(
         updates.stage(&route.status_path(row), &taken.to_string())?,
     ))
+}
+
+/// Compares the inventory a conversion wrote with the cart's stock export, staging the
+/// discrepancy report and recording what it found.
+fn reconcile(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    reconciliation: &Reconciliation,
+    stock: WarehouseStock,
+) -> Result<(), StepError> {
+    match reconciliation.finish(stock, &route.report_path(row))? {
+        Some(found) => {
+            ledger.reconciled(row.id, route.name(), &found)?;
+            info!(
+                route = route.name(),
+                file = row.name.as_str(),
+                compared = found.compared,
+                differences = found.differences,
+                cart_only = found.cart_only,
+                warehouse_only = found.warehouse_only,
+                "inventory reconciled: {found}"
+            );
+        }
+        None => warn!(
+            route = route.name(),
+            file = row.name.as_str(),
+            "no stock export from the cart to reconcile with; the inventory goes on unreconciled"
+        ),
+    }
+    Ok(())
+}
+
+/// Writes the discrepancy report staged for a delivered `row` into the route's report folder.
+fn write_report(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
+    let Some(reconciliation) = &route.reconciliation else {
+        return Ok(());
+    };
+    if let Some(path) = side_files::publish(
+        ledger,
+        row.id,
+        "discrepancies",
+        &route.report_path(row),
+        &reconciliation.report_folder,
+        &format!("{}.discrepancies.csv", side_files::stem(&row.name)),
+    )? {
+        info!(route = route.name(), file = row.name.as_str(), report = %path.display(), "discrepancy report written");
+    }
+    Ok(())
 }
 
 /// Writes the order status file staged for a delivered `row` into the route's status folder.
@@ -949,7 +1032,11 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
-        for staged in [route.staged_path(row), route.status_path(row)] {
+        for staged in [
+            route.staged_path(row),
+            route.status_path(row),
+            route.report_path(row),
+        ] {
             fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
         }
     }
@@ -1044,6 +1131,7 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         if !route.transform.is_passthrough() {
             fsutil::remove_if_present(&route.staged_path(row))?;
             fsutil::remove_if_present(&route.status_path(row))?;
+            fsutil::remove_if_present(&route.report_path(row))?;
         }
         // The whole file is in the error folder now: a part split from it earlier would repeat it.
         if let Some(part) = &row.rejected_path {

@@ -16,6 +16,7 @@ pub mod model;
 pub mod naming;
 pub mod platform;
 pub mod priority;
+pub mod reconcile;
 pub mod report;
 pub mod side_files;
 pub mod status_updates;

@@ -1,6 +1,6 @@
 //! Order status updates in the agent: a route with `status_updates` writes, for every file it
 //! moves, a status file for the cart (`format/order_status.rs`) into a local folder. Rows are
-//! staged while the file is converted (one per document written, by [`StatusTap`]) or while a
+//! staged while the file is converted (one per document written, by [`StagedStatus`]) or while a
 //! partner's 997s are read, flushed to disk with the staged output, and written to the folder
 //! once the file is delivered: under a name the ledger records first, by temporary name and
 //! rename, so a redo writes the same bytes to the same name. Every row states the time the file

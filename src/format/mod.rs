@@ -734,6 +734,12 @@ pub trait DocumentTap {
     fn written(&mut self, document: &Document) -> io::Result<()>;
 }
 
+impl DocumentTap for Vec<&mut dyn DocumentTap> {
+    fn written(&mut self, document: &Document) -> io::Result<()> {
+        self.iter_mut().try_for_each(|tap| tap.written(document))
+    }
+}
+
 /// [`convert`], showing every document written to `tap`.
 pub fn convert_tapped<'o>(
     conversion: &Conversion,

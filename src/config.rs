@@ -242,6 +242,20 @@ pub struct ReconcileConfig {
     pub min_percent: f64,
 }
 
+/// One of a route's `also` outputs: the same documents through another writer, into a local
+/// folder (the refund requests and restock adjustments of return receipts, for instance).
+#[derive(Debug, Clone)]
+pub struct AlsoConfig {
+    /// Writer format name.
+    pub writer: String,
+    /// Its options.
+    pub writer_options: format::Options,
+    /// The local folder the files go to.
+    pub folder: PathBuf,
+    /// Template of the file's name.
+    pub name: NameTemplate,
+}
+
 /// One route (`[[routes]]`).
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
@@ -269,6 +283,8 @@ pub struct RouteConfig {
     pub status_updates: Option<StatusUpdatesConfig>,
     /// How the route reconciles inventory with the cart's stock export, when it does.
     pub reconcile: Option<ReconcileConfig>,
+    /// More outputs of the same documents, each through its own writer into a local folder.
+    pub also: Vec<AlsoConfig>,
     /// Local archive folder (dated subfolders below it).
     pub archive: PathBuf,
     /// How long archived files are kept; forever when unset.
@@ -384,6 +400,7 @@ struct RawRoute {
     acknowledge: Option<RawAcknowledge>,
     status_updates: Option<RawStatusUpdates>,
     reconcile: Option<RawReconcile>,
+    also: Option<Vec<RawAlso>>,
     archive: Option<String>,
     archive_retention: Option<String>,
     errors: Option<String>,
@@ -401,6 +418,14 @@ struct RawSource {
     done_marker: Option<String>,
     stable_for: Option<String>,
     remote_archive: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAlso {
+    writer: Option<String>,
+    writer_options: Option<format::Options>,
+    folder: Option<String>,
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -622,6 +647,9 @@ impl Config {
             }
             if let Some(updates) = &route.status_updates {
                 std::fs::create_dir_all(&updates.folder)?;
+            }
+            for also in &route.also {
+                std::fs::create_dir_all(&also.folder)?;
             }
             if let Some(reconcile) = &route.reconcile {
                 std::fs::create_dir_all(&reconcile.cart_export)?;
@@ -845,6 +873,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
 
     let mut seen_names = HashSet::new();
     let mut routes = Vec::new();
+    let raw_partners = raw.partners;
     for (i, r) in raw.routes.into_iter().enumerate() {
         let key = format!("routes[{i}]");
         let name = problems.required(&format!("{key}.name"), r.name.as_ref());
@@ -953,7 +982,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             acknowledge_config(
                 a,
                 &reader,
-                &raw.partners,
+                &raw_partners,
                 base,
                 &format!("{key}.acknowledge"),
                 problems,
@@ -1020,10 +1049,43 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             }
             (!cart_export.is_empty() && !report_folder.is_empty()).then_some(config)
         });
+        let also = r
+            .also
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(n, raw)| {
+                let k = format!("{key}.also[{n}]");
+                let writer = problems.required(&format!("{k}.writer"), raw.writer.as_ref());
+                let folder = problems.required(&format!("{k}.folder"), raw.folder.as_ref());
+                let writer_options = named_partner(
+                    raw.writer_options.unwrap_or_default(),
+                    &raw_partners,
+                    &format!("{k}.writer_options.partner"),
+                    problems,
+                );
+                if !writer.is_empty()
+                    && let Err(found) = format::writer(&writer, &writer_options)
+                {
+                    for p in found {
+                        problems.push(format!("{k}.{}", p.key), p.message);
+                    }
+                }
+                let name = NameTemplate::parse(raw.name.as_deref().unwrap_or("{stem}.csv"))
+                    .map_err(|e| problems.push(format!("{k}.name"), e))
+                    .ok()?;
+                (!writer.is_empty() && !folder.is_empty()).then(|| AlsoConfig {
+                    writer,
+                    writer_options,
+                    folder: resolve(base, &folder),
+                    name,
+                })
+            })
+            .collect();
         let reader_options = r.reader_options.unwrap_or_default();
         let writer_options = named_partner(
             r.writer_options.unwrap_or_default(),
-            &raw.partners,
+            &raw_partners,
             &format!("{key}.writer_options.partner"),
             problems,
         );
@@ -1135,6 +1197,7 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             acknowledge,
             status_updates,
             reconcile,
+            also,
             archive,
             archive_retention,
             errors,

@@ -17,7 +17,7 @@ use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
 use crate::acknowledgments::{self, AckError, Answering};
-use crate::config::{Config, DestinationConfig, OnConflict, RouteConfig};
+use crate::config::{AlsoConfig, Config, DestinationConfig, OnConflict, RouteConfig};
 use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
 use crate::format::x12::writer::Partner;
 use crate::format::{self, ControlNumbers, ConvertError, DocumentTap, Transform, WriteContext};
@@ -27,7 +27,7 @@ use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
 use crate::reconcile::{Reconciliation, WarehouseStock};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
-use crate::side_files::{self, SideFileError};
+use crate::side_files::{self, SideFileError, StagedOutput};
 use crate::status_updates::{self, StagedStatus, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
@@ -61,6 +61,8 @@ pub struct Route {
     status_updates: Option<StatusUpdates>,
     /// How the route reconciles inventory with the cart's stock export, when it does.
     reconciliation: Option<Reconciliation>,
+    /// More outputs of the same documents: each writer, and where its files go.
+    also: Vec<(Box<dyn format::WriterFormat>, AlsoConfig)>,
     matcher: globset::GlobMatcher,
     staging_dir: PathBuf,
     config_path: PathBuf,
@@ -216,6 +218,21 @@ impl Route {
             .as_ref()
             .map(Reconciliation::new)
             .transpose()?;
+        let also = route
+            .also
+            .iter()
+            .map(|a| {
+                format::writer(&a.writer, &a.writer_options)
+                    .map(|w| (w, a.clone()))
+                    .map_err(|problems| {
+                        problems
+                            .into_iter()
+                            .map(|p| format!("also: {}: {}", p.key, p.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         let matcher = globset::Glob::new(&route.from.pattern)
             .map_err(|e| e.to_string())?
             .compile_matcher();
@@ -229,6 +246,7 @@ impl Route {
             answering,
             status_updates,
             reconciliation,
+            also,
             matcher,
             staging_dir: config.agent.state_dir.join("staging").join(&route.name),
             config_path: config.path.clone(),
@@ -278,6 +296,18 @@ impl Route {
     fn processing_path(&self, row: &FileRow) -> PathBuf {
         self.processing_dir()
             .join(processing_name(row.id, &row.name))
+    }
+
+    /// Where the `also` output `n` of a file waits until it is delivered.
+    fn also_path(&self, row: &FileRow, n: usize) -> PathBuf {
+        self.staging_dir.join(format!("{}.also-{n}", row.id))
+    }
+
+    /// Every staged side output of a file.
+    fn side_paths(&self, row: &FileRow) -> Vec<PathBuf> {
+        let mut paths = vec![self.status_path(row), self.report_path(row)];
+        paths.extend((0..self.also.len()).map(|n| self.also_path(row, n)));
+        paths
     }
 
     /// Where the discrepancy report of a file waits until it is delivered.
@@ -526,6 +556,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
             State::Delivering => deliver(route, ledger, &row),
             State::Delivered => write_status_file(route, ledger, &row)
                 .and_then(|()| write_report(route, ledger, &row))
+                .and_then(|()| write_also(route, ledger, &row))
                 .and_then(|()| archive(route, ledger, &row, State::Done))
                 .map(|()| {
                     Some(Outcome::Delivered {
@@ -644,7 +675,18 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         })?),
         None => None,
     };
+    let mut also = route
+        .also
+        .iter()
+        .enumerate()
+        .map(|(n, (writer, _))| {
+            StagedOutput::new(writer.as_ref(), &route.also_path(row, n), &context)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut taps: Vec<&mut dyn DocumentTap> = Vec::new();
+    for output in &mut also {
+        taps.push(output);
+    }
     if let Some(statuses) = statuses.as_mut() {
         taps.push(statuses);
     }
@@ -678,6 +720,9 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     if result.is_ok() {
         if let Some(statuses) = statuses {
             statuses.finish()?;
+        }
+        for output in also {
+            output.finish()?;
         }
         if let (Some(reconciliation), Some(stock)) = (&route.reconciliation, stock) {
             reconcile(route, ledger, row, reconciliation, stock)?;
@@ -750,6 +795,26 @@ fn reconcile(
             file = row.name.as_str(),
             "no stock export from the cart to reconcile with; the inventory goes on unreconciled"
         ),
+    }
+    Ok(())
+}
+
+/// Writes the `also` outputs staged for a delivered `row` into their folders.
+fn write_also(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
+    for (n, (_, also)) in route.also.iter().enumerate() {
+        let name = also.name.render(&NameContext {
+            source_name: &row.name,
+            route: route.name(),
+            claimed_at: local_time(row.claimed_at_ms),
+            id: row.id,
+        });
+        let kind = format!("also-{n}");
+        let staged = route.also_path(row, n);
+        if let Some(path) =
+            side_files::publish(ledger, row.id, &kind, &staged, &also.folder, &name)?
+        {
+            info!(route = route.name(), file = row.name.as_str(), output = %path.display(), "additional output written");
+        }
     }
     Ok(())
 }
@@ -1032,11 +1097,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
-        for staged in [
-            route.staged_path(row),
-            route.status_path(row),
-            route.report_path(row),
-        ] {
+        for staged in std::iter::once(route.staged_path(row)).chain(route.side_paths(row)) {
             fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
         }
     }
@@ -1130,8 +1191,9 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         }
         if !route.transform.is_passthrough() {
             fsutil::remove_if_present(&route.staged_path(row))?;
-            fsutil::remove_if_present(&route.status_path(row))?;
-            fsutil::remove_if_present(&route.report_path(row))?;
+            for staged in route.side_paths(row) {
+                fsutil::remove_if_present(&staged)?;
+            }
         }
         // The whole file is in the error folder now: a part split from it earlier would repeat it.
         if let Some(part) = &row.rejected_path {

@@ -4,11 +4,13 @@
 //! name and a crash never leaves half a file under it.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::format::{DocumentTap, DocumentWriter, FormatError, WriteContext, WriterFormat};
 use crate::fsutil;
 use crate::ledger::{Ledger, LedgerError};
+use crate::model::{Document, DocumentKind};
 use crate::platform;
 
 /// Why a side output could not be staged or written.
@@ -80,4 +82,51 @@ pub fn stem(name: &str) -> String {
     Path::new(name)
         .file_stem()
         .map_or_else(|| name.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// One of a route's `also` outputs being staged: the documents a conversion writes that its
+/// writer takes, written through that writer into a staged file.
+pub struct StagedOutput {
+    writer: Box<dyn DocumentWriter>,
+    accepts: &'static [DocumentKind],
+    file: File,
+    path: PathBuf,
+}
+
+impl StagedOutput {
+    /// Starts staging `format`'s output at `staged`.
+    pub fn new(
+        format: &dyn WriterFormat,
+        staged: &Path,
+        context: &WriteContext,
+    ) -> Result<StagedOutput, SideFileError> {
+        let file = File::create(staged).map_err(io_at(staged))?;
+        let out = BufWriter::new(file.try_clone().map_err(io_at(staged))?);
+        Ok(StagedOutput {
+            writer: format.begin(Box::new(out), context),
+            accepts: format.accepts(),
+            file,
+            path: staged.to_path_buf(),
+        })
+    }
+
+    /// Ends the output and flushes it to disk.
+    pub fn finish(self) -> Result<(), SideFileError> {
+        self.writer.finish().map_err(io_at(&self.path))?;
+        self.file.sync_all().map_err(io_at(&self.path))
+    }
+}
+
+impl DocumentTap for StagedOutput {
+    fn written(&mut self, document: &Document) -> io::Result<()> {
+        if !self.accepts.contains(&document.kind()) {
+            return Ok(());
+        }
+        self.writer.write(document).map_err(|e| match e {
+            FormatError::Io(e) => e,
+            FormatError::Data(p) => io::Error::other(format!(
+                "an `also` output cannot take a document the main output took: {p}"
+            )),
+        })
+    }
 }

@@ -161,6 +161,7 @@ reader = "canonical-orders-csv"
 writer = "canonical-orders-csv"
 to = { endpoint = "warehouse", dir = "orders" }
 status_updates = { format = "magento-status-csv", options = { statuses = { shiped = "x" } } }
+also = [ { writer = "refunds-csv" } ]
 "#,
     );
     let check = wrong.cmd(&["check"]);
@@ -170,7 +171,49 @@ status_updates = { format = "magento-status-csv", options = { statuses = { shipe
     for expected in [
         "routes[0].status_updates.folder",
         "routes[0].status_updates.format: unknown status format \"magento-status-csv\"",
+        "routes[0].also[0].writer: unknown format \"refunds-csv\"",
+        "routes[0].also[0].folder",
     ] {
         assert!(said.contains(expected), "{expected} in:\n{said}");
     }
+}
+
+#[test]
+fn a_return_gives_the_cart_refund_requests_restock_adjustments_and_returned_statuses() {
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "returns"
+from = { endpoint = "warehouse", dir = "returns", pattern = "*.edi" }
+reader = "x12-947"
+writer = "refund-requests-csv"
+to = { endpoint = "cart", dir = "refunds", name = "{stem}.csv" }
+also = [ { writer = "restock-adjustments-csv", folder = "cart/restock", name = "{stem}.restock.csv" } ]
+status_updates = { folder = "cart/status" }
+"#,
+    );
+    let fixture = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/947/returns-adjustments.edi"),
+    )
+    .unwrap();
+    sandbox.drop_file("warehouse/returns", "adjust.edi", &fixture);
+    sandbox.once_expecting(0);
+    // RMA-77: one red mug back on the shelf, one damaged, a T-shirt back; RMA-78: three blue
+    // mugs written off.
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("cart/refunds/adjust.csv")).unwrap(),
+        "order_id,rma_id,sku,quantity_restocked,quantity_damaged,condition,received_date\n\
+         #1001,RMA-77,MUG-RED,1,1,damaged,2026-11-25\n\
+         #1001,RMA-77,TEE-M-BLK,1,0,resellable,2026-11-25\n\
+         #1002,RMA-78,MUG-BLU,0,3,damaged,2026-11-25\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path("cart/restock/adjust.restock.csv")).unwrap(),
+        "sku,adjustment,reason,reference\nMUG-RED,1,return,RMA-77\nTEE-M-BLK,1,return,RMA-77\n"
+    );
+    assert_eq!(
+        statuses(&sandbox, "cart/status/adjust.status.csv"),
+        ["#1001,returned,RMA-77", "#1002,returned,RMA-78"]
+    );
+    assert!(sandbox.all_files_below("var/state/staging").is_empty());
 }

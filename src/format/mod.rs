@@ -18,6 +18,8 @@ mod mapped_xml;
 pub mod mapping;
 pub mod order_status;
 mod orders;
+mod refund_requests_csv;
+mod restock_adjustments_csv;
 pub mod shipping;
 mod shopify_fulfillments_csv;
 mod shopify_inventory_csv;
@@ -357,6 +359,8 @@ pub const WRITERS: &[&str] = &[
     X12_945,
     X12_846,
     X12_180,
+    refund_requests_csv::NAME,
+    restock_adjustments_csv::NAME,
 ];
 
 /// A canonical XML reader.
@@ -537,6 +541,12 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         X12_180 => Ok(Box::new(x12::return_authorization_180::writer(options)?)),
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
+        )),
+        refund_requests_csv::NAME => Ok(Box::new(refund_requests_csv::RefundRequestsCsv::writer(
+            options,
+        )?)),
+        restock_adjustments_csv::NAME => Ok(Box::new(
+            restock_adjustments_csv::RestockAdjustmentsCsv::writer(options)?,
         )),
         _ => Err(vec![FormatProblem {
             key: "writer".into(),

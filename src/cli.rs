@@ -101,6 +101,10 @@ pub enum Command {
         /// Where to put them.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Start from one of the complete examples instead of the local demo:
+        /// shopify-x12, woocommerce-csv or cart-sftp.
+        #[arg(long)]
+        example: Option<String>,
     },
 }
 
@@ -135,7 +139,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                 file,
             );
         }
-        Command::Init { dir } => return init(dir),
+        Command::Init { dir, example } => return init(dir, example.as_deref()),
         command => match Config::load(&config_path) {
             Err(e) => {
                 eprintln!("{e}");
@@ -605,30 +609,84 @@ fn convert(
     }
 }
 
-fn init(dir: &Path) -> ExitCode {
+/// The complete example configs (`config/examples/`), by name.
+const EXAMPLES: [(&str, &str); 3] = [
+    (
+        "shopify-x12",
+        include_str!("../config/examples/shopify-x12.toml"),
+    ),
+    (
+        "woocommerce-csv",
+        include_str!("../config/examples/woocommerce-csv.toml"),
+    ),
+    (
+        "cart-sftp",
+        include_str!("../config/examples/cart-sftp.toml"),
+    ),
+];
+
+fn init(dir: &Path, example: Option<&str>) -> ExitCode {
     let path = dir.join("cartferry.toml");
     if path.exists() {
         eprintln!("{} already exists; nothing was changed", path.display());
         return ExitCode::FAILURE;
     }
     // The bundled demo config lives in config/ and points at ../var; a new install keeps its
-    // folders beside its config.
-    let text = CONFIG_TEMPLATE.replace("\"../var/", "\"var/");
+    // folders beside its config. The examples are written for a folder of their own.
+    let text = match example {
+        None => CONFIG_TEMPLATE.replace("\"../var/", "\"var/"),
+        Some(name) => match EXAMPLES.iter().find(|(n, _)| *n == name) {
+            Some((_, text)) => text.to_string(),
+            None => {
+                let known: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
+                eprintln!(
+                    "cartferry init: there is no example \"{name}\"; the examples are {}",
+                    known.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let keys = match example {
+        Some(_) => std::fs::create_dir_all(dir.join("keys")),
+        None => Ok(()),
+    };
     let result = fsutil::write_whole(&path, text.as_bytes())
+        .and(keys)
         .map_err(|e| e.to_string())
-        .and_then(|()| Config::load(&path).map_err(|e| e.to_string()))
-        .and_then(|config| prepare(&config, &endpoint::open_all(&config)));
+        .and_then(|()| {
+            Config::parse_keeping(&path, &text).map_err(|problems| {
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        })
+        .and_then(|(config, problems)| {
+            prepare(&config, &endpoint::open_all(&config)).map(|()| problems)
+        });
     match result {
-        Ok(()) => {
+        Ok(problems) => {
             println!(
                 "wrote {} and its folders under {}",
                 path.display(),
-                dir.join("var").display()
+                dir.display()
             );
-            println!(
-                "next: edit it, then run `cartferry --config {} check`",
-                path.display()
-            );
+            if problems.is_empty() {
+                println!(
+                    "next: edit it, then run `cartferry --config {} check`",
+                    path.display()
+                );
+            } else {
+                println!(
+                    "still to do before `cartferry --config {} check` passes (see the comments at the top of the file):",
+                    path.display()
+                );
+                for p in problems {
+                    println!("  - {p}");
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -599,6 +599,16 @@ impl Config {
 
     /// Validates config text as if read from `path` (which anchors relative paths).
     pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<Problem>> {
+        match Config::parse_keeping(path, text)? {
+            (config, problems) if problems.is_empty() => Ok(config),
+            (_, problems) => Err(problems),
+        }
+    }
+
+    /// Like [`Config::parse`], but gives the config back with its problems when the text is
+    /// valid TOML of the right shape (`init` creates the folders of a config whose key files
+    /// are still to come).
+    pub fn parse_keeping(path: &Path, text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
         let mut problems = Problems::default();
         let mut unknown = Vec::new();
         let deserializer = toml::Deserializer::parse(text).map_err(|e| {
@@ -623,11 +633,7 @@ impl Config {
         let path = normalise(&path);
         let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         let config = build(&base, &path, raw, &mut problems);
-        if problems.0.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems.0)
-        }
+        Ok((config, problems.0))
     }
 
     /// The route with this name.

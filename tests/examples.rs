@@ -1,0 +1,78 @@
+//! The example configs in config/examples/ are valid, and `cartferry init --example NAME` writes
+//! one with its folder tree and says what is left to do.
+
+mod support;
+
+use std::path::Path;
+
+const EXAMPLES: [&str; 3] = ["shopify-x12", "woocommerce-csv", "cart-sftp"];
+
+/// Puts stand-in key files where an example expects them, so only their content is fake.
+fn fake_keys(dir: &Path) {
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for name in [
+        "id_ed25519",
+        "cart_ed25519",
+        "threepl_ed25519",
+        "known_hosts",
+    ] {
+        std::fs::write(dir.join("keys").join(name), "").unwrap();
+    }
+}
+
+#[test]
+fn every_example_config_is_valid_once_its_keys_exist() {
+    for name in EXAMPLES {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("config/examples/{name}.toml")),
+        )
+        .unwrap();
+        let path = dir.path().join("cartferry.toml");
+        std::fs::write(&path, text).unwrap();
+        fake_keys(dir.path());
+        if let Err(e) = cartferry::config::Config::load(&path) {
+            panic!("{name}: {e}");
+        }
+    }
+}
+
+#[test]
+fn init_writes_an_example_with_its_folders_and_the_steps_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::binary())
+        .args(["init", "--example", "shopify-x12"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(dir.path().join("cartferry.toml").is_file());
+    for folder in [
+        "var/cart/outbox/orders",
+        "var/cart/inbox/status",
+        "var/outbox/997",
+        "var/state",
+        "keys",
+    ] {
+        assert!(dir.path().join(folder).is_dir(), "{folder}; {said}");
+    }
+    assert!(
+        said.contains("keys/id_ed25519"),
+        "the missing key is named: {said}"
+    );
+
+    let unknown = std::process::Command::new(support::binary())
+        .args(["init", "--example", "magento"])
+        .arg(dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("shopify-x12, woocommerce-csv, cart-sftp"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

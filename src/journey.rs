@@ -1206,6 +1206,19 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not move the file to the error folder yet; will try again");
         return Ok(());
     }
+    // A downloaded source now lies in the error folder: the server's copy goes (deleted, or
+    // moved to the remote archive), or it would be taken and fail again on every pass. A source
+    // never downloaded stays where it is.
+    if route.source_dir.is_none() && target.is_file() {
+        match remove_remote_source(route, row) {
+            Ok(()) => {}
+            Err(StepError::Ledger(e)) => return Err(e),
+            Err(StepError::Transient(e) | StepError::Permanent(Failure { reason: e, .. })) => {
+                warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not remove the failed file from the server yet; will try again");
+                return Ok(());
+            }
+        }
+    }
     if let (Some(name), Some(destination)) = (&row.output_name, &route.destination) {
         let _ = destination
             .endpoint

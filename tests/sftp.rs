@@ -172,6 +172,33 @@ fn sftp_sources_can_be_moved_to_a_remote_archive_instead_of_deleted() {
 }
 
 #[test]
+fn a_bad_remote_file_goes_to_the_error_folder_once_and_leaves_the_server() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace(
+            "name = \"down\"",
+            "name = \"down\"\nerrors = \"var/errors/down\"",
+        )
+        .replace(
+            "reader = \"passthrough\"\nwriter = \"passthrough\"\nto = { endpoint = \"cart\", dir = \"in\" }",
+            "reader = \"canonical-shipments-csv\"\nwriter = \"canonical-shipments-csv\"\nto = { endpoint = \"cart\", dir = \"in\" }",
+        );
+    fs::write(sandbox.config(), config).unwrap();
+    fs::write(sshd.path("root/out/bad.csv"), b"not,a,shipment\n1,2,3\n").unwrap();
+    sandbox.once_expecting(1);
+    assert!(list_files(&sshd.path("root/out")).is_empty(), "the server's copy is gone");
+    assert_eq!(
+        list_files(&sandbox.path("var/errors/down")),
+        ["bad.csv", "bad.csv.error.txt"]
+    );
+    // Later passes find nothing more to take.
+    sandbox.once_expecting(0);
+    assert_eq!(list_files(&sandbox.path("var/errors/down")).len(), 2);
+}
+
+#[test]
 fn a_remote_file_still_growing_is_not_taken_until_it_is_stable() {
     let sshd = Sshd::start();
     let sandbox = download_sandbox(&sshd, ", stable_for = \"700ms\"");

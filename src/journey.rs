@@ -25,7 +25,7 @@ use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
-use crate::reconcile::{Reconciliation, WarehouseStock};
+use crate::reconcile::{Compared, Reconciliation, WarehouseStock};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
 use crate::side_files::{self, SideFileError, StagedOutput};
 use crate::status_updates::{self, StagedStatus, StatusUpdates};
@@ -777,23 +777,43 @@ fn reconcile(
     reconciliation: &Reconciliation,
     stock: WarehouseStock,
 ) -> Result<(), StepError> {
+    let (route_name, file) = (route.name(), row.name.as_str());
     match reconciliation.finish(stock, &route.report_path(row))? {
-        Some(found) => {
-            ledger.reconciled(row.id, route.name(), &found)?;
+        Compared::Done {
+            found,
+            skipped_rows,
+        } => {
+            ledger.reconciled(row.id, route_name, &found)?;
             info!(
-                route = route.name(),
-                file = row.name.as_str(),
+                route = route_name,
+                file,
                 compared = found.compared,
                 differences = found.differences,
                 cart_only = found.cart_only,
                 warehouse_only = found.warehouse_only,
                 "inventory reconciled: {found}"
             );
+            if skipped_rows > 0 {
+                warn!(
+                    route = route_name,
+                    file,
+                    export = found.cart_export.as_str(),
+                    skipped_rows,
+                    "rows of the cart's stock export could not be read and were left out of the reconciliation"
+                );
+            }
         }
-        None => warn!(
-            route = route.name(),
-            file = row.name.as_str(),
+        Compared::NoExport => warn!(
+            route = route_name,
+            file,
             "no stock export from the cart to reconcile with; the inventory goes on unreconciled"
+        ),
+        Compared::Unreadable { export, problem } => warn!(
+            route = route_name,
+            file,
+            export = export.as_str(),
+            problem = problem.as_str(),
+            "the cart's stock export cannot be read; the inventory goes on unreconciled"
         ),
     }
     Ok(())

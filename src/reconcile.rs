@@ -19,6 +19,27 @@ use crate::ledger::Reconciled;
 use crate::model::Document;
 use crate::side_files::{SideFileError, io_at};
 
+/// How a reconciliation went.
+#[derive(Debug)]
+pub enum Compared {
+    /// Compared; the report is staged.
+    Done {
+        /// What it found.
+        found: Reconciled,
+        /// Rows of the cart's export that could not be read and were left out.
+        skipped_rows: u64,
+    },
+    /// The cart's folder holds no export.
+    NoExport,
+    /// The cart's newest export cannot be read at all.
+    Unreadable {
+        /// Its name.
+        export: String,
+        /// Why, with its position.
+        problem: String,
+    },
+}
+
 /// SQLite's page cache for one reconciliation, in KiB.
 const CACHE_KIB: i64 = 16 * 1024;
 
@@ -75,15 +96,20 @@ impl Reconciliation {
     }
 
     /// Compares `warehouse` with the cart's newest export and writes the report to `report`.
-    /// `None` when the cart's folder holds no export (nothing to compare).
     fn reconcile(
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Option<Reconciled>, SideFileError> {
+    ) -> Result<Compared, SideFileError> {
         let Some(export) = self.newest_export().map_err(io_at(&self.export_dir))? else {
-            return Ok(None);
+            return Ok(Compared::NoExport);
         };
+        let export_name = export
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut skipped_rows = 0;
         let file = File::open(&export).map_err(io_at(&export))?;
         let db = &mut warehouse.db;
         let sql = |e: rusqlite::Error| io_at(report)(io::Error::other(e));
@@ -95,23 +121,21 @@ impl Reconciliation {
                     Ok(Item::Document(Document::InventoryRecord(r), _)) => {
                         add.execute(params![r.sku, r.on_hand]).map_err(sql)?;
                     }
+                    Ok(Item::Rejected(..)) => skipped_rows += 1,
                     Ok(_) => {}
                     Err(format::FormatError::Io(e)) => return Err(io_at(&export)(e)),
                     Err(format::FormatError::Data(p)) => {
-                        return Err(io_at(&export)(io::Error::other(format!(
-                            "the cart's stock export cannot be read: {p}"
-                        ))));
+                        return Ok(Compared::Unreadable {
+                            export: export_name,
+                            problem: p.to_string(),
+                        });
                     }
                 }
             }
         }
         tx.commit().map_err(sql)?;
         let mut found = Reconciled {
-            cart_export: export
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
+            cart_export: export_name,
             ..Reconciled::default()
         };
         let out = File::create(report).map_err(io_at(report))?;
@@ -160,7 +184,10 @@ impl Reconciliation {
             .map_err(|e| io_at(report)(e.into_error()))?;
         out.flush().map_err(io_at(report))?;
         out.get_ref().sync_all().map_err(io_at(report))?;
-        Ok(Some(found))
+        Ok(Compared::Done {
+            found,
+            skipped_rows,
+        })
     }
 
     /// Whether quantities `cart` and `warehouse` differ enough to report: by at least
@@ -234,7 +261,7 @@ impl Reconciliation {
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Option<Reconciled>, SideFileError> {
+    ) -> Result<Compared, SideFileError> {
         warehouse
             .close()
             .map_err(|e| io_at(report)(io::Error::other(e)))?;

@@ -118,3 +118,26 @@ fn a_million_skus_reconcile_to_exactly_the_planted_discrepancies() {
     let listed: Vec<&str> = report.lines().skip(1).collect();
     assert_eq!(listed, expected);
 }
+
+#[test]
+fn an_unreadable_cart_export_leaves_the_inventory_unreconciled_but_delivered() {
+    let sandbox = Sandbox::with_routes(ROUTE);
+    sandbox.drop_file(
+        "cart/exports",
+        "stock-1.csv",
+        b"Handle,SKU,Qty\nmug,MUG,3\n",
+    );
+    sandbox.drop_file(
+        "warehouse/stock",
+        "snapshot.csv",
+        format!("{HEADER}A,WH1,1,1\n").as_bytes(),
+    );
+    let out = sandbox.once_expecting(0);
+    assert_eq!(sandbox.files("cart/inventory"), ["snapshot.csv"]);
+    assert!(sandbox.files("var/reports").is_empty());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("the cart's stock export cannot be read") && log.contains("on_hand"),
+        "{log}"
+    );
+}

@@ -188,7 +188,10 @@ fn a_bad_remote_file_goes_to_the_error_folder_once_and_leaves_the_server() {
     fs::write(sandbox.config(), config).unwrap();
     fs::write(sshd.path("root/out/bad.csv"), b"not,a,shipment\n1,2,3\n").unwrap();
     sandbox.once_expecting(1);
-    assert!(list_files(&sshd.path("root/out")).is_empty(), "the server's copy is gone");
+    assert!(
+        list_files(&sshd.path("root/out")).is_empty(),
+        "the server's copy is gone"
+    );
     assert_eq!(
         list_files(&sandbox.path("var/errors/down")),
         ["bad.csv", "bad.csv.error.txt"]

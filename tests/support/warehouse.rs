@@ -23,8 +23,11 @@ pub struct Warehouse {
     next_control: u64,
     /// Orders received, by id.
     pub orders: BTreeMap<String, Order>,
-    /// Order ids cancelled (W05*F) after or before their order arrived.
+    /// Order ids cancelled (W05*F, or a cancel in a holds CSV) after or before their order
+    /// arrived.
     pub cancelled: BTreeSet<String>,
+    /// Order ids on hold now (holds CSV: a hold not yet released).
+    pub held: BTreeSet<String>,
     /// RMA numbers received in 180s.
     pub rmas: BTreeSet<String>,
     /// Groups the store acknowledged with its 997s: (GS01, GS06, AK9 status).
@@ -51,6 +54,7 @@ impl Warehouse {
             next_control: 500,
             orders: BTreeMap::new(),
             cancelled: BTreeSet::new(),
+            held: BTreeSet::new(),
             rmas: BTreeSet::new(),
             acknowledged: Vec::new(),
             reject: BTreeSet::new(),
@@ -81,30 +85,58 @@ impl Warehouse {
         fs::rename(&hidden, out.join(name)).unwrap();
     }
 
-    /// Takes every complete file in `in/` (oldest name first), reads it, answers its 940 and 180
-    /// groups with a 997 in `out/`, and moves it to `in/done/`. Returns how many it took.
+    /// Takes every complete file in `in/` and `in/holds/` (oldest first, as they arrived),
+    /// reads it, answers its 940 and 180 groups with a 997 in `out/`, and moves it to
+    /// `in/done/`. Returns how many it took.
     pub fn receive(&mut self) -> usize {
-        let mut names: Vec<String> = fs::read_dir(self.root.join("in"))
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().is_file())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        names.sort_by_key(|n| {
-            let modified = fs::metadata(self.root.join("in").join(n))
-                .and_then(|m| m.modified())
-                .ok();
-            (modified, n.clone())
-        });
-        for name in &names {
-            let path = self.root.join("in").join(name);
-            let bytes = fs::read(&path).unwrap();
-            self.take(name, &bytes);
-            fs::rename(&path, self.root.join("in/done").join(name)).unwrap();
-            self.received.push(name.clone());
+        let mut files: Vec<(Option<std::time::SystemTime>, PathBuf)> = Vec::new();
+        for dir in ["in", "in/holds"] {
+            let Ok(entries) = fs::read_dir(self.root.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_file() && !name.starts_with('.') {
+                    files.push((
+                        entry.metadata().and_then(|m| m.modified()).ok(),
+                        entry.path(),
+                    ));
+                }
+            }
         }
-        names.len()
+        files.sort();
+        for (_, path) in &files {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = fs::read(path).unwrap();
+            if name.ends_with(".csv") {
+                self.take_holds(&bytes);
+            } else {
+                self.take(&name, &bytes);
+            }
+            fs::rename(path, self.root.join("in/done").join(&name)).unwrap();
+            self.received.push(name);
+        }
+        files.len()
+    }
+
+    /// Applies a canonical holds CSV in its order: hold, release, cancel.
+    fn take_holds(&mut self, bytes: &[u8]) {
+        let reader = format::reader("canonical-holds-csv", &toml::Table::new()).unwrap();
+        for item in reader.read(Box::new(bytes)) {
+            if let Item::Document(Document::OrderHold(h), _) = item.unwrap() {
+                match h.action {
+                    HoldAction::Hold => {
+                        self.held.insert(h.order_id);
+                    }
+                    HoldAction::Release => {
+                        self.held.remove(&h.order_id);
+                    }
+                    HoldAction::Cancel => {
+                        self.cancelled.insert(h.order_id);
+                    }
+                }
+            }
+        }
     }
 
     fn take(&mut self, name: &str, bytes: &[u8]) {

@@ -78,6 +78,18 @@ impl Reconciliation {
         })
     }
 
+    /// Closes the warehouse's side and reconciles it (see [`Reconciliation::reconcile`]).
+    pub fn finish(
+        &self,
+        mut warehouse: WarehouseStock,
+        report: &Path,
+    ) -> Result<Compared, SideFileError> {
+        warehouse
+            .close()
+            .map_err(|e| io_at(report)(io::Error::other(e)))?;
+        self.reconcile(warehouse, report)
+    }
+
     /// The newest file of the cart's export folder matching the pattern, if any.
     fn newest_export(&self) -> io::Result<Option<PathBuf>> {
         let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
@@ -252,19 +264,5 @@ impl DocumentTap for WarehouseStock {
             self.add(&r.sku, r.on_hand).map_err(io::Error::other)?;
         }
         Ok(())
-    }
-}
-
-impl Reconciliation {
-    /// Closes the warehouse's side and reconciles it (see [`Reconciliation::reconcile`]).
-    pub fn finish(
-        &self,
-        mut warehouse: WarehouseStock,
-        report: &Path,
-    ) -> Result<Compared, SideFileError> {
-        warehouse
-            .close()
-            .map_err(|e| io_at(report)(io::Error::other(e)))?;
-        self.reconcile(warehouse, report)
     }
 }

@@ -78,7 +78,8 @@ impl Reconciliation {
         })
     }
 
-    /// Closes the warehouse's side and reconciles it (see [`Reconciliation::reconcile`]).
+    /// Closes the warehouse's side, compares it with the cart's newest export and stages the
+    /// report at `report`.
     pub fn finish(
         &self,
         mut warehouse: WarehouseStock,

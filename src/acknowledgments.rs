@@ -17,31 +17,9 @@ use crate::format::x12::envelope::{Envelopes, TransactionSet};
 use crate::format::x12::writer::{Partner, control_key};
 use crate::format::{ControlNumbers, DataProblem, FormatError, ReaderFormat, WriteContext};
 use crate::fsutil;
-use crate::ledger::{Answer, Ledger, LedgerError, SentSet};
+use crate::ledger::{Answer, Ledger, SentSet};
 use crate::platform;
-
-/// Why an acknowledgment step could not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum AckError {
-    /// The ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// A file could not be read or written.
-    #[error("could not read or write {}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        source: io::Error,
-    },
-}
-
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> AckError + '_ {
-    move |source| AckError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
+use crate::side_files::{FileError, io_at};
 
 /// The ledger key of the partner at the other end of `set`'s interchange, as cartferry's own
 /// interchanges to it are keyed: received interchanges have sender and receiver swapped.
@@ -57,7 +35,7 @@ pub fn record_sent(
     file_id: i64,
     due: Option<std::time::Duration>,
     staged: &Path,
-) -> Result<(), AckError> {
+) -> Result<(), FileError> {
     let file = File::open(staged).map_err(io_at(staged))?;
     let mut log = ledger.record_sent(file_id, due)?;
     for set in Envelopes::new(Box::new(BufReader::new(file))) {
@@ -105,7 +83,7 @@ pub fn read(
     file_name: &str,
     max: usize,
     mut statuses: Option<&mut StatusWriter<'_>>,
-) -> Result<Reading, AckError> {
+) -> Result<Reading, FileError> {
     let file = File::open(path).map_err(io_at(path))?;
     let mut reading = Reading::default();
     for set in Envelopes::new(Box::new(BufReader::new(file))) {
@@ -162,7 +140,7 @@ impl Found<'_, '_> {
         sent: (&str, Option<String>),
         accepted: bool,
         problem: impl Fn() -> DataProblem,
-    ) -> Result<(), AckError> {
+    ) -> Result<(), FileError> {
         let (set_id, reference) = sent;
         if let (Some(statuses), Some(order_id), "940") =
             (self.statuses.as_deref_mut(), &reference, set_id)
@@ -180,7 +158,7 @@ impl Found<'_, '_> {
                     problem().value.unwrap_or_default()
                 },
             };
-            statuses.write(&update).map_err(|source| AckError::Io {
+            statuses.write(&update).map_err(|source| FileError::Io {
                 path: PathBuf::from(self.file_name),
                 source,
             })?;
@@ -204,7 +182,7 @@ fn record_ack(
     set: &TransactionSet,
     ack: &GroupAck,
     mut found: Found<'_, '_>,
-) -> Result<(), AckError> {
+) -> Result<(), FileError> {
     let partner = partner_of_received(set);
     let sent = match ack.control.parse::<u64>() {
         Ok(group) => ledger
@@ -316,7 +294,7 @@ pub fn answer(
     answering: &Answering,
     reader: &dyn ReaderFormat,
     input: &Path,
-) -> Result<Option<PathBuf>, AckError> {
+) -> Result<Option<PathBuf>, FileError> {
     const DATE: &str = "%Y-%m-%dT%H:%M:%S";
     let answer = match ledger.answer(file_id)? {
         Some(answer) if answer.done => return Ok(None),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
-use crate::acknowledgments::{self, AckError, Answering};
+use crate::acknowledgments::{self, Answering};
 use crate::config::{AlsoConfig, Config, DestinationConfig, OnConflict, RouteConfig};
 use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
 use crate::format::x12::writer::Partner;
@@ -27,7 +27,7 @@ use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
 use crate::platform;
 use crate::reconcile::{Compared, Reconciliation, WarehouseStock};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
-use crate::side_files::{self, SideFileError, StagedOutput};
+use crate::side_files::{self, FileError, StagedOutput};
 use crate::status_updates::{self, StagedStatus, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
@@ -136,20 +136,11 @@ impl From<LedgerError> for StepError {
     }
 }
 
-impl From<AckError> for StepError {
-    fn from(e: AckError) -> Self {
+impl From<FileError> for StepError {
+    fn from(e: FileError) -> Self {
         match e {
-            AckError::Ledger(e) => StepError::Ledger(e),
-            AckError::Io { .. } => StepError::Transient(e.to_string()),
-        }
-    }
-}
-
-impl From<SideFileError> for StepError {
-    fn from(e: SideFileError) -> Self {
-        match e {
-            SideFileError::Ledger(e) => StepError::Ledger(e),
-            SideFileError::Io { .. } => StepError::Transient(e.to_string()),
+            FileError::Ledger(e) => StepError::Ledger(e),
+            FileError::Io { .. } => StepError::Transient(e.to_string()),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::config::ReconcileConfig;
 use crate::format::{self, DocumentTap, Item, ReaderFormat};
 use crate::ledger::Reconciled;
 use crate::model::Document;
-use crate::side_files::{SideFileError, io_at};
+use crate::side_files::{FileError, io_at};
 
 /// How a reconciliation went.
 #[derive(Debug)]
@@ -84,7 +84,7 @@ impl Reconciliation {
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Compared, SideFileError> {
+    ) -> Result<Compared, FileError> {
         warehouse
             .close()
             .map_err(|e| io_at(report)(io::Error::other(e)))?;
@@ -113,7 +113,7 @@ impl Reconciliation {
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Compared, SideFileError> {
+    ) -> Result<Compared, FileError> {
         let Some(export) = self.newest_export().map_err(io_at(&self.export_dir))? else {
             return Ok(Compared::NoExport);
         };

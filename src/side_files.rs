@@ -13,14 +13,15 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::model::{Document, DocumentKind};
 use crate::platform;
 
-/// Why a side output could not be staged or written.
+/// Why a step on a side file (a status file, a report, an `also` output, a 997) or on a
+/// partner's 997 could not complete.
 #[derive(Debug, thiserror::Error)]
-pub enum SideFileError {
+pub enum FileError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// A file could not be read or written.
-    #[error("could not write {}: {source}", path.display())]
+    #[error("could not read or write {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -30,8 +31,8 @@ pub enum SideFileError {
 }
 
 /// The error of an I/O failure on `path`.
-pub fn io_at(path: &Path) -> impl FnOnce(io::Error) -> SideFileError + '_ {
-    move |source| SideFileError::Io {
+pub fn io_at(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
+    move |source| FileError::Io {
         path: path.to_path_buf(),
         source,
     }
@@ -46,7 +47,7 @@ pub fn publish(
     staged: &Path,
     folder: &Path,
     name: &str,
-) -> Result<Option<PathBuf>, SideFileError> {
+) -> Result<Option<PathBuf>, FileError> {
     let path = match ledger.side_file(file_id, kind)? {
         Some((_, true)) => return Ok(None),
         Some((path, false)) => PathBuf::from(path),
@@ -99,7 +100,7 @@ impl StagedOutput {
         format: &dyn WriterFormat,
         staged: &Path,
         context: &WriteContext,
-    ) -> Result<StagedOutput, SideFileError> {
+    ) -> Result<StagedOutput, FileError> {
         let file = File::create(staged).map_err(io_at(staged))?;
         let out = BufWriter::new(file.try_clone().map_err(io_at(staged))?);
         Ok(StagedOutput {
@@ -111,7 +112,7 @@ impl StagedOutput {
     }
 
     /// Ends the output and flushes it to disk.
-    pub fn finish(self) -> Result<(), SideFileError> {
+    pub fn finish(self) -> Result<(), FileError> {
         self.writer.finish().map_err(io_at(&self.path))?;
         self.file.sync_all().map_err(io_at(&self.path))
     }

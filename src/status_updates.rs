@@ -15,7 +15,7 @@ use crate::format::{DocumentTap, FormatProblem};
 use crate::fsutil;
 use crate::ledger::Ledger;
 use crate::model::Document;
-use crate::side_files::{self, SideFileError, io_at};
+use crate::side_files::{self, FileError, io_at};
 
 /// A route's status updates: the cart's format and the folder the files go to.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ impl StatusUpdates {
     }
 
     /// Starts staging a status file at `staged`, every row saying `updated_at`.
-    pub fn stage(&self, staged: &Path, updated_at: &str) -> Result<StagedStatus, SideFileError> {
+    pub fn stage(&self, staged: &Path, updated_at: &str) -> Result<StagedStatus, FileError> {
         let file = File::create(staged).map_err(io_at(staged))?;
         let writer = self
             .format
@@ -64,7 +64,7 @@ pub struct StagedStatus {
 impl StagedStatus {
     /// Flushes the staged file to disk; a file without rows is removed instead, so nothing is
     /// written for it.
-    pub fn finish(self) -> Result<u64, SideFileError> {
+    pub fn finish(self) -> Result<u64, FileError> {
         let rows = self.writer.finish().map_err(io_at(&self.path))?;
         if rows == 0 {
             fsutil::remove_if_present(&self.path).map_err(io_at(&self.path))?;
@@ -92,7 +92,7 @@ pub fn publish(
     updates: &StatusUpdates,
     staged: &Path,
     source_name: &str,
-) -> Result<Option<PathBuf>, SideFileError> {
+) -> Result<Option<PathBuf>, FileError> {
     side_files::publish(
         ledger,
         file_id,

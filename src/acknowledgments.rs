@@ -2,9 +2,8 @@
 //! recorded when its file is staged (partner, GS06, each set's ST02 and the order it carries)
 //! and waits for the partner's 997; a route reading `x12-997` matches each 997 against those
 //! records, and sends the orders a partner rejected to the error folder. A route with
-//! `acknowledge` answers every group it receives with a 997 of its own, written into a local
-//! folder with a name, control numbers and date fixed in the ledger first, so a redo writes the
-//! same bytes.
+//! `acknowledge` answers every group it receives with a 997 of its own, staged and then written
+//! into a local folder as a side file (`side_files.rs`), so a redo never sends a second one.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -17,9 +16,8 @@ use crate::format::x12::envelope::{Envelopes, TransactionSet};
 use crate::format::x12::writer::{Partner, control_key};
 use crate::format::{ControlNumbers, DataProblem, FormatError, ReaderFormat, WriteContext};
 use crate::fsutil;
-use crate::ledger::{Answer, Ledger, SentSet};
-use crate::platform;
-use crate::side_files::{FileError, io_at};
+use crate::ledger::{Ledger, SentSet};
+use crate::side_files::{self, FileError, io_at};
 
 /// The ledger key of the partner at the other end of `set`'s interchange, as cartferry's own
 /// interchanges to it are keyed: received interchanges have sender and receiver swapped.
@@ -285,53 +283,49 @@ pub struct Answering {
 }
 
 /// Writes the 997 answering the received file `input` (ledger row `file_id`), as `reader`
-/// judges its sets, unless it was written before. Its name, control numbers and date are
-/// recorded before it is written, so a redo writes the same bytes to the same path. Returns
-/// the path written, if any group could be answered.
+/// judges its sets, unless it was written before. The 997 is staged at `staged` (flushed to
+/// disk) and then written as a side file: once its name is recorded, a redo writes the staged
+/// bytes again and never makes a 997 with other control numbers. Returns the path written, if
+/// any group could be answered.
 pub fn answer(
     ledger: &Ledger,
     file_id: i64,
     answering: &Answering,
     reader: &dyn ReaderFormat,
     input: &Path,
+    staged: &Path,
 ) -> Result<Option<PathBuf>, FileError> {
-    const DATE: &str = "%Y-%m-%dT%H:%M:%S";
-    let answer = match ledger.answer(file_id)? {
-        Some(answer) if answer.done => return Ok(None),
-        Some(answer) => answer,
-        None => {
-            let numbers = ledger.reserve_control_numbers(&answering.partner.control_key())?;
-            let answer = Answer {
-                path: fsutil::free_path(
-                    &answering.folder,
-                    &format!("997-{:09}.edi", numbers.0),
-                    None,
-                )
-                .to_string_lossy()
-                .into_owned(),
-                numbers,
-                written_at: chrono::Local::now().naive_local().format(DATE).to_string(),
-                done: false,
-            };
-            ledger.answering(file_id, &answer)?;
-            answer
-        }
+    let name = match ledger.side_file(file_id, ANSWER)? {
+        Some((_, true)) => return Ok(None),
+        // Its name is recorded: `publish` writes the staged bytes under it.
+        Some((path, false)) => path,
+        None => stage_answer(ledger, answering, reader, input, staged)?,
     };
-    let path = PathBuf::from(&answer.path);
+    side_files::publish(ledger, file_id, ANSWER, staged, &answering.folder, &name)
+}
+
+/// The side-file kind of the 997 answering a received file.
+const ANSWER: &str = "997";
+
+/// Stages the 997 answering `input` at `staged` with newly reserved control numbers; returns
+/// its name. A file with no group to answer stages nothing.
+fn stage_answer(
+    ledger: &Ledger,
+    answering: &Answering,
+    reader: &dyn ReaderFormat,
+    input: &Path,
+    staged: &Path,
+) -> Result<String, FileError> {
+    let (interchange, group) = ledger.reserve_control_numbers(&answering.partner.control_key())?;
     let context = WriteContext {
-        control_numbers: Some(ControlNumbers {
-            interchange: answer.numbers.0,
-            group: answer.numbers.1,
-        }),
-        time: chrono::NaiveDateTime::parse_from_str(&answer.written_at, DATE).unwrap_or_default(),
+        control_numbers: Some(ControlNumbers { interchange, group }),
+        ..WriteContext::now()
     };
-    std::fs::create_dir_all(&answering.folder).map_err(io_at(&answering.folder))?;
-    let mut temporary =
-        tempfile::NamedTempFile::new_in(&answering.folder).map_err(io_at(&answering.folder))?;
+    let mut file = File::create(staged).map_err(io_at(staged))?;
     let source = File::open(input).map_err(io_at(input))?;
     let groups = {
         let mut acknowledger = Acknowledger::new(
-            Box::new(BufWriter::new(temporary.as_file_mut())),
+            Box::new(BufWriter::new(&mut file)),
             answering.partner.clone(),
             &context,
         );
@@ -339,18 +333,13 @@ pub fn answer(
             .acknowledge(Box::new(BufReader::new(source)), &mut acknowledger)
             .unwrap_or(Ok(true))
             .map_err(io_at(input))?;
-        acknowledger.finish(whole).map_err(io_at(&path))?
+        acknowledger.finish(whole).map_err(io_at(staged))?
     };
-    let written = if groups > 0 {
-        temporary.as_file().sync_all().map_err(io_at(&path))?;
-        temporary
-            .persist(&path)
-            .map_err(|e| io_at(&path)(e.error))?;
-        platform::sync_dir(&answering.folder).map_err(io_at(&answering.folder))?;
-        Some(path)
+    if groups > 0 {
+        file.sync_all().map_err(io_at(staged))?;
     } else {
-        None
-    };
-    ledger.answered(file_id)?;
-    Ok(written)
+        drop(file);
+        fsutil::remove_if_present(staged).map_err(io_at(staged))?;
+    }
+    Ok(format!("997-{interchange:09}.edi"))
 }

@@ -294,9 +294,18 @@ impl Route {
         self.staging_dir.join(format!("{}.also-{n}", row.id))
     }
 
+    /// Where the 997 answering a file waits until it is written.
+    fn answer_path(&self, row: &FileRow) -> PathBuf {
+        self.staging_dir.join(format!("{}.997", row.id))
+    }
+
     /// Every staged side output of a file.
     fn side_paths(&self, row: &FileRow) -> Vec<PathBuf> {
-        let mut paths = vec![self.status_path(row), self.report_path(row)];
+        let mut paths = vec![
+            self.status_path(row),
+            self.report_path(row),
+            self.answer_path(row),
+        ];
         paths.extend((0..self.also.len()).map(|n| self.also_path(row, n)));
         paths
     }
@@ -703,6 +712,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
             answering,
             conversion.reader.as_ref(),
             &input_path,
+            &route.answer_path(row),
         )?;
         if let Some(path) = written {
             info!(route = route.name(), file = row.name.as_str(), acknowledgment = %path.display(), "997 written");

@@ -76,14 +76,6 @@ const MIGRATIONS: &[&str] = &[
         ack_codes  TEXT,
         PRIMARY KEY (partner, grp, control)
     );
-    CREATE TABLE answers (
-        file_id     INTEGER PRIMARY KEY,
-        path        TEXT NOT NULL,
-        interchange INTEGER NOT NULL,
-        grp         INTEGER NOT NULL,
-        written_at  TEXT NOT NULL,
-        done        INTEGER NOT NULL DEFAULT 0
-    );
 ",
     "
     CREATE TABLE side_files (
@@ -640,19 +632,6 @@ impl std::fmt::Display for Reconciled {
     }
 }
 
-/// Where the 997 answering a received file goes, and the envelope it was given.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// Its path in the acknowledgment folder.
-    pub path: String,
-    /// ISA13 and GS06 reserved for it.
-    pub numbers: (u64, u64),
-    /// When it is dated (`%Y-%m-%dT%H:%M:%S`), so a redo writes the same bytes.
-    pub written_at: String,
-    /// Written.
-    pub done: bool,
-}
-
 impl Ledger {
     /// Runs `work` in one transaction: its writes are committed together (far faster than one
     /// by one), or not at all when it fails.
@@ -781,41 +760,6 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The 997 answering file `file_id`, once its envelope was chosen.
-    pub fn answer(&self, file_id: i64) -> Result<Option<Answer>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT path, interchange, grp, written_at, done FROM answers WHERE file_id = ?1",
-                [file_id],
-                |r| {
-                    Ok(Answer {
-                        path: r.get(0)?,
-                        numbers: (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-                        written_at: r.get(3)?,
-                        done: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?)
-    }
-
-    /// Records the path and envelope of the 997 answering file `file_id`, before it is written.
-    pub fn answering(&self, file_id: i64, answer: &Answer) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO answers (file_id, path, interchange, grp, written_at, done)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-            params![
-                file_id,
-                answer.path,
-                answer.numbers.0 as i64,
-                answer.numbers.1 as i64,
-                answer.written_at
-            ],
-        )?;
-        Ok(())
-    }
-
     /// The side file `kind` (`status`, `discrepancies`) of file `file_id`: its path, and whether
     /// it is written.
     pub fn side_file(&self, file_id: i64, kind: &str) -> Result<Option<(String, bool)>> {
@@ -916,13 +860,6 @@ impl Ledger {
             let set_id: String = row.get(1).map_err(LedgerError::from)?;
             each(&control, &set_id, row.get(2).map_err(LedgerError::from)?)?;
         }
-        Ok(())
-    }
-
-    /// The 997 answering file `file_id` is written.
-    pub fn answered(&self, file_id: i64) -> Result<()> {
-        self.conn
-            .execute("UPDATE answers SET done = 1 WHERE file_id = ?1", [file_id])?;
         Ok(())
     }
 }

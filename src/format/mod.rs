@@ -18,8 +18,7 @@ mod mapped_xml;
 pub mod mapping;
 pub mod order_status;
 mod orders;
-mod refund_requests_csv;
-mod restock_adjustments_csv;
+mod return_receipts_csv;
 pub mod shipping;
 mod shopify_fulfillments_csv;
 mod shopify_inventory_csv;
@@ -359,8 +358,8 @@ pub const WRITERS: &[&str] = &[
     X12_945,
     X12_846,
     X12_180,
-    refund_requests_csv::NAME,
-    restock_adjustments_csv::NAME,
+    return_receipts_csv::REFUND_REQUESTS.name,
+    return_receipts_csv::RESTOCK_ADJUSTMENTS.name,
 ];
 
 /// A canonical XML reader.
@@ -542,11 +541,11 @@ pub fn writer(name: &str, options: &Options) -> Result<Box<dyn WriterFormat>, Ve
         woocommerce_tracking_csv::NAME => Ok(Box::new(
             woocommerce_tracking_csv::WooCommerceTrackingCsv::writer(options)?,
         )),
-        refund_requests_csv::NAME => Ok(Box::new(refund_requests_csv::RefundRequestsCsv::writer(
-            options,
-        )?)),
-        restock_adjustments_csv::NAME => Ok(Box::new(
-            restock_adjustments_csv::RestockAdjustmentsCsv::writer(options)?,
+        n if n == return_receipts_csv::REFUND_REQUESTS.name => Ok(Box::new(
+            return_receipts_csv::REFUND_REQUESTS.writer(options)?,
+        )),
+        n if n == return_receipts_csv::RESTOCK_ADJUSTMENTS.name => Ok(Box::new(
+            return_receipts_csv::RESTOCK_ADJUSTMENTS.writer(options)?,
         )),
         _ => Err(vec![FormatProblem {
             key: "writer".into(),

@@ -310,13 +310,7 @@ fn status(config: &Config) -> CmdResult {
         let last = ledger
             .last_failure(&rc.name)
             .map_err(|e| e.to_string())?
-            .map(|f| {
-                let at = chrono::DateTime::from_timestamp_millis(f.at_ms)
-                    .unwrap_or_default()
-                    .with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M");
-                format!("{at} {}: {}", f.name, f.reason)
-            })
+            .map(|f| format!("{} {}: {}", local_minute(f.at_ms), f.name, f.reason))
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<20} {:>8} {:>9} {:>16}  {last}",
@@ -331,15 +325,24 @@ fn status(config: &Config) -> CmdResult {
             .last_reconciliation(&rc.name)
             .map_err(|e| e.to_string())?
         {
-            let at = chrono::DateTime::from_timestamp_millis(at)
-                .unwrap_or_default()
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M");
-            println!("\ninventory of route {} reconciled {at}: {found}", rc.name);
+            println!(
+                "\ninventory of route {} reconciled {}: {found}",
+                rc.name,
+                local_minute(at)
+            );
         }
     }
     print_late_groups(&ledger)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A time (ms since the Unix epoch) as people read it here: `2026-11-23 14:05`, local time.
+fn local_minute(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 /// Lists the X12 groups sent whose 997 is overdue.
@@ -350,13 +353,6 @@ fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
     if late.is_empty() {
         return Ok(());
     }
-    let time = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .with_timezone(&chrono::Local)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
     println!(
         "\n{} X12 group(s) sent without the partner's 997 in the agreed time:",
         late.len()
@@ -371,8 +367,8 @@ fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
             sent.functional_id,
             sent.output_name.as_deref().unwrap_or("?"),
             sent.source_name,
-            time(group.sent_at_ms),
-            time(group.due_at_ms)
+            local_minute(group.sent_at_ms),
+            local_minute(group.due_at_ms)
         );
     }
     println!(

@@ -174,34 +174,22 @@ impl Route {
             Some(dir) => dir.join(PROCESSING_DIR),
             None => config.agent.state_dir.join("inbound").join(&route.name),
         };
-        let transform = Transform::new(route.formats()).map_err(|problems| {
-            problems
-                .into_iter()
-                .map(|p| format!("{}: {}", p.key, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        let transform = Transform::new(route.formats())
+            .map_err(|problems| format::describe_problems(problems, ""))?;
         let answering = match &route.acknowledge {
             Some(a) => Some(Answering {
                 partner: Partner::from_options(&a.partner).map_err(|problems| {
-                    problems
-                        .into_iter()
-                        .map(|p| format!("acknowledge.partner.{}: {}", p.key, p.message))
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    format::describe_problems(problems, "acknowledge.partner.")
                 })?,
                 folder: a.folder.clone(),
             }),
             None => None,
         };
         let status_updates = match &route.status_updates {
-            Some(config) => Some(StatusUpdates::new(config).map_err(|problems| {
-                problems
-                    .into_iter()
-                    .map(|p| format!("{}: {}", p.key, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?),
+            Some(config) => Some(
+                StatusUpdates::new(config)
+                    .map_err(|problems| format::describe_problems(problems, ""))?,
+            ),
             None => None,
         };
         let reconciliation = route
@@ -215,13 +203,7 @@ impl Route {
             .map(|a| {
                 format::writer(&a.writer, &a.writer_options)
                     .map(|w| (w, a.clone()))
-                    .map_err(|problems| {
-                        problems
-                            .into_iter()
-                            .map(|p| format!("also: {}: {}", p.key, p.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
+                    .map_err(|problems| format::describe_problems(problems, "also: "))
             })
             .collect::<Result<_, _>>()?;
         let matcher = globset::Glob::new(&route.from.pattern)

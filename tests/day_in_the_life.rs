@@ -10,7 +10,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use cartferry::model::{
@@ -130,36 +129,6 @@ to = {{ endpoint = "warehouse", dir = "in", name = "{{stem}}.997" }}
     )
 }
 
-/// A Shopify order export of `orders` (id, SKU, quantity, shipping method), built on a real
-/// export's row.
-fn shopify_export(orders: &[(String, &str, u32, &str)]) -> String {
-    let fixture = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/shopify-orders-csv/orders_export_1.csv"),
-    )
-    .unwrap();
-    let mut csv = csv::Reader::from_reader(fixture.as_bytes());
-    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_string).collect();
-    let template = csv.records().nth(1).unwrap().unwrap();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == name)
-            .unwrap()
-    };
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(&header).unwrap();
-    for (id, sku, quantity, method) in orders {
-        let mut row: Vec<String> = template.iter().map(str::to_string).collect();
-        row[column("Name")] = id.clone();
-        row[column("Lineitem sku")] = sku.to_string();
-        row[column("Lineitem quantity")] = quantity.to_string();
-        row[column("Shipping Method")] = method.to_string();
-        out.write_record(&row).unwrap();
-    }
-    String::from_utf8(out.into_inner().unwrap()).unwrap()
-}
-
 fn id(n: u32) -> String {
     format!("#{n}")
 }
@@ -226,14 +195,16 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
     let mut holds = Vec::new();
     for b in 0..BATCHES {
         let first = 10_000 + b * PER_BATCH;
+        let ids: Vec<String> = (first..first + PER_BATCH).map(id).collect();
         let orders: Vec<_> = (first..first + PER_BATCH)
-            .map(|n| {
+            .zip(&ids)
+            .map(|(n, order)| {
                 let method = if n == BAD_ORDER {
                     "Teleport"
                 } else {
                     "Standard Shipping"
                 };
-                (id(n), sku(n), 1 + n % 3, method)
+                (order.as_str(), sku(n), 1 + n % 3, method)
             })
             .collect();
         drop(

@@ -16,6 +16,9 @@ use support::sshd::Sshd;
 use support::warehouse::Warehouse;
 use support::*;
 
+/// A shipping method the example config maps.
+const STANDARD: &str = "Standard Shipping";
+
 /// The example config, pointed at the test server and made quick.
 struct Flow {
     sshd: Sshd,
@@ -83,34 +86,6 @@ impl Flow {
     }
 }
 
-/// A Shopify order export of `orders` (id, SKU, quantity), built on a real export's row.
-fn shopify_export(orders: &[(&str, &str, u32)]) -> String {
-    let fixture = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/shopify-orders-csv/orders_export_1.csv"),
-    )
-    .unwrap();
-    let mut csv = csv::Reader::from_reader(fixture.as_bytes());
-    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_string).collect();
-    let template = csv.records().nth(1).unwrap().unwrap();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == name)
-            .unwrap()
-    };
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(&header).unwrap();
-    for (id, sku, quantity) in orders {
-        let mut row: Vec<String> = template.iter().map(str::to_string).collect();
-        row[column("Name")] = id.to_string();
-        row[column("Lineitem sku")] = sku.to_string();
-        row[column("Lineitem quantity")] = quantity.to_string();
-        out.write_record(&row).unwrap();
-    }
-    String::from_utf8(out.into_inner().unwrap()).unwrap()
-}
-
 #[test]
 fn orders_go_out_as_940s_and_the_warehouse_997_accepts_or_rejects_each() {
     let mut f = flow();
@@ -118,9 +93,9 @@ fn orders_go_out_as_940s_and_the_warehouse_997_accepts_or_rejects_each() {
         "outbox/orders",
         "batch-1.csv",
         &shopify_export(&[
-            ("#2001", "MUG-RED", 2),
-            ("#2002", "TEE-M", 1),
-            ("#2003", "CAP", 1),
+            ("#2001", "MUG-RED", 2, STANDARD),
+            ("#2002", "TEE-M", 1, STANDARD),
+            ("#2003", "CAP", 1, STANDARD),
         ]),
     );
     f.once(0);
@@ -168,7 +143,10 @@ fn a_cancellation_reaches_the_warehouse_before_its_order_waiting_beside_it() {
     f.drop(
         "outbox/orders",
         "batch-2.csv",
-        &shopify_export(&[("#3001", "MUG-RED", 1), ("#3002", "CAP", 1)]),
+        &shopify_export(&[
+            ("#3001", "MUG-RED", 1, STANDARD),
+            ("#3002", "CAP", 1, STANDARD),
+        ]),
     );
     f.drop(
         "outbox/cancellations",

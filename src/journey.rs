@@ -28,7 +28,7 @@ use crate::platform;
 use crate::reconcile::{Compared, Reconciliation, WarehouseStock};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
 use crate::side_files::{self, FileError, StagedOutput};
-use crate::status_updates::{self, StagedStatus, StatusUpdates};
+use crate::status_updates::{StagedStatus, StatusUpdates};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
 pub const PROCESSING_DIR: &str = ".cartferry-processing";
@@ -66,6 +66,14 @@ pub struct Route {
     matcher: globset::GlobMatcher,
     staging_dir: PathBuf,
     config_path: PathBuf,
+}
+
+/// A file's side output: its kind in the ledger, where it is staged, and where it goes.
+struct SideOutput {
+    kind: String,
+    staged: PathBuf,
+    folder: PathBuf,
+    name: String,
 }
 
 /// Where a route delivers: the endpoint and the route's `to`.
@@ -281,14 +289,51 @@ impl Route {
         self.staging_dir.join(format!("{}.997", row.id))
     }
 
-    /// Every staged side output of a file.
+    /// The side outputs a delivered file of this route writes: its order status file, its
+    /// discrepancy report and its `also` outputs, as the route has them.
+    fn side_outputs(&self, row: &FileRow) -> Vec<SideOutput> {
+        let stem = side_files::stem(&row.name);
+        let mut outputs = Vec::new();
+        if let Some(updates) = &self.status_updates {
+            outputs.push(SideOutput {
+                kind: "status".into(),
+                staged: self.status_path(row),
+                folder: updates.folder.clone(),
+                name: format!("{stem}.status.csv"),
+            });
+        }
+        if let Some(reconciliation) = &self.reconciliation {
+            outputs.push(SideOutput {
+                kind: "discrepancies".into(),
+                staged: self.report_path(row),
+                folder: reconciliation.report_folder.clone(),
+                name: format!("{stem}.discrepancies.csv"),
+            });
+        }
+        for (n, (_, also)) in self.also.iter().enumerate() {
+            outputs.push(SideOutput {
+                kind: format!("also-{n}"),
+                staged: self.also_path(row, n),
+                folder: also.folder.clone(),
+                name: also.name.render(&NameContext {
+                    source_name: &row.name,
+                    route: self.name(),
+                    claimed_at: local_time(row.claimed_at_ms),
+                    id: row.id,
+                }),
+            });
+        }
+        outputs
+    }
+
+    /// Every staged side output of a file, the 997 answering it included.
     fn side_paths(&self, row: &FileRow) -> Vec<PathBuf> {
-        let mut paths = vec![
-            self.status_path(row),
-            self.report_path(row),
-            self.answer_path(row),
-        ];
-        paths.extend((0..self.also.len()).map(|n| self.also_path(row, n)));
+        let mut paths: Vec<PathBuf> = self
+            .side_outputs(row)
+            .into_iter()
+            .map(|o| o.staged)
+            .collect();
+        paths.push(self.answer_path(row));
         paths
     }
 
@@ -536,9 +581,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 row.output_sha256.as_deref().unwrap_or_default(),
             ),
             State::Delivering => deliver(route, ledger, &row),
-            State::Delivered => write_status_file(route, ledger, &row)
-                .and_then(|()| write_report(route, ledger, &row))
-                .and_then(|()| write_also(route, ledger, &row))
+            State::Delivered => write_side_files(route, ledger, &row)
                 .and_then(|()| archive(route, ledger, &row, State::Done))
                 .map(|()| {
                     Some(Outcome::Delivered {
@@ -802,53 +845,19 @@ fn reconcile(
     Ok(())
 }
 
-/// Writes the `also` outputs staged for a delivered `row` into their folders.
-fn write_also(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
-    for (n, (_, also)) in route.also.iter().enumerate() {
-        let name = also.name.render(&NameContext {
-            source_name: &row.name,
-            route: route.name(),
-            claimed_at: local_time(row.claimed_at_ms),
-            id: row.id,
-        });
-        let kind = format!("also-{n}");
-        let staged = route.also_path(row, n);
-        if let Some(path) =
-            side_files::publish(ledger, row.id, &kind, &staged, &also.folder, &name)?
-        {
-            info!(route = route.name(), file = row.name.as_str(), output = %path.display(), "additional output written");
+/// Writes the side outputs staged for a delivered `row` (status file, discrepancy report, `also`
+/// outputs) into their folders.
+fn write_side_files(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
+    for output in route.side_outputs(row) {
+        let SideOutput {
+            kind,
+            staged,
+            folder,
+            name,
+        } = output;
+        if let Some(path) = side_files::publish(ledger, row.id, &kind, &staged, &folder, &name)? {
+            info!(route = route.name(), file = row.name.as_str(), kind = kind.as_str(), output = %path.display(), "side output written");
         }
-    }
-    Ok(())
-}
-
-/// Writes the discrepancy report staged for a delivered `row` into the route's report folder.
-fn write_report(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
-    let Some(reconciliation) = &route.reconciliation else {
-        return Ok(());
-    };
-    if let Some(path) = side_files::publish(
-        ledger,
-        row.id,
-        "discrepancies",
-        &route.report_path(row),
-        &reconciliation.report_folder,
-        &format!("{}.discrepancies.csv", side_files::stem(&row.name)),
-    )? {
-        info!(route = route.name(), file = row.name.as_str(), report = %path.display(), "discrepancy report written");
-    }
-    Ok(())
-}
-
-/// Writes the order status file staged for a delivered `row` into the route's status folder.
-fn write_status_file(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
-    let Some(updates) = &route.status_updates else {
-        return Ok(());
-    };
-    if let Some(path) =
-        status_updates::publish(ledger, row.id, updates, &route.status_path(row), &row.name)?
-    {
-        info!(route = route.name(), file = row.name.as_str(), statuses = %path.display(), "order status file written");
     }
     Ok(())
 }
@@ -871,7 +880,7 @@ fn record_acknowledgments(
     )?;
     if let Some(statuses) = statuses {
         statuses.finish()?;
-        write_status_file(route, ledger, row)?;
+        write_side_files(route, ledger, row)?;
     }
     if reading.rejected_total > 0 {
         let total = reading.rejected_total + reading.unreadable.len();

@@ -2,9 +2,8 @@
 //! moves, a status file for the cart (`format/order_status.rs`) into a local folder. Rows are
 //! staged while the file is converted (one per document written, by [`StagedStatus`]) or while a
 //! partner's 997s are read, flushed to disk with the staged output, and written to the folder
-//! once the file is delivered: under a name the ledger records first, by temporary name and
-//! rename, so a redo writes the same bytes to the same name. Every row states the time the file
-//! was taken, which keeps a redo's bytes the same.
+//! once the file is delivered, as a side file (`side_files.rs`). Every row states the time the
+//! file was taken, which keeps a restaged file's bytes the same.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -13,9 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::format::order_status::{StatusFormat, StatusWriter, status_of};
 use crate::format::{DocumentTap, FormatProblem};
 use crate::fsutil;
-use crate::ledger::Ledger;
 use crate::model::Document;
-use crate::side_files::{self, FileError, io_at};
+use crate::side_files::{FileError, io_at};
 
 /// A route's status updates: the cart's format and the folder the files go to.
 #[derive(Debug, Clone)]
@@ -82,23 +80,4 @@ impl DocumentTap for StagedStatus {
             None => Ok(()),
         }
     }
-}
-
-/// Writes the staged status file of ledger row `file_id` (from source `source_name`) into the
-/// folder as `<stem>.status.csv`, unless it was written before.
-pub fn publish(
-    ledger: &Ledger,
-    file_id: i64,
-    updates: &StatusUpdates,
-    staged: &Path,
-    source_name: &str,
-) -> Result<Option<PathBuf>, FileError> {
-    side_files::publish(
-        ledger,
-        file_id,
-        "status",
-        staged,
-        &updates.folder,
-        &format!("{}.status.csv", side_files::stem(source_name)),
-    )
 }

@@ -513,7 +513,7 @@ fn convert(
             ));
         }
     };
-    let shipping_methods = format::shipping::ShippingMethods::default();
+    let shipping_methods = format::shared::shipping::ShippingMethods::default();
     let choice = format::FormatChoice {
         reader,
         reader_options: &reader_options,

@@ -274,7 +274,7 @@ pub struct RouteConfig {
     /// What one bad document does to its file; the reader's default when unset.
     pub on_invalid: Option<format::OnInvalid>,
     /// Shipping method → carrier and service (`shipping_methods`); empty: methods pass as named.
-    pub shipping_methods: format::shipping::ShippingMethods,
+    pub shipping_methods: format::shared::shipping::ShippingMethods,
     /// Where results go; `None` for a route that reads partners' 997s and delivers nothing.
     pub to: Option<DestinationConfig>,
     /// How the route answers the X12 groups it receives with 997s, when it does.
@@ -395,7 +395,7 @@ struct RawRoute {
     writer: Option<String>,
     writer_options: Option<format::Options>,
     on_invalid: Option<String>,
-    shipping_methods: Option<format::shipping::ShippingMethods>,
+    shipping_methods: Option<format::shared::shipping::ShippingMethods>,
     to: Option<RawDestination>,
     acknowledge: Option<RawAcknowledge>,
     status_updates: Option<RawStatusUpdates>,

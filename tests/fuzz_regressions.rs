@@ -42,9 +42,8 @@ const HOSTILE: &[&[u8]] = &[
 /// Every reader that takes no options (all but the mapped ones), and the 997 reader (which
 /// reads into the ledger, not into documents).
 fn readers() -> Vec<&'static str> {
-    format::READERS
-        .iter()
-        .copied()
+    format::catalog::reader_names()
+        .into_iter()
         .filter(|name| *name == format::X12_997 || format::reader(name, &Options::new()).is_ok())
         .collect()
 }
@@ -52,7 +51,11 @@ fn readers() -> Vec<&'static str> {
 #[test]
 fn every_reader_survives_every_hostile_input() {
     let readers = readers();
-    assert_eq!(readers.len(), format::READERS.len() - 3, "{readers:?}");
+    assert_eq!(
+        readers.len(),
+        format::catalog::reader_names().len() - 3,
+        "{readers:?}"
+    );
     for reader in &readers {
         for input in HOSTILE {
             fuzz_exercise::exercise(reader, input);
@@ -105,7 +108,7 @@ fn an_unclosed_quote_stops_at_the_row_limit_and_rejects_the_whole_file() {
 
 #[test]
 fn rows_just_under_the_row_limit_are_read() {
-    let note = "n".repeat((format::table::MAX_ROW_BYTES - 1000) as usize);
+    let note = "n".repeat((format::shared::table::MAX_ROW_BYTES - 1000) as usize);
     let input = format!("sku,location,on_hand,note\nA,,1,{note}\nB,,2,\n");
     let reader = format::reader("canonical-inventory-csv", &Options::new()).unwrap();
     let documents = reader
@@ -120,7 +123,7 @@ fn a_document_whose_rows_never_end_is_rejected_not_held() {
     let header = "order_id,order_date,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_address1,ship_to_city,ship_to_postal_code,ship_to_country,line_number,sku,quantity\n";
     let mut input = header.as_bytes().to_vec();
     let row_len = "1,2026-01-01,G,A,B,1 St,C,1,GB,1,SKU-0000000,1\n".len();
-    let rows = (format::grouped::MAX_DOCUMENT_BYTES as usize / row_len) + 10;
+    let rows = (format::shared::grouped::MAX_DOCUMENT_BYTES as usize / row_len) + 10;
     for i in 0..rows {
         input.extend(format!("1,2026-01-01,G,A,B,1 St,C,1,GB,{},SKU-{i:07},1\n", i + 1).bytes());
     }

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use cartferry::format::shipping::ShippingMethods;
+use cartferry::format::shared::shipping::ShippingMethods;
 use cartferry::format::x12::acknowledgment_997::{self, AckStatus, Acknowledger};
 use cartferry::format::x12::envelope::{Envelopes, TransactionSet};
 use cartferry::format::x12::writer::{Partner, PartnerOptions};

@@ -18,7 +18,8 @@ use std::io::{self, Write};
 
 use serde::Deserialize;
 
-use super::{FormatProblem, NoOptions, Options, csv_io, parse_options};
+use super::shared::table::csv_io;
+use super::{FormatProblem, NoOptions, Options, parse_options};
 use crate::model::{Document, HoldAction};
 
 /// Names of the status formats, for messages.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tempfile::SpooledTempFile;
 
 use super::envelope::{Group, TransactionSet};
-use super::reader::{Findings, given};
+use super::findings::{Findings, given};
 use super::syntax::Segment;
 use super::writer::{InterchangeWriter, Partner};
 use crate::format::{DataProblem, WriteContext};

@@ -9,8 +9,8 @@
 //! counts by its size.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems, given};
-use crate::format::canonical_returns;
+use super::findings::{Findings, SetItems, given};
+use crate::format::canonical::returns;
 use crate::model::{Document, ItemCondition, ReturnLine, ReturnReceipt};
 
 /// ST01 of the sets this reads.
@@ -80,7 +80,7 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
     receipt.rma_id = rma.or(adjustment_number).unwrap_or_default();
     found.id = given(&receipt.rma_id);
     if found.problems.is_empty() {
-        let findings = (canonical_returns::XML.check)(&mut receipt)
+        let findings = (returns::XML.check)(&mut receipt)
             .into_iter()
             .map(|(path, value, problem, fix)| {
                 let fix = format!(

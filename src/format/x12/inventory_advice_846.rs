@@ -7,7 +7,7 @@
 //! present, must count the LINs.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems, given};
+use super::findings::{Findings, SetItems, given};
 use super::syntax::Segment;
 use crate::model::{Document, InventoryRecord};
 

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems, given};
+use super::findings::{Findings, SetItems, given};
 use super::syntax::Segment;
 use super::writer::{
     Elements, Partner, PartnerOptions, SetBuilder, X12Writer, check_code, vendor_item,
     with_partner, wrong_kind, x12_date,
 };
-use crate::format::canonical_returns;
+use crate::format::canonical::returns;
 use crate::format::{DataProblem, FormatProblem, Options, parse_options};
 use crate::model::{
     Document, DocumentKind, ItemCondition, ReturnLine, ReturnReceipt, RmaAuthorization,
@@ -241,7 +241,7 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
         );
     }
     if found.problems.is_empty() {
-        found.checks(set.line, (canonical_returns::XML.check)(&mut receipt));
+        found.checks(set.line, (returns::XML.check)(&mut receipt));
     }
     vec![found.item(Document::ReturnReceipt(receipt))]
 }

@@ -9,8 +9,8 @@
 //! the sum of the lines' shipped units.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems, given};
-use crate::format::canonical_shipments;
+use super::findings::{Findings, SetItems, given};
+use crate::format::canonical::shipments;
 use crate::model::{Document, Package, ShipmentConfirmation, ShippedLine};
 
 /// ST01 of the sets this reads.
@@ -126,7 +126,7 @@ pub fn shipments(set: &TransactionSet) -> SetItems {
         }
     }
     if found.problems.is_empty() {
-        found.checks(set.line, (canonical_shipments::XML.check)(&mut shipment));
+        found.checks(set.line, (shipments::XML.check)(&mut shipment));
     }
     vec![found.item(Document::ShipmentConfirmation(shipment))]
 }

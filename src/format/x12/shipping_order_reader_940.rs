@@ -9,9 +9,9 @@
 //! in W01-03), with `G69` its description. Every order then gets the checks of any order reader.
 
 use super::envelope::TransactionSet;
-use super::reader::{Findings, SetItems, given};
+use super::findings::{Findings, SetItems, given};
 use super::syntax::Segment;
-use crate::format::validate::{Field, check_order};
+use crate::format::shared::validate::{Field, check_order};
 use crate::model::{Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// ST01 of the sets this reads.

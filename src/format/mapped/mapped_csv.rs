@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::mapping::{FieldSpec, Kind, Mapping, Source};
-use super::table::{self, CsvInput, RowAt, RowSource, Table};
-use super::text::{Delimiter, TextEncoding};
-use super::{
+use crate::format::mapped::mapping::{FieldSpec, Kind, Mapping, Source};
+use crate::format::shared::table::{self, CsvInput, RowAt, RowSource, Table};
+use crate::format::shared::text::{Delimiter, TextEncoding};
+use crate::format::{
     DataProblem, FormatError, FormatProblem, Items, Options, ReaderFormat, Span, parse_options,
 };
 

@@ -14,9 +14,9 @@ use quick_xml::events::Event;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::table::CsvInput;
-use super::text;
-use super::{
+use crate::format::shared::table::CsvInput;
+use crate::format::shared::text;
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, OnInvalid,
     Options, ReaderFormat, WriterFormat, parse_options,
 };
@@ -115,7 +115,7 @@ impl<D: Serialize + Send + Sync + 'static> WriterFormat for CanonicalXml<D> {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(XmlWriter {
             kind: self.kind,
@@ -129,7 +129,7 @@ impl<D: Serialize + Send + Sync + 'static> WriterFormat for CanonicalXml<D> {
 /// Counts the lines of what the XML reader has consumed, and stops it reading more than
 /// [`MAX_DOCUMENT_BYTES`] for one event (quick-xml buffers a whole event, such as a text, in
 /// memory).
-pub(super) struct LineCounter<'a> {
+pub(crate) struct LineCounter<'a> {
     inner: Box<dyn BufRead + 'a>,
     newlines: u64,
     /// Bytes consumed since the last event was returned.
@@ -142,7 +142,7 @@ fn newlines(bytes: &[u8]) -> u64 {
 
 impl<'a> LineCounter<'a> {
     /// Counts the lines of `inner`.
-    pub(super) fn new(inner: Box<dyn BufRead + 'a>) -> Self {
+    pub(crate) fn new(inner: Box<dyn BufRead + 'a>) -> Self {
         LineCounter {
             inner,
             newlines: 0,
@@ -151,17 +151,17 @@ impl<'a> LineCounter<'a> {
     }
 
     /// The line being read (1-based).
-    pub(super) fn line(&self) -> u64 {
+    pub(crate) fn line(&self) -> u64 {
         self.newlines + 1
     }
 
     /// Starts counting the bytes of the next event.
-    pub(super) fn start_event(&mut self) {
+    pub(crate) fn start_event(&mut self) {
         self.since_event = 0;
     }
 
     /// The event being read has passed the cap.
-    pub(super) fn too_large(&self) -> bool {
+    pub(crate) fn too_large(&self) -> bool {
         self.since_event > MAX_DOCUMENT_BYTES
     }
 }
@@ -206,7 +206,7 @@ struct XmlItems<'a, D: 'static> {
 }
 
 /// A problem that makes the whole file unreadable, on `line`.
-pub(super) fn unreadable(line: u64, problem: String, fix: &str) -> FormatError {
+pub(crate) fn unreadable(line: u64, problem: String, fix: &str) -> FormatError {
     FormatError::data(DataProblem {
         line: Some(line),
         problem,
@@ -493,7 +493,7 @@ impl<D: Serialize> DocumentWriter for XmlWriter<'_, D> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Item, Options, reader};
+    use crate::format::{Item, Options, reader};
 
     /// The items of `xml` read as canonical inventory XML, or the file's error.
     fn read(xml: &str) -> Result<Vec<Item>, String> {

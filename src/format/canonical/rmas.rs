@@ -1,8 +1,8 @@
 //! `canonical-rmas-csv`: return authorizations, one row per authorised line; rows of an RMA
 //! share `rma_id` (README.md lists the columns).
 
-use super::canonical_table::{Field, ItemField, Layout, List, cell};
-use super::canonical_xml::XmlKind;
+use crate::format::canonical::layout::{Field, ItemField, Layout, List, cell};
+use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, RmaAuthorization, RmaLine};
 
 /// The canonical CSV layout of RMA authorizations.
@@ -90,5 +90,5 @@ pub static XML: XmlKind<RmaAuthorization> = XmlKind {
     element: "rma",
     wrap: CSV.wrap,
     unwrap: CSV.unwrap,
-    check: |d| super::canonical_table::findings(&CSV, d),
+    check: |d| crate::format::canonical::layout::findings(&CSV, d),
 };

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::table::normalise;
+use crate::format::shared::table::normalise;
 
 /// Carrier codes and spellings → the name carts recognise (Shopify's tracking companies,
 /// WooCommerce Shipment Tracking's providers).

@@ -16,12 +16,14 @@ use std::io::{self, BufRead, Write};
 
 use serde::Deserialize;
 
-use super::grouped::{GroupedRows, Pending, RowDialect};
-use super::orders::{self, Unpaid};
-use super::table::{self, CsvInput, Table};
-use super::text::{Delimiter, TextEncoding};
-use super::validate::Field;
-use super::{DataProblem, FormatError, FormatProblem, Item, Items, Options, ReaderFormat, Span};
+use crate::format::shared::grouped::{GroupedRows, Pending, RowDialect};
+use crate::format::shared::orders::{self, Unpaid};
+use crate::format::shared::table::{self, CsvInput, Table};
+use crate::format::shared::text::{Delimiter, TextEncoding};
+use crate::format::shared::validate::Field;
+use crate::format::{
+    DataProblem, FormatError, FormatProblem, Item, Items, Options, ReaderFormat, Span,
+};
 use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// The format's name in configs.
@@ -63,7 +65,7 @@ impl WooCommerceOrdersCsv {
     /// The reader, with a route's `reader_options`: `encoding`, `delimiter`, `billing_fallback`,
     /// `unpaid` (`hold-back` or `pass`) and `paid_statuses`.
     pub fn reader(options: &Options) -> Result<WooCommerceOrdersCsv, Vec<FormatProblem>> {
-        let mut options: WooOptions = super::parse_options(options, "reader_options")?;
+        let mut options: WooOptions = crate::format::parse_options(options, "reader_options")?;
         for status in &mut options.paid_statuses {
             *status = status_key(status);
         }

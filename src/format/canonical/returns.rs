@@ -1,8 +1,8 @@
 //! `canonical-returns-csv`: what the warehouse received back, one row per returned SKU; rows of
 //! a receipt share `rma_id` (README.md lists the columns).
 
-use super::canonical_table::{Bad, Field, ItemField, Layout, List, cell};
-use super::canonical_xml::XmlKind;
+use crate::format::canonical::layout::{Bad, Field, ItemField, Layout, List, cell};
+use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, ItemCondition, ReturnLine, ReturnReceipt};
 
 /// The canonical CSV layout of return receipts.
@@ -120,5 +120,5 @@ pub static XML: XmlKind<ReturnReceipt> = XmlKind {
     element: "return",
     wrap: CSV.wrap,
     unwrap: CSV.unwrap,
-    check: |d| super::canonical_table::findings(&CSV, d),
+    check: |d| crate::format::canonical::layout::findings(&CSV, d),
 };

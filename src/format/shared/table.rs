@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 
-use super::text::{self, Delimiter, Original, TextEncoding};
-use super::{DataProblem, FormatError, Span};
+use crate::format::shared::text::{self, Delimiter, Original, TextEncoding};
+use crate::format::{DataProblem, FormatError, Span};
 
 /// How a CSV input's bytes look; every CSV reader takes these options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -387,6 +387,14 @@ impl RowCopier<'_, '_> {
         self.original.encode_into(&chunk, self.first, self.output)?;
         self.first = false;
         Ok(())
+    }
+}
+
+/// A CSV writing error as the I/O error it is (the writers write only valid records).
+pub(crate) fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 

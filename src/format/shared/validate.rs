@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::model::Order;
 
-use super::table::normalise;
+use crate::format::shared::table::normalise;
 
 /// The canonical field a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

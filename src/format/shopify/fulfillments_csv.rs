@@ -7,8 +7,8 @@ use std::io::{self, Write};
 
 use serde::Deserialize;
 
-use super::carriers::Carriers;
-use super::{
+use crate::format::shared::carriers::Carriers;
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Options, WriterFormat, parse_options,
 };
 use crate::model::{Document, DocumentKind};
@@ -68,7 +68,7 @@ impl WriterFormat for ShopifyFulfillmentsCsv {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(FulfillmentWriter {
             carriers: self.carriers.clone(),
@@ -93,7 +93,9 @@ struct FulfillmentWriter<'a> {
 impl FulfillmentWriter<'_> {
     fn header(&mut self) -> io::Result<()> {
         self.header_written = true;
-        self.csv.write_record(COLUMNS).map_err(super::csv_io)
+        self.csv
+            .write_record(COLUMNS)
+            .map_err(crate::format::shared::table::csv_io)
     }
 }
 
@@ -142,7 +144,7 @@ impl DocumentWriter for FulfillmentWriter<'_> {
                     &url,
                     self.send_receipt,
                 ])
-                .map_err(super::csv_io)?;
+                .map_err(crate::format::shared::table::csv_io)?;
         }
         Ok(())
     }

@@ -9,8 +9,8 @@ use std::io::{self, Write};
 
 use serde::Deserialize;
 
-use super::carriers::Carriers;
-use super::{
+use crate::format::shared::carriers::Carriers;
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Options, WriterFormat, parse_options,
 };
 use crate::model::{Document, DocumentKind};
@@ -86,7 +86,7 @@ impl WriterFormat for WooCommerceTrackingCsv {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(TrackingWriter {
             carriers: self.carriers.clone(),
@@ -107,7 +107,9 @@ struct TrackingWriter<'a> {
 impl TrackingWriter<'_> {
     fn header(&mut self) -> io::Result<()> {
         self.header_written = true;
-        self.csv.write_record(COLUMNS).map_err(super::csv_io)
+        self.csv
+            .write_record(COLUMNS)
+            .map_err(crate::format::shared::table::csv_io)
     }
 
     /// The ship date in the store's format; empty when unknown.
@@ -177,7 +179,7 @@ impl DocumentWriter for TrackingWriter<'_> {
                     skus,
                     quantities,
                 ])
-                .map_err(super::csv_io)?;
+                .map_err(crate::format::shared::table::csv_io)?;
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! `canonical-inventory-csv`: stock per SKU and location, one row each (README.md lists the
 //! columns).
 
-use super::canonical_table::{Field, Layout, cell};
-use super::canonical_xml::XmlKind;
+use crate::format::canonical::layout::{Field, Layout, cell};
+use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, InventoryRecord};
 
 /// The canonical CSV layout of inventory records.
@@ -74,5 +74,5 @@ pub static XML: XmlKind<InventoryRecord> = XmlKind {
     element: "record",
     wrap: CSV.wrap,
     unwrap: CSV.unwrap,
-    check: |d| super::canonical_table::findings(&CSV, d),
+    check: |d| crate::format::canonical::layout::findings(&CSV, d),
 };

@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
-use super::grouped::{GroupedRows, Opener, Pending, RowDialect};
-use super::table::{self, CsvInput, Table};
-use super::{
+use crate::format::shared::grouped::{GroupedRows, Opener, Pending, RowDialect};
+use crate::format::shared::table::{self, CsvInput, Table};
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
     ReaderFormat, Span, WriterFormat, parse_options,
 };
@@ -182,7 +182,7 @@ impl<D: Send + Sync + 'static> WriterFormat for CanonicalCsv<D> {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(LayoutWriter {
             layout: self.layout,
@@ -413,7 +413,7 @@ impl<D> LayoutWriter<'_, D> {
         self.header_written = true;
         self.csv
             .write_record(self.layout.columns())
-            .map_err(super::csv_io)
+            .map_err(crate::format::shared::table::csv_io)
     }
 }
 
@@ -450,7 +450,9 @@ impl<D> DocumentWriter for LayoutWriter<'_, D> {
                     }
                 }));
             }
-            self.csv.write_record(&self.row).map_err(super::csv_io)?;
+            self.csv
+                .write_record(&self.row)
+                .map_err(crate::format::shared::table::csv_io)?;
         }
         Ok(())
     }
@@ -465,7 +467,10 @@ impl<D> DocumentWriter for LayoutWriter<'_, D> {
 
 /// What is missing or malformed in a document by its layout (for formats other than CSV that
 /// share the layout's rules): element path, value, problem, fix.
-pub fn findings<D: Clone>(layout: &Layout<D>, doc: &D) -> Vec<super::canonical_xml::Finding> {
+pub fn findings<D: Clone>(
+    layout: &Layout<D>,
+    doc: &D,
+) -> Vec<crate::format::canonical::xml::Finding> {
     let mut found = Vec::new();
     let mut scratch = doc.clone();
     let mut check = |path: String,
@@ -554,7 +559,7 @@ pub mod cell {
 
     /// An ISO 8601 date or timestamp.
     pub fn date(v: &str) -> Result<String, Bad> {
-        if super::super::orders::is_iso_date(v) {
+        if crate::format::shared::orders::is_iso_date(v) {
             Ok(v.to_string())
         } else {
             Err((

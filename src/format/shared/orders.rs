@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::Item;
-use super::grouped::Pending;
-use super::validate::{Field, check_order};
+use crate::format::Item;
+use crate::format::shared::grouped::Pending;
+use crate::format::shared::validate::{Field, check_order};
 use crate::model::{Document, Order, OrderLine};
 
 /// What a cart reader does with an order that is not paid yet (`unpaid` in its options).

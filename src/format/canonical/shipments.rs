@@ -2,8 +2,8 @@
 //! `shipment_id`; row N carries its Nth package (tracking number) and its Nth shipped line,
 //! either of which may be empty when the shipment has fewer (README.md lists the columns).
 
-use super::canonical_table::{Field, ItemField, Layout, List, cell};
-use super::canonical_xml::XmlKind;
+use crate::format::canonical::layout::{Field, ItemField, Layout, List, cell};
+use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, Package, ShipmentConfirmation, ShippedLine};
 
 /// The canonical CSV layout of shipment confirmations.
@@ -141,5 +141,5 @@ pub static XML: XmlKind<ShipmentConfirmation> = XmlKind {
     element: "shipment",
     wrap: CSV.wrap,
     unwrap: CSV.unwrap,
-    check: |d| super::canonical_table::findings(&CSV, d),
+    check: |d| crate::format::canonical::layout::findings(&CSV, d),
 };

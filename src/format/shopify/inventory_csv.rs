@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde::Deserialize;
 
-use super::{
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Options, WriterFormat, parse_options,
 };
 use crate::model::{Document, DocumentKind};
@@ -78,7 +78,7 @@ impl WriterFormat for ShopifyInventoryCsv {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(InventoryWriter {
             locations: self.locations.clone(),
@@ -101,7 +101,9 @@ struct InventoryWriter<'a> {
 impl InventoryWriter<'_> {
     fn header(&mut self) -> io::Result<()> {
         self.header_written = true;
-        self.csv.write_record(COLUMNS).map_err(super::csv_io)
+        self.csv
+            .write_record(COLUMNS)
+            .map_err(crate::format::shared::table::csv_io)
     }
 }
 
@@ -132,7 +134,9 @@ impl DocumentWriter for InventoryWriter<'_> {
         self.row[SKU].clone_from(&r.sku);
         self.row[LOCATION] = location;
         self.row[ON_HAND_NEW] = r.on_hand.to_string();
-        self.csv.write_record(&self.row).map_err(super::csv_io)?;
+        self.csv
+            .write_record(&self.row)
+            .map_err(crate::format::shared::table::csv_io)?;
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! columns). Rows are never merged: a hold and a later release of the same order stay two
 //! documents, in file order.
 
-use super::canonical_table::{Bad, Field, Layout, cell};
-use super::canonical_xml::XmlKind;
+use crate::format::canonical::layout::{Bad, Field, Layout, cell};
+use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, HoldAction, OrderHold};
 
 /// The canonical CSV layout of holds.
@@ -87,5 +87,5 @@ pub static XML: XmlKind<OrderHold> = XmlKind {
     element: "hold",
     wrap: CSV.wrap,
     unwrap: CSV.unwrap,
-    check: |d| super::canonical_table::findings(&CSV, d),
+    check: |d| crate::format::canonical::layout::findings(&CSV, d),
 };

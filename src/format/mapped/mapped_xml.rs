@@ -19,11 +19,11 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use serde::Deserialize;
 
-use super::canonical_xml::{LineCounter, MAX_DOCUMENT_BYTES, unreadable};
-use super::mapping::{FieldSpec, Kind, Mapping, Source};
-use super::table::{RowAt, RowSource, Table};
-use super::text::{self, TextEncoding};
-use super::{
+use crate::format::canonical::xml::{LineCounter, MAX_DOCUMENT_BYTES, unreadable};
+use crate::format::mapped::mapping::{FieldSpec, Kind, Mapping, Source};
+use crate::format::shared::table::{RowAt, RowSource, Table};
+use crate::format::shared::text::{self, TextEncoding};
+use crate::format::{
     FormatError, FormatProblem, Item, Items, OnInvalid, Options, ReaderFormat, Span, parse_options,
 };
 

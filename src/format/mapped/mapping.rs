@@ -14,11 +14,9 @@ use chrono::format::{Item as DateItem, StrftimeItems};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use super::grouped::Opener;
-use super::{
-    FormatError, FormatProblem, Item, Items, canonical_holds, canonical_inventory,
-    canonical_orders_csv, canonical_returns, canonical_rmas, canonical_shipments, canonical_table,
-};
+use crate::format::canonical::{holds, inventory, layout, orders_csv, returns, rmas, shipments};
+use crate::format::shared::grouped::Opener;
+use crate::format::{FormatError, FormatProblem, Item, Items};
 
 /// The document kind a mapping makes (`reader_options.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -42,32 +40,30 @@ impl Kind {
     /// The canonical columns, in the canonical CSV's order.
     pub fn columns(self) -> Vec<&'static str> {
         match self {
-            Kind::Orders => canonical_orders_csv::COLUMNS.to_vec(),
-            Kind::Holds => canonical_holds::CSV.columns(),
-            Kind::Shipments => canonical_shipments::CSV.columns(),
-            Kind::Inventory => canonical_inventory::CSV.columns(),
-            Kind::Rmas => canonical_rmas::CSV.columns(),
-            Kind::Returns => canonical_returns::CSV.columns(),
+            Kind::Orders => orders_csv::COLUMNS.to_vec(),
+            Kind::Holds => holds::CSV.columns(),
+            Kind::Shipments => shipments::CSV.columns(),
+            Kind::Inventory => inventory::CSV.columns(),
+            Kind::Rmas => rmas::CSV.columns(),
+            Kind::Returns => returns::CSV.columns(),
         }
     }
 
     /// The columns every document needs.
     fn required(self) -> Vec<&'static str> {
         match self {
-            Kind::Orders => canonical_orders_csv::required_columns(),
-            Kind::Holds => canonical_holds::CSV.required_columns(),
-            Kind::Shipments => canonical_shipments::CSV.required_columns(),
-            Kind::Inventory => canonical_inventory::CSV.required_columns(),
-            Kind::Rmas => canonical_rmas::CSV.required_columns(),
-            Kind::Returns => canonical_returns::CSV.required_columns(),
+            Kind::Orders => orders_csv::required_columns(),
+            Kind::Holds => holds::CSV.required_columns(),
+            Kind::Shipments => shipments::CSV.required_columns(),
+            Kind::Inventory => inventory::CSV.required_columns(),
+            Kind::Rmas => rmas::CSV.required_columns(),
+            Kind::Returns => returns::CSV.required_columns(),
         }
     }
 
     /// The lists of a document (what an item is called, and its columns): one row per item.
     pub fn lists(self) -> Vec<(&'static str, Vec<&'static str>)> {
-        fn of<D>(
-            layout: &'static canonical_table::Layout<D>,
-        ) -> Vec<(&'static str, Vec<&'static str>)> {
+        fn of<D>(layout: &'static layout::Layout<D>) -> Vec<(&'static str, Vec<&'static str>)> {
             layout
                 .lists
                 .iter()
@@ -75,28 +71,24 @@ impl Kind {
                 .collect()
         }
         match self {
-            Kind::Orders => vec![("line", canonical_orders_csv::line_columns().to_vec())],
-            Kind::Holds => of(&canonical_holds::CSV),
-            Kind::Shipments => of(&canonical_shipments::CSV),
-            Kind::Inventory => of(&canonical_inventory::CSV),
-            Kind::Rmas => of(&canonical_rmas::CSV),
-            Kind::Returns => of(&canonical_returns::CSV),
+            Kind::Orders => vec![("line", orders_csv::line_columns().to_vec())],
+            Kind::Holds => of(&holds::CSV),
+            Kind::Shipments => of(&shipments::CSV),
+            Kind::Inventory => of(&inventory::CSV),
+            Kind::Rmas => of(&rmas::CSV),
+            Kind::Returns => of(&returns::CSV),
         }
     }
 
     /// The documents of the table `opener` makes, read as this kind's canonical CSV.
     pub fn read_table<'a>(self, input: Box<dyn BufRead + 'a>, opener: Opener<'a>) -> Items<'a> {
         match self {
-            Kind::Orders => canonical_orders_csv::read_table(input, opener),
-            Kind::Holds => canonical_table::read_table(&canonical_holds::CSV, input, opener),
-            Kind::Shipments => {
-                canonical_table::read_table(&canonical_shipments::CSV, input, opener)
-            }
-            Kind::Inventory => {
-                canonical_table::read_table(&canonical_inventory::CSV, input, opener)
-            }
-            Kind::Rmas => canonical_table::read_table(&canonical_rmas::CSV, input, opener),
-            Kind::Returns => canonical_table::read_table(&canonical_returns::CSV, input, opener),
+            Kind::Orders => orders_csv::read_table(input, opener),
+            Kind::Holds => layout::read_table(&holds::CSV, input, opener),
+            Kind::Shipments => layout::read_table(&shipments::CSV, input, opener),
+            Kind::Inventory => layout::read_table(&inventory::CSV, input, opener),
+            Kind::Rmas => layout::read_table(&rmas::CSV, input, opener),
+            Kind::Returns => layout::read_table(&returns::CSV, input, opener),
         }
     }
 
@@ -421,7 +413,7 @@ impl Mapping {
     }
 
     /// Names the merchant's column in a problem found in a canonical one.
-    fn describe(&self, problem: &mut super::DataProblem) {
+    fn describe(&self, problem: &mut crate::format::DataProblem) {
         let Some(rule) = problem
             .field
             .as_deref()

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::BufRead;
 
-use super::table::{CsvInput, Table};
-use super::{DataProblem, FormatError, Item, Span};
+use crate::format::shared::table::{CsvInput, Table};
+use crate::format::{DataProblem, FormatError, Item, Span};
 
 /// Opens the [`Table`] a [`GroupedRows`] reads.
 pub type Opener<'a> = Box<dyn FnOnce(Box<dyn BufRead + 'a>) -> Result<Table<'a>, FormatError> + 'a>;
@@ -114,7 +114,7 @@ impl<T> Pending<T> {
     }
 
     /// The document when no problem was noted, else its problems; with its rows up to `end`.
-    pub fn into_item(self, end: u64, document: impl FnOnce(T) -> super::Document) -> Item {
+    pub fn into_item(self, end: u64, document: impl FnOnce(T) -> crate::format::Document) -> Item {
         let span = Some(self.span(end));
         if self.problems.is_empty() {
             Item::Document(document(self.doc), span)

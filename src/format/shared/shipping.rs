@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::DataProblem;
-use super::table::normalise;
+use crate::format::DataProblem;
+use crate::format::shared::table::normalise;
 use crate::model::Order;
 
 /// The carrier and service a shipping method stands for.

@@ -2,8 +2,8 @@
 //! the canonical model's fields (`ship_to` nested, lines as repeated `<line>` elements). The
 //! same checks as every order reader apply (`validate.rs`).
 
-use super::canonical_xml::{Finding, XmlKind};
-use super::validate::{Field, check_order};
+use crate::format::canonical::xml::{Finding, XmlKind};
+use crate::format::shared::validate::{Field, check_order};
 use crate::model::{Document, DocumentKind, Order};
 
 /// The canonical XML of orders.

@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
-use super::grouped::{GroupedRows, Opener, Pending, RowDialect};
-use super::orders::{self, is_iso_date};
-use super::table::{self, CsvInput, Table};
-use super::validate::Field;
-use super::{
+use crate::format::shared::grouped::{GroupedRows, Opener, Pending, RowDialect};
+use crate::format::shared::orders::{self, is_iso_date};
+use crate::format::shared::table::{self, CsvInput, Table};
+use crate::format::shared::validate::Field;
+use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
     ReaderFormat, Span, WriterFormat, parse_options,
 };
@@ -181,7 +181,7 @@ impl WriterFormat for CanonicalOrdersCsv {
     fn begin<'a>(
         &self,
         output: Box<dyn Write + 'a>,
-        _context: &super::WriteContext,
+        _context: &crate::format::WriteContext,
     ) -> Box<dyn DocumentWriter + 'a> {
         Box::new(OrdersCsvWriter {
             csv: csv::WriterBuilder::new().from_writer(output),
@@ -435,7 +435,9 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
             )));
         };
         if !self.header_written {
-            self.csv.write_record(COLUMNS).map_err(super::csv_io)?;
+            self.csv
+                .write_record(COLUMNS)
+                .map_err(crate::format::shared::table::csv_io)?;
             self.header_written = true;
         }
         let a = &o.ship_to;
@@ -467,14 +469,16 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
                     opt(&l.unit_price),
                     opt(&l.description),
                 ])
-                .map_err(super::csv_io)?;
+                .map_err(crate::format::shared::table::csv_io)?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         if !self.header_written {
-            self.csv.write_record(COLUMNS).map_err(super::csv_io)?;
+            self.csv
+                .write_record(COLUMNS)
+                .map_err(crate::format::shared::table::csv_io)?;
         }
         self.csv.flush()
     }

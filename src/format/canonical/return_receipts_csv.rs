@@ -9,10 +9,10 @@
 
 use std::io::{self, Write};
 
-use super::canonical_returns::condition_name;
-use super::{
+use crate::format::canonical::returns::condition_name;
+use crate::format::{
     DocumentWriter, FormatError, FormatProblem, NoOptions, Options, WriteContext, WriterFormat,
-    csv_io, parse_options, x12::writer::wrong_kind,
+    parse_options, shared::table::csv_io, x12::writer::wrong_kind,
 };
 use crate::model::{Document, DocumentKind, ReturnReceipt};
 

@@ -1,0 +1,413 @@
+//! A conversion: a route's reader streamed into its writer, every data problem collected, and,
+//! when the route splits files, the rows of the documents left out.
+
+use std::io::{self, BufRead, Write};
+
+use super::shared::shipping::ShippingMethods;
+use super::{
+    DataProblem, DocumentWriter, FormatError, FormatProblem, Item, OnInvalid, Options,
+    ReaderFormat, Span, WriteContext, WriterFormat, canonical, reader, writer,
+};
+use super::{PASSTHROUGH, X12_997};
+use crate::model::Document;
+
+/// A route's choice of formats.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatChoice<'a> {
+    /// Reader name.
+    pub reader: &'a str,
+    /// Reader options.
+    pub reader_options: &'a Options,
+    /// Writer name.
+    pub writer: &'a str,
+    /// Writer options.
+    pub writer_options: &'a Options,
+    /// What a bad document does to its file; the reader's default when unset.
+    pub on_invalid: Option<OnInvalid>,
+    /// Shipping method → carrier and service; orders must match when it is not empty.
+    pub shipping_methods: &'a ShippingMethods,
+}
+
+/// How a route turns a source file into its output.
+pub enum Transform {
+    /// Bytes unchanged.
+    Passthrough,
+    /// Read into documents, write them out.
+    Convert(Conversion),
+    /// Partners' 997s: recorded against the groups cartferry sent; nothing is delivered.
+    Acknowledgments,
+}
+
+/// A reader, a writer, and what a bad document does to its file.
+pub struct Conversion {
+    /// The reader.
+    pub reader: Box<dyn ReaderFormat>,
+    /// The writer.
+    pub writer: Box<dyn WriterFormat>,
+    /// What a bad document does.
+    pub on_invalid: OnInvalid,
+    /// Shipping method → carrier and service, applied to every order.
+    pub shipping_methods: ShippingMethods,
+}
+
+impl Transform {
+    /// The transform a route's formats make, or every problem with them.
+    pub fn new(choice: FormatChoice<'_>) -> Result<Transform, Vec<FormatProblem>> {
+        let FormatChoice {
+            reader: reader_name,
+            writer: writer_name,
+            ..
+        } = choice;
+        if reader_name == X12_997 {
+            return if writer_name.is_empty() {
+                Ok(Transform::Acknowledgments)
+            } else {
+                Err(vec![FormatProblem {
+                    key: "writer".into(),
+                    message: "a route reading x12-997 records the acknowledgments and writes nothing: leave out writer and to".into(),
+                }])
+            };
+        }
+        match (reader_name == PASSTHROUGH, writer_name == PASSTHROUGH) {
+            (true, true) => return Ok(Transform::Passthrough),
+            (true, false) | (false, true) => {
+                return Err(vec![FormatProblem {
+                    key: if reader_name == PASSTHROUGH { "writer" } else { "reader" }.into(),
+                    message: "\"passthrough\" moves bytes unchanged, so reader and writer must both be \"passthrough\"".into(),
+                }]);
+            }
+            (false, false) => {}
+        }
+        let reader = reader(reader_name, choice.reader_options);
+        let writer = writer(writer_name, choice.writer_options);
+        match (reader, writer) {
+            (Ok(reader), Ok(writer)) => Ok(Transform::Convert(Conversion {
+                on_invalid: choice
+                    .on_invalid
+                    .unwrap_or_else(|| reader.default_on_invalid()),
+                shipping_methods: choice.shipping_methods.clone(),
+                reader,
+                writer,
+            })),
+            (reader, writer) => Err(reader
+                .err()
+                .into_iter()
+                .chain(writer.err())
+                .flatten()
+                .collect()),
+        }
+    }
+
+    /// True when output bytes are the input bytes.
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self, Transform::Passthrough)
+    }
+}
+
+/// What a conversion found wrong with its input.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The data has defects and nothing should be delivered: the whole file is rejected.
+    #[error("{total} problem(s) in the data")]
+    Data {
+        /// The first problems (at most the cap given to [`convert`]).
+        problems: Vec<DataProblem>,
+        /// How many there were in all.
+        total: usize,
+    },
+    /// Reading or writing failed.
+    #[error("input/output failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The documents a split conversion left out, to be copied to the error folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The input's header.
+    pub header: Span,
+    /// The rows of every rejected document, in file order.
+    pub spans: Vec<Span>,
+    /// The first problems (at most the cap given to [`convert`]).
+    pub problems: Vec<DataProblem>,
+    /// How many problems there were in all.
+    pub total: usize,
+}
+
+/// What a conversion delivered, and what it left out.
+#[derive(Debug)]
+pub struct Converted {
+    /// Documents written.
+    pub written: u64,
+    /// Documents left out (split mode only).
+    pub rejected: Option<Rejected>,
+}
+
+/// Documents handed from the reading thread to the writing thread at a time.
+const BATCH: usize = 256;
+
+/// Messages in flight between the two threads; with [`BATCH`], this bounds the memory a
+/// conversion holds, whatever the file's size.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// What the reading thread hands to the writing thread, in file order.
+enum Parsed {
+    Items(Vec<Item>),
+    Unreadable(FormatError),
+}
+
+/// Most rejected documents a split keeps track of; past this many, the whole file is rejected
+/// (so memory stays bounded however bad a huge file is).
+const MAX_SPLIT_DOCUMENTS: usize = 100_000;
+
+/// Inputs at least this large are parsed and written on two threads.
+const PARALLEL_FROM_BYTES: u64 = 1 << 20;
+
+/// Streams `input` through the conversion's reader into its writer's `output`. Reads to the end
+/// even after a data problem, so one report lists every problem (the first `max_problems`).
+///
+/// With [`OnInvalid::Split`], good documents are written and bad ones returned as
+/// [`Rejected`] spans; when nothing good is left, or the reader cannot tell where a bad document
+/// came from, the whole file is rejected ([`ConvertError::Data`]) as with
+/// [`OnInvalid::RejectFile`].
+///
+/// When `input_len` is unknown or large, parsing and writing run on two threads joined by a
+/// bounded channel, so a large file uses two cores in bounded memory; written batches go back to
+/// the reading thread to be freed where they were allocated (glibc's malloc is slow to free
+/// another thread's memory). Small inputs are converted on the calling thread.
+pub fn convert(
+    conversion: &Conversion,
+    context: &WriteContext,
+    input: Box<dyn BufRead + Send + '_>,
+    input_len: Option<u64>,
+    output: Box<dyn Write + '_>,
+    max_problems: usize,
+) -> Result<Converted, ConvertError> {
+    convert_tapped(
+        conversion,
+        context,
+        input,
+        input_len,
+        output,
+        max_problems,
+        None,
+    )
+}
+
+/// Sees every document a conversion writes, right after it is written (a route's order status
+/// updates are made this way).
+pub trait DocumentTap {
+    /// `document` was written.
+    fn written(&mut self, document: &Document) -> io::Result<()>;
+}
+
+impl DocumentTap for Vec<&mut dyn DocumentTap> {
+    fn written(&mut self, document: &Document) -> io::Result<()> {
+        self.iter_mut().try_for_each(|tap| tap.written(document))
+    }
+}
+
+/// [`convert`], showing every document written to `tap`.
+pub fn convert_tapped<'o>(
+    conversion: &Conversion,
+    context: &WriteContext,
+    input: Box<dyn BufRead + Send + '_>,
+    input_len: Option<u64>,
+    output: Box<dyn Write + 'o>,
+    max_problems: usize,
+    tap: Option<&'o mut dyn DocumentTap>,
+) -> Result<Converted, ConvertError> {
+    let reader = conversion.reader.as_ref();
+    let mut sink = Sink {
+        conversion,
+        tap,
+        out: conversion.writer.begin(output, context),
+        max_problems,
+        header: None,
+        spans: Vec::new(),
+        problems: Vec::new(),
+        total: 0,
+        written: 0,
+        unsplittable: false,
+    };
+    if input_len.is_some_and(|n| n < PARALLEL_FROM_BYTES) {
+        for item in reader.read(input) {
+            match item {
+                Ok(mut item) => sink.take(&mut item)?,
+                Err(e) => return Err(sink.unreadable(e)),
+            }
+        }
+        return sink.finish();
+    }
+    std::thread::scope(|scope| {
+        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Item>>();
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in reader.read(input) {
+                match item {
+                    Ok(item) => batch.push(item),
+                    Err(e) => {
+                        let items = std::mem::take(&mut batch);
+                        let _ = parsed_tx
+                            .send(Parsed::Items(items))
+                            .and_then(|()| parsed_tx.send(Parsed::Unreadable(e)));
+                        return;
+                    }
+                }
+                if batch.len() == BATCH {
+                    let items = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if parsed_tx.send(Parsed::Items(items)).is_err() {
+                        return; // the writer stopped
+                    }
+                    spent_rx.try_iter().for_each(drop);
+                }
+            }
+            let _ = parsed_tx.send(Parsed::Items(batch));
+        });
+        for message in parsed_rx {
+            match message {
+                Parsed::Unreadable(e) => return Err(sink.unreadable(e)),
+                Parsed::Items(mut items) => {
+                    // The items go back whole, to be freed on the thread that allocated them.
+                    for item in &mut items {
+                        sink.take(item)?;
+                    }
+                    let _ = spent_tx.send(items);
+                }
+            }
+        }
+        sink.finish()
+    })
+}
+
+/// The writing side of a conversion: writes good documents, gathers problems and spans.
+struct Sink<'c, 'o> {
+    conversion: &'c Conversion,
+    tap: Option<&'o mut dyn DocumentTap>,
+    out: Box<dyn DocumentWriter + 'o>,
+    max_problems: usize,
+    header: Option<Span>,
+    spans: Vec<Span>,
+    problems: Vec<DataProblem>,
+    total: usize,
+    written: u64,
+    /// A rejected document came without its rows, so the file cannot be split.
+    unsplittable: bool,
+}
+
+impl Sink<'_, '_> {
+    fn reject(&mut self, problems: Vec<DataProblem>, span: Option<Span>) {
+        self.total += problems.len();
+        let room = self.max_problems.saturating_sub(self.problems.len());
+        self.problems.extend(problems.into_iter().take(room));
+        match span {
+            Some(span) if self.spans.len() < MAX_SPLIT_DOCUMENTS => self.spans.push(span),
+            _ => {
+                self.unsplittable = true;
+                self.spans = Vec::new();
+            }
+        }
+    }
+
+    fn splitting(&self) -> bool {
+        self.conversion.on_invalid == OnInvalid::Split && !self.unsplittable
+    }
+
+    fn take(&mut self, item: &mut Item) -> Result<(), ConvertError> {
+        match item {
+            Item::Header(span) => self.header = Some(*span),
+            Item::Rejected(problems, span) => self.reject(std::mem::take(problems), *span),
+            Item::Document(doc, span) => {
+                let span = *span;
+                if let Document::Order(order) = doc
+                    && let Err(mut problem) = self.conversion.shipping_methods.apply(order)
+                {
+                    problem.line = span.map(|s| s.line);
+                    self.reject(vec![*problem], span);
+                    return Ok(());
+                }
+                if !self.conversion.writer.accepts().contains(&doc.kind()) {
+                    let kind = doc.kind();
+                    let what = match doc {
+                        Document::OrderHold(h) => {
+                            format!("{kind} ({})", canonical::holds::action_name(h.action))
+                        }
+                        _ => kind.to_string(),
+                    };
+                    let problem = DataProblem {
+                        line: span.map(|s| s.line),
+                        document_id: Some(doc.id().to_string()),
+                        problem: format!(
+                            "this {what} cannot be written: the route's writer does not write {kind}s."
+                        ),
+                        fix: format!(
+                            "send {kind}s through a route whose writer takes them, or pass this one on by hand."
+                        ),
+                        ..DataProblem::default()
+                    };
+                    self.reject(vec![problem], span);
+                } else if self.problems.is_empty() || self.splitting() {
+                    match self.out.write(doc) {
+                        Ok(()) => {
+                            self.written += 1;
+                            if let Some(tap) = self.tap.as_mut() {
+                                tap.written(doc)?;
+                            }
+                        }
+                        Err(FormatError::Data(mut p)) => {
+                            p.line = p.line.or(span.map(|s| s.line));
+                            self.reject(vec![*p], span);
+                        }
+                        Err(FormatError::Io(e)) => return Err(ConvertError::Io(e)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a file that cannot be read on, with the problems found before it.
+    fn unreadable(&mut self, e: FormatError) -> ConvertError {
+        match e {
+            FormatError::Io(e) => ConvertError::Io(e),
+            FormatError::Data(p) => {
+                self.total += 1;
+                let mut problems = std::mem::take(&mut self.problems);
+                problems.truncate(self.max_problems.saturating_sub(1));
+                problems.push(*p);
+                ConvertError::Data {
+                    problems,
+                    total: self.total,
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Converted, ConvertError> {
+        if self.total == 0 {
+            self.out.finish()?;
+            return Ok(Converted {
+                written: self.written,
+                rejected: None,
+            });
+        }
+        match self.header {
+            Some(header) if self.splitting() && self.written > 0 => {
+                self.out.finish()?;
+                Ok(Converted {
+                    written: self.written,
+                    rejected: Some(Rejected {
+                        header,
+                        spans: self.spans,
+                        problems: self.problems,
+                        total: self.total,
+                    }),
+                })
+            }
+            _ => Err(ConvertError::Data {
+                problems: self.problems,
+                total: self.total,
+            }),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Mapped formats: any cart's or warehouse's CSV or XML, as any of the six kinds, through a
+//! mapping in the route's `reader_options` (`mapping.rs`). Each input is turned into canonical
+//! rows (`mapped_csv.rs`, `mapped_xml.rs`) and read by the kind's canonical CSV reader, so a
+//! mapping gets every canonical check and reports name the merchant's own columns.
+
+pub(crate) mod mapped_csv;
+pub(crate) mod mapped_xml;
+pub mod mapping;
+
+use super::catalog::Format;
+
+/// The mapped formats.
+pub(crate) static FORMATS: [Format; 2] = [
+    Format {
+        name: mapped_csv::NAME,
+        reader: Some(|o| Ok(Box::new(mapped_csv::MappedCsv::reader(o)?))),
+        writer: None,
+    },
+    Format {
+        name: mapped_xml::NAME,
+        reader: Some(|o| Ok(Box::new(mapped_xml::MappedXml::reader(o)?))),
+        writer: None,
+    },
+];

@@ -1,0 +1,145 @@
+//! What can go wrong with a file's data or a route's format settings, said so a merchant can fix
+//! it: [`DataProblem`] (line, field, order, value, what is wrong, what to change), and the
+//! options every format parses ([`parse_options`], unknown keys reported with their key path).
+
+use std::fmt;
+use std::io;
+
+use serde::de::DeserializeOwned;
+
+/// One defect in the data, with its position and how to fix it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataProblem {
+    /// 1-based line in the file, when known.
+    pub line: Option<u64>,
+    /// The field (column or element) concerned.
+    pub field: Option<String>,
+    /// The order (or other document id) concerned.
+    pub document_id: Option<String>,
+    /// The offending value as found; may be customer data, so never logged.
+    pub value: Option<String>,
+    /// What is wrong, one sentence.
+    pub problem: String,
+    /// What to change, one sentence.
+    pub fix: String,
+}
+
+impl DataProblem {
+    /// A problem with the file as a whole.
+    pub fn whole_file(problem: &str, fix: &str) -> DataProblem {
+        DataProblem {
+            problem: problem.into(),
+            fix: fix.into(),
+            ..DataProblem::default()
+        }
+    }
+
+    /// Where the problem is: `line 4, field "quantity", order 1002`.
+    pub fn position(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(line) = self.line {
+            parts.push(format!("line {line}"));
+        }
+        if let Some(field) = &self.field {
+            parts.push(format!("field \"{field}\""));
+        }
+        if let Some(id) = &self.document_id {
+            parts.push(format!("order {id}"));
+        }
+        if parts.is_empty() {
+            "the file".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The position and problem without the offending value: safe for logs.
+    pub fn summary(&self) -> String {
+        format!("{}: {}", self.position(), self.problem)
+    }
+}
+
+impl fmt::Display for DataProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.position())?;
+        if let Some(value) = &self.value {
+            write!(f, "\"{value}\" — ")?;
+        }
+        write!(f, "{} Fix: {}", self.problem, self.fix)
+    }
+}
+
+/// Why reading or writing a document failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The data is wrong; the merchant must fix the file.
+    #[error("{0}")]
+    Data(Box<DataProblem>),
+    /// Reading or writing the bytes failed; worth retrying.
+    #[error("input/output failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl FormatError {
+    /// A data problem.
+    pub fn data(problem: DataProblem) -> FormatError {
+        FormatError::Data(Box::new(problem))
+    }
+}
+
+/// A format's options (`reader_options` / `writer_options` in a route).
+pub type Options = toml::Table;
+
+/// The options of a format that takes none.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NoOptions {}
+
+/// Something wrong with a route's formats, with the key to blame (`reader`,
+/// `reader_options.encoding`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatProblem {
+    /// The key below the route.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// `problems` as one line, each key after `prefix` (`"also."`): for messages about a config
+/// that was already checked.
+pub fn describe_problems(problems: Vec<FormatProblem>, prefix: &str) -> String {
+    problems
+        .into_iter()
+        .map(|p| format!("{prefix}{}: {}", p.key, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Reads `options` into a format's own options type. Unknown keys and bad values are problems
+/// naming their key below `table_key`.
+pub fn parse_options<T: DeserializeOwned>(
+    options: &Options,
+    table_key: &str,
+) -> Result<T, Vec<FormatProblem>> {
+    let mut unknown = Vec::new();
+    let parsed: Result<T, toml::de::Error> =
+        serde_ignored::deserialize(toml::Value::Table(options.clone()), |path| {
+            unknown.push(path.to_string())
+        });
+    let parsed = parsed.map_err(|e| {
+        vec![FormatProblem {
+            key: table_key.to_string(),
+            message: e.message().to_string(),
+        }]
+    })?;
+    if unknown.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(unknown
+            .into_iter()
+            .map(|key| FormatProblem {
+                key: format!("{table_key}.{key}"),
+                message: "is not an option of this format".into(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,31 @@
+//! Shopify: its order export read (orders and cancellations), and its fulfillment and inventory
+//! imports written.
+
+pub(crate) mod fulfillments_csv;
+pub(crate) mod inventory_csv;
+pub(crate) mod orders_csv;
+
+use super::catalog::Format;
+
+/// Shopify's formats.
+pub(crate) static FORMATS: [Format; 3] = [
+    Format {
+        name: orders_csv::NAME,
+        reader: Some(|o| Ok(Box::new(orders_csv::ShopifyOrdersCsv::reader(o)?))),
+        writer: None,
+    },
+    Format {
+        name: fulfillments_csv::NAME,
+        reader: None,
+        writer: Some(|o| {
+            Ok(Box::new(fulfillments_csv::ShopifyFulfillmentsCsv::writer(
+                o,
+            )?))
+        }),
+    },
+    Format {
+        name: inventory_csv::NAME,
+        reader: None,
+        writer: Some(|o| Ok(Box::new(inventory_csv::ShopifyInventoryCsv::writer(o)?))),
+    },
+];

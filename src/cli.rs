@@ -13,9 +13,9 @@ use crate::config::{Config, default_config_path};
 use crate::endpoint::{self, Endpoints};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil;
-use crate::journey::Route;
 use crate::ledger::Ledger;
 use crate::report::{self, REPORT_SUFFIX};
+use crate::route::Route;
 
 /// The bundled demo config, also the template that `init` writes.
 const CONFIG_TEMPLATE: &str = include_str!("../config/cartferry.toml");
@@ -535,7 +535,7 @@ fn convert(
             return ExitCode::from(2);
         }
     };
-    if matches!(transform, Transform::Acknowledgments) {
+    if matches!(transform, Transform::Record) {
         return usage(format!(
             "{reader} files are read by a route, which records them in its ledger; there is nothing to convert"
         ));
@@ -575,7 +575,7 @@ fn convert(
             usize::MAX,
         )
         .map(|converted| converted.rejected),
-        Transform::Acknowledgments => Ok(None),
+        Transform::Record => Ok(None),
     };
     let flushed = output.flush();
     match (result, flushed) {

@@ -999,9 +999,11 @@ fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Problems) -> C
             let folder = problems.required(&format!("{k}.folder"), raw.folder.as_ref());
             let format = raw.format.unwrap_or_else(|| "canonical-status-csv".into());
             let options = raw.options.unwrap_or_default();
-            if let Err(found) =
-                format::order_status::StatusFormat::new(&format, &options, &format!("{k}.options"))
-            {
+            if let Err(found) = crate::plugins::status_updates::formats::StatusFormat::new(
+                &format,
+                &options,
+                &format!("{k}.options"),
+            ) {
                 for p in found {
                     let key = if p.key == "format" {
                         format!("{k}.format")

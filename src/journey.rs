@@ -10,77 +10,27 @@
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
-use crate::acknowledgments::{self, Answering};
-use crate::config::{AlsoConfig, Config, DestinationConfig, OnConflict, RouteConfig};
-use crate::endpoint::{self, Endpoint, EndpointError, Endpoints, Entry, PutOptions};
-use crate::format::x12::writer::Partner;
-use crate::format::{self, ControlNumbers, ConvertError, DocumentTap, Transform, WriteContext};
+use crate::config::OnConflict;
+use crate::endpoint::{self, EndpointError, Entry, PutOptions};
+use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
-use crate::naming::{NameContext, is_hidden_or_temporary, with_counter};
+use crate::naming::{NameContext, with_counter};
 use crate::platform;
-use crate::reconcile::{Compared, Reconciliation, WarehouseStock};
+use crate::plugins::{Ended, PluginError, Works, side_files};
 use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
-use crate::side_files::{self, FileError, StagedOutput};
-use crate::status_updates::{StagedStatus, StatusUpdates};
-
-/// The hidden folder inside a local source folder where claimed files wait for their journey's end.
-pub const PROCESSING_DIR: &str = ".cartferry-processing";
+use crate::route::{Destination, Route};
 
 /// Most data problems listed in one report.
 const MAX_PROBLEMS: usize = 50;
 
 /// Most `-N` suffixes tried for a free delivered name.
 const MAX_UNIQUE_SUFFIX: u32 = 10_000;
-
-/// A route ready to move files: its config with endpoints, formats and folders resolved.
-pub struct Route {
-    /// The route's settings.
-    pub config: RouteConfig,
-    /// Where files come from.
-    pub source: Arc<dyn Endpoint>,
-    /// The source folder, when it is on this machine (claimed by rename, watched for events);
-    /// `None` for remote sources (claimed by download).
-    pub source_dir: Option<PathBuf>,
-    /// Where claimed files wait for their journey's end: `.cartferry-processing` inside a local
-    /// source folder, or `<state_dir>/inbound/<route>` for downloads.
-    claim_dir: PathBuf,
-    /// Where results go; `None` for a route that reads partners' 997s and delivers nothing.
-    destination: Option<Destination>,
-    /// Reader and writer.
-    pub transform: Transform,
-    /// How the route answers the X12 groups it receives, when it does.
-    answering: Option<Answering>,
-    /// The order status files the route writes for the cart, when it does.
-    status_updates: Option<StatusUpdates>,
-    /// How the route reconciles inventory with the cart's stock export, when it does.
-    reconciliation: Option<Reconciliation>,
-    /// More outputs of the same documents: each writer, and where its files go.
-    also: Vec<(Box<dyn format::WriterFormat>, AlsoConfig)>,
-    matcher: globset::GlobMatcher,
-    staging_dir: PathBuf,
-    config_path: PathBuf,
-}
-
-/// A file's side output: its kind in the ledger, where it is staged, and where it goes.
-struct SideOutput {
-    kind: String,
-    staged: PathBuf,
-    folder: PathBuf,
-    name: String,
-}
-
-/// Where a route delivers: the endpoint and the route's `to`.
-struct Destination {
-    endpoint: Arc<dyn Endpoint>,
-    config: DestinationConfig,
-}
 
 /// How one file's journey ended (for now).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,10 +58,10 @@ pub enum Outcome {
     },
     /// Someone else took the file before it could be claimed.
     Vanished,
-    /// Partners' acknowledgments recorded; nothing to deliver.
+    /// What the file says was recorded; nothing to deliver.
     Recorded {
-        /// Groups of cartferry's acknowledged.
-        groups: u64,
+        /// Records made (for each group in a file of partners' replies, one).
+        records: u64,
     },
 }
 
@@ -144,11 +94,11 @@ impl From<LedgerError> for StepError {
     }
 }
 
-impl From<FileError> for StepError {
-    fn from(e: FileError) -> Self {
+impl From<PluginError> for StepError {
+    fn from(e: PluginError) -> Self {
         match e {
-            FileError::Ledger(e) => StepError::Ledger(e),
-            FileError::Io { .. } => StepError::Transient(e.to_string()),
+            PluginError::Ledger(e) => StepError::Ledger(e),
+            PluginError::Io { .. } => StepError::Transient(e.to_string()),
         }
     }
 }
@@ -164,207 +114,14 @@ fn transient(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StepErro
     move |e| StepError::Transient(format!("{text}: {e}"))
 }
 
-impl Route {
-    /// Resolves a route's endpoints (from `endpoints`, shared with other routes), formats and
-    /// folders.
-    pub fn new(
-        config: &Config,
-        route: &RouteConfig,
-        endpoints: &Endpoints,
-    ) -> Result<Route, String> {
-        let source = endpoints[&route.from.endpoint].clone();
-        let destination = route.to.as_ref().map(|to| Destination {
-            endpoint: endpoints[&to.endpoint].clone(),
-            config: to.clone(),
-        });
-        let source_dir = source.local_dir(&route.from.dir);
-        let claim_dir = match &source_dir {
-            Some(dir) => dir.join(PROCESSING_DIR),
-            None => config.agent.state_dir.join("inbound").join(&route.name),
-        };
-        let transform = Transform::new(route.formats())
-            .map_err(|problems| format::describe_problems(problems, ""))?;
-        let answering = match &route.acknowledge {
-            Some(a) => Some(Answering {
-                partner: Partner::from_options(&a.partner).map_err(|problems| {
-                    format::describe_problems(problems, "acknowledge.partner.")
-                })?,
-                folder: a.folder.clone(),
-            }),
-            None => None,
-        };
-        let status_updates = match &route.status_updates {
-            Some(config) => Some(
-                StatusUpdates::new(config)
-                    .map_err(|problems| format::describe_problems(problems, ""))?,
-            ),
-            None => None,
-        };
-        let reconciliation = route
-            .reconcile
-            .as_ref()
-            .map(Reconciliation::new)
-            .transpose()?;
-        let also = route
-            .also
-            .iter()
-            .map(|a| {
-                format::writer(&a.writer, &a.writer_options)
-                    .map(|w| (w, a.clone()))
-                    .map_err(|problems| format::describe_problems(problems, "also: "))
-            })
-            .collect::<Result<_, _>>()?;
-        let matcher = globset::Glob::new(&route.from.pattern)
-            .map_err(|e| e.to_string())?
-            .compile_matcher();
-        Ok(Route {
-            config: route.clone(),
-            source,
-            source_dir,
-            claim_dir,
-            destination,
-            transform,
-            answering,
-            status_updates,
-            reconciliation,
-            also,
-            matcher,
-            staging_dir: config.agent.state_dir.join("staging").join(&route.name),
-            config_path: config.path.clone(),
-        })
-    }
-
-    /// The route's name.
-    pub fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    /// True when a file of this name is this route's to take (pattern, not hidden, not a marker).
-    pub fn wants(&self, name: &str) -> bool {
-        self.matcher.is_match(name)
-            && !is_hidden_or_temporary(name)
-            && !self
-                .config
-                .from
-                .done_marker
-                .as_ref()
-                .is_some_and(|m| m.is_marker(name))
-    }
-
-    /// Where this route delivers; routes that deliver nothing never reach the delivery steps.
-    fn destination(&self) -> Result<&Destination, StepError> {
-        self.destination.as_ref().ok_or_else(|| {
-            StepError::Permanent(Failure::other(
-                "this route delivers nothing, yet the file reached delivery.".into(),
-                "Report this to the cartferry developers with the file.".into(),
-            ))
-        })
-    }
-
-    /// The folder where claimed files wait.
-    pub fn processing_dir(&self) -> &Path {
-        &self.claim_dir
-    }
-
-    /// The inbox, for people: a local path or `SFTP folder …/dir`.
-    pub fn inbox(&self) -> String {
-        match &self.source_dir {
-            Some(dir) => dir.display().to_string(),
-            None => format!("{} {}", self.source.describe(), self.config.from.dir),
-        }
-    }
-
-    fn processing_path(&self, row: &FileRow) -> PathBuf {
-        self.processing_dir()
-            .join(processing_name(row.id, &row.name))
-    }
-
-    /// Where the `also` output `n` of a file waits until it is delivered.
-    fn also_path(&self, row: &FileRow, n: usize) -> PathBuf {
-        self.staging_dir.join(format!("{}.also-{n}", row.id))
-    }
-
-    /// Where the 997 answering a file waits until it is written.
-    fn answer_path(&self, row: &FileRow) -> PathBuf {
-        self.staging_dir.join(format!("{}.997", row.id))
-    }
-
-    /// The side outputs a delivered file of this route writes: its order status file, its
-    /// discrepancy report and its `also` outputs, as the route has them.
-    fn side_outputs(&self, row: &FileRow) -> Vec<SideOutput> {
-        let stem = side_files::stem(&row.name);
-        let mut outputs = Vec::new();
-        if let Some(updates) = &self.status_updates {
-            outputs.push(SideOutput {
-                kind: "status".into(),
-                staged: self.status_path(row),
-                folder: updates.folder.clone(),
-                name: format!("{stem}.status.csv"),
-            });
-        }
-        if let Some(reconciliation) = &self.reconciliation {
-            outputs.push(SideOutput {
-                kind: "discrepancies".into(),
-                staged: self.report_path(row),
-                folder: reconciliation.report_folder.clone(),
-                name: format!("{stem}.discrepancies.csv"),
-            });
-        }
-        for (n, (_, also)) in self.also.iter().enumerate() {
-            outputs.push(SideOutput {
-                kind: format!("also-{n}"),
-                staged: self.also_path(row, n),
-                folder: also.folder.clone(),
-                name: also.name.render(&NameContext {
-                    source_name: &row.name,
-                    route: self.name(),
-                    claimed_at: local_time(row.claimed_at_ms),
-                    id: row.id,
-                }),
-            });
-        }
-        outputs
-    }
-
-    /// Every staged side output of a file, the 997 answering it included.
-    fn side_paths(&self, row: &FileRow) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self
-            .side_outputs(row)
-            .into_iter()
-            .map(|o| o.staged)
-            .collect();
-        paths.push(self.answer_path(row));
-        paths
-    }
-
-    /// Where the discrepancy report of a file waits until it is delivered.
-    fn report_path(&self, row: &FileRow) -> PathBuf {
-        self.staging_dir.join(format!("{}.discrepancies", row.id))
-    }
-
-    /// Where the order status rows of a file wait until it is delivered.
-    fn status_path(&self, row: &FileRow) -> PathBuf {
-        self.staging_dir.join(format!("{}.status", row.id))
-    }
-
-    fn staged_path(&self, row: &FileRow) -> PathBuf {
-        if self.transform.is_passthrough() {
-            self.processing_path(row)
-        } else {
-            self.staging_dir.join(format!("{}.out", row.id))
-        }
-    }
-}
-
-/// The name of a claimed file in the processing area: `<ledger id>-<name>`.
-pub fn processing_name(id: i64, name: &str) -> String {
-    format!("{id}-{name}")
-}
-
-/// Splits a processing name back into ledger id and original name.
-pub fn parse_processing_name(name: &str) -> Option<(i64, &str)> {
-    let (id, rest) = name.split_once('-')?;
-    Some((id.parse().ok()?, rest))
+/// Where `route` delivers; routes that deliver nothing never reach the delivery steps.
+fn destination(route: &Route) -> Result<&Destination, StepError> {
+    route.destination.as_ref().ok_or_else(|| {
+        StepError::Permanent(Failure::other(
+            "this route delivers nothing, yet the file reached delivery.".into(),
+            "Report this to the cartferry developers with the file.".into(),
+        ))
+    })
 }
 
 fn local_time(ms: i64) -> DateTime<Local> {
@@ -489,13 +246,13 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
             outcome = label,
             "file disappeared before it could be claimed"
         ),
-        Outcome::Recorded { groups } => info!(
+        Outcome::Recorded { records } => info!(
             route = route.name(),
             file,
             duration_ms,
             outcome = label,
-            groups,
-            "acknowledgments recorded"
+            records,
+            "file recorded; nothing to deliver"
         ),
     }
 }
@@ -581,7 +338,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 row.output_sha256.as_deref().unwrap_or_default(),
             ),
             State::Delivering => deliver(route, ledger, &row),
-            State::Delivered => write_side_files(route, ledger, &row)
+            State::Delivered => publish_side_outputs(route, ledger, &row)
                 .and_then(|()| archive(route, ledger, &row, State::Done))
                 .map(|()| {
                     Some(Outcome::Delivered {
@@ -657,7 +414,7 @@ fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
 }
 
 /// Claimed → Delivering (or Duplicate): skip known content, else write the output into staging
-/// and choose its name.
+/// (the route's plug-ins watching) and choose its name.
 fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
     let sha = row.sha256.as_deref().unwrap_or_default();
     if route.config.dedupe
@@ -672,7 +429,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Transform::Passthrough => {
             return name_and_deliver(route, ledger, row, row.size, sha);
         }
-        Transform::Acknowledgments => return record_acknowledgments(route, ledger, row),
+        Transform::Record => return record(route, ledger, row),
         Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
@@ -693,226 +450,76 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         },
         ..WriteContext::now()
     };
-    let mut statuses = stage_statuses(route, row)?;
-    let mut stock = match route.reconciliation {
-        Some(_) => Some(WarehouseStock::new().map_err(|e| {
-            StepError::Transient(format!("could not start the inventory reconciliation: {e}"))
-        })?),
-        None => None,
-    };
-    let mut also = route
-        .also
-        .iter()
-        .enumerate()
-        .map(|(n, (writer, _))| {
-            StagedOutput::new(writer.as_ref(), &route.also_path(row, n), &context)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut taps: Vec<&mut dyn DocumentTap> = Vec::new();
-    for output in &mut also {
-        taps.push(output);
-    }
-    if let Some(statuses) = statuses.as_mut() {
-        taps.push(statuses);
-    }
-    if let Some(stock) = stock.as_mut() {
-        taps.push(stock);
-    }
-    let result = format::convert_tapped(
-        conversion,
-        &context,
-        Box::new(BufReader::with_capacity(buffer, input)),
-        Some(row.size),
-        Box::new(&mut hashing),
-        MAX_PROBLEMS,
-        (!taps.is_empty()).then_some(&mut taps),
-    );
-    drop(taps);
-    if let Some(answering) = &route.answering
-        && !matches!(result, Err(ConvertError::Io(_)))
-    {
-        let written = acknowledgments::answer(
-            ledger,
-            row.id,
-            answering,
-            conversion.reader.as_ref(),
-            &input_path,
-            &route.answer_path(row),
-        )?;
-        if let Some(path) = written {
-            info!(route = route.name(), file = row.name.as_str(), acknowledgment = %path.display(), "997 written");
-        }
-    }
-    if result.is_ok() {
-        if let Some(statuses) = statuses {
-            statuses.finish()?;
-        }
-        for output in also {
-            output.finish()?;
-        }
-        if let (Some(reconciliation), Some(stock)) = (&route.reconciliation, stock) {
-            reconcile(route, ledger, row, reconciliation, stock)?;
-        }
-    }
-    let converted = match result {
-        Ok(converted) => converted,
-        Err(ConvertError::Data { problems, total }) => {
-            return Err(StepError::Permanent(Failure::data(problems, total)));
-        }
-        Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
-    };
-    if let Some(rejected) = converted.rejected {
-        place_rejected(route, ledger, row, conversion, rejected, converted.written)?;
-    }
-    let (writer, size, out_sha) = hashing.finish();
-    // Not flushed to disk here: delivery flushes the same bytes before the final rename, and a
-    // resumed delivery re-checks the staged file's hash (see `staged_output_intact`).
-    writer
-        .into_inner()
-        .map_err(|e| transient("write", &output_path)(e.into_error()))?;
-    if conversion.writer.control_key().is_some() {
-        acknowledgments::record_sent(
-            ledger,
-            row.id,
-            conversion.writer.acknowledgment_due(),
-            &output_path,
-        )?;
-    }
-    name_and_deliver(route, ledger, row, size, &out_sha)
-}
-
-/// Starts staging the route's order status rows for `row`, when the route writes them. Every
-/// row states when the file was taken, so a redo stages the same bytes.
-fn stage_statuses(route: &Route, row: &FileRow) -> Result<Option<StagedStatus>, StepError> {
-    let Some(updates) = &route.status_updates else {
-        return Ok(None);
-    };
-    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
-    let taken = local_time(row.claimed_at_ms).format("%Y-%m-%dT%H:%M:%S%:z");
-    Ok(Some(
-        updates.stage(&route.status_path(row), &taken.to_string())?,
-    ))
-}
-
-/// Compares the inventory a conversion wrote with the cart's stock export, staging the
-/// discrepancy report and recording what it found.
-fn reconcile(
-    route: &Route,
-    ledger: &Ledger,
-    row: &FileRow,
-    reconciliation: &Reconciliation,
-    stock: WarehouseStock,
-) -> Result<(), StepError> {
-    let (route_name, file) = (route.name(), row.name.as_str());
-    match reconciliation.finish(stock, &route.report_path(row))? {
-        Compared::Done {
-            found,
-            skipped_rows,
-        } => {
-            ledger.reconciled(row.id, route_name, &found)?;
-            info!(
-                route = route_name,
-                file,
-                compared = found.compared,
-                differences = found.differences,
-                cart_only = found.cart_only,
-                warehouse_only = found.warehouse_only,
-                "inventory reconciled: {found}"
-            );
-            if skipped_rows > 0 {
-                warn!(
-                    route = route_name,
-                    file,
-                    export = found.cart_export.as_str(),
-                    skipped_rows,
-                    "rows of the cart's stock export could not be read and were left out of the reconciliation"
-                );
-            }
-        }
-        Compared::NoExport => warn!(
-            route = route_name,
-            file,
-            "no stock export from the cart to reconcile with; the inventory goes on unreconciled"
-        ),
-        Compared::Unreadable { export, problem } => warn!(
-            route = route_name,
-            file,
-            export = export.as_str(),
-            problem = problem.as_str(),
-            "the cart's stock export cannot be read; the inventory goes on unreconciled"
-        ),
-    }
-    Ok(())
-}
-
-/// Writes the side outputs staged for a delivered `row` (status file, discrepancy report, `also`
-/// outputs) into their folders.
-fn write_side_files(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
-    for output in route.side_outputs(row) {
-        let SideOutput {
-            kind,
-            staged,
-            folder,
-            name,
-        } = output;
-        if let Some(path) = side_files::publish(ledger, row.id, &kind, &staged, &folder, &name)? {
-            info!(route = route.name(), file = row.name.as_str(), kind = kind.as_str(), output = %path.display(), "side output written");
-        }
-    }
-    Ok(())
-}
-
-/// Records what the partners' 997s in the claimed file acknowledge, then archives it; the
-/// documents they reject send the file to the error folder with a report naming them. The
-/// orders' new statuses are written first, when the route writes them.
-fn record_acknowledgments(
-    route: &Route,
-    ledger: &Ledger,
-    row: &FileRow,
-) -> Result<Option<Outcome>, StepError> {
-    let mut statuses = stage_statuses(route, row)?;
-    let reading = acknowledgments::read(
-        ledger,
-        &route.processing_path(row),
-        &row.name,
-        MAX_PROBLEMS,
-        statuses.as_mut().map(|s| &mut s.writer),
-    )?;
-    if let Some(statuses) = statuses {
-        statuses.finish()?;
-        write_side_files(route, ledger, row)?;
-    }
-    if reading.rejected_total > 0 {
-        let total = reading.rejected_total + reading.unreadable.len();
-        let problems = reading
-            .rejected
-            .into_iter()
-            .chain(reading.unreadable)
-            .collect();
-        return Err(StepError::Permanent(Failure::rejected_by_partner(
-            problems,
-            total,
-            reading.rejected_total,
-        )));
-    }
-    if !reading.unreadable.is_empty() {
-        let total = reading.unreadable.len();
-        return Err(StepError::Permanent(Failure::data(
-            reading.unreadable,
-            total,
-        )));
-    }
-    if reading.unknown_groups > 0 {
-        warn!(
-            route = route.name(),
-            file = row.name.as_str(),
-            groups = reading.unknown_groups,
-            "acknowledgments of groups cartferry has no record of sending were ignored"
+    route.with_file(ledger, row, |file| {
+        let mut works = Works::begin(&route.plugins, file, &context)?;
+        let result = format::convert_tapped(
+            conversion,
+            &context,
+            Box::new(BufReader::with_capacity(buffer, input)),
+            Some(row.size),
+            Box::new(&mut hashing),
+            MAX_PROBLEMS,
+            works.tap(),
         );
+        let converted = match result {
+            Ok(converted) => converted,
+            Err(ConvertError::Data { problems, total }) => {
+                works.finish(file, &Ended::Refused)?;
+                return Err(StepError::Permanent(Failure::data(problems, total)));
+            }
+            Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
+        };
+        let (writer, size, out_sha) = hashing.finish();
+        // Not flushed to disk here: delivery flushes the same bytes before the final rename, and
+        // a resumed delivery re-checks the staged file's hash (see `staged_output_intact`).
+        writer
+            .into_inner()
+            .map_err(|e| transient("write", &output_path)(e.into_error()))?;
+        let ended = Ended::Converted {
+            output: &output_path,
+        };
+        works.finish(file, &ended)?;
+        if let Some(rejected) = converted.rejected {
+            place_rejected(route, ledger, row, conversion, rejected, converted.written)?;
+        }
+        name_and_deliver(route, ledger, row, size, &out_sha)
+    })
+}
+
+/// Writes the side outputs the route's plug-ins staged for a delivered `row` into their folders.
+fn publish_side_outputs(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), StepError> {
+    for output in route.side_outputs(ledger, row) {
+        if let Some(path) = side_files::publish(ledger, row.id, &output)? {
+            info!(route = route.name(), file = row.name.as_str(), kind = output.kind.as_str(), output = %path.display(), "side output written");
+        }
+    }
+    Ok(())
+}
+
+/// For a route that delivers nothing: records what the claimed file says (the route's plug-ins
+/// told what it says of each order) and writes their side outputs, then archives it, or
+/// sends it to the error folder when what it says is bad news the operator must act on.
+fn record(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
+    let recorder = route.recorder.as_deref().ok_or_else(|| {
+        StepError::Permanent(Failure::other(
+            "this route neither delivers nor records.".into(),
+            "Report this to the cartferry developers with the config.".into(),
+        ))
+    })?;
+    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
+    let recorded = route.with_file(ledger, row, |file| {
+        let mut works = Works::begin(&route.plugins, file, &WriteContext::now())?;
+        let recorded = recorder.record(file, &mut works, MAX_PROBLEMS)?;
+        works.finish(file, &Ended::Recorded)?;
+        Ok::<_, StepError>(recorded)
+    })?;
+    publish_side_outputs(route, ledger, row)?;
+    if let Some(failure) = recorded.failure {
+        return Err(StepError::Permanent(failure));
     }
     archive(route, ledger, row, State::Done)?;
     Ok(Some(Outcome::Recorded {
-        groups: reading.groups,
+        records: recorded.records,
     }))
 }
 
@@ -1003,7 +610,7 @@ fn name_and_deliver(
 
 /// True when `dir/name` on the destination holds exactly the output of `size` bytes and hash `sha`.
 fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool, StepError> {
-    let destination = route.destination()?;
+    let destination = destination(route)?;
     let dest = &destination.endpoint;
     let dir = &destination.config.dir;
     let Some(entry) = dest.stat(dir, name)? else {
@@ -1022,7 +629,7 @@ fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool,
 /// this row has been delivered yet when a name is chosen, so a taken name is someone else's (a
 /// redo of a delivery keeps the name recorded before it, see `deliver`).
 fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
-    let destination = route.destination()?;
+    let destination = destination(route)?;
     let to = &destination.config;
     let wanted = to.name.render(&NameContext {
         source_name: &row.name,
@@ -1054,7 +661,7 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
 
 /// Delivering → Delivered: temp name, flush, size check, rename; a redo finds its own delivery.
 fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
-    let destination = route.destination()?;
+    let destination = destination(route)?;
     let to = &destination.config;
     let name = row.output_name.as_deref().unwrap_or_default();
     let size = row.output_size.unwrap_or_default();
@@ -1109,7 +716,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
-        for staged in std::iter::once(route.staged_path(row)).chain(route.side_paths(row)) {
+        for staged in route.staged_paths(ledger, row) {
             fsutil::remove_if_present(&staged).map_err(transient("remove", &staged))?;
         }
     }
@@ -1202,8 +809,7 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
             platform::sync_dir(&route.config.errors)?;
         }
         if !route.transform.is_passthrough() {
-            fsutil::remove_if_present(&route.staged_path(row))?;
-            for staged in route.side_paths(row) {
+            for staged in route.staged_paths(ledger, row) {
                 fsutil::remove_if_present(&staged)?;
             }
         }
@@ -1242,15 +848,6 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn processing_names_round_trip() {
-        assert_eq!(
-            parse_processing_name(&processing_name(42, "a-b.csv")),
-            Some((42, "a-b.csv"))
-        );
-        assert_eq!(parse_processing_name("x-a.csv"), None);
-    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

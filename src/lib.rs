@@ -2,7 +2,6 @@
 //! warehouse. See ARCHITECTURE.md for the map of these modules and the invariants they keep.
 #![deny(missing_docs)]
 
-pub mod acknowledgments;
 pub mod agent;
 pub mod cli;
 pub mod config;
@@ -15,8 +14,6 @@ pub mod logging;
 pub mod model;
 pub mod naming;
 pub mod platform;
-pub mod priority;
-pub mod reconcile;
+pub mod plugins;
 pub mod report;
-pub mod side_files;
-pub mod status_updates;
+pub mod route;

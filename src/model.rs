@@ -322,3 +322,113 @@ pub struct ReturnReceipt {
     #[serde(rename = "line", default)]
     pub lines: Vec<ReturnLine>,
 }
+
+/// What became of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OrderStatus {
+    /// Its order was delivered to the warehouse.
+    SentToFulfillment,
+    /// The warehouse's 997 accepted the order.
+    AcceptedByWarehouse,
+    /// The warehouse's 997 rejected the order.
+    RejectedByWarehouse,
+    /// A hold was delivered to the warehouse.
+    OnHold,
+    /// A release was delivered to the warehouse.
+    Released,
+    /// A cancellation was delivered to the warehouse.
+    Cancelled,
+    /// The warehouse shipped all of it.
+    Shipped,
+    /// The warehouse shipped part of it.
+    PartiallyShipped,
+    /// An RMA was delivered to the warehouse.
+    ReturnAuthorized,
+    /// The warehouse received a return.
+    Returned,
+}
+
+impl OrderStatus {
+    /// Every status, in order.
+    pub const ALL: [OrderStatus; 10] = [
+        OrderStatus::SentToFulfillment,
+        OrderStatus::AcceptedByWarehouse,
+        OrderStatus::RejectedByWarehouse,
+        OrderStatus::OnHold,
+        OrderStatus::Released,
+        OrderStatus::Cancelled,
+        OrderStatus::Shipped,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::ReturnAuthorized,
+        OrderStatus::Returned,
+    ];
+
+    /// Its name in files and configs: `sent_to_fulfillment` …
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderStatus::SentToFulfillment => "sent_to_fulfillment",
+            OrderStatus::AcceptedByWarehouse => "accepted_by_warehouse",
+            OrderStatus::RejectedByWarehouse => "rejected_by_warehouse",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::Released => "released",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::ReturnAuthorized => "return_authorized",
+            OrderStatus::Returned => "returned",
+        }
+    }
+}
+
+/// One order's new status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    /// The order.
+    pub order_id: String,
+    /// Its new status.
+    pub status: OrderStatus,
+    /// What goes with it: tracking numbers, the RMA, the warehouse's codes.
+    pub detail: String,
+}
+
+/// The status an order reaches when `document` is delivered to the other side, if any.
+pub fn status_of(document: &Document) -> Option<StatusUpdate> {
+    let (order_id, status, detail) = match document {
+        Document::Order(o) => (&o.order_id, OrderStatus::SentToFulfillment, String::new()),
+        Document::OrderHold(h) => {
+            let status = match h.action {
+                HoldAction::Hold => OrderStatus::OnHold,
+                HoldAction::Release => OrderStatus::Released,
+                HoldAction::Cancel => OrderStatus::Cancelled,
+            };
+            (&h.order_id, status, String::new())
+        }
+        Document::ShipmentConfirmation(s) => {
+            let partial = s
+                .lines
+                .iter()
+                .any(|l| l.quantity_ordered.is_some_and(|o| l.quantity_shipped < o));
+            let status = if partial {
+                OrderStatus::PartiallyShipped
+            } else {
+                OrderStatus::Shipped
+            };
+            let tracking: Vec<&str> = s
+                .packages
+                .iter()
+                .map(|p| p.tracking_number.as_str())
+                .collect();
+            (&s.order_id, status, tracking.join(" "))
+        }
+        Document::RmaAuthorization(r) => {
+            (&r.order_id, OrderStatus::ReturnAuthorized, r.rma_id.clone())
+        }
+        Document::ReturnReceipt(r) => (&r.order_id, OrderStatus::Returned, r.rma_id.clone()),
+        Document::InventoryRecord(_) => return None,
+    };
+    Some(StatusUpdate {
+        order_id: order_id.clone(),
+        status,
+        detail,
+    })
+}

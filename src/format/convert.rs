@@ -34,8 +34,9 @@ pub enum Transform {
     Passthrough,
     /// Read into documents, write them out.
     Convert(Conversion),
-    /// Partners' 997s: recorded against the groups cartferry sent; nothing is delivered.
-    Acknowledgments,
+    /// Read into the ledger, nothing written: partners' 997s, recorded against the groups
+    /// cartferry sent.
+    Record,
 }
 
 /// A reader, a writer, and what a bad document does to its file.
@@ -60,7 +61,7 @@ impl Transform {
         } = choice;
         if reader_name == X12_997 {
             return if writer_name.is_empty() {
-                Ok(Transform::Acknowledgments)
+                Ok(Transform::Record)
             } else {
                 Err(vec![FormatProblem {
                     key: "writer".into(),

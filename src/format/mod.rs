@@ -18,7 +18,6 @@ pub mod catalog;
 pub mod convert;
 pub mod items;
 pub mod mapped;
-pub mod order_status;
 pub mod problems;
 pub mod shared;
 pub mod shopify;

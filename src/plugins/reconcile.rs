@@ -12,16 +12,17 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
+use tracing::{info, warn};
 
-use crate::config::ReconcileConfig;
-use crate::format::{self, DocumentTap, Item, ReaderFormat};
+use super::{Ended, FileAt, Plugin, PluginError, SideOutput, Work, io_at, side_files};
+use crate::config::{ReconcileConfig, RouteConfig};
+use crate::format::{self, Item, ReaderFormat, Transform, WriteContext};
 use crate::ledger::Reconciled;
 use crate::model::Document;
-use crate::side_files::{FileError, io_at};
 
 /// How a reconciliation went.
 #[derive(Debug)]
-pub enum Compared {
+enum Compared {
     /// Compared; the report is staged.
     Done {
         /// What it found.
@@ -48,8 +49,7 @@ pub struct Reconciliation {
     export_dir: PathBuf,
     matcher: globset::GlobMatcher,
     reader: Box<dyn ReaderFormat>,
-    /// Where the reports go.
-    pub report_folder: PathBuf,
+    report_folder: PathBuf,
     min_units: i64,
     min_percent: f64,
 }
@@ -74,11 +74,11 @@ impl Reconciliation {
 
     /// Closes the warehouse's side, compares it with the cart's newest export and stages the
     /// report at `report`.
-    pub fn finish(
+    fn finish(
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Compared, FileError> {
+    ) -> Result<Compared, PluginError> {
         warehouse
             .close()
             .map_err(|e| io_at(report)(io::Error::other(e)))?;
@@ -107,7 +107,7 @@ impl Reconciliation {
         &self,
         mut warehouse: WarehouseStock,
         report: &Path,
-    ) -> Result<Compared, FileError> {
+    ) -> Result<Compared, PluginError> {
         let Some(export) = self.newest_export().map_err(io_at(&self.export_dir))? else {
             return Ok(Compared::NoExport);
         };
@@ -207,18 +207,124 @@ impl Reconciliation {
     }
 }
 
+/// The suffix of a file's staged discrepancy report.
+const STAGED: &str = "discrepancies";
+
+/// The route's reconciliation, when it reconciles.
+pub fn build(route: &RouteConfig, _: &Transform) -> Result<Vec<Box<dyn Plugin>>, String> {
+    match &route.reconcile {
+        Some(config) => Ok(vec![Box::new(Reconciliation::new(config)?)]),
+        None => Ok(Vec::new()),
+    }
+}
+
+impl Plugin for Reconciliation {
+    fn begin(
+        &self,
+        file: &FileAt<'_>,
+        _: &WriteContext,
+    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+        let stock = WarehouseStock::new().map_err(|e| {
+            io_at(&file.staged(STAGED))(io::Error::other(format!(
+                "could not start the inventory reconciliation: {e}"
+            )))
+        })?;
+        Ok(Some(Box::new(Gathering {
+            reconciliation: self,
+            stock,
+        })))
+    }
+
+    fn side_outputs(&self, file: &FileAt<'_>) -> Vec<SideOutput> {
+        vec![SideOutput {
+            kind: "discrepancies".into(),
+            staged: file.staged(STAGED),
+            folder: self.report_folder.clone(),
+            name: format!("{}.discrepancies.csv", side_files::stem(file.name())),
+        }]
+    }
+}
+
+/// A file's inventory being gathered for its reconciliation.
+struct Gathering<'r> {
+    reconciliation: &'r Reconciliation,
+    stock: WarehouseStock,
+}
+
+impl Work for Gathering<'_> {
+    fn written(&mut self, document: &Document) -> io::Result<()> {
+        if let Document::InventoryRecord(r) = document {
+            self.stock
+                .add(&r.sku, r.on_hand)
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    /// Compares the inventory the file delivers with the cart's stock export, staging the
+    /// discrepancy report and recording what it found.
+    fn finish(self: Box<Self>, file: &FileAt<'_>, ended: &Ended<'_>) -> Result<(), PluginError> {
+        if !matches!(ended, Ended::Converted { .. }) {
+            return Ok(());
+        }
+        let (route, name) = (file.route, file.name());
+        match self
+            .reconciliation
+            .finish(self.stock, &file.staged(STAGED))?
+        {
+            Compared::Done {
+                found,
+                skipped_rows,
+            } => {
+                file.ledger.reconciled(file.row.id, route, &found)?;
+                info!(
+                    route,
+                    file = name,
+                    compared = found.compared,
+                    differences = found.differences,
+                    cart_only = found.cart_only,
+                    warehouse_only = found.warehouse_only,
+                    "inventory reconciled: {found}"
+                );
+                if skipped_rows > 0 {
+                    warn!(
+                        route,
+                        file = name,
+                        export = found.cart_export.as_str(),
+                        skipped_rows,
+                        "rows of the cart's stock export could not be read and were left out of the reconciliation"
+                    );
+                }
+            }
+            Compared::NoExport => warn!(
+                route,
+                file = name,
+                "no stock export from the cart to reconcile with; the inventory goes on unreconciled"
+            ),
+            Compared::Unreadable { export, problem } => warn!(
+                route,
+                file = name,
+                export = export.as_str(),
+                problem = problem.as_str(),
+                "the cart's stock export cannot be read; the inventory goes on unreconciled"
+            ),
+        }
+        Ok(())
+    }
+}
+
 const UPSERT_CART: &str = "INSERT INTO c (sku, qty) VALUES (?1, ?2)
      ON CONFLICT (sku) DO UPDATE SET qty = qty + excluded.qty";
 
 /// The warehouse's side, gathered from the inventory records a conversion writes.
-pub struct WarehouseStock {
+struct WarehouseStock {
     db: Connection,
     in_transaction: bool,
 }
 
 impl WarehouseStock {
     /// An empty side, in a private temporary database.
-    pub fn new() -> rusqlite::Result<WarehouseStock> {
+    fn new() -> rusqlite::Result<WarehouseStock> {
         let db = Connection::open("")?;
         db.pragma_update(None, "cache_size", -CACHE_KIB)?;
         db.pragma_update(None, "journal_mode", "OFF")?;
@@ -248,15 +354,6 @@ impl WarehouseStock {
     fn close(&mut self) -> rusqlite::Result<()> {
         if std::mem::take(&mut self.in_transaction) {
             self.db.execute_batch("COMMIT")?;
-        }
-        Ok(())
-    }
-}
-
-impl DocumentTap for WarehouseStock {
-    fn written(&mut self, document: &Document) -> io::Result<()> {
-        if let Document::InventoryRecord(r) = document {
-            self.add(&r.sku, r.on_hand).map_err(io::Error::other)?;
         }
         Ok(())
     }

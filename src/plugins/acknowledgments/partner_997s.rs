@@ -1,23 +1,69 @@
-//! X12 functional acknowledgments in the agent, both ways. Every group cartferry sends is
-//! recorded when its file is staged (partner, GS06, each set's ST02 and the order it carries)
-//! and waits for the partner's 997; a route reading `x12-997` matches each 997 against those
-//! records, and sends the orders a partner rejected to the error folder. A route with
-//! `acknowledge` answers every group it receives with a 997 of its own, staged and then written
-//! into a local folder as a side file (`side_files.rs`), so a redo never sends a second one.
+//! Partners' 997s: a route reading `x12-997` delivers nothing; it records what each 997 says
+//! against the groups cartferry sent (one transaction per group), tells the route's plug-ins
+//! each order's new status (accepted or rejected by the warehouse), and sends a file whose 997s
+//! reject orders to the error folder with a report naming each of them.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::format::order_status::{OrderStatus, StatusUpdate, StatusWriter};
-use crate::format::x12::acknowledgment_997::{self, AckStatus, Acknowledger, GroupAck};
+use tracing::warn;
+
+use crate::format::x12::acknowledgment_997::{self, AckStatus, GroupAck};
 use crate::format::x12::envelope::{Envelopes, TransactionSet};
-use crate::format::x12::writer::{Partner, control_key};
-use crate::format::{ControlNumbers, DataProblem, FormatError, ReaderFormat, WriteContext};
-use crate::fsutil;
-use crate::ledger::{Ledger, SentSet};
-use crate::side_files::{self, FileError, io_at};
+use crate::format::x12::writer::control_key;
+use crate::format::{DataProblem, FormatError};
+use crate::ledger::Ledger;
+use crate::model::{OrderStatus, StatusUpdate};
+use crate::plugins::{FileAt, PluginError, Recorded, Recorder, Works, io_at};
+use crate::report::Failure;
+
+/// The recorder of partners' 997s.
+pub struct PartnerAcknowledgments;
+
+impl Recorder for PartnerAcknowledgments {
+    /// Records what the 997s in the file acknowledge; the documents they reject send the file
+    /// to the error folder with a report naming them.
+    fn record(
+        &self,
+        file: &FileAt<'_>,
+        works: &mut Works<'_>,
+        max_problems: usize,
+    ) -> Result<Recorded, PluginError> {
+        let reading = read(file.ledger, file.source, file.name(), max_problems, works)?;
+        let failure = if reading.rejected_total > 0 {
+            let total = reading.rejected_total + reading.unreadable.len();
+            let problems = reading
+                .rejected
+                .into_iter()
+                .chain(reading.unreadable)
+                .collect();
+            Some(Failure::rejected_by_partner(
+                problems,
+                total,
+                reading.rejected_total,
+            ))
+        } else if !reading.unreadable.is_empty() {
+            let total = reading.unreadable.len();
+            Some(Failure::data(reading.unreadable, total))
+        } else {
+            if reading.unknown_groups > 0 {
+                warn!(
+                    route = file.route,
+                    file = file.name(),
+                    groups = reading.unknown_groups,
+                    "acknowledgments of groups cartferry has no record of sending were ignored"
+                );
+            }
+            None
+        };
+        Ok(Recorded {
+            records: reading.groups,
+            failure,
+        })
+    }
+}
 
 /// The ledger key of the partner at the other end of `set`'s interchange, as cartferry's own
 /// interchanges to it are keyed: received interchanges have sender and receiver swapped.
@@ -26,62 +72,31 @@ fn partner_of_received(set: &TransactionSet) -> String {
     control_key((&i.receiver.0, &i.receiver.1), (&i.sender.0, &i.sender.1))
 }
 
-/// Records every group of the staged X12 output `staged` (of file `file_id`) as sent, each
-/// set with the document it carries; `due`: how long the partner may take to acknowledge.
-pub fn record_sent(
-    ledger: &Ledger,
-    file_id: i64,
-    due: Option<std::time::Duration>,
-    staged: &Path,
-) -> Result<(), FileError> {
-    let file = File::open(staged).map_err(io_at(staged))?;
-    let mut log = ledger.record_sent(file_id, due)?;
-    for set in Envelopes::new(Box::new(BufReader::new(file))) {
-        let set = set.map_err(|e| {
-            io_at(staged)(match e {
-                FormatError::Io(e) => e,
-                FormatError::Data(p) => io::Error::other(format!("own output unreadable: {p}")),
-            })
-        })?;
-        let i = &set.interchange;
-        let reference = acknowledgment_997::document_reference(&set);
-        log.set(&SentSet {
-            partner: &control_key((&i.sender.0, &i.sender.1), (&i.receiver.0, &i.receiver.1)),
-            group: set.group.control.trim().parse().unwrap_or_default(),
-            functional_id: &set.group.functional_id,
-            set_id: &set.id,
-            control: &set.control,
-            reference: reference.as_deref(),
-        })?;
-    }
-    Ok(log.commit()?)
-}
-
 /// What a file of partners' 997s said.
 #[derive(Debug, Default)]
-pub struct Reading {
+struct Reading {
     /// Groups acknowledged that cartferry sent.
-    pub groups: u64,
+    groups: u64,
     /// Groups acknowledged that cartferry has no record of sending.
-    pub unknown_groups: u64,
+    unknown_groups: u64,
     /// The documents the partner rejected, one problem each (the first `max`).
-    pub rejected: Vec<DataProblem>,
+    rejected: Vec<DataProblem>,
     /// How many were rejected in all.
-    pub rejected_total: usize,
+    rejected_total: usize,
     /// What keeps parts of the file from being read (broken envelope, garbled 997).
-    pub unreadable: Vec<DataProblem>,
+    unreadable: Vec<DataProblem>,
 }
 
 /// Reads the 997s in `path` (file `file_name`) and records what they acknowledge; lists the
-/// documents they reject, at most `max` of them, and writes each order's new status
-/// (accepted or rejected by the warehouse) to `statuses`.
-pub fn read(
+/// documents they reject, at most `max` of them, and tells `works` each order's new status
+/// (accepted or rejected by the warehouse).
+fn read(
     ledger: &Ledger,
     path: &Path,
     file_name: &str,
     max: usize,
-    mut statuses: Option<&mut StatusWriter<'_>>,
-) -> Result<Reading, FileError> {
+    works: &mut Works<'_>,
+) -> Result<Reading, PluginError> {
     let file = File::open(path).map_err(io_at(path))?;
     let mut reading = Reading::default();
     for set in Envelopes::new(Box::new(BufReader::new(file))) {
@@ -113,7 +128,7 @@ pub fn read(
                     file_name,
                     max,
                     reading: &mut reading,
-                    statuses: statuses.as_deref_mut(),
+                    works: &mut *works,
                 };
                 record_ack(ledger, &set, &ack, found)
             })?,
@@ -128,7 +143,7 @@ struct Found<'a, 'w> {
     file_name: &'a str,
     max: usize,
     reading: &'a mut Reading,
-    statuses: Option<&'a mut StatusWriter<'w>>,
+    works: &'a mut Works<'w>,
 }
 
 impl Found<'_, '_> {
@@ -138,11 +153,9 @@ impl Found<'_, '_> {
         sent: (&str, Option<String>),
         accepted: bool,
         problem: impl Fn() -> DataProblem,
-    ) -> Result<(), FileError> {
+    ) -> Result<(), PluginError> {
         let (set_id, reference) = sent;
-        if let (Some(statuses), Some(order_id), "940") =
-            (self.statuses.as_deref_mut(), &reference, set_id)
-        {
+        if let (Some(order_id), "940") = (&reference, set_id) {
             let update = StatusUpdate {
                 order_id: order_id.clone(),
                 status: if accepted {
@@ -156,10 +169,12 @@ impl Found<'_, '_> {
                     problem().value.unwrap_or_default()
                 },
             };
-            statuses.write(&update).map_err(|source| FileError::Io {
-                path: PathBuf::from(self.file_name),
-                source,
-            })?;
+            self.works
+                .status(&update)
+                .map_err(|source| PluginError::Io {
+                    path: PathBuf::from(self.file_name),
+                    source,
+                })?;
         }
         if !accepted {
             self.reading.rejected_total += 1;
@@ -180,7 +195,7 @@ fn record_ack(
     set: &TransactionSet,
     ack: &GroupAck,
     mut found: Found<'_, '_>,
-) -> Result<(), FileError> {
+) -> Result<(), PluginError> {
     let partner = partner_of_received(set);
     let sent = match ack.control.parse::<u64>() {
         Ok(group) => ledger
@@ -190,7 +205,7 @@ fn record_ack(
     };
     let Some((group, sent)) = sent else {
         found.reading.unknown_groups += 1;
-        tracing::warn!(
+        warn!(
             file = found.file_name,
             group = ack.control.as_str(),
             "a 997 acknowledges a group cartferry has no record of sending; ignored"
@@ -271,75 +286,4 @@ fn explain(codes: &[String]) -> String {
     } else {
         format!(" ({})", meanings.join("; "))
     }
-}
-
-/// How a route answers the groups it receives: whose envelope, and which folder.
-#[derive(Debug, Clone)]
-pub struct Answering {
-    /// The partner the 997s go to.
-    pub partner: Partner,
-    /// The local folder they are written into (a route there sends them on).
-    pub folder: PathBuf,
-}
-
-/// Writes the 997 answering the received file `input` (ledger row `file_id`), as `reader`
-/// judges its sets, unless it was written before. The 997 is staged at `staged` (flushed to
-/// disk) and then written as a side file: once its name is recorded, a redo writes the staged
-/// bytes again and never makes a 997 with other control numbers. Returns the path written, if
-/// any group could be answered.
-pub fn answer(
-    ledger: &Ledger,
-    file_id: i64,
-    answering: &Answering,
-    reader: &dyn ReaderFormat,
-    input: &Path,
-    staged: &Path,
-) -> Result<Option<PathBuf>, FileError> {
-    let name = match ledger.side_file(file_id, ANSWER)? {
-        Some((_, true)) => return Ok(None),
-        // Its name is recorded: `publish` writes the staged bytes under it.
-        Some((path, false)) => path,
-        None => stage_answer(ledger, answering, reader, input, staged)?,
-    };
-    side_files::publish(ledger, file_id, ANSWER, staged, &answering.folder, &name)
-}
-
-/// The side-file kind of the 997 answering a received file.
-const ANSWER: &str = "997";
-
-/// Stages the 997 answering `input` at `staged` with newly reserved control numbers; returns
-/// its name. A file with no group to answer stages nothing.
-fn stage_answer(
-    ledger: &Ledger,
-    answering: &Answering,
-    reader: &dyn ReaderFormat,
-    input: &Path,
-    staged: &Path,
-) -> Result<String, FileError> {
-    let (interchange, group) = ledger.reserve_control_numbers(&answering.partner.control_key())?;
-    let context = WriteContext {
-        control_numbers: Some(ControlNumbers { interchange, group }),
-        ..WriteContext::now()
-    };
-    let mut file = File::create(staged).map_err(io_at(staged))?;
-    let source = File::open(input).map_err(io_at(input))?;
-    let groups = {
-        let mut acknowledger = Acknowledger::new(
-            Box::new(BufWriter::new(&mut file)),
-            answering.partner.clone(),
-            &context,
-        );
-        let whole = reader
-            .acknowledge(Box::new(BufReader::new(source)), &mut acknowledger)
-            .unwrap_or(Ok(true))
-            .map_err(io_at(input))?;
-        acknowledger.finish(whole).map_err(io_at(staged))?
-    };
-    if groups > 0 {
-        file.sync_all().map_err(io_at(staged))?;
-    } else {
-        drop(file);
-        fsutil::remove_if_present(staged).map_err(io_at(staged))?;
-    }
-    Ok(format!("997-{interchange:09}.edi"))
 }

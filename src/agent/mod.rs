@@ -2,6 +2,8 @@
 //! sends each through its journey. `run` drives the workers from folder events (notify, debounced)
 //! with a periodic rescan as the fallback; `once` makes a single pass and returns.
 
+pub mod priority;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +18,10 @@ use tracing::{debug, error, info, warn};
 use crate::config::Config;
 use crate::endpoint::{Endpoints, Entry};
 use crate::fsutil;
-use crate::journey::{self, Outcome, Route, parse_processing_name};
+use crate::journey::{self, Outcome};
 use crate::ledger::{Ledger, LedgerError, State, now_ms};
-use crate::priority::PriorityGate;
+use crate::route::{Route, parse_processing_name};
+use priority::PriorityGate;
 
 /// How long folder events are gathered before a route is woken.
 const EVENT_DEBOUNCE: Duration = Duration::from_millis(10);

@@ -1,0 +1,201 @@
+//! A route ready to move files: its config with endpoints, formats, plug-ins and folders
+//! resolved, and where each of a file's pieces lies on its journey (processing area, staging).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{Config, DestinationConfig, RouteConfig};
+use crate::endpoint::{Endpoint, Endpoints};
+use crate::format::{self, Transform};
+use crate::ledger::{FileRow, Ledger};
+use crate::naming::is_hidden_or_temporary;
+use crate::plugins::{self, FileAt, Plugin, Recorder, SideOutput};
+
+/// The hidden folder inside a local source folder where claimed files wait for their journey's end.
+pub const PROCESSING_DIR: &str = ".cartferry-processing";
+
+/// A route ready to move files.
+pub struct Route {
+    /// The route's settings.
+    pub config: RouteConfig,
+    /// Where files come from.
+    pub source: Arc<dyn Endpoint>,
+    /// The source folder, when it is on this machine (claimed by rename, watched for events);
+    /// `None` for remote sources (claimed by download).
+    pub source_dir: Option<PathBuf>,
+    /// Where claimed files wait: `.cartferry-processing` inside a local source folder, or
+    /// `<state_dir>/inbound/<route>` for downloads.
+    claim_dir: PathBuf,
+    /// Where results go; `None` for a route that records and delivers nothing.
+    pub destination: Option<Destination>,
+    /// Reader and writer.
+    pub transform: Transform,
+    /// What records the files of a route that delivers nothing.
+    pub recorder: Option<Box<dyn Recorder>>,
+    /// What the route does with a file besides reader → writer.
+    pub plugins: Vec<Box<dyn Plugin>>,
+    matcher: globset::GlobMatcher,
+    /// Where the route's outputs wait until they are delivered.
+    pub staging_dir: PathBuf,
+    /// The config file, for reports.
+    pub config_path: PathBuf,
+}
+
+/// Where a route delivers: the endpoint and the route's `to`.
+pub struct Destination {
+    /// The endpoint.
+    pub endpoint: Arc<dyn Endpoint>,
+    /// The route's `to`.
+    pub config: DestinationConfig,
+}
+
+impl Route {
+    /// Resolves a route's endpoints (from `endpoints`, shared with other routes), formats,
+    /// plug-ins and folders.
+    pub fn new(
+        config: &Config,
+        route: &RouteConfig,
+        endpoints: &Endpoints,
+    ) -> Result<Route, String> {
+        let source = endpoints[&route.from.endpoint].clone();
+        let destination = route.to.as_ref().map(|to| Destination {
+            endpoint: endpoints[&to.endpoint].clone(),
+            config: to.clone(),
+        });
+        let source_dir = source.local_dir(&route.from.dir);
+        let claim_dir = match &source_dir {
+            Some(dir) => dir.join(PROCESSING_DIR),
+            None => config.agent.state_dir.join("inbound").join(&route.name),
+        };
+        let transform = Transform::new(route.formats())
+            .map_err(|problems| format::describe_problems(problems, ""))?;
+        let plugins = plugins::build(route, &transform)?;
+        let matcher = globset::Glob::new(&route.from.pattern)
+            .map_err(|e| e.to_string())?
+            .compile_matcher();
+        Ok(Route {
+            config: route.clone(),
+            source,
+            source_dir,
+            claim_dir,
+            destination,
+            recorder: plugins::recorder(&transform),
+            transform,
+            plugins,
+            matcher,
+            staging_dir: config.agent.state_dir.join("staging").join(&route.name),
+            config_path: config.path.clone(),
+        })
+    }
+
+    /// The route's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// True when a file of this name is this route's to take (pattern, not hidden, not a marker).
+    pub fn wants(&self, name: &str) -> bool {
+        self.matcher.is_match(name)
+            && !is_hidden_or_temporary(name)
+            && !self
+                .config
+                .from
+                .done_marker
+                .as_ref()
+                .is_some_and(|m| m.is_marker(name))
+    }
+
+    /// The folder where claimed files wait.
+    pub fn processing_dir(&self) -> &Path {
+        &self.claim_dir
+    }
+
+    /// The inbox, for people: a local path or `SFTP folder …/dir`.
+    pub fn inbox(&self) -> String {
+        match &self.source_dir {
+            Some(dir) => dir.display().to_string(),
+            None => format!("{} {}", self.source.describe(), self.config.from.dir),
+        }
+    }
+
+    /// Where the claimed file of `row` waits.
+    pub fn processing_path(&self, row: &FileRow) -> PathBuf {
+        self.processing_dir()
+            .join(processing_name(row.id, &row.name))
+    }
+
+    /// Where the output of `row` waits until it is delivered (the claimed file itself, for a
+    /// passthrough route).
+    pub fn staged_path(&self, row: &FileRow) -> PathBuf {
+        if self.transform.is_passthrough() {
+            self.processing_path(row)
+        } else {
+            self.staging_dir.join(format!("{}.out", row.id))
+        }
+    }
+
+    /// Calls `work` with the file of `row` as the route's plug-ins see it.
+    pub fn with_file<T>(
+        &self,
+        ledger: &Ledger,
+        row: &FileRow,
+        work: impl FnOnce(&FileAt<'_>) -> T,
+    ) -> T {
+        let source = self.processing_path(row);
+        work(&FileAt {
+            route: self.name(),
+            row,
+            ledger,
+            source: &source,
+            staging: &self.staging_dir,
+        })
+    }
+
+    /// The side outputs the plug-ins write once `row` is delivered.
+    pub fn side_outputs(&self, ledger: &Ledger, row: &FileRow) -> Vec<SideOutput> {
+        self.with_file(ledger, row, |file| {
+            self.plugins
+                .iter()
+                .flat_map(|p| p.side_outputs(file))
+                .collect()
+        })
+    }
+
+    /// Everything staged for `row`: its output and what its plug-ins staged.
+    pub fn staged_paths(&self, ledger: &Ledger, row: &FileRow) -> Vec<PathBuf> {
+        let staged = self.with_file(ledger, row, |file| {
+            self.plugins
+                .iter()
+                .flat_map(|p| p.staged(file))
+                .collect::<Vec<_>>()
+        });
+        std::iter::once(self.staged_path(row))
+            .chain(staged)
+            .collect()
+    }
+}
+
+/// The name of a claimed file in the processing area: `<ledger id>-<name>`.
+pub fn processing_name(id: i64, name: &str) -> String {
+    format!("{id}-{name}")
+}
+
+/// Splits a processing name back into ledger id and original name.
+pub fn parse_processing_name(name: &str) -> Option<(i64, &str)> {
+    let (id, rest) = name.split_once('-')?;
+    Some((id.parse().ok()?, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processing_names_round_trip() {
+        assert_eq!(
+            parse_processing_name(&processing_name(42, "a-b.csv")),
+            Some((42, "a-b.csv"))
+        );
+        assert_eq!(parse_processing_name("x-a.csv"), None);
+    }
+}

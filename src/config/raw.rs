@@ -1,0 +1,188 @@
+//! The raw config as TOML gives it (every key optional, so that every missing one can be
+//! reported), and the collector of problems found while it is checked.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Problem;
+use crate::format;
+
+#[derive(Deserialize, Default)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) agent: RawAgent,
+    #[serde(default)]
+    pub(super) endpoints: BTreeMap<String, RawEndpoint>,
+    /// Trading partners' X12 envelopes, which routes name in `writer_options.partner`.
+    #[serde(default)]
+    pub(super) partners: BTreeMap<String, format::Options>,
+    #[serde(default)]
+    pub(super) routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct RawAgent {
+    pub(super) state_dir: Option<String>,
+    pub(super) archive_dir: Option<String>,
+    pub(super) errors_dir: Option<String>,
+    pub(super) poll_interval: Option<String>,
+    pub(super) stable_for: Option<String>,
+    pub(super) max_attempts: Option<u32>,
+    pub(super) retry_initial: Option<String>,
+    pub(super) retry_max: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawEndpoint {
+    pub(super) kind: Option<String>,
+    pub(super) root: Option<String>,
+    pub(super) create_dirs: Option<bool>,
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) user: Option<String>,
+    pub(super) private_key: Option<String>,
+    pub(super) passphrase_env: Option<String>,
+    pub(super) passphrase_file: Option<String>,
+    pub(super) password_env: Option<String>,
+    pub(super) password_file: Option<String>,
+    pub(super) agent: Option<bool>,
+    pub(super) known_hosts: Option<String>,
+    pub(super) timeout: Option<String>,
+}
+
+impl RawEndpoint {
+    /// The keys that only SFTP endpoints take, with whether each is set.
+    pub(super) fn sftp_keys(&self) -> [(&'static str, bool); 11] {
+        [
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("user", self.user.is_some()),
+            ("private_key", self.private_key.is_some()),
+            ("passphrase_env", self.passphrase_env.is_some()),
+            ("passphrase_file", self.passphrase_file.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("agent", self.agent.is_some()),
+            ("known_hosts", self.known_hosts.is_some()),
+            ("timeout", self.timeout.is_some()),
+        ]
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawRoute {
+    pub(super) name: Option<String>,
+    pub(super) from: Option<RawSource>,
+    pub(super) reader: Option<String>,
+    pub(super) reader_options: Option<format::Options>,
+    pub(super) writer: Option<String>,
+    pub(super) writer_options: Option<format::Options>,
+    pub(super) on_invalid: Option<String>,
+    pub(super) shipping_methods: Option<format::shared::shipping::ShippingMethods>,
+    pub(super) to: Option<RawDestination>,
+    pub(super) acknowledge: Option<RawAcknowledge>,
+    pub(super) status_updates: Option<RawStatusUpdates>,
+    pub(super) reconcile: Option<RawReconcile>,
+    pub(super) also: Option<Vec<RawAlso>>,
+    pub(super) archive: Option<String>,
+    pub(super) archive_retention: Option<String>,
+    pub(super) errors: Option<String>,
+    pub(super) dedupe: Option<bool>,
+    pub(super) max_attempts: Option<u32>,
+    pub(super) workers: Option<usize>,
+    pub(super) priority: Option<bool>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawSource {
+    pub(super) endpoint: Option<String>,
+    pub(super) dir: Option<String>,
+    pub(super) pattern: Option<String>,
+    pub(super) done_marker: Option<String>,
+    pub(super) stable_for: Option<String>,
+    pub(super) remote_archive: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawAlso {
+    pub(super) writer: Option<String>,
+    pub(super) writer_options: Option<format::Options>,
+    pub(super) folder: Option<String>,
+    pub(super) name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawReconcile {
+    pub(super) cart_export: Option<String>,
+    pub(super) pattern: Option<String>,
+    pub(super) reader: Option<String>,
+    pub(super) reader_options: Option<format::Options>,
+    pub(super) report_folder: Option<String>,
+    pub(super) min_units: Option<i64>,
+    pub(super) min_percent: Option<f64>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawStatusUpdates {
+    pub(super) format: Option<String>,
+    pub(super) options: Option<format::Options>,
+    pub(super) folder: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawAcknowledge {
+    pub(super) partner: Option<String>,
+    pub(super) folder: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawDestination {
+    pub(super) endpoint: Option<String>,
+    pub(super) dir: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) on_conflict: Option<String>,
+}
+
+/// Collects problems while a raw config is turned into a [`Config`].
+#[derive(Default)]
+pub(super) struct Problems(pub(super) Vec<Problem>);
+
+impl Problems {
+    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        key: &str,
+        text: Option<&str>,
+        default: Duration,
+    ) -> Duration {
+        match text {
+            None => default,
+            Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
+                self.push(
+                    key,
+                    format!("\"{text}\" is not a duration ({e}); write it like \"2s\", \"500ms\" or \"1h 30m\""),
+                );
+                default
+            }),
+        }
+    }
+
+    /// The value, or an empty string after noting that it is missing.
+    pub(super) fn required(&mut self, key: &str, value: Option<&String>) -> String {
+        match value {
+            Some(v) if !v.trim().is_empty() => v.clone(),
+            _ => {
+                self.push(key, "is required");
+                String::new()
+            }
+        }
+    }
+}

@@ -27,6 +27,35 @@ pub struct Format {
     pub writer: Option<MakeWriter>,
 }
 
+impl Format {
+    /// A format that reads and writes.
+    pub const fn both(name: &'static str, reader: MakeReader, writer: MakeWriter) -> Format {
+        Format {
+            name,
+            reader: Some(reader),
+            writer: Some(writer),
+        }
+    }
+
+    /// A format that only reads.
+    pub const fn reads(name: &'static str, reader: MakeReader) -> Format {
+        Format {
+            name,
+            reader: Some(reader),
+            writer: None,
+        }
+    }
+
+    /// A format that only writes.
+    pub const fn writes(name: &'static str, writer: MakeWriter) -> Format {
+        Format {
+            name,
+            reader: None,
+            writer: Some(writer),
+        }
+    }
+}
+
 /// Every family's formats, in the order messages list them.
 static FAMILIES: [&[Format]; 5] = [
     &canonical::FORMATS,

@@ -331,7 +331,7 @@ impl Sink<'_, '_> {
                     let kind = doc.kind();
                     let what = match doc {
                         Document::OrderHold(h) => {
-                            format!("{kind} ({})", canonical::holds::action_name(h.action))
+                            format!("{kind} ({})", canonical::holds::ACTIONS.name(h.action))
                         }
                         _ => kind.to_string(),
                     };

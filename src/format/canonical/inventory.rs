@@ -1,7 +1,7 @@
 //! `canonical-inventory-csv`: stock per SKU and location, one row each (README.md lists the
 //! columns).
 
-use crate::format::canonical::layout::{Field, Layout, cell};
+use crate::format::canonical::layout::{Layout, cell, column};
 use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, InventoryRecord};
 
@@ -11,51 +11,11 @@ pub static CSV: Layout<InventoryRecord> = Layout {
     kind: DocumentKind::InventoryRecord,
     keys: &[],
     head: &[
-        Field {
-            name: "sku",
-            required: true,
-            get: |r| r.sku.clone(),
-            set: |r, v| {
-                r.sku = v.into();
-                Ok(())
-            },
-        },
-        Field {
-            name: "location",
-            required: false,
-            get: |r| cell::opt(&r.location),
-            set: |r, v| {
-                r.location = Some(v.into());
-                Ok(())
-            },
-        },
-        Field {
-            name: "on_hand",
-            required: true,
-            get: |r| r.on_hand.to_string(),
-            set: |r, v| {
-                r.on_hand = cell::integer(v)?;
-                Ok(())
-            },
-        },
-        Field {
-            name: "available",
-            required: false,
-            get: |r| r.available.map_or_else(String::new, |a| a.to_string()),
-            set: |r, v| {
-                r.available = Some(cell::integer(v)?);
-                Ok(())
-            },
-        },
-        Field {
-            name: "as_of",
-            required: false,
-            get: |r| cell::opt(&r.as_of),
-            set: |r, v| {
-                r.as_of = Some(cell::date(v)?);
-                Ok(())
-            },
-        },
+        column!(required "sku" => sku),
+        column!(optional "location" => location?),
+        column!(required "on_hand" => on_hand by cell::integer),
+        column!(optional "available" => available? by cell::integer),
+        column!(optional "as_of" => as_of? by cell::date),
     ],
     lists: &[],
     wrap: Document::InventoryRecord,

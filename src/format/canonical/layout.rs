@@ -8,10 +8,10 @@ use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use crate::format::shared::grouped::{GroupedRows, Opener, Pending, RowDialect};
-use crate::format::shared::table::{self, CsvInput, Table};
+use crate::format::shared::table::{self, CsvInput, CsvReader, Table};
 use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
-    ReaderFormat, Span, WriterFormat, parse_options,
+    WriterFormat, parse_options,
 };
 use crate::model::{Document, DocumentKind};
 
@@ -153,24 +153,18 @@ impl<D: Default + 'static> CanonicalCsv<D> {
     }
 }
 
-impl<D: Default + Send + Sync + 'static> ReaderFormat for CanonicalCsv<D> {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+impl<D: Default + Send + Sync + 'static> CsvReader for CanonicalCsv<D> {
+    fn csv_input(&self) -> &CsvInput {
+        &self.input
+    }
+
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
         let options = self.input;
         read_table(
             self.layout,
             input,
             Box::new(move |input| Table::open(input, &options)),
         )
-    }
-
-    fn copy_rows(
-        &self,
-        input: Box<dyn BufRead + '_>,
-        header: Span,
-        spans: &[Span],
-        output: &mut dyn Write,
-    ) -> io::Result<Vec<u64>> {
-        table::copy_rows(input, &self.input, header, spans, output)
     }
 }
 
@@ -311,19 +305,12 @@ impl<D: Default> RowDialect for LayoutRows<D> {
             .into_iter()
             .filter(|name| table.column(&[name]).is_none())
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(FormatError::data(DataProblem {
-            line: Some(1),
-            problem: format!("the header lacks the column(s) {}.", missing.join(", ")),
-            fix: format!(
-                "make the first line the header of {}: {} (see README.md).",
-                self.layout.name,
-                columns.join(",")
-            ),
-            ..DataProblem::default()
-        }))
+        let fix = format!(
+            "make the first line the header of {}: {} (see README.md).",
+            self.layout.name,
+            columns.join(",")
+        );
+        table::require_columns(&missing, "", fix)
     }
 
     fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {
@@ -517,9 +504,119 @@ pub fn findings<D: Clone>(
     found
 }
 
+/// A column of a [`Layout`] in one line: a document's field (`order_id`) or a list item's
+/// (`lines.sku`), after `required` or `optional`, and how its cell is read and written:
+/// - `column!(required "order_id" => order_id)`: text, as written;
+/// - `column!(optional "weight" => packages.weight?)`: optional text, as written;
+/// - `column!(optional "as_of" => as_of? by cell::date)`: an optional value read by a function
+///   and written with `to_string`;
+/// - `column!(required "on_hand" => on_hand by cell::integer)`: a value read by a function and
+///   written with `to_string`;
+/// - `column!(required "action" => action in ACTIONS)`: a value named in a [`cell::Names`].
+macro_rules! column {
+    (required $($rest:tt)+) => { $crate::format::canonical::layout::column!(@ true, $($rest)+) };
+    (optional $($rest:tt)+) => { $crate::format::canonical::layout::column!(@ false, $($rest)+) };
+    (@ $required:expr, $name:literal => $list:ident . $field:ident $($cell:tt)*) => {
+        $crate::format::canonical::layout::column!(
+            @cell ItemField, (d, i), d.$list[i].$field, $required, $name, $($cell)*
+        )
+    };
+    (@ $required:expr, $name:literal => $field:ident $($cell:tt)*) => {
+        $crate::format::canonical::layout::column!(
+            @cell Field, (d), d.$field, $required, $name, $($cell)*
+        )
+    };
+    (@cell $kind:ident, ($($p:ident),+), $place:expr, $required:expr, $name:literal,) => {
+        $crate::format::canonical::layout::$kind {
+            name: $name,
+            required: $required,
+            get: |$($p),+| $place.clone(),
+            set: |$($p),+, v| {
+                $place = v.into();
+                Ok(())
+            },
+        }
+    };
+    (@cell $kind:ident, ($($p:ident),+), $place:expr, $required:expr, $name:literal, ?) => {
+        $crate::format::canonical::layout::$kind {
+            name: $name,
+            required: $required,
+            get: |$($p),+| $place.clone().unwrap_or_default(),
+            set: |$($p),+, v| {
+                $place = Some(v.into());
+                Ok(())
+            },
+        }
+    };
+    (@cell $kind:ident, ($($p:ident),+), $place:expr, $required:expr, $name:literal,
+        ? by $parse:path) => {
+        $crate::format::canonical::layout::$kind {
+            name: $name,
+            required: $required,
+            get: |$($p),+| $place.as_ref().map_or_else(String::new, |x| x.to_string()),
+            set: |$($p),+, v| {
+                $place = Some($parse(v)?);
+                Ok(())
+            },
+        }
+    };
+    (@cell $kind:ident, ($($p:ident),+), $place:expr, $required:expr, $name:literal,
+        by $parse:path) => {
+        $crate::format::canonical::layout::$kind {
+            name: $name,
+            required: $required,
+            get: |$($p),+| $place.to_string(),
+            set: |$($p),+, v| {
+                $place = $parse(v)?;
+                Ok(())
+            },
+        }
+    };
+    (@cell $kind:ident, ($($p:ident),+), $place:expr, $required:expr, $name:literal,
+        in $names:path) => {
+        $crate::format::canonical::layout::$kind {
+            name: $name,
+            required: $required,
+            get: |$($p),+| $names.name($place).to_string(),
+            set: |$($p),+, v| {
+                $place = $names.parse(v)?;
+                Ok(())
+            },
+        }
+    };
+}
+pub(crate) use column;
+
 /// Cell helpers for layouts.
 pub mod cell {
     use super::Bad;
+
+    /// The names of an enum's values in a column, and what is wrong with a cell naming none.
+    pub struct Names<T: 'static> {
+        /// Each value with its name.
+        pub names: &'static [(T, &'static str)],
+        /// The problem of a cell that names no value.
+        pub unknown: Bad,
+    }
+
+    impl<T: Copy + PartialEq> Names<T> {
+        /// The name of `value`.
+        pub fn name(&self, value: T) -> &'static str {
+            self.names
+                .iter()
+                .find(|(v, _)| *v == value)
+                .map_or("", |(_, name)| name)
+        }
+
+        /// The value `v` names (case ignored).
+        pub fn parse(&self, v: &str) -> Result<T, Bad> {
+            self.names
+                .iter()
+                .find(|(_, name)| name.eq_ignore_ascii_case(v))
+                .map(|(value, _)| *value)
+                .ok_or(self.unknown)
+        }
+    }
 
     /// An optional text as a cell.
     pub fn opt(v: &Option<String>) -> String {

@@ -20,82 +20,54 @@ use super::{FormatProblem, Options, ReaderFormat, WriterFormat};
 use layout::{CanonicalCsv, Layout};
 use xml::{CanonicalXml, XmlKind};
 
+/// The format `CSV` of module `$kind`, a [`Layout`] read and written by [`CanonicalCsv`].
+macro_rules! csv {
+    ($kind:ident) => {
+        Format::both(
+            $kind::CSV.name,
+            |o| layout_reader(&$kind::CSV, o),
+            |o| layout_writer(&$kind::CSV, o),
+        )
+    };
+}
+
+/// The format `XML` of module `$kind`, an [`XmlKind`] read and written by [`CanonicalXml`].
+macro_rules! xml {
+    ($kind:ident) => {
+        Format::both(
+            $kind::XML.name,
+            |o| xml_reader(&$kind::XML, o),
+            |o| xml_writer(&$kind::XML, o),
+        )
+    };
+}
+
 /// The canonical formats.
 pub(crate) static FORMATS: [Format; 14] = [
-    Format {
-        name: orders_csv::NAME,
-        reader: Some(|o| Ok(Box::new(orders_csv::CanonicalOrdersCsv::reader(o)?))),
-        writer: Some(|o| Ok(Box::new(orders_csv::CanonicalOrdersCsv::writer(o)?))),
-    },
-    Format {
-        name: orders_xml::XML.name,
-        reader: Some(|o| xml_reader(&orders_xml::XML, o)),
-        writer: Some(|o| xml_writer(&orders_xml::XML, o)),
-    },
-    Format {
-        name: holds::CSV.name,
-        reader: Some(|o| layout_reader(&holds::CSV, o)),
-        writer: Some(|o| layout_writer(&holds::CSV, o)),
-    },
-    Format {
-        name: holds::XML.name,
-        reader: Some(|o| xml_reader(&holds::XML, o)),
-        writer: Some(|o| xml_writer(&holds::XML, o)),
-    },
-    Format {
-        name: shipments::CSV.name,
-        reader: Some(|o| layout_reader(&shipments::CSV, o)),
-        writer: Some(|o| layout_writer(&shipments::CSV, o)),
-    },
-    Format {
-        name: shipments::XML.name,
-        reader: Some(|o| xml_reader(&shipments::XML, o)),
-        writer: Some(|o| xml_writer(&shipments::XML, o)),
-    },
-    Format {
-        name: inventory::CSV.name,
-        reader: Some(|o| layout_reader(&inventory::CSV, o)),
-        writer: Some(|o| layout_writer(&inventory::CSV, o)),
-    },
-    Format {
-        name: inventory::XML.name,
-        reader: Some(|o| xml_reader(&inventory::XML, o)),
-        writer: Some(|o| xml_writer(&inventory::XML, o)),
-    },
-    Format {
-        name: rmas::CSV.name,
-        reader: Some(|o| layout_reader(&rmas::CSV, o)),
-        writer: Some(|o| layout_writer(&rmas::CSV, o)),
-    },
-    Format {
-        name: rmas::XML.name,
-        reader: Some(|o| xml_reader(&rmas::XML, o)),
-        writer: Some(|o| xml_writer(&rmas::XML, o)),
-    },
-    Format {
-        name: returns::CSV.name,
-        reader: Some(|o| layout_reader(&returns::CSV, o)),
-        writer: Some(|o| layout_writer(&returns::CSV, o)),
-    },
-    Format {
-        name: returns::XML.name,
-        reader: Some(|o| xml_reader(&returns::XML, o)),
-        writer: Some(|o| xml_writer(&returns::XML, o)),
-    },
-    Format {
-        name: return_receipts_csv::REFUND_REQUESTS.name,
-        reader: None,
-        writer: Some(|o| Ok(Box::new(return_receipts_csv::REFUND_REQUESTS.writer(o)?))),
-    },
-    Format {
-        name: return_receipts_csv::RESTOCK_ADJUSTMENTS.name,
-        reader: None,
-        writer: Some(|o| {
-            Ok(Box::new(
-                return_receipts_csv::RESTOCK_ADJUSTMENTS.writer(o)?,
-            ))
-        }),
-    },
+    Format::both(
+        orders_csv::NAME,
+        |o| Ok(Box::new(orders_csv::CanonicalOrdersCsv::reader(o)?)),
+        |o| Ok(Box::new(orders_csv::CanonicalOrdersCsv::writer(o)?)),
+    ),
+    xml!(orders_xml),
+    csv!(holds),
+    xml!(holds),
+    csv!(shipments),
+    xml!(shipments),
+    csv!(inventory),
+    xml!(inventory),
+    csv!(rmas),
+    xml!(rmas),
+    csv!(returns),
+    xml!(returns),
+    Format::writes(return_receipts_csv::REFUND_REQUESTS.name, |o| {
+        Ok(Box::new(return_receipts_csv::REFUND_REQUESTS.writer(o)?))
+    }),
+    Format::writes(return_receipts_csv::RESTOCK_ADJUSTMENTS.name, |o| {
+        Ok(Box::new(
+            return_receipts_csv::RESTOCK_ADJUSTMENTS.writer(o)?,
+        ))
+    }),
 ];
 
 /// A canonical XML reader.

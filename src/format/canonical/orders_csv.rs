@@ -10,11 +10,11 @@ use std::io::{self, BufRead, Write};
 
 use crate::format::shared::grouped::{GroupedRows, Opener, Pending, RowDialect};
 use crate::format::shared::orders::{self, is_iso_date};
-use crate::format::shared::table::{self, CsvInput, Table};
+use crate::format::shared::table::{self, CsvInput, CsvReader, Table};
 use crate::format::shared::validate::Field;
 use crate::format::{
     DataProblem, DocumentWriter, FormatError, FormatProblem, Item, Items, NoOptions, Options,
-    ReaderFormat, Span, WriterFormat, parse_options,
+    WriterFormat, parse_options,
 };
 use crate::model::{Address, Document, DocumentKind, Order, OrderLine};
 
@@ -156,20 +156,14 @@ impl CanonicalOrdersCsv {
     }
 }
 
-impl ReaderFormat for CanonicalOrdersCsv {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
-        let options = self.input;
-        read_table(input, Box::new(move |input| Table::open(input, &options)))
+impl CsvReader for CanonicalOrdersCsv {
+    fn csv_input(&self) -> &CsvInput {
+        &self.input
     }
 
-    fn copy_rows(
-        &self,
-        input: Box<dyn BufRead + '_>,
-        header: Span,
-        spans: &[Span],
-        output: &mut dyn Write,
-    ) -> io::Result<Vec<u64>> {
-        table::copy_rows(input, &self.input, header, spans, output)
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+        let options = self.input;
+        read_table(input, Box::new(move |input| Table::open(input, &options)))
     }
 }
 
@@ -314,18 +308,11 @@ impl RowDialect for CanonicalRows {
             .filter(|c| self.index[**c as usize].is_none())
             .map(|c| c.name())
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(FormatError::data(DataProblem {
-            line: Some(1),
-            problem: format!("the header lacks the column(s) {}.", missing.join(", ")),
-            fix: format!(
-                "make the first line the header of {NAME}: {} (see README.md).",
-                COLUMNS.join(",")
-            ),
-            ..DataProblem::default()
-        }))
+        let fix = format!(
+            "make the first line the header of {NAME}: {} (see README.md).",
+            COLUMNS.join(",")
+        );
+        table::require_columns(&missing, "", fix)
     }
 
     fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {
@@ -487,7 +474,7 @@ impl DocumentWriter for OrdersCsvWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Conversion, ConvertError, Converted, OnInvalid, convert};
+    use crate::format::{Conversion, ConvertError, Converted, OnInvalid, Span, convert};
 
     const HEADER: &str = "order_id,order_date,currency,shipping_method,ship_to_first_name,ship_to_last_name,ship_to_company,ship_to_address1,ship_to_address2,ship_to_city,ship_to_state,ship_to_postal_code,ship_to_country,ship_to_email,ship_to_phone,notes,line_number,sku,quantity,unit_price,description\n";
 

@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use crate::format::canonical::returns::condition_name;
+use crate::format::canonical::returns::CONDITIONS;
 use crate::format::{
     DocumentWriter, FormatError, FormatProblem, NoOptions, Options, WriteContext, WriterFormat,
     parse_options, shared::table::csv_io, x12::writer::wrong_kind,
@@ -47,7 +47,7 @@ pub const REFUND_REQUESTS: ReceiptRowsCsv = ReceiptRowsCsv {
                     line.sku.clone(),
                     line.quantity_restocked.to_string(),
                     line.quantity_damaged.to_string(),
-                    condition_name(line.condition).to_string(),
+                    CONDITIONS.name(line.condition).to_string(),
                     r.received_date.clone().unwrap_or_default(),
                 ]
             })

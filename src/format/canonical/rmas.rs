@@ -1,7 +1,7 @@
 //! `canonical-rmas-csv`: return authorizations, one row per authorised line; rows of an RMA
 //! share `rma_id` (README.md lists the columns).
 
-use crate::format::canonical::layout::{Field, ItemField, Layout, List, cell};
+use crate::format::canonical::layout::{Layout, List, cell, column};
 use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, RmaAuthorization, RmaLine};
 
@@ -11,33 +11,9 @@ pub static CSV: Layout<RmaAuthorization> = Layout {
     kind: DocumentKind::RmaAuthorization,
     keys: &["rma_id"],
     head: &[
-        Field {
-            name: "rma_id",
-            required: true,
-            get: |r| r.rma_id.clone(),
-            set: |r, v| {
-                r.rma_id = v.into();
-                Ok(())
-            },
-        },
-        Field {
-            name: "order_id",
-            required: true,
-            get: |r| r.order_id.clone(),
-            set: |r, v| {
-                r.order_id = v.into();
-                Ok(())
-            },
-        },
-        Field {
-            name: "customer_name",
-            required: false,
-            get: |r| cell::opt(&r.customer_name),
-            set: |r, v| {
-                r.customer_name = Some(v.into());
-                Ok(())
-            },
-        },
+        column!(required "rma_id" => rma_id),
+        column!(required "order_id" => order_id),
+        column!(optional "customer_name" => customer_name?),
     ],
     lists: &[List {
         noun: "line",
@@ -45,33 +21,9 @@ pub static CSV: Layout<RmaAuthorization> = Layout {
         len: |r| r.lines.len(),
         push: |r| r.lines.push(RmaLine::default()),
         fields: &[
-            ItemField {
-                name: "sku",
-                required: true,
-                get: |r, i| r.lines[i].sku.clone(),
-                set: |r, i, v| {
-                    r.lines[i].sku = v.into();
-                    Ok(())
-                },
-            },
-            ItemField {
-                name: "quantity",
-                required: true,
-                get: |r, i| r.lines[i].quantity.to_string(),
-                set: |r, i, v| {
-                    r.lines[i].quantity = cell::positive(v)?;
-                    Ok(())
-                },
-            },
-            ItemField {
-                name: "reason",
-                required: false,
-                get: |r, i| cell::opt(&r.lines[i].reason),
-                set: |r, i, v| {
-                    r.lines[i].reason = Some(v.into());
-                    Ok(())
-                },
-            },
+            column!(required "sku" => lines.sku),
+            column!(required "quantity" => lines.quantity by cell::positive),
+            column!(optional "reason" => lines.reason?),
         ],
     }],
     wrap: Document::RmaAuthorization,

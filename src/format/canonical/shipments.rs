@@ -2,7 +2,7 @@
 //! `shipment_id`; row N carries its Nth package (tracking number) and its Nth shipped line,
 //! either of which may be empty when the shipment has fewer (README.md lists the columns).
 
-use crate::format::canonical::layout::{Field, ItemField, Layout, List, cell};
+use crate::format::canonical::layout::{Layout, List, cell, column};
 use crate::format::canonical::xml::XmlKind;
 use crate::model::{Document, DocumentKind, Package, ShipmentConfirmation, ShippedLine};
 
@@ -12,51 +12,11 @@ pub static CSV: Layout<ShipmentConfirmation> = Layout {
     kind: DocumentKind::ShipmentConfirmation,
     keys: &["order_id", "shipment_id"],
     head: &[
-        Field {
-            name: "order_id",
-            required: true,
-            get: |s| s.order_id.clone(),
-            set: |s, v| {
-                s.order_id = v.into();
-                Ok(())
-            },
-        },
-        Field {
-            name: "shipment_id",
-            required: false,
-            get: |s| cell::opt(&s.shipment_id),
-            set: |s, v| {
-                s.shipment_id = Some(v.into());
-                Ok(())
-            },
-        },
-        Field {
-            name: "ship_date",
-            required: false,
-            get: |s| cell::opt(&s.ship_date),
-            set: |s, v| {
-                s.ship_date = Some(cell::date(v)?);
-                Ok(())
-            },
-        },
-        Field {
-            name: "carrier",
-            required: true,
-            get: |s| s.carrier.clone(),
-            set: |s, v| {
-                s.carrier = v.into();
-                Ok(())
-            },
-        },
-        Field {
-            name: "service",
-            required: false,
-            get: |s| cell::opt(&s.service),
-            set: |s, v| {
-                s.service = Some(v.into());
-                Ok(())
-            },
-        },
+        column!(required "order_id" => order_id),
+        column!(optional "shipment_id" => shipment_id?),
+        column!(optional "ship_date" => ship_date? by cell::date),
+        column!(required "carrier" => carrier),
+        column!(optional "service" => service?),
     ],
     lists: &[
         List {
@@ -65,24 +25,8 @@ pub static CSV: Layout<ShipmentConfirmation> = Layout {
             len: |s| s.packages.len(),
             push: |s| s.packages.push(Package::default()),
             fields: &[
-                ItemField {
-                    name: "tracking_number",
-                    required: true,
-                    get: |s, i| s.packages[i].tracking_number.clone(),
-                    set: |s, i, v| {
-                        s.packages[i].tracking_number = v.into();
-                        Ok(())
-                    },
-                },
-                ItemField {
-                    name: "weight",
-                    required: false,
-                    get: |s, i| cell::opt(&s.packages[i].weight),
-                    set: |s, i, v| {
-                        s.packages[i].weight = Some(v.into());
-                        Ok(())
-                    },
-                },
+                column!(required "tracking_number" => packages.tracking_number),
+                column!(optional "weight" => packages.weight?),
             ],
         },
         List {
@@ -91,37 +35,9 @@ pub static CSV: Layout<ShipmentConfirmation> = Layout {
             len: |s| s.lines.len(),
             push: |s| s.lines.push(ShippedLine::default()),
             fields: &[
-                ItemField {
-                    name: "sku",
-                    required: true,
-                    get: |s, i| s.lines[i].sku.clone(),
-                    set: |s, i, v| {
-                        s.lines[i].sku = v.into();
-                        Ok(())
-                    },
-                },
-                ItemField {
-                    name: "quantity_shipped",
-                    required: true,
-                    get: |s, i| s.lines[i].quantity_shipped.to_string(),
-                    set: |s, i, v| {
-                        s.lines[i].quantity_shipped = cell::count(v)?;
-                        Ok(())
-                    },
-                },
-                ItemField {
-                    name: "quantity_ordered",
-                    required: false,
-                    get: |s, i| {
-                        s.lines[i]
-                            .quantity_ordered
-                            .map_or_else(String::new, |q| q.to_string())
-                    },
-                    set: |s, i, v| {
-                        s.lines[i].quantity_ordered = Some(cell::count(v)?);
-                        Ok(())
-                    },
-                },
+                column!(required "sku" => lines.sku),
+                column!(required "quantity_shipped" => lines.quantity_shipped by cell::count),
+                column!(optional "quantity_ordered" => lines.quantity_ordered? by cell::count),
             ],
         },
     ],

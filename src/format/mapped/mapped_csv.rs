@@ -5,17 +5,15 @@
 //! the file as the merchant sent it.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Write};
+use std::io::BufRead;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::format::mapped::mapping::{FieldSpec, Kind, Mapping, Source};
-use crate::format::shared::table::{self, CsvInput, RowAt, RowSource, Table};
+use crate::format::shared::table::{CsvInput, CsvReader, RowAt, RowSource, Table};
 use crate::format::shared::text::{Delimiter, TextEncoding};
-use crate::format::{
-    DataProblem, FormatError, FormatProblem, Items, Options, ReaderFormat, Span, parse_options,
-};
+use crate::format::{DataProblem, FormatError, FormatProblem, Items, Options, parse_options};
 
 /// The format's name in configs.
 pub const NAME: &str = "mapped-csv";
@@ -55,22 +53,16 @@ impl MappedCsv {
     }
 }
 
-impl ReaderFormat for MappedCsv {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+impl CsvReader for MappedCsv {
+    fn csv_input(&self) -> &CsvInput {
+        &self.input
+    }
+
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
         let options = self.input;
         let mapping = Arc::clone(&self.mapping);
         self.mapping
             .read(input, Box::new(move |input| open(input, &options, mapping)))
-    }
-
-    fn copy_rows(
-        &self,
-        input: Box<dyn BufRead + '_>,
-        header: Span,
-        spans: &[Span],
-        output: &mut dyn Write,
-    ) -> io::Result<Vec<u64>> {
-        table::copy_rows(input, &self.input, header, spans, output)
     }
 }
 

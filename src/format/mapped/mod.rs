@@ -11,14 +11,10 @@ use super::catalog::Format;
 
 /// The mapped formats.
 pub(crate) static FORMATS: [Format; 2] = [
-    Format {
-        name: mapped_csv::NAME,
-        reader: Some(|o| Ok(Box::new(mapped_csv::MappedCsv::reader(o)?))),
-        writer: None,
-    },
-    Format {
-        name: mapped_xml::NAME,
-        reader: Some(|o| Ok(Box::new(mapped_xml::MappedXml::reader(o)?))),
-        writer: None,
-    },
+    Format::reads(mapped_csv::NAME, |o| {
+        Ok(Box::new(mapped_csv::MappedCsv::reader(o)?))
+    }),
+    Format::reads(mapped_xml::NAME, |o| {
+        Ok(Box::new(mapped_xml::MappedXml::reader(o)?))
+    }),
 ];

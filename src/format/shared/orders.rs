@@ -3,9 +3,11 @@
 
 use serde::Deserialize;
 
-use crate::format::Item;
 use crate::format::shared::grouped::Pending;
+use crate::format::shared::table::CsvInput;
+use crate::format::shared::text::{Delimiter, TextEncoding};
 use crate::format::shared::validate::{Field, check_order};
+use crate::format::{FormatProblem, Item, Options, parse_options};
 use crate::model::{Document, Order, OrderLine};
 
 /// What a cart reader does with an order that is not paid yet (`unpaid` in its options).
@@ -17,6 +19,55 @@ pub enum Unpaid {
     HoldBack,
     /// Send it like a paid order.
     Pass,
+}
+
+/// The `reader_options` every cart's order export reader takes, past its encoding and
+/// delimiter.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Ship to the billing address when an order has no shipping address at all.
+    pub billing_fallback: bool,
+    /// What to do with an order whose payment status is not in `paid_statuses`.
+    pub unpaid: Unpaid,
+    /// The payment statuses that count as paid, normalised as the reader compares them.
+    pub paid_statuses: Vec<String>,
+}
+
+/// [`ExportOptions`] as a route writes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawExportOptions {
+    encoding: TextEncoding,
+    delimiter: Delimiter,
+    billing_fallback: bool,
+    unpaid: Unpaid,
+    paid_statuses: Option<Vec<String>>,
+}
+
+impl ExportOptions {
+    /// A cart reader's `reader_options` (`encoding`, `delimiter`, `billing_fallback`, `unpaid`,
+    /// `paid_statuses`, which are `paid` unless given, each put through `normalise`).
+    pub fn parse(
+        options: &Options,
+        paid: &[&str],
+        normalise: fn(&str) -> String,
+    ) -> Result<(CsvInput, ExportOptions), Vec<FormatProblem>> {
+        let raw: RawExportOptions = parse_options(options, "reader_options")?;
+        let paid_statuses = match raw.paid_statuses {
+            Some(statuses) => statuses.iter().map(|s| normalise(s)).collect(),
+            None => paid.iter().map(|s| normalise(s)).collect(),
+        };
+        let input = CsvInput {
+            encoding: raw.encoding,
+            delimiter: raw.delimiter,
+        };
+        let options = ExportOptions {
+            billing_fallback: raw.billing_fallback,
+            unpaid: raw.unpaid,
+            paid_statuses,
+        };
+        Ok((input, options))
+    }
 }
 
 /// Holds an unpaid order back: a problem on its first line naming its payment `status` cell.

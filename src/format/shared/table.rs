@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 
 use crate::format::shared::text::{self, Delimiter, Original, TextEncoding};
-use crate::format::{DataProblem, FormatError, Span};
+use crate::format::{DataProblem, FormatError, Items, ReaderFormat, Span};
 
 /// How a CSV input's bytes look; every CSV reader takes these options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -321,6 +321,48 @@ fn csv_error(e: csv::Error, original: Original) -> FormatError {
             fix: "check the quotes on this line: a quoted field must end with a quote.".into(),
             ..DataProblem::default()
         }),
+    }
+}
+
+/// Nothing when the header lacks no required column; otherwise the problem of a header lacking
+/// the `missing` ones, said as `the header lacks the column(s) …{so}.`, with its `fix`.
+pub fn require_columns(missing: &[&str], so: &str, fix: String) -> Result<(), FormatError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(FormatError::data(DataProblem {
+        line: Some(1),
+        problem: format!("the header lacks the column(s) {}{so}.", missing.join(", ")),
+        fix,
+        ..DataProblem::default()
+    }))
+}
+
+/// What every CSV reader is: it says how its files' bytes are decoded and split into cells
+/// ([`CsvReader::csv_input`]) and reads them ([`CsvReader::read_csv`]); being a
+/// [`ReaderFormat`] that splits files (copying the rows of rejected documents back out in the
+/// input's own encoding) comes with it.
+pub trait CsvReader: Send + Sync {
+    /// How the reader decodes its files and splits them into cells.
+    fn csv_input(&self) -> &CsvInput;
+
+    /// Starts reading `input`; items come out one at a time, in file order.
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a>;
+}
+
+impl<R: CsvReader> ReaderFormat for R {
+    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+        self.read_csv(input)
+    }
+
+    fn copy_rows(
+        &self,
+        input: Box<dyn BufRead + '_>,
+        header: Span,
+        spans: &[Span],
+        output: &mut dyn io::Write,
+    ) -> io::Result<Vec<u64>> {
+        copy_rows(input, self.csv_input(), header, spans, output)
     }
 }
 

@@ -9,23 +9,15 @@ use super::catalog::Format;
 
 /// Shopify's formats.
 pub(crate) static FORMATS: [Format; 3] = [
-    Format {
-        name: orders_csv::NAME,
-        reader: Some(|o| Ok(Box::new(orders_csv::ShopifyOrdersCsv::reader(o)?))),
-        writer: None,
-    },
-    Format {
-        name: fulfillments_csv::NAME,
-        reader: None,
-        writer: Some(|o| {
-            Ok(Box::new(fulfillments_csv::ShopifyFulfillmentsCsv::writer(
-                o,
-            )?))
-        }),
-    },
-    Format {
-        name: inventory_csv::NAME,
-        reader: None,
-        writer: Some(|o| Ok(Box::new(inventory_csv::ShopifyInventoryCsv::writer(o)?))),
-    },
+    Format::reads(orders_csv::NAME, |o| {
+        Ok(Box::new(orders_csv::ShopifyOrdersCsv::reader(o)?))
+    }),
+    Format::writes(fulfillments_csv::NAME, |o| {
+        Ok(Box::new(fulfillments_csv::ShopifyFulfillmentsCsv::writer(
+            o,
+        )?))
+    }),
+    Format::writes(inventory_csv::NAME, |o| {
+        Ok(Box::new(inventory_csv::ShopifyInventoryCsv::writer(o)?))
+    }),
 ];

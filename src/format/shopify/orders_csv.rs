@@ -10,75 +10,39 @@
 //! one (`Financial Status` not among `paid_statuses`) is held back or passed per `unpaid`.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, Write};
-
-use serde::Deserialize;
+use std::io::BufRead;
 
 use crate::format::shared::grouped::{GroupedRows, Pending, RowDialect};
-use crate::format::shared::orders::{self, Unpaid};
-use crate::format::shared::table::{self, CsvInput, Table};
-use crate::format::shared::text::{Delimiter, TextEncoding};
+use crate::format::shared::orders::{self, ExportOptions, Unpaid};
+use crate::format::shared::table::{self, CsvInput, CsvReader, Table};
 use crate::format::shared::validate::Field;
-use crate::format::{
-    DataProblem, FormatError, FormatProblem, Item, Items, Options, ReaderFormat, Span,
-};
+use crate::format::{FormatError, FormatProblem, Item, Items, Options};
 use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// The format's name in configs.
 pub const NAME: &str = "shopify-orders-csv";
 
-/// The reader's options (`reader_options` in a route).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-struct ShopifyOptions {
-    encoding: TextEncoding,
-    delimiter: Delimiter,
-    /// Ship to the billing address when an order has no shipping address at all.
-    billing_fallback: bool,
-    /// What to do with an order whose `Financial Status` is not in `paid_statuses`.
-    unpaid: Unpaid,
-    /// The `Financial Status` values that count as paid.
-    paid_statuses: Vec<String>,
-}
-
-impl Default for ShopifyOptions {
-    fn default() -> Self {
-        ShopifyOptions {
-            encoding: TextEncoding::Auto,
-            delimiter: Delimiter::Auto,
-            billing_fallback: false,
-            unpaid: Unpaid::HoldBack,
-            paid_statuses: vec!["paid".into()],
-        }
-    }
-}
-
 /// The Shopify orders export reader.
 pub struct ShopifyOrdersCsv {
     input: CsvInput,
-    options: ShopifyOptions,
+    options: ExportOptions,
 }
 
 impl ShopifyOrdersCsv {
     /// The reader, with a route's `reader_options`: `encoding`, `delimiter`, `billing_fallback`,
     /// `unpaid` (`hold-back` or `pass`) and `paid_statuses`.
     pub fn reader(options: &Options) -> Result<ShopifyOrdersCsv, Vec<FormatProblem>> {
-        let mut options: ShopifyOptions = crate::format::parse_options(options, "reader_options")?;
-        for status in &mut options.paid_statuses {
-            *status = table::normalise(status);
-        }
-        Ok(ShopifyOrdersCsv {
-            input: CsvInput {
-                encoding: options.encoding,
-                delimiter: options.delimiter,
-            },
-            options,
-        })
+        let (input, options) = ExportOptions::parse(options, &["paid"], table::normalise)?;
+        Ok(ShopifyOrdersCsv { input, options })
     }
 }
 
-impl ReaderFormat for ShopifyOrdersCsv {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+impl CsvReader for ShopifyOrdersCsv {
+    fn csv_input(&self) -> &CsvInput {
+        &self.input
+    }
+
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
         Box::new(GroupedRows::new(
             input,
             self.input,
@@ -87,16 +51,6 @@ impl ReaderFormat for ShopifyOrdersCsv {
                 index: [None; Col::COUNT],
             },
         ))
-    }
-
-    fn copy_rows(
-        &self,
-        input: Box<dyn BufRead + '_>,
-        header: Span,
-        spans: &[Span],
-        output: &mut dyn Write,
-    ) -> io::Result<Vec<u64>> {
-        table::copy_rows(input, &self.input, header, spans, output)
     }
 }
 
@@ -141,78 +95,46 @@ enum Col {
 impl Col {
     const COUNT: usize = 32;
 
-    const ALL: [Col; Col::COUNT] = [
-        Col::Name,
-        Col::Email,
-        Col::FinancialStatus,
-        Col::Currency,
-        Col::ShippingMethod,
-        Col::CreatedAt,
-        Col::Quantity,
-        Col::ItemName,
-        Col::Price,
-        Col::Sku,
-        Col::RequiresShipping,
-        Col::Notes,
-        Col::CancelledAt,
-        Col::Phone,
-        Col::BillingName,
-        Col::BillingAddress1,
-        Col::BillingAddress2,
-        Col::BillingCompany,
-        Col::BillingCity,
-        Col::BillingZip,
-        Col::BillingProvince,
-        Col::BillingCountry,
-        Col::BillingPhone,
-        Col::ShippingName,
-        Col::ShippingAddress1,
-        Col::ShippingAddress2,
-        Col::ShippingCompany,
-        Col::ShippingCity,
-        Col::ShippingZip,
-        Col::ShippingProvince,
-        Col::ShippingCountry,
-        Col::ShippingPhone,
-    ];
-
     fn name(self) -> &'static str {
-        match self {
-            Col::Name => "Name",
-            Col::Email => "Email",
-            Col::FinancialStatus => "Financial Status",
-            Col::Currency => "Currency",
-            Col::ShippingMethod => "Shipping Method",
-            Col::CreatedAt => "Created at",
-            Col::Quantity => "Lineitem quantity",
-            Col::ItemName => "Lineitem name",
-            Col::Price => "Lineitem price",
-            Col::Sku => "Lineitem sku",
-            Col::RequiresShipping => "Lineitem requires shipping",
-            Col::Notes => "Notes",
-            Col::CancelledAt => "Cancelled at",
-            Col::Phone => "Phone",
-            Col::BillingName => "Billing Name",
-            Col::BillingAddress1 => "Billing Address1",
-            Col::BillingAddress2 => "Billing Address2",
-            Col::BillingCompany => "Billing Company",
-            Col::BillingCity => "Billing City",
-            Col::BillingZip => "Billing Zip",
-            Col::BillingProvince => "Billing Province",
-            Col::BillingCountry => "Billing Country",
-            Col::BillingPhone => "Billing Phone",
-            Col::ShippingName => "Shipping Name",
-            Col::ShippingAddress1 => "Shipping Address1",
-            Col::ShippingAddress2 => "Shipping Address2",
-            Col::ShippingCompany => "Shipping Company",
-            Col::ShippingCity => "Shipping City",
-            Col::ShippingZip => "Shipping Zip",
-            Col::ShippingProvince => "Shipping Province",
-            Col::ShippingCountry => "Shipping Country",
-            Col::ShippingPhone => "Shipping Phone",
-        }
+        NAMES[self as usize]
     }
 }
+
+/// Each column's name in Shopify's export, in [`Col`]'s order.
+const NAMES: [&str; Col::COUNT] = [
+    "Name",
+    "Email",
+    "Financial Status",
+    "Currency",
+    "Shipping Method",
+    "Created at",
+    "Lineitem quantity",
+    "Lineitem name",
+    "Lineitem price",
+    "Lineitem sku",
+    "Lineitem requires shipping",
+    "Notes",
+    "Cancelled at",
+    "Phone",
+    "Billing Name",
+    "Billing Address1",
+    "Billing Address2",
+    "Billing Company",
+    "Billing City",
+    "Billing Zip",
+    "Billing Province",
+    "Billing Country",
+    "Billing Phone",
+    "Shipping Name",
+    "Shipping Address1",
+    "Shipping Address2",
+    "Shipping Company",
+    "Shipping City",
+    "Shipping Zip",
+    "Shipping Province",
+    "Shipping Country",
+    "Shipping Phone",
+];
 
 /// Columns without which no order can be read.
 const REQUIRED: [Col; 11] = [
@@ -301,7 +223,7 @@ struct ShopifyOrder {
 
 /// The rows of a Shopify export.
 struct ShopifyRows {
-    options: ShopifyOptions,
+    options: ExportOptions,
     index: [Option<usize>; Col::COUNT],
 }
 
@@ -424,26 +346,19 @@ impl RowDialect for ShopifyRows {
     type Doc = ShopifyOrder;
 
     fn open(&mut self, table: &Table<'_>) -> Result<(), FormatError> {
-        for col in Col::ALL {
-            self.index[col as usize] = table.column(&[col.name()]);
+        for (i, name) in NAMES.iter().enumerate() {
+            self.index[i] = table.column(&[name]);
         }
         let missing: Vec<&str> = REQUIRED
             .iter()
             .filter(|c| self.index[**c as usize].is_none())
             .map(|c| c.name())
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(FormatError::data(DataProblem {
-            line: Some(1),
-            problem: format!(
-                "the header lacks the column(s) {}, so this is not a Shopify orders export.",
-                missing.join(", ")
-            ),
-            fix: "export the orders again from Shopify (Orders → Export → CSV for Excel or plain CSV) without removing columns.".into(),
-            ..DataProblem::default()
-        }))
+        table::require_columns(
+            &missing,
+            ", so this is not a Shopify orders export",
+            "export the orders again from Shopify (Orders → Export → CSV for Excel or plain CSV) without removing columns.".into(),
+        )
     }
 
     fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {

@@ -8,14 +8,10 @@ use super::catalog::Format;
 
 /// WooCommerce's formats.
 pub(crate) static FORMATS: [Format; 2] = [
-    Format {
-        name: orders_csv::NAME,
-        reader: Some(|o| Ok(Box::new(orders_csv::WooCommerceOrdersCsv::reader(o)?))),
-        writer: None,
-    },
-    Format {
-        name: tracking_csv::NAME,
-        reader: None,
-        writer: Some(|o| Ok(Box::new(tracking_csv::WooCommerceTrackingCsv::writer(o)?))),
-    },
+    Format::reads(orders_csv::NAME, |o| {
+        Ok(Box::new(orders_csv::WooCommerceOrdersCsv::reader(o)?))
+    }),
+    Format::writes(tracking_csv::NAME, |o| {
+        Ok(Box::new(tracking_csv::WooCommerceTrackingCsv::writer(o)?))
+    }),
 ];

@@ -12,75 +12,40 @@
 //! `paid_statuses` (default `processing`, `completed`) is held back or passed per `unpaid`.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, Write};
-
-use serde::Deserialize;
+use std::io::BufRead;
 
 use crate::format::shared::grouped::{GroupedRows, Pending, RowDialect};
-use crate::format::shared::orders::{self, Unpaid};
-use crate::format::shared::table::{self, CsvInput, Table};
-use crate::format::shared::text::{Delimiter, TextEncoding};
+use crate::format::shared::orders::{self, ExportOptions, Unpaid};
+use crate::format::shared::table::{self, CsvInput, CsvReader, Table};
 use crate::format::shared::validate::Field;
-use crate::format::{
-    DataProblem, FormatError, FormatProblem, Item, Items, Options, ReaderFormat, Span,
-};
+use crate::format::{FormatError, FormatProblem, Item, Items, Options};
 use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 
 /// The format's name in configs.
 pub const NAME: &str = "woocommerce-orders-csv";
 
-/// The reader's options (`reader_options` in a route).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-struct WooOptions {
-    encoding: TextEncoding,
-    delimiter: Delimiter,
-    /// Ship to the billing address when an order has no shipping address at all.
-    billing_fallback: bool,
-    /// What to do with an order whose status is not in `paid_statuses`.
-    unpaid: Unpaid,
-    /// The order statuses that count as paid.
-    paid_statuses: Vec<String>,
-}
-
-impl Default for WooOptions {
-    fn default() -> Self {
-        WooOptions {
-            encoding: TextEncoding::Auto,
-            delimiter: Delimiter::Auto,
-            billing_fallback: false,
-            unpaid: Unpaid::HoldBack,
-            paid_statuses: vec!["processing".into(), "completed".into()],
-        }
-    }
-}
-
 /// The WooCommerce orders export reader.
 pub struct WooCommerceOrdersCsv {
     input: CsvInput,
-    options: WooOptions,
+    options: ExportOptions,
 }
 
 impl WooCommerceOrdersCsv {
     /// The reader, with a route's `reader_options`: `encoding`, `delimiter`, `billing_fallback`,
     /// `unpaid` (`hold-back` or `pass`) and `paid_statuses`.
     pub fn reader(options: &Options) -> Result<WooCommerceOrdersCsv, Vec<FormatProblem>> {
-        let mut options: WooOptions = crate::format::parse_options(options, "reader_options")?;
-        for status in &mut options.paid_statuses {
-            *status = status_key(status);
-        }
-        Ok(WooCommerceOrdersCsv {
-            input: CsvInput {
-                encoding: options.encoding,
-                delimiter: options.delimiter,
-            },
-            options,
-        })
+        let (input, options) =
+            ExportOptions::parse(options, &["processing", "completed"], status_key)?;
+        Ok(WooCommerceOrdersCsv { input, options })
     }
 }
 
-impl ReaderFormat for WooCommerceOrdersCsv {
-    fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
+impl CsvReader for WooCommerceOrdersCsv {
+    fn csv_input(&self) -> &CsvInput {
+        &self.input
+    }
+
+    fn read_csv<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
         Box::new(GroupedRows::new(
             input,
             self.input,
@@ -92,16 +57,6 @@ impl ReaderFormat for WooCommerceOrdersCsv {
                 cell_names: Vec::new(),
             },
         ))
-    }
-
-    fn copy_rows(
-        &self,
-        input: Box<dyn BufRead + '_>,
-        header: Span,
-        spans: &[Span],
-        output: &mut dyn Write,
-    ) -> io::Result<Vec<u64>> {
-        table::copy_rows(input, &self.input, header, spans, output)
     }
 }
 
@@ -270,7 +225,7 @@ struct WooOrder {
 
 /// The rows of a WooCommerce export.
 struct WooRows {
-    options: WooOptions,
+    options: ExportOptions,
     index: [Option<usize>; Col::COUNT],
     /// The header's name of each found column, for reports.
     names: [String; Col::COUNT],
@@ -480,18 +435,11 @@ impl RowDialect for WooRows {
             .filter(|c| self.index[**c as usize].is_none())
             .map(|c| self.names[*c as usize].as_str())
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(FormatError::data(DataProblem {
-            line: Some(1),
-            problem: format!(
-                "the header lacks the column(s) {}, so this is not a WooCommerce orders export cartferry knows.",
-                missing.join(", ")
-            ),
-            fix: "export with the order id, status, shipping method, shipping address and either SKU and quantity columns (one row per item) or line_item_1, line_item_2 … columns (one row per order); README.md lists the names.".into(),
-            ..DataProblem::default()
-        }))
+        table::require_columns(
+            &missing,
+            ", so this is not a WooCommerce orders export cartferry knows",
+            "export with the order id, status, shipping method, shipping address and either SKU and quantity columns (one row per item) or line_item_1, line_item_2 … columns (one row per order); README.md lists the names.".into(),
+        )
     }
 
     fn key<'t>(&self, table: &'t Table<'_>) -> Cow<'t, str> {

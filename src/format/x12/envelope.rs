@@ -91,6 +91,45 @@ pub fn same(a: &str, b: &str) -> bool {
     }
 }
 
+/// A trailer that counts what its envelope holds (element 1) and repeats its header's control
+/// number (element 2): GE for GS, IEA for ISA.
+struct Trailer {
+    /// The trailer's segment id.
+    id: &'static str,
+    /// Its header's segment id.
+    header: &'static str,
+    /// What the envelope is called in messages.
+    what: &'static str,
+    /// What it holds, in the plural.
+    holds: &'static str,
+}
+
+impl Trailer {
+    /// The element and the problem when `segment` disagrees with the envelope it ends: its
+    /// header's `control` number, holding `held`.
+    fn mismatch(&self, segment: &Segment, control: &str, held: u64) -> Option<(String, String)> {
+        let (id, what, holds) = (self.id, self.what, self.holds);
+        if !same(segment.element(1), &held.to_string()) {
+            let count = segment.element(1);
+            return Some((
+                format!("{id}01"),
+                format!("{what} {control} says it has {count} {holds}, but it has {held}."),
+            ));
+        }
+        if !same(segment.element(2), control) {
+            let number = segment.element(2);
+            return Some((
+                format!("{id}02"),
+                format!(
+                    "the {id}'s control number {number} is not its {}'s, {control}.",
+                    self.header
+                ),
+            ));
+        }
+        None
+    }
+}
+
 const RESEND: &str =
     "the sender's EDI software wrote a broken envelope: ask them to send the file again.";
 
@@ -305,26 +344,16 @@ impl<'a> Envelopes<'a> {
                         "a GE ends a functional group that was never started.".into(),
                     ));
                 };
-                if !same(segment.element(1), &group.held.to_string()) {
-                    return Err(fault(
-                        "GE01",
-                        format!(
-                            "functional group {} says it has {} transaction sets, but it has {}.",
-                            group.header.control,
-                            segment.element(1),
-                            group.held
-                        ),
-                    ));
-                }
-                if !same(segment.element(2), &group.header.control) {
-                    return Err(fault(
-                        "GE02",
-                        format!(
-                            "the GE's control number {} is not its GS's, {}.",
-                            segment.element(2),
-                            group.header.control
-                        ),
-                    ));
+                let trailer = Trailer {
+                    id: "GE",
+                    header: "GS",
+                    what: "functional group",
+                    holds: "transaction sets",
+                };
+                if let Some((element, problem)) =
+                    trailer.mismatch(&segment, &group.header.control, group.held)
+                {
+                    return Err(fault(&element, problem));
                 }
                 if let Some(interchange) = self.interchange.as_mut() {
                     interchange.held += 1;
@@ -346,26 +375,16 @@ impl<'a> Envelopes<'a> {
                         "an IEA ends an interchange that was never started.".into(),
                     ));
                 };
-                if !same(segment.element(1), &interchange.held.to_string()) {
-                    return Err(fault(
-                        "IEA01",
-                        format!(
-                            "interchange {} says it has {} functional groups, but it has {}.",
-                            interchange.header.control,
-                            segment.element(1),
-                            interchange.held
-                        ),
-                    ));
-                }
-                if !same(segment.element(2), &interchange.header.control) {
-                    return Err(fault(
-                        "IEA02",
-                        format!(
-                            "the IEA's control number {} is not its ISA's, {}.",
-                            segment.element(2),
-                            interchange.header.control
-                        ),
-                    ));
+                let trailer = Trailer {
+                    id: "IEA",
+                    header: "ISA",
+                    what: "interchange",
+                    holds: "functional groups",
+                };
+                if let Some((element, problem)) =
+                    trailer.mismatch(&segment, &interchange.header.control, interchange.held)
+                {
+                    return Err(fault(&element, problem));
                 }
             }
             other => {

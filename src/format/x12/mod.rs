@@ -21,70 +21,39 @@ pub mod writer;
 use super::catalog::Format;
 use reader::X12Reader;
 
+/// The reader of the sets `SET` of module `$set`, mapped by its function `$map`.
+macro_rules! set_reader {
+    ($set:ident, $map:ident) => {
+        |o| Ok(Box::new(X12Reader::new($set::SET, $set::$map, o)?))
+    };
+}
+
 /// The X12 formats (partners' 997s are read by routes of their own: see
 /// [`X12_997`](super::X12_997)).
 pub(crate) static FORMATS: [Format; 5] = [
-    Format {
-        name: "x12-940",
-        reader: Some(|o| {
-            let orders = shipping_order_reader_940::orders;
-            Ok(Box::new(X12Reader::new(
-                shipping_order_reader_940::SET,
-                orders,
-                o,
-            )?))
-        }),
-        writer: Some(|o| Ok(Box::new(shipping_order_940::writer(o)?))),
-    },
-    Format {
-        name: "x12-945",
-        reader: Some(|o| {
-            let shipments = shipping_advice_945::shipments;
-            Ok(Box::new(X12Reader::new(
-                shipping_advice_945::SET,
-                shipments,
-                o,
-            )?))
-        }),
-        writer: Some(|o| Ok(Box::new(shipping_advice_writer_945::writer(o)?))),
-    },
-    Format {
-        name: "x12-846",
-        reader: Some(|o| {
-            let inventory = inventory_advice_846::inventory;
-            Ok(Box::new(X12Reader::new(
-                inventory_advice_846::SET,
-                inventory,
-                o,
-            )?))
-        }),
-        writer: Some(|o| {
-            let writer = inventory_advice_writer_846::InventoryAdvice846::writer(o)?;
-            Ok(Box::new(writer))
-        }),
-    },
-    Format {
-        name: "x12-180",
-        reader: Some(|o| {
-            let receipts = return_authorization_180::receipts;
-            Ok(Box::new(X12Reader::new(
-                return_authorization_180::SET,
-                receipts,
-                o,
-            )?))
-        }),
-        writer: Some(|o| Ok(Box::new(return_authorization_180::writer(o)?))),
-    },
-    Format {
-        name: "x12-947",
-        reader: Some(|o| {
-            let receipts = inventory_adjustment_947::receipts;
-            Ok(Box::new(X12Reader::new(
-                inventory_adjustment_947::SET,
-                receipts,
-                o,
-            )?))
-        }),
-        writer: None,
-    },
+    Format::both(
+        "x12-940",
+        set_reader!(shipping_order_reader_940, orders),
+        |o| Ok(Box::new(shipping_order_940::writer(o)?)),
+    ),
+    Format::both(
+        "x12-945",
+        set_reader!(shipping_advice_945, shipments),
+        |o| Ok(Box::new(shipping_advice_writer_945::writer(o)?)),
+    ),
+    Format::both(
+        "x12-846",
+        set_reader!(inventory_advice_846, inventory),
+        |o| {
+            Ok(Box::new(
+                inventory_advice_writer_846::InventoryAdvice846::writer(o)?,
+            ))
+        },
+    ),
+    Format::both(
+        "x12-180",
+        set_reader!(return_authorization_180, receipts),
+        |o| Ok(Box::new(return_authorization_180::writer(o)?)),
+    ),
+    Format::reads("x12-947", set_reader!(inventory_adjustment_947, receipts)),
 ];

@@ -1,6 +1,7 @@
-//! Every format by name: each family lists its formats (a name and how to make its reader and
-//! its writer), and a route's `reader` and `writer` are looked up here.
+//! Every format by name: each family lists its formats ([`Format`]), and a route's `reader` and
+//! `writer` are looked up here.
 
+use super::family::Format;
 use super::{FormatProblem, Options, ReaderFormat, WriterFormat};
 use super::{canonical, mapped, shopify, woocommerce, x12};
 
@@ -10,51 +11,6 @@ pub const PASSTHROUGH: &str = "passthrough";
 /// The name of the reader of partners' 997s: a route that reads them records what they
 /// acknowledge and delivers nothing.
 pub const X12_997: &str = "x12-997";
-
-/// Makes a format's reader from a route's `reader_options`.
-pub type MakeReader = fn(&Options) -> Result<Box<dyn ReaderFormat>, Vec<FormatProblem>>;
-
-/// Makes a format's writer from a route's `writer_options`.
-pub type MakeWriter = fn(&Options) -> Result<Box<dyn WriterFormat>, Vec<FormatProblem>>;
-
-/// One format of a family: its name, and its reader and writer where it has them.
-pub struct Format {
-    /// The name routes use (`canonical-orders-csv`).
-    pub name: &'static str,
-    /// Its reader, if it reads.
-    pub reader: Option<MakeReader>,
-    /// Its writer, if it writes.
-    pub writer: Option<MakeWriter>,
-}
-
-impl Format {
-    /// A format that reads and writes.
-    pub const fn both(name: &'static str, reader: MakeReader, writer: MakeWriter) -> Format {
-        Format {
-            name,
-            reader: Some(reader),
-            writer: Some(writer),
-        }
-    }
-
-    /// A format that only reads.
-    pub const fn reads(name: &'static str, reader: MakeReader) -> Format {
-        Format {
-            name,
-            reader: Some(reader),
-            writer: None,
-        }
-    }
-
-    /// A format that only writes.
-    pub const fn writes(name: &'static str, writer: MakeWriter) -> Format {
-        Format {
-            name,
-            reader: None,
-            writer: Some(writer),
-        }
-    }
-}
 
 /// Every family's formats, in the order messages list them.
 static FAMILIES: [&[Format]; 5] = [

@@ -16,6 +16,7 @@
 pub mod canonical;
 pub mod catalog;
 pub mod convert;
+pub mod family;
 pub mod items;
 pub mod mapped;
 pub mod problems;

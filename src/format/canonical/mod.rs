@@ -15,7 +15,7 @@ pub(crate) mod rmas;
 pub(crate) mod shipments;
 pub mod xml;
 
-use super::catalog::Format;
+use super::family::Format;
 use super::{FormatProblem, Options, ReaderFormat, WriterFormat};
 use layout::{CanonicalCsv, Layout};
 use xml::{CanonicalXml, XmlKind};

@@ -7,7 +7,7 @@ pub(crate) mod mapped_csv;
 pub(crate) mod mapped_xml;
 pub mod mapping;
 
-use super::catalog::Format;
+use super::family::Format;
 
 /// The mapped formats.
 pub(crate) static FORMATS: [Format; 2] = [

@@ -5,7 +5,7 @@ pub(crate) mod fulfillments_csv;
 pub(crate) mod inventory_csv;
 pub(crate) mod orders_csv;
 
-use super::catalog::Format;
+use super::family::Format;
 
 /// Shopify's formats.
 pub(crate) static FORMATS: [Format; 3] = [

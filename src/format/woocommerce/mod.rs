@@ -4,7 +4,7 @@
 pub(crate) mod orders_csv;
 pub(crate) mod tracking_csv;
 
-use super::catalog::Format;
+use super::family::Format;
 
 /// WooCommerce's formats.
 pub(crate) static FORMATS: [Format; 2] = [

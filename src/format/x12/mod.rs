@@ -18,7 +18,7 @@ pub mod shipping_order_reader_940;
 pub mod syntax;
 pub mod writer;
 
-use super::catalog::Format;
+use super::family::Format;
 use reader::X12Reader;
 
 /// The reader of the sets `SET` of module `$set`, mapped by its function `$map`.

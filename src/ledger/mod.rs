@@ -1,0 +1,475 @@
+//! The ledger: an SQLite database in the state folder that records the journey of every file.
+//!
+//! Each step is committed right after it happens and before the next begins, so that after a
+//! crash every file can resume from the step it reached (see `journey.rs`). The schema carries a
+//! version (`PRAGMA user_version`) and is upgraded by the migrations of `schema.rs`. Besides the
+//! files, it keeps what the per-file plug-ins record: X12 control numbers, sent groups and their
+//! acknowledgments (`x12.rs`), side outputs and reconciliations (`side_outputs.rs`).
+
+mod schema;
+mod side_outputs;
+mod x12;
+
+pub use side_outputs::Reconciled;
+pub use x12::{LateGroup, MAX_CONTROL_NUMBER, SentGroup, SentLog, SentSet};
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use schema::MIGRATIONS;
+
+/// Ledger failures: the database could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger database failed: {0}")]
+pub struct LedgerError(#[from] rusqlite::Error);
+
+/// Result of ledger operations.
+pub type Result<T> = std::result::Result<T, LedgerError>;
+
+/// Where a file is in its journey. The first six are steps; the last four are ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The row exists; the rename into the processing area may or may not have happened.
+    Claiming,
+    /// The source is in the processing area and hashed.
+    Claimed,
+    /// The output is complete in staging.
+    Staged,
+    /// The final name is chosen; the upload may or may not have happened.
+    Delivering,
+    /// The output is at the destination under its final name.
+    Delivered,
+    /// Delivered and archived.
+    Done,
+    /// Same content as an earlier delivery on this route; archived, not delivered.
+    Duplicate,
+    /// On its way to the error folder.
+    Failing,
+    /// In the error folder with its report.
+    Failed,
+    /// The claim found the source gone (taken by someone else); nothing to do.
+    Abandoned,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Claiming => "claiming",
+            State::Claimed => "claimed",
+            State::Staged => "staged",
+            State::Delivering => "delivering",
+            State::Delivered => "delivered",
+            State::Done => "done",
+            State::Duplicate => "duplicate",
+            State::Failing => "failing",
+            State::Failed => "failed",
+            State::Abandoned => "abandoned",
+        }
+    }
+
+    /// True for the states that end a journey.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Done | State::Duplicate | State::Failed | State::Abandoned
+        )
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "claiming" => State::Claiming,
+            "claimed" => State::Claimed,
+            "staged" => State::Staged,
+            "delivering" => State::Delivering,
+            "delivered" => State::Delivered,
+            "done" => State::Done,
+            "duplicate" => State::Duplicate,
+            "failing" => State::Failing,
+            "failed" => State::Failed,
+            _ => State::Abandoned,
+        }
+    }
+}
+
+/// The states of files still on their journey.
+const UNFINISHED: &str = "('claiming','claimed','staged','delivering','delivered','failing')";
+
+/// One file's row.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    /// Ledger id.
+    pub id: i64,
+    /// Route name.
+    pub route: String,
+    /// Source file name.
+    pub name: String,
+    /// Source size in bytes.
+    pub size: u64,
+    /// Source content hash, once claimed.
+    pub sha256: Option<String>,
+    /// Journey step.
+    pub state: State,
+    /// When the file was claimed (milliseconds since the Unix epoch).
+    pub claimed_at_ms: i64,
+    /// Output size, once staged.
+    pub output_size: Option<u64>,
+    /// Output content hash, once staged.
+    pub output_sha256: Option<String>,
+    /// Delivered name, once chosen.
+    pub output_name: Option<String>,
+    /// Where the source ends (archive or error folder), once chosen.
+    pub final_path: Option<String>,
+    /// Attempts that met a transient fault.
+    pub attempts: u32,
+    /// When the next attempt is due (ms since epoch).
+    pub next_attempt_at_ms: Option<i64>,
+    /// The last fault or failure, one line, without customer data.
+    pub last_error: Option<String>,
+    /// The error report, for files on their way to the error folder.
+    pub report: Option<String>,
+    /// Where the documents a split left out go in the error folder, once chosen.
+    pub rejected_path: Option<String>,
+}
+
+/// The latest failure of a route.
+#[derive(Debug, Clone)]
+pub struct LastFailure {
+    /// Source file name.
+    pub name: String,
+    /// When it failed (ms since epoch).
+    pub at_ms: i64,
+    /// One-line reason.
+    pub reason: String,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    to_ms(SystemTime::now())
+}
+
+/// Milliseconds since the Unix epoch for a time.
+pub fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}
+
+/// An open ledger. One per thread; SQLite's WAL lets several work side by side.
+pub struct Ledger {
+    conn: Connection,
+}
+
+const COLUMNS: &str =
+    "id, route, name, size, sha256, state, claimed_at, output_size, output_sha256,
+    output_name, final_path, attempts, next_attempt_at, last_error, report, rejected_path";
+
+fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        id: r.get(0)?,
+        route: r.get(1)?,
+        name: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        sha256: r.get(4)?,
+        state: State::parse(&r.get::<_, String>(5)?),
+        claimed_at_ms: r.get(6)?,
+        output_size: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+        output_sha256: r.get(8)?,
+        output_name: r.get(9)?,
+        final_path: r.get(10)?,
+        attempts: r.get(11)?,
+        next_attempt_at_ms: r.get(12)?,
+        last_error: r.get(13)?,
+        report: r.get(14)?,
+        rejected_path: r.get(15)?,
+    })
+}
+
+impl Ledger {
+    /// Opens (creating and upgrading as needed) the ledger in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Ledger> {
+        let conn = Connection::open(state_dir.join("ledger.sqlite3"))?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        // WAL + NORMAL: a commit survives a process crash; after a power loss the last commits may
+        // be missing, which recovery tolerates because every step is checked against the files.
+        // Switching to WAL needs the database to itself, so it is done only once, by the first opener.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut ledger = Ledger { conn };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for sql in MIGRATIONS.iter().skip(version) {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `work` in one transaction: its writes are committed together (far faster than one
+    /// by one), or not at all when it fails.
+    pub fn atomically<T, E: From<LedgerError>>(
+        &self,
+        work: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(LedgerError::from)?;
+        let value = work()?;
+        tx.commit().map_err(LedgerError::from)?;
+        Ok(value)
+    }
+
+    /// Records the intent to claim `name`; returns the new row's id.
+    pub fn begin_claim(&self, route: &str, name: &str, size: u64) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO files (route, name, size, state, claimed_at) VALUES (?1, ?2, ?3, 'claiming', ?4)",
+            params![route, name, size as i64, now_ms()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// One row, if it exists.
+    pub fn find(&self, id: i64) -> Result<Option<FileRow>> {
+        // Read several times per file: the parsed statement is kept.
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], row_to_file).optional()?)
+    }
+
+    /// One row, which must exist.
+    pub fn get(&self, id: i64) -> Result<FileRow> {
+        self.find(id)?
+            .ok_or(LedgerError(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// The source is in the processing area: its real size and hash.
+    pub fn claimed(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'claimed', size = ?2, sha256 = ?3 WHERE id = ?1",
+            params![id, size as i64, sha256],
+        )?;
+        Ok(())
+    }
+
+    /// The claim found nothing to take.
+    pub fn abandon(&self, id: i64) -> Result<()> {
+        self.finish(id, State::Abandoned)
+    }
+
+    /// The output is complete in staging; its final name is still to be chosen (again).
+    pub fn staged(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'staged', output_size = ?2, output_sha256 = ?3 WHERE id = ?1",
+            params![id, size as i64, sha256],
+        )?;
+        Ok(())
+    }
+
+    /// The output is complete in staging and its final name chosen; delivery begins.
+    pub fn delivering(&self, id: i64, size: u64, sha256: &str, output_name: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'delivering', output_size = ?2, output_sha256 = ?3,
+             output_name = ?4 WHERE id = ?1",
+            params![id, size as i64, sha256, output_name],
+        )?;
+        Ok(())
+    }
+
+    /// The output is at its destination; the source will be archived at `archive_path`.
+    pub fn delivered(&self, id: i64, archive_path: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'delivered', final_path = ?2 WHERE id = ?1",
+            params![id, archive_path],
+        )?;
+        Ok(())
+    }
+
+    /// Records where the documents a split left out go, before they are written there.
+    pub fn rejecting(&self, id: i64, rejected_path: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET rejected_path = ?2 WHERE id = ?1",
+            params![id, rejected_path],
+        )?;
+        Ok(())
+    }
+
+    /// Records where the source will be archived, before it is moved there.
+    pub fn archiving(&self, id: i64, final_path: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET final_path = ?2 WHERE id = ?1",
+            params![id, final_path],
+        )?;
+        Ok(())
+    }
+
+    /// Ends the journey in `state` (done, duplicate, failed or abandoned).
+    pub fn finish(&self, id: i64, state: State) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = ?2, finished_at = ?3, next_attempt_at = NULL WHERE id = ?1",
+            params![id, state.as_str(), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Records the way to the error folder, before the file is moved there.
+    pub fn failing(&self, id: i64, final_path: &str, reason: &str, report: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET state = 'failing', final_path = ?2, last_error = ?3, report = ?4 WHERE id = ?1",
+            params![id, final_path, reason, report],
+        )?;
+        Ok(())
+    }
+
+    /// Records a transient fault and when to try again.
+    pub fn retry_later(&self, id: i64, attempts: u32, next_at_ms: i64, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+            params![id, attempts, next_at_ms, error],
+        )?;
+        Ok(())
+    }
+
+    /// Files of `route` still on their journey, oldest first.
+    pub fn unfinished(&self, route: &str) -> Result<Vec<FileRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM files WHERE route = ?1 AND state IN {UNFINISHED} ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([route], row_to_file)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the earliest retry of an unfinished file of `route` is due (ms since epoch).
+    pub fn next_attempt_at(&self, route: &str) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            &format!(
+                "SELECT MIN(next_attempt_at) FROM files WHERE route = ?1 AND state IN {UNFINISHED}"
+            ),
+            [route],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// An earlier file of `route` with this content that was delivered, if any.
+    pub fn delivered_with_hash(
+        &self,
+        route: &str,
+        sha256: &str,
+        except: i64,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM files WHERE route = ?1 AND sha256 = ?2 AND id <> ?3
+                 AND state IN ('delivered', 'done') LIMIT 1",
+                params![route, sha256, except],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Files of `route` delivered since `since_ms`.
+    pub fn delivered_since(&self, route: &str, since_ms: i64) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE route = ?1 AND state = 'done' AND finished_at >= ?2",
+            params![route, since_ms],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The route's most recent failure.
+    pub fn last_failure(&self, route: &str) -> Result<Option<LastFailure>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, finished_at, last_error FROM files
+                 WHERE route = ?1 AND state = 'failed' ORDER BY finished_at DESC, id DESC LIMIT 1",
+                [route],
+                |r| {
+                    Ok(LastFailure {
+                        name: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_numbers_go_up_per_partner_survive_reopen_and_wrap_after_nine_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let l = Ledger::open(dir.path()).unwrap();
+            assert_eq!(l.reserve_control_numbers("a").unwrap(), (1, 1));
+            assert_eq!(l.reserve_control_numbers("a").unwrap(), (2, 2));
+            assert_eq!(l.reserve_control_numbers("b").unwrap(), (1, 1));
+        }
+        let l = Ledger::open(dir.path()).unwrap();
+        assert_eq!(l.reserve_control_numbers("a").unwrap(), (3, 3));
+        l.conn
+            .execute(
+                "UPDATE control_numbers SET interchange = ?1 WHERE key = 'a'",
+                [MAX_CONTROL_NUMBER as i64],
+            )
+            .unwrap();
+        assert_eq!(l.reserve_control_numbers("a").unwrap(), (1, 4));
+    }
+
+    #[test]
+    fn journey_states_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let l = Ledger::open(dir.path()).unwrap();
+            let id = l.begin_claim("orders", "a.csv", 10).unwrap();
+            l.claimed(id, 10, "abc").unwrap();
+            l.staged(id, 12, "def").unwrap();
+            id
+        };
+        let l = Ledger::open(dir.path()).unwrap();
+        let rows = l.unfinished("orders").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].state, State::Staged);
+        assert_eq!(rows[0].output_sha256.as_deref(), Some("def"));
+        l.delivering(id, 12, "def", "a.out").unwrap();
+        l.delivered(id, "/archive/a.csv").unwrap();
+        assert_eq!(
+            l.delivered_with_hash("orders", "abc", id + 1).unwrap(),
+            Some(id)
+        );
+        assert_eq!(l.delivered_with_hash("orders", "abc", id).unwrap(), None);
+        l.finish(id, State::Done).unwrap();
+        assert!(l.unfinished("orders").unwrap().is_empty());
+        assert_eq!(l.delivered_since("orders", 0).unwrap(), 1);
+    }
+
+    #[test]
+    fn failures_do_not_count_as_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(dir.path()).unwrap();
+        let id = l.begin_claim("r", "x", 1).unwrap();
+        l.claimed(id, 1, "h").unwrap();
+        l.failing(id, "/e/x", "line 2: bad", "report").unwrap();
+        l.finish(id, State::Failed).unwrap();
+        assert_eq!(l.delivered_with_hash("r", "h", 0).unwrap(), None);
+        assert_eq!(l.last_failure("r").unwrap().unwrap().reason, "line 2: bad");
+    }
+}

@@ -1,0 +1,82 @@
+//! The ledger's schema: its migrations, in order.
+
+/// Migrations, in order; the schema version is their count.
+pub(super) const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE files (
+        id              INTEGER PRIMARY KEY,
+        route           TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        sha256          TEXT,
+        state           TEXT NOT NULL,
+        claimed_at      INTEGER NOT NULL,
+        output_size     INTEGER,
+        output_sha256   TEXT,
+        output_name     TEXT,
+        final_path      TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error      TEXT,
+        report          TEXT,
+        finished_at     INTEGER
+    );
+    CREATE INDEX files_by_route_state ON files(route, state);
+    CREATE INDEX files_by_route_hash ON files(route, sha256);
+    CREATE INDEX files_by_finish ON files(route, finished_at);
+",
+    "
+    ALTER TABLE files ADD COLUMN rejected_path TEXT;
+",
+    "
+    CREATE TABLE control_numbers (
+        key         TEXT PRIMARY KEY,
+        interchange INTEGER NOT NULL,
+        grp         INTEGER NOT NULL
+    );
+",
+    "
+    CREATE TABLE sent_groups (
+        partner         TEXT NOT NULL,
+        grp             INTEGER NOT NULL,
+        file_id         INTEGER NOT NULL,
+        functional_id   TEXT NOT NULL,
+        sets            INTEGER NOT NULL DEFAULT 0,
+        due_ms          INTEGER,
+        ack_status      TEXT,
+        acknowledged_at INTEGER,
+        ack_file        TEXT,
+        PRIMARY KEY (partner, grp)
+    );
+    CREATE INDEX sent_groups_by_file ON sent_groups(file_id);
+    CREATE TABLE sent_sets (
+        partner    TEXT NOT NULL,
+        grp        INTEGER NOT NULL,
+        control    TEXT NOT NULL,
+        set_id     TEXT NOT NULL,
+        reference  TEXT,
+        ack_status TEXT,
+        ack_codes  TEXT,
+        PRIMARY KEY (partner, grp, control)
+    );
+",
+    "
+    CREATE TABLE side_files (
+        file_id INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        path    TEXT NOT NULL,
+        done    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (file_id, kind)
+    );
+    CREATE TABLE reconciliations (
+        file_id        INTEGER PRIMARY KEY,
+        route          TEXT NOT NULL,
+        at             INTEGER NOT NULL,
+        cart_export    TEXT NOT NULL,
+        compared       INTEGER NOT NULL,
+        differences    INTEGER NOT NULL,
+        cart_only      INTEGER NOT NULL,
+        warehouse_only INTEGER NOT NULL
+    );
+",
+];

@@ -1,4 +1,4 @@
-//! Endpoints: places files live. One trait, one file per kind (`local` now; `sftp` next), like
+//! Endpoints: places files live. One trait, one file per kind (`local.rs`, `sftp.rs`), like
 //! rclone's backends. Operations a kind cannot do atomically are stated on the trait, not faked.
 
 mod local;

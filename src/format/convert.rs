@@ -194,17 +194,11 @@ pub fn convert(
     )
 }
 
-/// Sees every document a conversion writes, right after it is written (a route's order status
-/// updates are made this way).
+/// Sees every document a conversion writes, right after it is written (a route's plug-ins see
+/// them this way).
 pub trait DocumentTap {
     /// `document` was written.
     fn written(&mut self, document: &Document) -> io::Result<()>;
-}
-
-impl DocumentTap for Vec<&mut dyn DocumentTap> {
-    fn written(&mut self, document: &Document) -> io::Result<()> {
-        self.iter_mut().try_for_each(|tap| tap.written(document))
-    }
 }
 
 /// [`convert`], showing every document written to `tap`.

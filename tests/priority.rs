@@ -52,9 +52,14 @@ fn a_hold_goes_before_the_order_file_that_arrived_just_before_it() {
             &format!("h{order}.csv"),
             hold(order, "hold").as_bytes(),
         );
+        // The log line comes after the file is in place (the source is archived in between).
         assert!(
             wait_until(Duration::from_secs(20), || {
                 sandbox.files("warehouse/orders").len() == round as usize + 1
+                    && agent.log_text().lines().any(|l| {
+                        l.contains("file delivered")
+                            && l.contains(&format!("file=\"o{order}.csv\""))
+                    })
             }),
             "round {round}; log:\n{}",
             agent.log_text()

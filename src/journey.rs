@@ -1,5 +1,7 @@
-//! A file's journey, the exactly-once protocol of DESIGN.md: claim → transform → deliver →
-//! archive, with the error folder as the other end.
+//! A file's journey, the exactly-once protocol of DESIGN.md: claim → stage (the route's plug-ins
+//! watching the conversion) → deliver → side outputs → archive, with the error folder as the other
+//! end. What a route does besides reader → writer is its plug-ins' business (`plugins/`); the
+//! journey calls them in a loop and names none of them.
 //!
 //! Every step is recorded in the ledger *before* its effect when the effect needs a name that must
 //! be the same on a redo (the processing name, the delivered name, the archive path), and *after*

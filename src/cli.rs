@@ -16,12 +16,16 @@ use crate::fsutil;
 use crate::ledger::Ledger;
 use crate::report::{self, REPORT_SUFFIX};
 use crate::route::Route;
+use crate::state_lock::{LockError, StateLock};
 
 /// The bundled demo config, also the template that `init` writes.
 const CONFIG_TEMPLATE: &str = include_str!("../config/cartferry.toml");
 
 /// Exit code of `once` when files wait for a retry after transient faults (EX_TEMPFAIL).
 const EXIT_RETRYING: u8 = 75;
+
+/// Exit code of `run` and `once` when another agent holds the state folder.
+const EXIT_LOCKED: u8 = 3;
 
 /// cartferry moves order, shipment, inventory and return files between an online store and its
 /// fulfillment warehouse, safely and unattended.
@@ -146,8 +150,23 @@ pub fn execute(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
             Ok(config) => match command {
-                Command::Run => run(config),
-                Command::Once => once(&config),
+                Command::Run | Command::Once => {
+                    let _lock = match StateLock::acquire(&config.agent.state_dir) {
+                        Ok(lock) => lock,
+                        Err(e @ LockError::Held { .. }) => {
+                            eprintln!("cartferry: {e}");
+                            return ExitCode::from(EXIT_LOCKED);
+                        }
+                        Err(e) => {
+                            eprintln!("cartferry: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    match command {
+                        Command::Run => run(config),
+                        _ => once(&config),
+                    }
+                }
                 Command::Check => check(&config),
                 Command::Status => status(&config),
                 Command::Errors { route } => errors(&config, route.as_deref()),

@@ -17,3 +17,4 @@ pub mod platform;
 pub mod plugins;
 pub mod report;
 pub mod route;
+pub mod state_lock;

@@ -144,6 +144,17 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     match fs::rename(from, to) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            // Never copy what a link points at, nor read a pipe: only regular files are copied.
+            let kind = fs::symlink_metadata(from)?.file_type();
+            if kind.is_symlink() {
+                return crate::platform::move_link(from, to);
+            }
+            if !kind.is_file() {
+                return Err(io::Error::other(format!(
+                    "{} is not a regular file and cannot be copied to another file system",
+                    from.display()
+                )));
+            }
             let tmp = parent.join(format!(
                 ".{}.part",
                 to.file_name().unwrap_or_default().to_string_lossy()
@@ -171,8 +182,11 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
 
 /// `dir/name`, or `dir/name-2…` when the name (or, with `also`, its companion suffix) is taken.
 pub fn free_path(dir: &Path, name: &str, also: Option<&str>) -> PathBuf {
+    // Any entry takes a name: a dangling link or a folder as much as a file.
+    let occupied = |path: PathBuf| fs::symlink_metadata(path).is_ok();
     let taken = |n: &str| {
-        dir.join(n).exists() || also.is_some_and(|suffix| dir.join(format!("{n}{suffix}")).exists())
+        occupied(dir.join(n))
+            || also.is_some_and(|suffix| occupied(dir.join(format!("{n}{suffix}"))))
     };
     if !taken(name) {
         return dir.join(name);

@@ -309,8 +309,14 @@ fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, 
 /// `Ok(false)`: the file is not in the processing area.
 fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
     let path = route.processing_path(row);
-    let file = match File::open(&path) {
-        Ok(f) => f,
+    let file = match platform::open_regular(&path) {
+        Ok(Ok(f)) => f,
+        Ok(Err(what)) => {
+            return Err(StepError::Permanent(Failure::other(
+                format!("{} is {what}, not a regular file; nothing was read from it.", row.name),
+                "cartferry takes only regular files: put the file itself (not a link to it) into the inbox. If you did not put this there, find out who did.".into(),
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(transient("read", &path)(e)),
     };
@@ -714,7 +720,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
     };
     // Not flushed: if a power cut undoes this move, recovery finds the file in the processing
     // area with its journey ended and moves it again (`RouteWorker::recover`).
-    if processing.exists() {
+    if fs::symlink_metadata(&processing).is_ok() {
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
@@ -806,7 +812,7 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
             &report_path,
             row.report.as_deref().unwrap_or_default().as_bytes(),
         )?;
-        if processing.exists() {
+        if fs::symlink_metadata(&processing).is_ok() {
             fsutil::move_file(&processing, &target)?;
             platform::sync_dir(&route.config.errors)?;
         }

@@ -1,8 +1,102 @@
 //! The few calls that differ between operating systems: renames that must not replace, folder
-//! flushes, and shutdown signals. Everything else in cartferry is portable Rust.
+//! flushes, opening a claimed file without following links, and shutdown signals. Everything
+//! else in cartferry is portable Rust.
 
+use std::fs::File;
 use std::io;
 use std::path::Path;
+
+/// What an entry is, for people, when cartferry will not read it as a file.
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_dir() {
+        "a folder"
+    } else {
+        "a special file (a pipe, socket or device)"
+    }
+}
+
+/// Opens the regular file at `path` for reading without following a symbolic link, and makes
+/// sure the file opened is the entry looked at. `Ok(Err(what))` says what the entry is instead
+/// (`"a symbolic link"`, `"a folder"` …): an entry swapped in after a listing is never read
+/// through, whatever it points at.
+pub fn open_regular(path: &Path) -> io::Result<Result<File, &'static str>> {
+    let seen = std::fs::symlink_metadata(path)?;
+    if !seen.is_file() {
+        return Ok(Err(kind_of(seen.file_type())));
+    }
+    let file = match open_no_follow(path) {
+        Ok(file) => file,
+        Err(e) if is_link_refused(&e) => return Ok(Err("a symbolic link")),
+        Err(e) => return Err(e),
+    };
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Ok(Err(kind_of(opened.file_type())));
+    }
+    if !same_file(&seen, &opened) {
+        return Ok(Err("a file swapped for another while it was being claimed"));
+    }
+    Ok(Ok(file))
+}
+
+/// Opens `path` read-only, refusing a symbolic link, and without blocking on a pipe.
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// Opens `path` read-only (the link check before it is all this platform offers).
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// True when an open failed because the path is a symbolic link (`O_NOFOLLOW`).
+#[cfg(unix)]
+fn is_link_refused(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// True when an open failed because the path is a symbolic link.
+#[cfg(not(unix))]
+fn is_link_refused(_: &io::Error) -> bool {
+    false
+}
+
+/// True when two metadata describe the same file (device and inode).
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// True when two metadata describe the same file, as far as this platform tells.
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+/// Moves the symbolic link `from` to `to` (the link itself, never what it points at).
+#[cfg(unix)]
+pub fn move_link(from: &Path, to: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+    std::fs::remove_file(from)
+}
+
+/// Symbolic links are not moved across file systems on this platform.
+#[cfg(not(unix))]
+pub fn move_link(from: &Path, _to: &Path) -> io::Result<()> {
+    Err(io::Error::other(format!(
+        "{} is a symbolic link and cannot be moved to another file system",
+        from.display()
+    )))
+}
 
 /// Renames `from` to `to`, failing with `AlreadyExists` when `to` exists.
 ///

@@ -224,7 +224,13 @@ fn once(config: &Config) -> CmdResult {
         "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry, {} acknowledgment files recorded",
         s.delivered, s.split, s.duplicates, s.failed, s.retrying, s.recorded
     );
-    Ok(if s.failed > 0 || s.split > 0 {
+    if s.refused_routes > 0 {
+        eprintln!(
+            "once: {} route(s) took no files: their processing folder is not fit (see the error above)",
+            s.refused_routes
+        );
+    }
+    Ok(if s.failed > 0 || s.split > 0 || s.refused_routes > 0 {
         ExitCode::FAILURE
     } else if s.retrying > 0 {
         ExitCode::from(EXIT_RETRYING)

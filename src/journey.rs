@@ -262,8 +262,16 @@ fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
 /// Takes the source into the processing area: a rename for a local source, a download for a
 /// remote one. `Ok(false)`: the source is gone (or changed while downloading).
 fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
-    let processing = route.processing_dir();
-    fs::create_dir_all(processing).map_err(transient("create", processing))?;
+    if let Err(problem) = route.verify_processing_dir() {
+        // The file stays where it is; the route's next pass says why it takes nothing.
+        warn!(
+            route = route.name(),
+            file = row.name.as_str(),
+            problem = problem.as_str(),
+            "not claimed"
+        );
+        return Ok(false);
+    }
     let Some(source_dir) = &route.source_dir else {
         return download(route, ledger, row);
     };

@@ -12,6 +12,8 @@ fn kind_of(file_type: std::fs::FileType) -> &'static str {
         "a symbolic link"
     } else if file_type.is_dir() {
         "a folder"
+    } else if file_type.is_file() {
+        "a file"
     } else {
         "a special file (a pipe, socket or device)"
     }
@@ -80,6 +82,55 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+/// Why `dir` is no fit folder for cartferry to claim files into: not a real folder of its own
+/// user (a link, a file, another user's folder) or, when `beside` is given, on another file
+/// system than `beside` (a claim is a rename). `None` when it is fit.
+#[cfg(unix)]
+pub fn unfit_claim_dir(dir: &Path, beside: Option<&Path>) -> io::Result<Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(Some(format!(
+            "{} is {}, not a folder",
+            dir.display(),
+            kind_of(meta.file_type())
+        )));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Ok(Some(format!(
+            "{} belongs to user id {}, not to the user cartferry runs as ({me})",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    if let Some(beside) = beside
+        && std::fs::metadata(beside)?.dev() != meta.dev()
+    {
+        return Ok(Some(format!(
+            "{} is on another file system than {}, so a claim could not be a rename",
+            dir.display(),
+            beside.display()
+        )));
+    }
+    Ok(None)
+}
+
+/// Why `dir` is no fit folder for cartferry to claim files into (not a real folder); `None`
+/// when it is fit.
+#[cfg(not(unix))]
+pub fn unfit_claim_dir(dir: &Path, _beside: Option<&Path>) -> io::Result<Option<String>> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    Ok((!meta.is_dir()).then(|| {
+        format!(
+            "{} is {}, not a folder",
+            dir.display(),
+            kind_of(meta.file_type())
+        )
+    }))
 }
 
 /// Moves the symbolic link `from` to `to` (the link itself, never what it points at).

@@ -9,6 +9,7 @@ use crate::endpoint::{Endpoint, Endpoints};
 use crate::format::{self, Transform};
 use crate::ledger::{FileRow, Ledger};
 use crate::naming::is_hidden_or_temporary;
+use crate::platform;
 use crate::plugins::{self, FileAt, Plugin, Recorder, SideOutput};
 
 /// The hidden folder inside a local source folder where claimed files wait for their journey's end.
@@ -108,6 +109,26 @@ impl Route {
     /// The folder where claimed files wait.
     pub fn processing_dir(&self) -> &Path {
         &self.claim_dir
+    }
+
+    /// Makes sure the folder where claimed files wait is cartferry's own: created when missing
+    /// (the agent's user then owns it), and a real folder of that user, on the inbox's file
+    /// system for a local source. A link there would send claims (and recovery) into another
+    /// folder, and a file would make every claim fail; such a route must not run.
+    pub fn verify_processing_dir(&self) -> Result<(), String> {
+        let dir = &self.claim_dir;
+        let unfit = match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+                .and_then(|()| platform::unfit_claim_dir(dir, self.source_dir.as_deref())),
+            _ => platform::unfit_claim_dir(dir, self.source_dir.as_deref()),
+        };
+        match unfit {
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(format!(
+                "{problem}: cartferry claims files only into a folder of its own there. Remove it (cartferry creates the folder it needs), or check who put it there."
+            )),
+            Err(e) => Err(format!("cannot prepare {}: {e}", dir.display())),
+        }
     }
 
     /// The inbox, for people: a local path or `SFTP folder …/dir`.

@@ -128,3 +128,60 @@ fn a_folder_or_a_pipe_swapped_in_after_listing_goes_to_the_error_folder_unread()
         assert!(fs::symlink_metadata(sandbox.path("var/errors/files/orders.csv")).is_ok());
     }
 }
+
+#[test]
+fn a_processing_folder_that_is_a_link_stops_the_route_and_moves_nothing_from_where_it_points() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let elsewhere = tempfile::tempdir().unwrap();
+    // What a claim would have left there: `<ledger id>-<name>`, which recovery returns to the inbox.
+    fs::write(elsewhere.path().join("1-payroll.csv"), b"not the agent's\n").unwrap();
+    symlink(
+        elsewhere.path(),
+        sandbox.path("cart/out/.cartferry-processing"),
+    )
+    .unwrap();
+    sandbox.drop_file("cart/out", "orders.csv", b"order 1\n");
+
+    let out = sandbox.once_expecting(1);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("is a symbolic link, not a folder")
+            && log.contains("the route takes no files until its processing folder is fixed"),
+        "{log}"
+    );
+    assert_eq!(
+        fs::read(elsewhere.path().join("1-payroll.csv")).unwrap(),
+        b"not the agent's\n",
+        "nothing is taken from where the link points"
+    );
+    assert_eq!(
+        sandbox.files("cart/out"),
+        ["orders.csv"],
+        "the inbox is left alone"
+    );
+    assert!(sandbox.all_files_below("warehouse").is_empty());
+    assert!(
+        sandbox.all_files_below("var/errors").is_empty(),
+        "no report for a file never taken"
+    );
+
+    fs::remove_file(sandbox.path("cart/out/.cartferry-processing")).unwrap();
+    sandbox.once_expecting(0);
+    assert_eq!(sandbox.files("warehouse/in"), ["orders.csv"]);
+}
+
+#[test]
+fn a_processing_folder_that_is_a_file_stops_the_route_without_wedging_it() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    fs::write(sandbox.path("cart/out/.cartferry-processing"), b"").unwrap();
+    sandbox.drop_file("cart/out", "orders.csv", b"order 1\n");
+    let out = sandbox.once_expecting(1);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("is a file, not a folder"), "{log}");
+    assert!(log.contains("1 route(s) took no files"), "{log}");
+    assert_eq!(sandbox.files("cart/out"), ["orders.csv"]);
+    assert!(
+        sandbox.all_files_below("var/errors").is_empty(),
+        "no report, no loop of reports"
+    );
+}

@@ -44,6 +44,8 @@ pub struct Summary {
     pub retrying: u64,
     /// Files of partners' acknowledgments recorded.
     pub recorded: u64,
+    /// Routes that took no files because their processing folder is not fit.
+    pub refused_routes: u64,
 }
 
 impl Summary {
@@ -68,6 +70,7 @@ impl Summary {
         self.split += other.split;
         self.retrying += other.retrying;
         self.recorded += other.recorded;
+        self.refused_routes += other.refused_routes;
     }
 }
 
@@ -153,6 +156,8 @@ pub struct RouteWorker {
     tracker: StabilityTracker,
     last_retention: Option<Instant>,
     listing_failed: bool,
+    /// Why the route takes no files, while its processing folder is not fit.
+    refused: Option<String>,
 }
 
 impl RouteWorker {
@@ -174,14 +179,19 @@ impl RouteWorker {
             tracker: StabilityTracker::default(),
             last_retention: None,
             listing_failed: false,
+            refused: None,
         })
     }
 
     /// After a start: puts back processing-area files the ledger does not know (their claim was
     /// lost with the last commits before a power cut), then resumes every unfinished file.
     pub fn recover(&mut self, stop: &AtomicBool) -> Result<Summary, LedgerError> {
-        self.return_orphans()?;
         let mut summary = Summary::default();
+        if !self.processing_ready() {
+            summary.refused_routes += 1;
+            return Ok(summary);
+        }
+        self.return_orphans()?;
         for row in self.ledger.unfinished(self.route.name())? {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -189,6 +199,37 @@ impl RouteWorker {
             summary.count(&journey::resume(&self.route, &self.ledger, &row)?);
         }
         Ok(summary)
+    }
+
+    /// Whether the route's processing folder is fit to claim into. Says so at error level when
+    /// it stops being fit (the route then takes nothing), and again when it is fit once more
+    /// (files a power cut left there are then returned).
+    fn processing_ready(&mut self) -> bool {
+        match self.route.verify_processing_dir() {
+            Ok(()) => {
+                if self.refused.take().is_some() {
+                    info!(
+                        route = self.route.name(),
+                        "processing folder fit again; the route takes files again"
+                    );
+                    if let Err(e) = self.return_orphans() {
+                        warn!(route = self.route.name(), error = %e, "could not look through the processing folder");
+                    }
+                }
+                true
+            }
+            Err(problem) => {
+                if self.refused.as_deref() != Some(problem.as_str()) {
+                    error!(
+                        route = self.route.name(),
+                        problem = problem.as_str(),
+                        "the route takes no files until its processing folder is fixed"
+                    );
+                    self.refused = Some(problem);
+                }
+                false
+            }
+        }
     }
 
     fn return_orphans(&self) -> Result<(), LedgerError> {
@@ -262,6 +303,10 @@ impl RouteWorker {
         settling: &mut bool,
     ) -> Result<Option<Instant>, LedgerError> {
         let mut next: Option<Instant> = None;
+        if !self.processing_ready() {
+            summary.refused_routes += 1;
+            return Ok(next);
+        }
         let now_wall = now_ms();
         let unfinished = self.ledger.unfinished(self.route.name())?;
         // A remote source stays listed until its journey ends: never take it twice.
@@ -436,6 +481,8 @@ pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
                 worker.pass(&stop, &mut summary)?;
             }
         }
+        // A route refused once is one route, however many of its passes said so.
+        summary.refused_routes = summary.refused_routes.min(1);
         Ok(summary)
     };
     let mut total = Summary::default();

@@ -34,6 +34,9 @@ const MAX_PROBLEMS: usize = 50;
 /// Most `-N` suffixes tried for a free delivered name.
 const MAX_UNIQUE_SUFFIX: u32 = 10_000;
 
+/// Most steps one call of `advance` takes before the file waits for its next attempt.
+const MAX_STEPS: u32 = 64;
+
 /// How one file's journey ended (for now).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -342,7 +345,7 @@ fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, S
 
 /// Runs the steps after the claim until the journey ends or must wait.
 fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerError> {
-    loop {
+    for _ in 0..MAX_STEPS {
         let row = ledger.get(id)?;
         let step = match row.state {
             State::Claimed => stage(route, ledger, &row),
@@ -390,6 +393,10 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
             Err(e) => return settle(route, ledger, id, e),
         }
     }
+    // A journey takes a handful of steps; one that keeps going round (a destination that
+    // refuses every name it offers, say) waits for its next attempt instead of spinning.
+    let stuck = format!("the journey made no progress in {MAX_STEPS} steps");
+    settle(route, ledger, id, StepError::Transient(stuck))
 }
 
 /// Turns a step's error into the file's next state: a retry later, or the error folder.
@@ -653,9 +660,15 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
         claimed_at: local_time(row.claimed_at_ms),
         id: row.id,
     });
+    if wanted.trim_matches('.').is_empty() {
+        return Err(StepError::Permanent(Failure::other(
+            format!("the route's to.name makes the name \"{wanted}\" of this file, which no file can have."),
+            "Change to.name so that it always gives a name, with {stem} or {name} (\"{ext}\" is empty for a file without an extension), then retry this file.".into(),
+        )));
+    }
     let mut candidate = wanted.clone();
     for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
-        let taken = destination.endpoint.stat(&to.dir, &candidate)?.is_some();
+        let taken = destination.endpoint.occupied(&to.dir, &candidate)?;
         if !taken || to.on_conflict == OnConflict::Overwrite {
             return Ok(candidate);
         }

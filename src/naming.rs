@@ -99,6 +99,17 @@ impl NameTemplate {
         if pieces.is_empty() {
             return Err("the name template is empty".into());
         }
+        // `{ext}` is empty for a file without an extension, and dots alone make no name.
+        let always_names = pieces.iter().any(|p| match p {
+            Piece::Text(t) => t.chars().any(|c| c != '.'),
+            Piece::Ext => false,
+            _ => true,
+        });
+        if !always_names {
+            return Err(format!(
+                "\"{text}\" can make an empty name (or dots only): {{ext}} is empty for a file without an extension; add {{stem}}, {{name}} or some text"
+            ));
+        }
         Ok(NameTemplate { pieces })
     }
 

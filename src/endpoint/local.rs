@@ -69,6 +69,15 @@ impl Endpoint for LocalEndpoint {
         }
     }
 
+    fn occupied(&self, dir: &str, name: &str) -> Result<bool> {
+        let path = self.path(dir, name);
+        match fs::symlink_metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("stat", &path)(e)),
+        }
+    }
+
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
         let path = self.path(dir, name);
         Ok(Box::new(

@@ -99,6 +99,10 @@ pub trait Endpoint: Send + Sync {
     /// The file `name` in `dir`, or `None` when absent.
     fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>>;
 
+    /// True when anything has the name `name` in `dir`: a file, a folder, a link (even a
+    /// dangling one), a pipe. A delivery takes only a name nothing has.
+    fn occupied(&self, dir: &str, name: &str) -> Result<bool>;
+
     /// Streams the file's bytes.
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>>;
 

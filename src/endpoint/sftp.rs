@@ -360,6 +360,15 @@ impl Endpoint for SftpEndpoint {
         }
     }
 
+    fn occupied(&self, dir: &str, name: &str) -> Result<bool> {
+        let path = self.path(dir, name);
+        match self.with_sftp("stat", &path, |s| s.lstat(&path)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
         let path = self.path(dir, name);
         let file = self.with_sftp("read", &path, |s| s.open(&path))?;

@@ -48,6 +48,9 @@ fn once_within_30s(sandbox: &Sandbox) -> Output {
     out
 }
 
+/// Makes something at a path.
+type Maker = fn(&Path);
+
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: `c` is a valid NUL-terminated path that lives across the call.
@@ -56,7 +59,7 @@ fn mkfifo(path: &Path) {
 
 #[test]
 fn a_folder_a_dangling_link_or_a_pipe_at_the_name_takes_it() {
-    let makers: [(&str, fn(&Path)); 3] = [
+    let makers: [(&str, Maker); 3] = [
         ("a folder", |p| fs::create_dir(p).unwrap()),
         ("a dangling link", |p| {
             symlink("/nonexistent/target", p).unwrap()

@@ -151,6 +151,9 @@ pub fn execute(cli: Cli) -> ExitCode {
             }
             Ok(config) => match command {
                 Command::Run | Command::Once => {
+                    for w in &config.warnings {
+                        tracing::warn!(key = w.key.as_str(), "{}", w.message);
+                    }
                     let _lock = match StateLock::acquire(&config.agent.state_dir) {
                         Ok(lock) => lock,
                         Err(e @ LockError::Held { .. }) => {
@@ -261,6 +264,9 @@ fn check(config: &Config) -> CmdResult {
         config.routes.len(),
         config.endpoints.len()
     );
+    for w in &config.warnings {
+        println!("  warn  {w}");
+    }
     let mut failures = 0;
     let scratch =
         tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a scratch file: {e}"))?;

@@ -113,6 +113,27 @@ impl NameTemplate {
         Ok(NameTemplate { pieces })
     }
 
+    /// The names this template can make, as a glob: its text, the route's name, and `*` for
+    /// every other placeholder.
+    pub fn as_glob(&self, route: &str) -> String {
+        let literal = |text: &str| {
+            text.chars()
+                .map(|c| match c {
+                    '*' | '?' | '[' | ']' | '{' | '}' => format!("[{c}]"),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        };
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(t) => literal(t),
+                Piece::Route => literal(route),
+                _ => "*".to_string(),
+            })
+            .collect()
+    }
+
     /// Renders the template for one file.
     pub fn render(&self, cx: &NameContext<'_>) -> String {
         let (stem, ext) = split_name(cx.source_name);

@@ -56,15 +56,9 @@ impl StateLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = match holder.trim() {
-                    "" => "a process that has not yet said which".to_string(),
-                    said => said.to_string(),
-                };
                 return Err(LockError::Held {
                     state_dir: state_dir.to_path_buf(),
-                    holder,
+                    holder: holder(&mut file),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -82,6 +76,30 @@ impl StateLock {
         Ok(StateLock { _file: file })
     }
 }
+
+/// Who holds the lock, as the holder wrote it. A holder writes right after it has the lock, so
+/// a file still empty is read again for a moment before the holder is called unknown.
+fn holder(file: &mut File) -> String {
+    for _ in 0..HOLDER_READS {
+        let mut said = String::new();
+        if file
+            .rewind()
+            .and_then(|()| file.read_to_string(&mut said))
+            .is_ok()
+            && !said.trim().is_empty()
+        {
+            return said.trim().to_string();
+        }
+        std::thread::sleep(HOLDER_WAIT);
+    }
+    "a process that has not said which".to_string()
+}
+
+/// How many times an empty lock file is read again.
+const HOLDER_READS: u32 = 50;
+
+/// How long apart.
+const HOLDER_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[cfg(unix)]
 fn open(path: &Path) -> io::Result<File> {

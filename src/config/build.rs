@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::overlaps;
 use super::raw::{
     Problems, RawAcknowledge, RawAlso, RawConfig, RawDestination, RawEndpoint, RawReconcile,
     RawRoute, RawSource, RawStatusUpdates,
@@ -79,6 +80,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
     };
     let mut seen_names = HashSet::new();
     let mut routes = Vec::new();
+    let mut keys = Vec::new();
     for (i, r) in raw.routes.into_iter().enumerate() {
         let key = format!("routes[{i}]");
         let route = Section {
@@ -87,8 +89,13 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
             partners: &raw.partners,
         }
         .route(r, &defaults, &endpoints, &mut seen_names, problems);
-        routes.extend(route);
+        if let Some(route) = route {
+            routes.push(route);
+            keys.push(key);
+        }
     }
+    let mut warnings = Vec::new();
+    overlaps::check(&routes, &keys, &endpoints, problems, &mut warnings);
     if routes.is_empty() && problems.0.is_empty() {
         problems.push("routes", "no route is configured; add a [[routes]] table");
     }
@@ -97,6 +104,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         agent,
         endpoints,
         routes,
+        warnings,
     }
 }
 

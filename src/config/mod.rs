@@ -6,6 +6,7 @@
 //! from any working directory finds the same folders.
 
 mod build;
+mod overlaps;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,8 @@ pub struct Config {
     pub endpoints: BTreeMap<String, EndpointConfig>,
     /// Routes, in file order.
     pub routes: Vec<RouteConfig>,
+    /// What is allowed but likely a mistake (`check` prints them, the agent logs them).
+    pub warnings: Vec<Problem>,
 }
 
 /// Agent-wide settings (`[agent]`).

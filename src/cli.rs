@@ -27,6 +27,46 @@ const EXIT_RETRYING: u8 = 75;
 /// Exit code of `run` and `once` when another agent holds the state folder.
 const EXIT_LOCKED: u8 = 3;
 
+/// Exit code when the reader of the standard output stopped reading (as after SIGPIPE).
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Prints a line for people on stdout (see [`say`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout. A reader that stopped reading (`cartferry errors | head`) ends
+/// the command quietly, as it ends any Unix tool; any other failure to write is said on stderr.
+fn say(line: std::fmt::Arguments<'_>) {
+    if let Err(e) = writeln!(io::stdout().lock(), "{line}") {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        eprintln!("cartferry: cannot write to the standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`), so that a file name or a reason
+/// printed for people cannot clear, recolour or forge lines on their terminal.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// cartferry moves order, shipment, inventory and return files between an online store and its
 /// fulfillment warehouse, safely and unattended.
 #[derive(Debug, Parser)]
@@ -258,14 +298,14 @@ fn probe(ep: &dyn endpoint::Endpoint, dir: &str, scratch: &Path) -> Result<(), S
 }
 
 fn check(config: &Config) -> CmdResult {
-    println!(
+    say!(
         "config {} is valid: {} route(s), {} endpoint(s)",
         config.path.display(),
         config.routes.len(),
         config.endpoints.len()
     );
     for w in &config.warnings {
-        println!("  warn  {w}");
+        say!("  warn  {w}");
     }
     let mut failures = 0;
     let scratch =
@@ -278,14 +318,14 @@ fn check(config: &Config) -> CmdResult {
                 let _ = ep.create_dir_all(dir);
             }
             match probe(ep.as_ref(), dir, scratch.path()) {
-                Ok(()) => println!(
+                Ok(()) => say!(
                     "  ok    route {} {side}: {} {dir}/ (list, write, rename)",
                     route.name,
                     ep.describe()
                 ),
                 Err(e) => {
                     failures += 1;
-                    println!("  FAIL  route {} {side}: {e}", route.name);
+                    say!("  FAIL  route {} {side}: {e}", route.name);
                 }
             }
         }
@@ -318,9 +358,12 @@ fn status(config: &Config) -> CmdResult {
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
         .map_or(0, |t| t.timestamp_millis());
-    println!(
+    say!(
         "{:<20} {:>8} {:>9} {:>16}  last error",
-        "route", "waiting", "in error", "delivered today"
+        "route",
+        "waiting",
+        "in error",
+        "delivered today"
     );
     let endpoints = endpoint::open_all(config);
     for rc in &config.routes {
@@ -341,9 +384,12 @@ fn status(config: &Config) -> CmdResult {
         let last = ledger
             .last_failure(&rc.name)
             .map_err(|e| e.to_string())?
-            .map(|f| format!("{} {}: {}", local_minute(f.at_ms), f.name, f.reason))
+            .map(|f| {
+                let (name, reason) = (shown(&f.name), shown(&f.reason));
+                format!("{} {name}: {reason}", local_minute(f.at_ms))
+            })
             .unwrap_or_else(|| "-".into());
-        println!(
+        say!(
             "{:<20} {:>8} {:>9} {:>16}  {last}",
             rc.name,
             listed + in_flight,
@@ -356,7 +402,7 @@ fn status(config: &Config) -> CmdResult {
             .last_reconciliation(&rc.name)
             .map_err(|e| e.to_string())?
         {
-            println!(
+            say!(
                 "\ninventory of route {} reconciled {}: {found}",
                 rc.name,
                 local_minute(at)
@@ -384,25 +430,25 @@ fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
     if late.is_empty() {
         return Ok(());
     }
-    println!(
+    say!(
         "\n{} X12 group(s) sent without the partner's 997 in the agreed time:",
         late.len()
     );
     for group in late {
         let sent = &group.sent;
-        println!(
+        say!(
             "  route {}: group {} ({} {} set(s)) in {} from {}, sent {}, 997 due {}",
             sent.route,
             group.group,
             sent.sets,
             sent.functional_id,
-            sent.output_name.as_deref().unwrap_or("?"),
-            sent.source_name,
+            shown(sent.output_name.as_deref().unwrap_or("?")),
+            shown(&sent.source_name),
             local_minute(group.sent_at_ms),
             local_minute(group.due_at_ms)
         );
     }
-    println!(
+    say!(
         "  Ask the partner whether they received these files; their 997s go to the route reading x12-997."
     );
     Ok(())
@@ -427,11 +473,11 @@ fn errors(config: &Config, only: Option<&str>) -> CmdResult {
                 .ok()
                 .and_then(|t| report::reason_of(&t).map(str::to_string))
                 .unwrap_or_else(|| "no report found beside it".into());
-            println!("{}/{name}: {reason}", rc.name);
+            say!("{}/{}: {}", rc.name, shown(&name), shown(&reason));
         }
     }
     if count == 0 {
-        println!("no files in the error folders");
+        say!("no files in the error folders");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -455,15 +501,16 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
         None => error_files(&rc.errors),
     };
     if names.is_empty() {
-        println!("route {route_name} has no files in its error folder");
+        say!("route {route_name} has no files in its error folder");
     }
     let inbox = &rc.from.dir;
     for name in names {
         let from = rc.errors.join(&name);
+        let shown_name = shown(&name);
         let taken = route.source.stat(inbox, &name).map_err(|e| e.to_string())?;
         if taken.is_some() {
             return Err(format!(
-                "{name} is already in the inbox {}; wait for it to be taken, then retry",
+                "{shown_name} is already in the inbox {}; wait for it to be taken, then retry",
                 route.inbox()
             ));
         }
@@ -472,12 +519,12 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
         route
             .source
             .put(inbox, &name, &from, endpoint::PutOptions::default())
-            .map_err(|e| format!("could not put {name} back into the inbox: {e}"))?;
+            .map_err(|e| format!("could not put {shown_name} back into the inbox: {e}"))?;
         fsutil::remove_if_present(&from)
             .and_then(|()| fsutil::remove_if_present(&rc.errors.join(format!("{name}{REPORT_SUFFIX}"))))
-            .map_err(|e| format!("{name} is back in the inbox, but could not be removed from the error folder: {e}"))?;
-        println!(
-            "{name} is back in {} and will be taken on the next pass",
+            .map_err(|e| format!("{shown_name} is back in the inbox, but could not be removed from the error folder: {e}"))?;
+        say!(
+            "{shown_name} is back in {} and will be taken on the next pass",
             route.inbox()
         );
     }
@@ -695,23 +742,23 @@ fn init(dir: &Path, example: Option<&str>) -> ExitCode {
         });
     match result {
         Ok(problems) => {
-            println!(
+            say!(
                 "wrote {} and its folders under {}",
                 path.display(),
                 dir.display()
             );
             if problems.is_empty() {
-                println!(
+                say!(
                     "next: edit it, then run `cartferry --config {} check`",
                     path.display()
                 );
             } else {
-                println!(
+                say!(
                     "still to do before `cartferry --config {} check` passes (see the comments at the top of the file):",
                     path.display()
                 );
                 for p in problems {
-                    println!("  - {p}");
+                    say!("  - {p}");
                 }
             }
             ExitCode::SUCCESS

@@ -259,3 +259,52 @@ fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/mapping.toml"));
 }
+
+#[test]
+fn errors_and_status_escape_control_characters_in_file_names() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    let evil = "evil\u{1b}[2J\u{1b}[31m.csv";
+    sandbox.drop_file("cart/orders", evil, b"not,an,order\n");
+    sandbox.once_expecting(1);
+    for command in ["errors", "status"] {
+        let out = sandbox.cmd(&[command]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{command}: {text}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "{command} printed an escape: {text:?}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}[2J\\u{1b}[31m.csv"),
+            "{command}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_errors_quietly() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    let errors = sandbox.path("var/errors/orders");
+    std::fs::create_dir_all(&errors).unwrap();
+    // Far more than a pipe holds, so the command meets the closed pipe while writing.
+    for i in 0..3000 {
+        std::fs::write(
+            errors.join(format!("a-rather-long-file-name-{i:05}.csv")),
+            b"x",
+        )
+        .unwrap();
+    }
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("errors")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+}

@@ -95,7 +95,11 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         }
     }
     let mut warnings = Vec::new();
-    overlaps::check(&routes, &keys, &endpoints, problems, &mut warnings);
+    // Folders are compared once every route is valid on its own (a route named twice is one
+    // mistake, not also a second route on the same inbox).
+    if problems.0.is_empty() {
+        overlaps::check(&routes, &keys, &endpoints, problems, &mut warnings);
+    }
     if routes.is_empty() && problems.0.is_empty() {
         problems.push("routes", "no route is configured; add a [[routes]] table");
     }

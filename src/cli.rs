@@ -27,6 +27,19 @@ const EXIT_RETRYING: u8 = 75;
 /// Exit code of `run` and `once` when another agent holds the state folder.
 const EXIT_LOCKED: u8 = 3;
 
+/// Whether messages on stderr are JSON events (`--log-format json`) rather than text.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says on stderr what stopped a command: one JSON event with `--log-format json`, so that the
+/// stream stays all JSON, else a line of text.
+fn complain(text: impl std::fmt::Display) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("cartferry: {text}");
+    }
+}
+
 /// Exit code when the reader of the standard output stopped reading (as after SIGPIPE).
 const EXIT_BROKEN_PIPE: i32 = 141;
 
@@ -160,6 +173,10 @@ impl Cli {
 
 /// Runs the parsed command; returns the exit code.
 pub fn execute(cli: Cli) -> ExitCode {
+    JSON_LOGS.store(
+        cli.log_format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let config_path = cli.config_path();
     let result = match &cli.command {
         Command::Convert {
@@ -185,6 +202,10 @@ pub fn execute(cli: Cli) -> ExitCode {
         }
         Command::Init { dir, example } => return init(dir, example.as_deref()),
         command => match Config::load(&config_path) {
+            Err(e) if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) => {
+                tracing::error!(problems = e.problems.len(), "{e}");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::from(2);
@@ -197,11 +218,11 @@ pub fn execute(cli: Cli) -> ExitCode {
                     let _lock = match StateLock::acquire(&config.agent.state_dir) {
                         Ok(lock) => lock,
                         Err(e @ LockError::Held { .. }) => {
-                            eprintln!("cartferry: {e}");
+                            complain(e);
                             return ExitCode::from(EXIT_LOCKED);
                         }
                         Err(e) => {
-                            eprintln!("cartferry: {e}");
+                            complain(e);
                             return ExitCode::FAILURE;
                         }
                     };
@@ -219,7 +240,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         },
     };
     result.unwrap_or_else(|e| {
-        eprintln!("cartferry: {e}");
+        complain(e);
         ExitCode::FAILURE
     })
 }
@@ -263,15 +284,28 @@ fn once(config: &Config) -> CmdResult {
     let endpoints = endpoint::open_all(config);
     prepare(config, &endpoints)?;
     let s = agent::once(config, &endpoints)?;
-    eprintln!(
-        "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry, {} acknowledgment files recorded",
-        s.delivered, s.split, s.duplicates, s.failed, s.retrying, s.recorded
-    );
-    if s.refused_routes > 0 {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(
+            delivered = s.delivered,
+            split = s.split,
+            duplicates = s.duplicates,
+            failed = s.failed,
+            retrying = s.retrying,
+            recorded = s.recorded,
+            refused_routes = s.refused_routes,
+            "once: pass done"
+        );
+    } else {
         eprintln!(
+            "once: {} delivered ({} without their bad documents), {} duplicates archived, {} to errors, {} waiting to retry, {} acknowledgment files recorded",
+            s.delivered, s.split, s.duplicates, s.failed, s.retrying, s.recorded
+        );
+    }
+    if s.refused_routes > 0 {
+        complain(format!(
             "once: {} route(s) took no files: their processing folder is not fit (see the error above)",
             s.refused_routes
-        );
+        ));
     }
     Ok(if s.failed > 0 || s.split > 0 || s.refused_routes > 0 {
         ExitCode::FAILURE

@@ -308,3 +308,48 @@ fn a_reader_that_stops_reading_ends_errors_quietly() {
     assert_eq!(out.status.code(), Some(141), "{said}");
     assert!(!said.contains("panicked"), "{said}");
 }
+
+#[test]
+fn with_json_logs_every_line_on_stderr_is_json_summary_and_fatal_errors_included() {
+    let json_once = |sandbox: &Sandbox| {
+        Command::new(binary())
+            .arg("--config")
+            .arg(sandbox.config())
+            .args(["--log-format", "json", "once"])
+            .output()
+            .unwrap()
+    };
+    let events = |stderr: &[u8]| -> Vec<serde_json::Value> {
+        let text = String::from_utf8_lossy(stderr);
+        text.lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l:?}\nin:\n{text}"))
+            })
+            .collect()
+    };
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
+    let out = json_once(&sandbox);
+    assert_eq!(out.status.code(), Some(1));
+    let all = events(&out.stderr);
+    let summary = all
+        .iter()
+        .find(|e| e["message"] == "once: pass done")
+        .expect("the summary is an event");
+    assert_eq!(
+        (summary["failed"].as_u64(), summary["delivered"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    let broken = Sandbox::new("[agent]\npoll_interval = \"soon\"\n");
+    let out = json_once(&broken);
+    assert_eq!(out.status.code(), Some(2));
+    let all = events(&out.stderr);
+    assert!(
+        all.iter().any(|e| e["level"] == "ERROR"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("poll_interval"))),
+        "{all:?}"
+    );
+}

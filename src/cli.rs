@@ -386,6 +386,13 @@ fn error_files(errors_dir: &Path) -> Vec<String> {
 }
 
 fn status(config: &Config) -> CmdResult {
+    // Before the first run there is no state folder yet: status then shows an empty ledger.
+    std::fs::create_dir_all(&config.agent.state_dir).map_err(|e| {
+        format!(
+            "cannot create the state folder {}: {e}",
+            config.agent.state_dir.display()
+        )
+    })?;
     let ledger = Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
     let midnight = chrono::Local::now()
         .date_naive()
@@ -742,7 +749,10 @@ fn init(dir: &Path, example: Option<&str>) -> ExitCode {
     // The bundled demo config lives in config/ and points at ../var; a new install keeps its
     // folders beside its config. The examples are written for a folder of their own.
     let text = match example {
-        None => CONFIG_TEMPLATE.replace("\"../var/", "\"var/"),
+        None => CONFIG_TEMPLATE
+            .replace("\"../var/", "\"var/")
+            .replace("\"../var\"", "\"var\"")
+            .replace("under ../var", "under var"),
         Some(name) => match EXAMPLES.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => text.to_string(),
             None => {

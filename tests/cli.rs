@@ -353,3 +353,175 @@ fn with_json_logs_every_line_on_stderr_is_json_summary_and_fatal_errors_included
         "{all:?}"
     );
 }
+
+#[test]
+fn init_keeps_every_folder_of_the_demo_inside_its_own_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .args(["init"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("cartferry.toml")).unwrap();
+    assert!(!text.contains("../"), "a path leaves the folder:\n{text}");
+    let config = cartferry::config::Config::load(&dir.path().join("cartferry.toml")).unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    for (name, endpoint) in &config.endpoints {
+        if let cartferry::config::EndpointConfig::Local { root: r, .. } = endpoint {
+            assert!(r.starts_with(&root), "endpoint {name}: {}", r.display());
+        }
+    }
+    for route in &config.routes {
+        if let Some(a) = &route.acknowledge {
+            assert!(
+                a.folder.starts_with(&root),
+                "{}: {}",
+                route.name,
+                a.folder.display()
+            );
+        }
+        assert!(route.errors.starts_with(&root) && route.archive.starts_with(&root));
+    }
+}
+
+/// The exit codes README.md's command table gives `command` (the numbers in its last cell).
+fn documented_codes(command: &str) -> Vec<i32> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{command}")))
+        .unwrap_or_else(|| panic!("README.md's command table has no row for {command}"));
+    let last = row.trim_end_matches('|').rsplit('|').next().unwrap();
+    last.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+#[test]
+fn exit_codes_are_those_of_the_readme_table() {
+    let code = |out: std::process::Output| out.status.code().unwrap_or(-1);
+    let mut seen: Vec<(&str, &str, i32)> = Vec::new();
+
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    seen.push(("check", "a good config", code(sandbox.cmd(&["check"]))));
+    seen.push(("status", "a good config", code(sandbox.cmd(&["status"]))));
+    seen.push((
+        "errors",
+        "no files in error",
+        code(sandbox.cmd(&["errors"])),
+    ));
+    seen.push((
+        "errors",
+        "an unknown route",
+        code(sandbox.cmd(&["errors", "nosuch"])),
+    ));
+    seen.push((
+        "retry",
+        "an unknown route",
+        code(sandbox.cmd(&["retry", "nosuch"])),
+    ));
+    seen.push(("once", "nothing to do", code(sandbox.cmd(&["once"]))));
+    sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
+    seen.push(("once", "a file to errors", code(sandbox.cmd(&["once"]))));
+    {
+        let _held = cartferry::state_lock::StateLock::acquire(&sandbox.path("var/state")).unwrap();
+        seen.push((
+            "once",
+            "the state folder held",
+            code(sandbox.cmd(&["once"])),
+        ));
+        let out = Command::new(binary())
+            .arg("--config")
+            .arg(sandbox.config())
+            .arg("run")
+            .output()
+            .unwrap();
+        seen.push(("run", "the state folder held", code(out)));
+    }
+
+    let missing = Sandbox::new(&format!(
+        "{}\n{ORDERS_ROUTE}",
+        FAST_AGENT.replace("create_dirs = true", "create_dirs = false")
+    ));
+    std::fs::create_dir_all(missing.path("cart")).unwrap();
+    std::fs::create_dir_all(missing.path("warehouse")).unwrap();
+    seen.push((
+        "check",
+        "a missing local folder",
+        code(missing.cmd(&["check"])),
+    ));
+
+    let unreachable = Sandbox::with_routes(
+        &ORDERS_ROUTE.replace("endpoint = \"warehouse\"", "endpoint = \"nowhere\""),
+    );
+    std::fs::write(unreachable.path("known_hosts"), "").unwrap();
+    std::fs::write(unreachable.path("key"), "").unwrap();
+    std::fs::write(
+        unreachable.config(),
+        std::fs::read_to_string(unreachable.config()).unwrap()
+            + "\n[endpoints.nowhere]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nport = 1\nuser = \"u\"\nprivate_key = \"key\"\nknown_hosts = \"known_hosts\"\ntimeout = \"2s\"\n",
+    )
+    .unwrap();
+    seen.push((
+        "check",
+        "a folder that fails its test",
+        code(unreachable.cmd(&["check"])),
+    ));
+
+    let convert = |args: &[&str]| {
+        code(
+            Command::new(binary())
+                .arg("convert")
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    seen.push((
+        "convert",
+        "an unknown reader",
+        convert(&[
+            "--reader",
+            "nosuch",
+            "--writer",
+            "canonical-orders-csv",
+            "-",
+        ]),
+    ));
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "not,an,order\n").unwrap();
+    seen.push((
+        "convert",
+        "a file with problems",
+        convert(&[
+            "--reader",
+            "canonical-orders-csv",
+            "--writer",
+            "canonical-orders-csv",
+            bad.path().to_str().unwrap(),
+        ]),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary())
+        .arg("init")
+        .arg(dir.path())
+        .args(["--example", "nosuch"])
+        .output()
+        .unwrap();
+    seen.push(("init", "an unknown example", code(out)));
+
+    for (command, case, code) in seen {
+        let documented = documented_codes(command);
+        assert!(
+            documented.contains(&code),
+            "`{command}` with {case} exits {code}; README.md's table says {documented:?}"
+        );
+    }
+}

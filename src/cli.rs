@@ -509,7 +509,7 @@ fn errors(config: &Config, only: Option<&str>) -> CmdResult {
     {
         for name in error_files(&rc.errors) {
             count += 1;
-            let report_path = rc.errors.join(format!("{name}{REPORT_SUFFIX}"));
+            let report_path = report::report_path(&rc.errors.join(&name));
             let reason = std::fs::read_to_string(&report_path)
                 .ok()
                 .and_then(|t| report::reason_of(&t).map(str::to_string))
@@ -562,7 +562,7 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
             .put(inbox, &name, &from, endpoint::PutOptions::default())
             .map_err(|e| format!("could not put {shown_name} back into the inbox: {e}"))?;
         fsutil::remove_if_present(&from)
-            .and_then(|()| fsutil::remove_if_present(&rc.errors.join(format!("{name}{REPORT_SUFFIX}"))))
+            .and_then(|()| fsutil::remove_if_present(&report::report_path(&from)))
             .map_err(|e| format!("{shown_name} is back in the inbox, but could not be removed from the error folder: {e}"))?;
         say!(
             "{shown_name} is back in {} and will be taken on the next pass",

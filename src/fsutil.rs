@@ -169,6 +169,12 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The first 16 hex digits of the SHA-256 of `bytes`: a short, stable tag for a name.
+pub fn short_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Writes a small file whole: to a temporary name, flushed, then renamed.
 pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
@@ -180,13 +186,14 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// `dir/name`, or `dir/name-2…` when the name (or, with `also`, its companion suffix) is taken.
-pub fn free_path(dir: &Path, name: &str, also: Option<&str>) -> PathBuf {
+/// `dir/name`, or `dir/name-2…` when the name (or, with `companion`, the companion file it
+/// would have, such as its report) is taken.
+pub fn free_path(dir: &Path, name: &str, companion: Option<fn(&Path) -> PathBuf>) -> PathBuf {
     // Any entry takes a name: a dangling link or a folder as much as a file.
-    let occupied = |path: PathBuf| fs::symlink_metadata(path).is_ok();
+    let occupied = |path: &Path| fs::symlink_metadata(path).is_ok();
     let taken = |n: &str| {
-        occupied(dir.join(n))
-            || also.is_some_and(|suffix| occupied(dir.join(format!("{n}{suffix}"))))
+        let path = dir.join(n);
+        occupied(&path) || companion.is_some_and(|of| occupied(&of(&path)))
     };
     if !taken(name) {
         return dir.join(name);
@@ -254,7 +261,7 @@ mod tests {
         fs::write(dir.path().join("a.csv"), "").unwrap();
         fs::write(dir.path().join("a-2.csv.error.txt"), "").unwrap();
         assert_eq!(
-            free_path(dir.path(), "a.csv", Some(".error.txt")),
+            free_path(dir.path(), "a.csv", Some(crate::report::report_path)),
             dir.path().join("a-3.csv")
         );
     }

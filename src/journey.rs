@@ -22,10 +22,10 @@ use crate::endpoint::{self, EndpointError, Entry, PutOptions};
 use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
 use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
-use crate::naming::{NameContext, with_counter};
+use crate::naming::{MAX_NAME_BYTES, NameContext, with_counter};
 use crate::platform;
 use crate::plugins::{Ended, PluginError, Works, side_files};
-use crate::report::{self, Failure, REPORT_SUFFIX, ReportContext};
+use crate::report::{self, Failure, ReportContext};
 use crate::route::{Destination, Route};
 
 /// Most data problems listed in one report.
@@ -367,10 +367,11 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                     })
                 }),
             State::Failing => {
-                finish_failure(route, ledger, &row)?;
-                return Ok(Outcome::Failed {
-                    reason: row.last_error.unwrap_or_default(),
-                });
+                let pending = finish_failure(route, ledger, &row)?;
+                return Ok(failed_or_pending(
+                    pending,
+                    row.last_error.unwrap_or_default(),
+                ));
             }
             State::Done => {
                 return Ok(Outcome::Delivered {
@@ -560,7 +561,8 @@ fn place_rejected(
     let target = match &row.rejected_path {
         Some(path) => PathBuf::from(path),
         None => {
-            let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
+            let target =
+                fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path));
             ledger.rejecting(row.id, &target.to_string_lossy())?;
             target
         }
@@ -587,7 +589,7 @@ fn place_rejected(
         .collect();
     let failure = Failure::split(problems, rejected.total, rejected.spans.len(), delivered);
     let report = report::render(&report_context(route, row, &target), &failure);
-    let report_path = PathBuf::from(format!("{}{REPORT_SUFFIX}", target.display()));
+    let report_path = report::report_path(&target);
     fsutil::write_whole(&report_path, report.as_bytes())
         .and_then(|()| fsutil::write_whole(&target, &rows))
         .and_then(|()| platform::sync_dir(&route.config.errors))
@@ -664,6 +666,15 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
         return Err(StepError::Permanent(Failure::other(
             format!("the route's to.name makes the name \"{wanted}\" of this file, which no file can have."),
             "Change to.name so that it always gives a name, with {stem} or {name} (\"{ext}\" is empty for a file without an extension), then retry this file.".into(),
+        )));
+    }
+    if wanted.len() > MAX_NAME_BYTES {
+        return Err(StepError::Permanent(Failure::other(
+            format!(
+                "the route's to.name makes a name of {} bytes for this file, longer than a file name may be ({MAX_NAME_BYTES} bytes).",
+                wanted.len()
+            ),
+            "Make to.name shorter (or the file's name), then retry this file.".into(),
         )));
     }
     let mut candidate = wanted.clone();
@@ -794,13 +805,11 @@ fn fail(
     row: &FileRow,
     failure: Failure,
 ) -> Result<Outcome, LedgerError> {
-    let target = fsutil::free_path(&route.config.errors, &row.name, Some(REPORT_SUFFIX));
+    let target = fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path));
     let text = report::render(&report_context(route, row, &target), &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
-    finish_failure(route, ledger, &ledger.get(row.id)?)?;
-    Ok(Outcome::Failed {
-        reason: failure.reason,
-    })
+    let pending = finish_failure(route, ledger, &ledger.get(row.id)?)?;
+    Ok(failed_or_pending(pending, failure.reason))
 }
 
 /// What a report says about the file and where it lies.
@@ -823,10 +832,15 @@ fn report_context<'a>(
 }
 
 /// Failing → Failed: writes the report, moves the file, clears staging and any temporary upload.
-/// A fault here leaves the row in Failing, to be completed on the next pass or restart.
-fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), LedgerError> {
+/// A fault here leaves the row in Failing, to be completed on the next pass or restart, and is
+/// returned (`Some`) so that nobody is told the file is in the error folder while it is not.
+fn finish_failure(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+) -> Result<Option<String>, LedgerError> {
     let target = PathBuf::from(row.final_path.as_deref().unwrap_or_default());
-    let report_path = PathBuf::from(format!("{}{REPORT_SUFFIX}", target.display()));
+    let report_path = report::report_path(&target);
     let processing = route.processing_path(row);
     let result = (|| -> std::io::Result<()> {
         fsutil::write_whole(
@@ -844,14 +858,15 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
         }
         // The whole file is in the error folder now: a part split from it earlier would repeat it.
         if let Some(part) = &row.rejected_path {
-            fsutil::remove_if_present(Path::new(&format!("{part}{REPORT_SUFFIX}")))?;
+            fsutil::remove_if_present(&report::report_path(Path::new(part)))?;
             fsutil::remove_if_present(Path::new(part))?;
         }
         Ok(())
     })();
     if let Err(e) = result {
-        warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not move the file to the error folder yet; will try again");
-        return Ok(());
+        return Ok(Some(format!(
+            "could not move the file to the error folder yet: {e}"
+        )));
     }
     // A downloaded source now lies in the error folder: the server's copy goes (deleted, or
     // moved to the remote archive), or it would be taken and fail again on every pass. A source
@@ -861,8 +876,9 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
             Ok(()) => {}
             Err(StepError::Ledger(e)) => return Err(e),
             Err(StepError::Transient(e) | StepError::Permanent(Failure { reason: e, .. })) => {
-                warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not remove the failed file from the server yet; will try again");
-                return Ok(());
+                return Ok(Some(format!(
+                    "the file is in the error folder, but could not be removed from the server yet: {e}"
+                )));
             }
         }
     }
@@ -871,7 +887,16 @@ fn finish_failure(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<(), L
             .endpoint
             .delete(&destination.config.dir, &endpoint::part_name(name));
     }
-    ledger.finish(row.id, State::Failed)
+    ledger.finish(row.id, State::Failed)?;
+    Ok(None)
+}
+
+/// The outcome of a file on its way to the error folder: there, or still on its way.
+fn failed_or_pending(pending: Option<String>, reason: String) -> Outcome {
+    match pending {
+        None => Outcome::Failed { reason },
+        Some(why) => Outcome::RetryLater { reason: why },
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,26 @@ pub fn split_name(name: &str) -> (&str, &str) {
     }
 }
 
+/// Longest file name, in bytes, that file systems (and SFTP servers on them) commonly take.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// `prefix` + `name` + `suffix` as a file name. When that is longer than a name may be, `name`
+/// is cut short and followed by `~` and a hash of all of it, so the result fits and still
+/// differs from the name made for any other `name`.
+pub fn fitted(prefix: &str, name: &str, suffix: &str) -> String {
+    let whole = format!("{prefix}{name}{suffix}");
+    if whole.len() <= MAX_NAME_BYTES {
+        return whole;
+    }
+    let hash = crate::fsutil::short_hash(name.as_bytes());
+    let room = MAX_NAME_BYTES.saturating_sub(prefix.len() + suffix.len() + 1 + hash.len());
+    let mut cut = room.min(name.len());
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{prefix}{}~{hash}{suffix}", &name[..cut])
+}
+
 /// Inserts `-n` before the extension: `orders.csv` → `orders-2.csv`.
 pub fn with_counter(name: &str, n: u32) -> String {
     match split_name(name) {
@@ -246,5 +266,20 @@ mod tests {
     fn counter_goes_before_extension() {
         assert_eq!(with_counter("a.csv", 2), "a-2.csv");
         assert_eq!(with_counter("README", 3), "README-3");
+    }
+
+    #[test]
+    fn fitted_names_fit_and_stay_apart() {
+        assert_eq!(fitted(".", "a.csv", ".part"), ".a.csv.part");
+        let long = format!("{}é.csv", "x".repeat(248));
+        let other = format!("{}é.txt", "x".repeat(248));
+        let a = fitted(".", &long, ".part");
+        let b = fitted(".", &other, ".part");
+        assert!(
+            a.len() <= MAX_NAME_BYTES && b.len() <= MAX_NAME_BYTES,
+            "{a} {b}"
+        );
+        assert!(a.starts_with(".xxx") && a.ends_with(".part"));
+        assert_ne!(a, b);
     }
 }

@@ -1,12 +1,22 @@
 //! Error reports: the `<name>.error.txt` written beside a file in the error folder, in plain
 //! language for a merchant: what failed, where, what to fix, and the command that retries it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::format::DataProblem;
 
 /// Suffix of a report file next to the file it explains.
 pub const REPORT_SUFFIX: &str = ".error.txt";
+
+/// Where the report of the file at `file` lies: `<file>.error.txt`, or, when that name would be
+/// longer than a file name may be, a shortened name that still ends with the suffix.
+pub fn report_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.with_file_name(crate::naming::fitted("", &name, REPORT_SUFFIX))
+}
 
 /// The label of the report line that `cartferry errors` shows.
 const REASON_LABEL: &str = "Reason:";

@@ -198,7 +198,7 @@ impl Route {
 
 /// The name of a claimed file in the processing area: `<ledger id>-<name>`.
 pub fn processing_name(id: i64, name: &str) -> String {
-    format!("{id}-{name}")
+    crate::naming::fitted(&format!("{id}-"), name, "")
 }
 
 /// Splits a processing name back into ledger id and original name.

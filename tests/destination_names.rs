@@ -136,3 +136,42 @@ fn a_name_template_that_can_make_an_empty_name_is_refused_at_config_time() {
         );
     }
 }
+
+#[test]
+fn a_file_with_a_name_of_250_bytes_is_delivered_or_reported_like_any_other() {
+    let long = format!("{}.csv", "o".repeat(246));
+    assert_eq!(long.len(), 250);
+    let sandbox = Sandbox::with_routes(UNIQUE_ROUTE);
+    sandbox.drop_file("cart/out", &long, b"order 1\n");
+    let out = once_within_30s(&sandbox);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sandbox.files("warehouse/in"), [long.clone()]);
+
+    // The same name in a file with bad data: in the error folder with its report, and said so.
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    sandbox.drop_file("cart/orders", &long, b"not,an,order\n");
+    let out = once_within_30s(&sandbox);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("1 to errors"), "{log}");
+    let in_errors = sandbox.files("var/errors/orders");
+    assert_eq!(in_errors.len(), 2, "the file and its report: {in_errors:?}");
+    assert!(in_errors.contains(&long));
+    assert!(
+        in_errors
+            .iter()
+            .any(|n| n.ends_with(".error.txt") && n.len() <= 255),
+        "{in_errors:?}"
+    );
+    let listed = sandbox.cmd(&["errors"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains(&long) && !text.contains("no report found"),
+        "{text}"
+    );
+}

@@ -146,8 +146,9 @@ pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
     }
 }
 
-/// The name under which `put` writes before renaming: `.<name>.part`, hidden and temporary on
-/// every endpoint, so no reader takes it for a finished file.
+/// The name under which `put` writes before renaming: `.<name>.part` (shortened when that is
+/// too long for a file name), hidden and temporary on every endpoint, so no reader takes it for
+/// a finished file.
 pub fn part_name(name: &str) -> String {
-    format!(".{name}.part")
+    crate::naming::fitted(".", name, ".part")
 }

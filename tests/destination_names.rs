@@ -150,7 +150,7 @@ fn a_file_with_a_name_of_250_bytes_is_delivered_or_reported_like_any_other() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(sandbox.files("warehouse/in"), [long.clone()]);
+    assert_eq!(sandbox.files("warehouse/in"), std::slice::from_ref(&long));
 
     // The same name in a file with bad data: in the error folder with its report, and said so.
     let sandbox = Sandbox::with_routes(ORDERS_ROUTE);

@@ -525,3 +525,26 @@ fn exit_codes_are_those_of_the_readme_table() {
         );
     }
 }
+
+#[test]
+fn check_refuses_settings_that_would_spin_or_mislead() {
+    let config = FAST_AGENT
+        .replace("poll_interval = \"500ms\"", "poll_interval = \"0s\"")
+        .replace("max_attempts = 5", "max_attempts = 0")
+        .replace("retry_initial = \"100ms\"", "retry_initial = \"10m\"")
+        .replace("retry_max = \"1s\"", "retry_max = \"1m\"")
+        + "\n[endpoints.sftp]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nuser = \"u\"\npassword = \"hunter2\"\n"
+        + ORDERS_ROUTE;
+    let sandbox = Sandbox::new(&config);
+    let out = sandbox.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for expected in [
+        "agent.poll_interval: must be at least 100ms",
+        "agent.max_attempts: must be at least 1",
+        "agent.retry_initial: 10m is longer than agent.retry_max (1m)",
+        "endpoints.sftp.password: a password is never written into the config: give password_env",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

@@ -22,6 +22,21 @@ use crate::plugins::status_updates::formats::StatusFormat;
 /// Most files one route takes at the same time.
 const MAX_WORKERS: usize = 32;
 
+/// Shortest rescan interval: a shorter one keeps an idle agent busy.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A `max_attempts` setting (at least 1), or `default` when it is not given.
+fn attempts(problems: &mut Problems, key: &str, given: Option<u32>, default: u32) -> u32 {
+    match given {
+        Some(0) => {
+            problems.push(key, "must be at least 1 (the first attempt counts)");
+            1
+        }
+        Some(n) => n,
+        None => default,
+    }
+}
+
 /// Trading partners' X12 envelopes by name (`[partners.NAME]`).
 type Partners = BTreeMap<String, format::Options>;
 
@@ -59,7 +74,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         Duration::from_secs(2),
     );
     let retry = RetryPolicy {
-        max_attempts: a.max_attempts.unwrap_or(5).max(1),
+        max_attempts: attempts(problems, "agent.max_attempts", a.max_attempts, 5),
         initial_backoff: problems.duration(
             "agent.retry_initial",
             a.retry_initial.as_deref(),
@@ -72,6 +87,31 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         ),
     };
 
+    if agent.poll_interval < MIN_POLL_INTERVAL {
+        problems.push(
+            "agent.poll_interval",
+            format!(
+                "must be at least {} (a shorter one keeps an idle agent busy); folder events wake the agent at once anyway",
+                humantime::format_duration(MIN_POLL_INTERVAL)
+            ),
+        );
+    }
+    if retry.initial_backoff.is_zero() {
+        problems.push(
+            "agent.retry_initial",
+            "must be more than 0s: a fault would be retried at once, again and again",
+        );
+    }
+    if retry.initial_backoff > retry.max_backoff {
+        problems.push(
+            "agent.retry_initial",
+            format!(
+                "{} is longer than agent.retry_max ({}); the first wait cannot be longer than the longest",
+                humantime::format_duration(retry.initial_backoff),
+                humantime::format_duration(retry.max_backoff)
+            ),
+        );
+    }
     let endpoints = endpoints(base, raw.endpoints, problems);
     let defaults = RouteDefaults {
         agent: &agent,
@@ -328,7 +368,12 @@ impl Section<'_> {
             workers,
             priority,
             retry: RetryPolicy {
-                max_attempts: r.max_attempts.unwrap_or(defaults.retry.max_attempts).max(1),
+                max_attempts: attempts(
+                    problems,
+                    &format!("{key}.max_attempts"),
+                    r.max_attempts,
+                    defaults.retry.max_attempts,
+                ),
                 ..defaults.retry.clone()
             },
         })

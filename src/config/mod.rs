@@ -385,7 +385,13 @@ impl Config {
                 },
             )?;
         for key in unknown {
-            problems.push(key, "unknown key; check its spelling against README.md");
+            let message = match key.rsplit('.').next() {
+                Some(secret @ ("password" | "passphrase")) => format!(
+                    "a {secret} is never written into the config: give {secret}_env (the name of an environment variable holding it) or {secret}_file (a file holding it)"
+                ),
+                _ => "unknown key; check its spelling against README.md".to_string(),
+            };
+            problems.push(key, message);
         }
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let path = normalise(&path);

@@ -756,3 +756,43 @@ fn killed_after_delivery_before_the_remote_file_is_removed_it_is_not_delivered_a
     );
     assert!(sandbox.files("var/errors/down").is_empty());
 }
+
+#[test]
+fn a_missing_passphrase_variable_is_this_machines_fault_not_a_refusal_by_the_server() {
+    let sshd = Sshd::start();
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-N", "open sesame", "-t", "ed25519", "-f"])
+        .arg(sshd.path("locked_key"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = fs::read_to_string(sshd.path("locked_key.pub")).unwrap();
+    let authorized = fs::read_to_string(sshd.path("authorized_keys")).unwrap() + &public;
+    fs::write(sshd.path("authorized_keys"), authorized).unwrap();
+    let endpoint = sshd.endpoint("warehouse", "locked_key", "known_hosts")
+        + "passphrase_env = \"CARTFERRY_TEST_NEVER_SET\"\n";
+    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+    sandbox.drop_file("cart/out", "x.csv", b"data");
+    let out = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("once")
+        .env_remove("CARTFERRY_TEST_NEVER_SET")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "waits for a retry: {log}");
+    assert!(
+        log.contains("could not read the login secret for")
+            && log.contains("the environment variable CARTFERRY_TEST_NEVER_SET is not set"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("refused cartferry"),
+        "not the server's refusal: {log}"
+    );
+    assert!(
+        !log.contains("not trying again for"),
+        "no pause for the server: {log}"
+    );
+}

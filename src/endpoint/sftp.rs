@@ -85,6 +85,16 @@ impl SftpEndpoint {
         )
     }
 
+    /// A login secret (passphrase, password) that cannot be read here: this machine's fault,
+    /// not a refusal by the server, so it does not pause the endpoint.
+    fn secret_unreadable(&self, message: String) -> EndpointError {
+        EndpointError::Io {
+            op: "read the login secret for",
+            path: self.server(),
+            source: std::io::Error::other(message),
+        }
+    }
+
     fn refused(&self, message: String) -> EndpointError {
         EndpointError::Refused {
             server: self.server(),
@@ -126,7 +136,13 @@ impl SftpEndpoint {
             .and_then(|()| {
                 self.check_host_key(&session)
                     .and_then(|()| self.log_in(&session))
-                    .inspect_err(|e| self.remember_refusal(e))
+                    .inspect_err(|e| {
+                        // Only the server's refusals pause the endpoint; a secret this machine
+                        // cannot read is said as it is, and tried again on the next attempt.
+                        if matches!(e, EndpointError::Refused { .. }) {
+                            self.remember_refusal(e)
+                        }
+                    })
             })
             .and_then(|()| {
                 session.set_keepalive(true, 15);
@@ -198,7 +214,7 @@ impl SftpEndpoint {
                 .as_ref()
                 .map(|s| s.read())
                 .transpose()
-                .map_err(|e| self.refused(e))?;
+                .map_err(|e| self.secret_unreadable(e))?;
             match session.userauth_pubkey_file(&c.user, None, key, passphrase.as_deref()) {
                 Ok(()) => return Ok(()),
                 Err(e) => tried.push(format!("key {}: {}", key.display(), e.message())),
@@ -211,7 +227,7 @@ impl SftpEndpoint {
             }
         }
         if let Some(secret) = &c.password {
-            let password = secret.read().map_err(|e| self.refused(e))?;
+            let password = secret.read().map_err(|e| self.secret_unreadable(e))?;
             match session.userauth_password(&c.user, &password) {
                 Ok(()) => return Ok(()),
                 Err(e) => tried.push(format!("password: {}", e.message())),

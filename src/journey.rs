@@ -752,7 +752,10 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
     };
     // Not flushed: if a power cut undoes this move, recovery finds the file in the processing
     // area with its journey ended and moves it again (`RouteWorker::recover`).
-    if fs::symlink_metadata(&processing).is_ok() {
+    if let Ok(now) = fs::symlink_metadata(&processing) {
+        if route.source_dir.is_some() {
+            warn_if_changed(route, row, &now);
+        }
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
     }
     if !route.transform.is_passthrough() {
@@ -765,6 +768,21 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
     }
     ledger.finish(row.id, end)?;
     Ok(())
+}
+
+/// Says so when a claimed local file changed after it was taken (a writer still writing through
+/// a handle it kept): what is archived is then not what was delivered.
+fn warn_if_changed(route: &Route, row: &FileRow, now: &fs::Metadata) {
+    let modified_ms = now.modified().ok().map_or(0, |t| crate::ledger::to_ms(t));
+    if now.len() != row.size || modified_ms > row.claimed_at_ms {
+        warn!(
+            route = route.name(),
+            file = row.name.as_str(),
+            taken_bytes = row.size,
+            archived_bytes = now.len(),
+            "the file changed after it was taken: the archived copy is not what was delivered; whatever wrote it was still writing"
+        );
+    }
 }
 
 /// After a remote source is delivered and archived here: deletes it on the server, or moves it to

@@ -185,3 +185,27 @@ fn a_processing_folder_that_is_a_file_stops_the_route_without_wedging_it() {
         "no report, no loop of reports"
     );
 }
+
+#[test]
+fn a_file_changed_after_it_was_taken_is_archived_with_a_warning() {
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    // A dangling link where the destination folder should be: the file is converted and named,
+    // then its delivery fails and waits for a retry, the order file in the processing area.
+    fs::remove_dir(sandbox.path("warehouse/orders")).unwrap();
+    symlink("/nonexistent/folder", sandbox.path("warehouse/orders")).unwrap();
+    sandbox.drop_file("cart/orders", "o.csv", orders_csv(1, 1, 1).as_bytes());
+    sandbox.once_expecting(75);
+    let claimed = sandbox.path("cart/orders/.cartferry-processing/1-o.csv");
+    let mut bytes = fs::read(&claimed).unwrap();
+    bytes.extend_from_slice(b"written after the claim\n");
+    fs::write(&claimed, bytes).unwrap();
+    fs::remove_file(sandbox.path("warehouse/orders")).unwrap();
+    fs::create_dir(sandbox.path("warehouse/orders")).unwrap();
+    let out = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("the file changed after it was taken") && log.contains("file=\"o.csv\""),
+        "{log}"
+    );
+    assert_eq!(sandbox.files("warehouse/orders"), ["o.csv"]);
+}

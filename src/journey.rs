@@ -773,7 +773,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
 /// Says so when a claimed local file changed after it was taken (a writer still writing through
 /// a handle it kept): what is archived is then not what was delivered.
 fn warn_if_changed(route: &Route, row: &FileRow, now: &fs::Metadata) {
-    let modified_ms = now.modified().ok().map_or(0, |t| crate::ledger::to_ms(t));
+    let modified_ms = now.modified().ok().map_or(0, crate::ledger::to_ms);
     if now.len() != row.size || modified_ms > row.claimed_at_ms {
         warn!(
             route = route.name(),

@@ -459,7 +459,8 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
     let input_path = route.processing_path(row);
     let input = File::open(&input_path).map_err(transient("read", &input_path))?;
     let output_path = route.staged_path(row);
-    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
+    platform::create_private_dir(&route.staging_dir)
+        .map_err(transient("create", &route.staging_dir))?;
     let output = File::create(&output_path).map_err(transient("write", &output_path))?;
     // Small files get small buffers: most order files are a few kilobytes.
     let buffer = (row.size as usize + 1).clamp(8 * 1024, BUFFER_SIZE);
@@ -530,7 +531,8 @@ fn record(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcom
             "Report this to the cartferry developers with the config.".into(),
         ))
     })?;
-    fs::create_dir_all(&route.staging_dir).map_err(transient("create", &route.staging_dir))?;
+    platform::create_private_dir(&route.staging_dir)
+        .map_err(transient("create", &route.staging_dir))?;
     let recorded = route.with_file(ledger, row, |file| {
         let mut works = Works::begin(&route.plugins, file, &WriteContext::now())?;
         let recorded = recorder.record(file, &mut works, MAX_PROBLEMS)?;

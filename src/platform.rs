@@ -133,6 +133,53 @@ pub fn unfit_claim_dir(dir: &Path, _beside: Option<&Path>) -> io::Result<Option<
     }))
 }
 
+/// Makes `path` readable and writable by its owner only (0600): for files that quote customer
+/// data, such as the ledger with its reports.
+#[cfg(unix)]
+pub fn owner_only(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Files are private to their user by other means on this platform.
+#[cfg(not(unix))]
+pub fn owner_only(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Creates `dir` and its parents, the last one readable by its owner only (0700).
+#[cfg(unix)]
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates `dir` and its parents.
+#[cfg(not(unix))]
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// A temporary file in `dir` that will be renamed into a file for others to read: created with
+/// the permissions the process's umask gives new files (0644 under umask 022), as a delivered
+/// file is, rather than the 0600 of a private temporary file.
+#[cfg(unix)]
+pub fn shared_temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
+/// A temporary file in `dir` that will be renamed into a file for others to read.
+#[cfg(not(unix))]
+pub fn shared_temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::NamedTempFile::new_in(dir)
+}
+
 /// Moves the symbolic link `from` to `to` (the link itself, never what it points at).
 #[cfg(unix)]
 pub fn move_link(from: &Path, to: &Path) -> io::Result<()> {

@@ -189,7 +189,20 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 impl Ledger {
     /// Opens (creating and upgrading as needed) the ledger in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Ledger> {
-        let conn = Connection::open(state_dir.join("ledger.sqlite3"))?;
+        let path = state_dir.join("ledger.sqlite3");
+        let conn = Connection::open(&path)?;
+        // The ledger keeps report texts that quote customer data: its owner's eyes only (SQLite
+        // gives its -wal and -shm files the same permissions).
+        let companions = ["ledger.sqlite3-wal", "ledger.sqlite3-shm"].map(|n| state_dir.join(n));
+        std::iter::once(&path)
+            .chain(companions.iter().filter(|p| p.exists()))
+            .try_for_each(|p| crate::platform::owner_only(p))
+            .map_err(|e| {
+                LedgerError(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_PERM),
+                    Some(format!("cannot make {} private: {e}", path.display())),
+                ))
+            })?;
         conn.busy_timeout(Duration::from_secs(30))?;
         // WAL + NORMAL: a commit survives a process crash; after a power loss the last commits may
         // be missing, which recovery tolerates because every step is checked against the files.

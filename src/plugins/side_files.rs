@@ -44,7 +44,8 @@ pub fn publish(
         Err(e) => return Err(io_at(staged)(e)),
     };
     fs::create_dir_all(folder).map_err(io_at(folder))?;
-    let mut temporary = tempfile::NamedTempFile::new_in(folder).map_err(io_at(folder))?;
+    // For the cart (or a route) to read: the umask decides, as for a delivered file.
+    let mut temporary = platform::shared_temp_file(folder).map_err(io_at(folder))?;
     io::copy(&mut source, &mut temporary).map_err(io_at(&path))?;
     temporary.flush().map_err(io_at(&path))?;
     temporary.as_file().sync_all().map_err(io_at(&path))?;

@@ -13,7 +13,7 @@ use crate::config::{Config, default_config_path};
 use crate::endpoint::{self, Endpoints};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil;
-use crate::ledger::Ledger;
+use crate::ledger::{self, Ledger};
 use crate::report::{self, REPORT_SUFFIX};
 use crate::route::Route;
 use crate::state_lock::{LockError, StateLock};
@@ -109,9 +109,19 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent until SIGINT/SIGTERM; the file in hand is finished first.
-    Run,
+    Run {
+        /// Start a new ledger when the one in the state folder is missing, empty or damaged
+        /// (a file delivered before may then be delivered again).
+        #[arg(long)]
+        new_ledger: bool,
+    },
     /// One pass over every route, then exit (1 when a file or part of one went to errors, 75 when some wait for a retry).
-    Once,
+    Once {
+        /// Start a new ledger when the one in the state folder is missing, empty or damaged
+        /// (a file delivered before may then be delivered again).
+        #[arg(long)]
+        new_ledger: bool,
+    },
     /// Validate the config and test every endpoint folder (list, write, rename).
     Check,
     /// Per route: files waiting, in error, delivered today, and the last error.
@@ -211,7 +221,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
             Ok(config) => match command {
-                Command::Run | Command::Once => {
+                Command::Run { new_ledger } | Command::Once { new_ledger } => {
                     for w in &config.warnings {
                         tracing::warn!(key = w.key.as_str(), "{}", w.message);
                     }
@@ -226,8 +236,20 @@ pub fn execute(cli: Cli) -> ExitCode {
                             return ExitCode::FAILURE;
                         }
                     };
+                    match ledger::check_before_use(
+                        &config.agent.state_dir,
+                        *new_ledger,
+                        archive_evidence(&config),
+                    ) {
+                        Ok(None) => {}
+                        Ok(Some(note)) => tracing::warn!("{note}"),
+                        Err(problem) => {
+                            complain(problem);
+                            return ExitCode::FAILURE;
+                        }
+                    }
                     match command {
-                        Command::Run => run(config),
+                        Command::Run { .. } => run(config),
                         _ => once(&config),
                     }
                 }
@@ -342,6 +364,13 @@ fn check(config: &Config) -> CmdResult {
         say!("  warn  {w}");
     }
     let mut failures = 0;
+    match ledger::check_before_use(&config.agent.state_dir, false, archive_evidence(config)) {
+        Ok(_) => say!("  ok    ledger in {}", config.agent.state_dir.display()),
+        Err(problem) => {
+            failures += 1;
+            say!("  FAIL  ledger: {problem}");
+        }
+    }
     let scratch =
         tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a scratch file: {e}"))?;
     let endpoints = endpoint::open_all(config);
@@ -369,6 +398,35 @@ fn check(config: &Config) -> CmdResult {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Evidence that files were handled with this state folder before: a route's archive that
+/// holds files (in its dated folders).
+fn archive_evidence(config: &Config) -> Option<String> {
+    fn holds_files(dir: &Path, depth: u32) -> bool {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let kind = e.file_type();
+                kind.as_ref().is_ok_and(|k| k.is_file())
+                    || (depth > 0
+                        && kind.is_ok_and(|k| k.is_dir())
+                        && holds_files(&e.path(), depth - 1))
+            })
+    }
+    config
+        .routes
+        .iter()
+        .find(|r| holds_files(&r.archive, 3))
+        .map(|r| {
+            format!(
+                "route {}'s archive {} holds files",
+                r.name,
+                r.archive.display()
+            )
+        })
 }
 
 /// Files in a route's error folder (without their reports), sorted.

@@ -303,6 +303,7 @@ impl RouteWorker {
         settling: &mut bool,
     ) -> Result<Option<Instant>, LedgerError> {
         let mut next: Option<Instant> = None;
+        self.ledger.verify_still_there()?;
         if !self.processing_ready() {
             summary.refused_routes += 1;
             return Ok(next);
@@ -516,6 +517,7 @@ pub async fn run(
 ) -> Result<(), String> {
     let routes = routes(&config, endpoints)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let fatal: Fatal = Arc::new((Mutex::new(None), Notify::new()));
     let wakers: Vec<Arc<Notify>> = routes.iter().map(|_| Arc::new(Notify::new())).collect();
     let _watcher = watch_sources(&routes, &wakers);
     let priority: Vec<usize> = (0..routes.len())
@@ -540,11 +542,14 @@ pub async fn run(
                 (gate.clone(), priority.iter().position(|&p| p == i)),
             ),
             stop.clone(),
+            fatal.clone(),
         )));
     }
     info!(routes = routes.len(), "cartferry is running");
-    shutdown.await;
-    info!("stop requested; finishing the files in hand");
+    tokio::select! {
+        _ = shutdown => info!("stop requested; finishing the files in hand"),
+        _ = fatal.1.notified() => {}
+    }
     stop.store(true, Ordering::Relaxed);
     for w in &wakers {
         w.notify_one();
@@ -552,9 +557,15 @@ pub async fn run(
     for t in tasks {
         let _ = t.await;
     }
+    if let Some(why) = fatal.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(why);
+    }
     info!("cartferry stopped");
     Ok(())
 }
+
+/// What stops every route at once (a ledger that cannot be trusted), and how routes say so.
+type Fatal = Arc<(Mutex<Option<String>>, Notify)>;
 
 async fn route_loop(
     route: Arc<Route>,
@@ -562,6 +573,7 @@ async fn route_loop(
     poll: Duration,
     (wake, gate): (Arc<Notify>, (Arc<PriorityGate>, Option<usize>)),
     stop: Arc<AtomicBool>,
+    fatal: Fatal,
 ) {
     let mut worker: Option<RouteWorker> = None;
     let mut recovered = false;
@@ -587,6 +599,13 @@ async fn route_loop(
                 worker = Some(w);
                 recovered = true;
                 next
+            }
+            Ok(Err(LedgerError::Unusable(why))) => {
+                error!(route = route.name(), "{why}");
+                let mut slot = fatal.0.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(why);
+                fatal.1.notify_one();
+                return;
             }
             Ok(Err(e)) => {
                 error!(route = route.name(), error = %e, "the ledger failed; retrying after the poll interval");

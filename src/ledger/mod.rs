@@ -13,17 +13,91 @@ mod x12;
 pub use side_outputs::Reconciled;
 pub use x12::{LateGroup, MAX_CONTROL_NUMBER, SentGroup, SentLog, SentSet};
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use schema::MIGRATIONS;
 
-/// Ledger failures: the database could not be opened, read or written.
+/// Ledger failures.
 #[derive(Debug, thiserror::Error)]
-#[error("the ledger database failed: {0}")]
-pub struct LedgerError(#[from] rusqlite::Error);
+pub enum LedgerError {
+    /// The database could not be opened, read or written.
+    #[error("the ledger database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The ledger cannot be trusted (gone, emptied, damaged): the agent must not go on with it.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// The ledger's file name in the state folder.
+pub const LEDGER_FILE: &str = "ledger.sqlite3";
+
+/// What a new ledger would forget, said in every message that offers to start one.
+const NEW_LEDGER_RISK: &str = "a file delivered before may then be delivered again";
+
+/// Checks the ledger in `state_dir` before an agent works with it. An empty (0-byte) or damaged
+/// ledger is refused, and so is a missing one when `evidence` says files were handled before
+/// (an archive that holds files): each would silently start a ledger that forgot every delivery.
+/// With `new_ledger`, a new ledger is started instead (an empty or damaged one is kept aside as
+/// `ledger.sqlite3.<time>.bad`). `Ok(Some(note))` says what was done.
+pub fn check_before_use(
+    state_dir: &Path,
+    new_ledger: bool,
+    evidence: Option<String>,
+) -> std::result::Result<Option<String>, String> {
+    let path = state_dir.join(LEDGER_FILE);
+    let problem = match fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match evidence {
+            Some(found) if !new_ledger => {
+                return Err(format!(
+                    "there is no ledger at {}, yet {found}: the ledger that recorded those files is gone (was the state folder deleted or moved?). Put it back, or start a new one with --new-ledger ({NEW_LEDGER_RISK})",
+                    path.display()
+                ));
+            }
+            _ => return Ok(None),
+        },
+        Err(e) => return Err(format!("cannot read the ledger {}: {e}", path.display())),
+        Ok(meta) if meta.len() == 0 => {
+            Some("is empty (0 bytes): what it recorded is lost".to_string())
+        }
+        Ok(_) => damage(&path),
+    };
+    let Some(problem) = problem else {
+        return Ok(None);
+    };
+    if !new_ledger {
+        return Err(format!(
+            "the ledger {} {problem}. Restore it from a backup, or start a new one with --new-ledger ({NEW_LEDGER_RISK}; the old file is kept aside)",
+            path.display()
+        ));
+    }
+    let aside = state_dir.join(format!(
+        "{LEDGER_FILE}.{}.bad",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ));
+    fs::rename(&path, &aside).map_err(|e| format!("cannot move {} aside: {e}", path.display()))?;
+    for companion in ["-wal", "-shm"] {
+        let _ = fs::remove_file(state_dir.join(format!("{LEDGER_FILE}{companion}")));
+    }
+    Ok(Some(format!(
+        "the ledger {problem}; it was moved to {} and a new one is started",
+        aside.display()
+    )))
+}
+
+/// What SQLite's quick check finds wrong with the ledger at `path`, if anything.
+fn damage(path: &Path) -> Option<String> {
+    let checked = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)));
+    match checked {
+        Ok(answer) if answer == "ok" => None,
+        Ok(answer) => Some(format!("is damaged ({answer})")),
+        Err(e) => Some(format!("is damaged or not a ledger ({e})")),
+    }
+}
 
 /// Result of ledger operations.
 pub type Result<T> = std::result::Result<T, LedgerError>;
@@ -159,6 +233,23 @@ pub fn to_ms(t: SystemTime) -> i64 {
 /// An open ledger. One per thread; SQLite's WAL lets several work side by side.
 pub struct Ledger {
     conn: Connection,
+    /// The file, and its identity (device, inode) when opened: a ledger deleted or replaced
+    /// under a running agent is noticed (see [`Ledger::verify_still_there`]).
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `path`, where the platform has them.
+#[cfg(unix)]
+fn identity_of(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Files have no inode on this platform: only their presence is checked.
+#[cfg(not(unix))]
+fn identity_of(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|_| (0, 0))
 }
 
 const COLUMNS: &str =
@@ -189,7 +280,7 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 impl Ledger {
     /// Opens (creating and upgrading as needed) the ledger in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Ledger> {
-        let path = state_dir.join("ledger.sqlite3");
+        let path = state_dir.join(LEDGER_FILE);
         let conn = Connection::open(&path)?;
         // The ledger keeps report texts that quote customer data: its owner's eyes only (SQLite
         // gives its -wal and -shm files the same permissions).
@@ -198,10 +289,7 @@ impl Ledger {
             .chain(companions.iter().filter(|p| p.exists()))
             .try_for_each(|p| crate::platform::owner_only(p))
             .map_err(|e| {
-                LedgerError(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_PERM),
-                    Some(format!("cannot make {} private: {e}", path.display())),
-                ))
+                LedgerError::Unusable(format!("cannot make {} private: {e}", path.display()))
             })?;
         conn.busy_timeout(Duration::from_secs(30))?;
         // WAL + NORMAL: a commit survives a process crash; after a power loss the last commits may
@@ -212,7 +300,12 @@ impl Ledger {
             conn.pragma_update(None, "journal_mode", "WAL")?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut ledger = Ledger { conn };
+        let identity = identity_of(&path);
+        let mut ledger = Ledger {
+            conn,
+            path,
+            identity,
+        };
         ledger.migrate()?;
         Ok(ledger)
     }
@@ -228,6 +321,19 @@ impl Ledger {
         tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Fails with [`LedgerError::Unusable`] when the ledger file this connection works on is no
+    /// longer the one in the state folder (deleted, moved, replaced): what is written then would
+    /// be lost, and a restart would forget every delivery.
+    pub fn verify_still_there(&self) -> Result<()> {
+        if identity_of(&self.path) == self.identity {
+            return Ok(());
+        }
+        Err(LedgerError::Unusable(format!(
+            "the ledger {} was deleted, moved or replaced while cartferry was running (was the state folder removed?); cartferry stops so that nothing is delivered twice. Put the ledger back and start again, or start with --new-ledger ({NEW_LEDGER_RISK})",
+            self.path.display()
+        )))
     }
 
     /// Runs `work` in one transaction: its writes are committed together (far faster than one
@@ -266,7 +372,7 @@ impl Ledger {
     /// One row, which must exist.
     pub fn get(&self, id: i64) -> Result<FileRow> {
         self.find(id)?
-            .ok_or(LedgerError(rusqlite::Error::QueryReturnedNoRows))
+            .ok_or(LedgerError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 
     /// The source is in the processing area: its real size and hash.

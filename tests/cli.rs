@@ -543,7 +543,7 @@ fn check_refuses_settings_that_would_spin_or_mislead() {
         "agent.poll_interval: must be at least 100ms",
         "agent.max_attempts: must be at least 1",
         "agent.retry_initial: 10m is longer than agent.retry_max (1m)",
-        "endpoints.sftp.password: a password is never written into the config: give password_env",
+        "endpoints.sftp.password: unknown key: a password is never written into the config; give password_env",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

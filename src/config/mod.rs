@@ -387,7 +387,7 @@ impl Config {
         for key in unknown {
             let message = match key.rsplit('.').next() {
                 Some(secret @ ("password" | "passphrase")) => format!(
-                    "a {secret} is never written into the config: give {secret}_env (the name of an environment variable holding it) or {secret}_file (a file holding it)"
+                    "unknown key: a {secret} is never written into the config; give {secret}_env (the name of an environment variable holding it) or {secret}_file (a file holding it)"
                 ),
                 _ => "unknown key; check its spelling against README.md".to_string(),
             };

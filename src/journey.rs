@@ -89,6 +89,14 @@ enum StepError {
     Permanent(Failure),
     /// Worth trying again later.
     Transient(String),
+    /// Its endpoint waits (after a refused login): the file waits too, without using up an
+    /// attempt, since it is not the file's fault.
+    Waiting {
+        /// Why, one line.
+        reason: String,
+        /// How long.
+        wait: Duration,
+    },
     /// The ledger failed; the journey stops here and resumes on restart.
     Ledger(LedgerError),
 }
@@ -110,7 +118,13 @@ impl From<PluginError> for StepError {
 
 impl From<EndpointError> for StepError {
     fn from(e: EndpointError) -> Self {
-        StepError::Transient(e.to_string())
+        match e {
+            EndpointError::Paused { wait, .. } => StepError::Waiting {
+                reason: e.to_string(),
+                wait,
+            },
+            e => StepError::Transient(e.to_string()),
+        }
     }
 }
 
@@ -410,6 +424,16 @@ fn settle(
     let failure = match error {
         StepError::Ledger(e) => return Err(e),
         StepError::Permanent(failure) => failure,
+        StepError::Waiting { reason, wait } => {
+            // Looked at again as a retry would be (the endpoint answers from memory while it
+            // waits), but no attempt is counted.
+            let row = ledger.get(id)?;
+            let policy = &route.config.retry;
+            let delay = backoff(row.attempts + 1, policy.initial_backoff, policy.max_backoff);
+            let at = now_ms() + delay.min(wait).as_millis() as i64;
+            ledger.retry_later(id, row.attempts, at, &reason)?;
+            return Ok(Outcome::RetryLater { reason });
+        }
         StepError::Transient(reason) => {
             let row = ledger.get(id)?;
             let attempts = row.attempts + 1;
@@ -895,7 +919,11 @@ fn finish_failure(
         match remove_remote_source(route, row) {
             Ok(()) => {}
             Err(StepError::Ledger(e)) => return Err(e),
-            Err(StepError::Transient(e) | StepError::Permanent(Failure { reason: e, .. })) => {
+            Err(
+                StepError::Transient(e)
+                | StepError::Waiting { reason: e, .. }
+                | StepError::Permanent(Failure { reason: e, .. }),
+            ) => {
                 return Ok(Some(format!(
                     "the file is in the error folder, but could not be removed from the server yet: {e}"
                 )));

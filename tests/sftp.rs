@@ -796,3 +796,29 @@ fn a_missing_passphrase_variable_is_this_machines_fault_not_a_refusal_by_the_ser
         "no pause for the server: {log}"
     );
 }
+
+#[test]
+fn files_wait_out_a_paused_endpoint_without_using_up_their_attempts() {
+    let sshd = Sshd::start();
+    // Two attempts only: a file counting the pause's retries would be in the error folder at once.
+    let sandbox = sandbox(&sshd, "other_key", "known_hosts");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 2");
+    fs::write(sandbox.config(), config).unwrap();
+    let agent = sandbox.start();
+    sandbox.drop_file("cart/out", "x.csv", b"data");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || {
+            agent.log_text().matches("not trying again for").count() >= 4
+        }),
+        "log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        sandbox.all_files_below("var/errors").is_empty(),
+        "a paused endpoint is not the file's fault; log:\n{}",
+        agent.log_text()
+    );
+    assert_eq!(agent.stop(), 0);
+}

@@ -52,6 +52,17 @@ pub enum EndpointError {
         /// What happened and what to do.
         message: String,
     },
+    /// The endpoint waits after the server refused cartferry, so as not to get the account
+    /// locked: not the file's fault, so its files wait without using up their attempts.
+    #[error("{server}: {message}")]
+    Paused {
+        /// `user@host:port`.
+        server: String,
+        /// What happened and what to do.
+        message: String,
+        /// How long until the endpoint tries again.
+        wait: std::time::Duration,
+    },
     /// A written file does not have the size that was sent.
     #[error("{path} holds {found} bytes after writing {expected}")]
     SizeMismatch {

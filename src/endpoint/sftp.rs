@@ -284,12 +284,16 @@ impl SftpEndpoint {
             {
                 let wait = r.until.saturating_duration_since(Instant::now());
                 if !wait.is_zero() {
-                    return Err(self.refused(format!(
-                        "not trying again for {} s, so that the server does not lock the account ({} refusal(s); the last: {})",
-                        wait.as_secs(),
-                        r.count,
-                        r.message
-                    )));
+                    return Err(EndpointError::Paused {
+                        server: self.server(),
+                        message: format!(
+                            "not trying again for {} s, so that the server does not lock the account ({} refusal(s); the last: {})",
+                            wait.as_secs(),
+                            r.count,
+                            r.message
+                        ),
+                        wait,
+                    });
                 }
             }
             *guard = Some(self.connect()?);

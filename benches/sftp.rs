@@ -104,7 +104,7 @@ fn main() {
             &big,
             PutOptions {
                 replace: true,
-                source_disposable: false,
+                ..PutOptions::default()
             },
         )
         .unwrap();

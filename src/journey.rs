@@ -737,6 +737,7 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             replace: to.on_conflict == OnConflict::Overwrite,
             // Staged outputs are deleted right after delivery; a passthrough source is archived.
             source_disposable: !route.transform.is_passthrough(),
+            attempt: row.attempts,
         };
         match destination
             .endpoint
@@ -751,10 +752,13 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             Err(e) => return Err(e.into()),
         }
     }
-    // A crash inside an earlier put may have left its temporary file beside the delivery.
-    destination
-        .endpoint
-        .delete(&to.dir, &endpoint::part_name(name))?;
+    // Earlier attempts that failed may have left their temporary files beside the delivery (a
+    // crash inside a put is redone under the same attempt, whose file the redo renamed).
+    for attempt in 0..row.attempts {
+        destination
+            .endpoint
+            .delete(&to.dir, &endpoint::part_name(name, attempt))?;
+    }
     ledger.delivered(row.id, &archive_path(route, row).to_string_lossy())?;
     Ok(None)
 }
@@ -931,9 +935,12 @@ fn finish_failure(
         }
     }
     if let (Some(name), Some(destination)) = (&row.output_name, &route.destination) {
-        let _ = destination
-            .endpoint
-            .delete(&destination.config.dir, &endpoint::part_name(name));
+        for attempt in 0..=row.attempts {
+            let part = endpoint::part_name(name, attempt);
+            if let Err(e) = destination.endpoint.delete(&destination.config.dir, &part) {
+                warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not remove a temporary file of an abandoned delivery");
+            }
+        }
     }
     ledger.finish(row.id, State::Failed)?;
     Ok(None)

@@ -241,7 +241,7 @@ fn start_big_upload(
 ) -> (Vec<u8>, std::path::PathBuf) {
     let data: Vec<u8> = (0..50u32 << 20).map(|i| (i % 241) as u8).collect();
     sandbox.drop_file("cart/out", "big.bin", &data);
-    let part = sshd.path("root/in/orders/.big.bin.part");
+    let part = sshd.path("root/in/orders/.big.bin.0.part");
     assert!(
         wait_until(std::time::Duration::from_secs(20), || part.exists()),
         "the upload never started; log:\n{}",
@@ -378,6 +378,13 @@ fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_
     );
     assert!(fs::read(remote.join("big.bin")).unwrap() == data);
     assert!(!part.exists(), "a .part file was left behind");
+    let leftovers: Vec<_> = fs::read_dir(&remote)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     assert_eq!(agent.stop(), 0, "the agent stops cleanly: nothing hangs");
 }
 

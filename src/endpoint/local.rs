@@ -87,7 +87,7 @@ impl Endpoint for LocalEndpoint {
 
     fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
         let folder = self.root.join(dir);
-        let part = folder.join(part_name(name));
+        let part = folder.join(part_name(name, options.attempt));
         let target = folder.join(name);
         let expected = fs::metadata(source).map_err(io_err("read", source))?.len();
         fsutil::remove_if_present(&part).map_err(io_err("write", &part))?;
@@ -180,14 +180,15 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, EndpointError::AlreadyExists { .. }));
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"old");
-        assert!(!tmp.path().join(".out.csv.part").exists());
+        assert!(!tmp.path().join(".out.csv.0.part").exists());
         let replace = PutOptions {
             replace: true,
             source_disposable: true,
+            attempt: 0,
         };
         assert_eq!(ep.put("", "out.csv", &src, replace).unwrap(), 3);
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"new");
-        assert!(!tmp.path().join(".out.csv.part").exists());
+        assert!(!tmp.path().join(".out.csv.0.part").exists());
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct PutOptions {
     /// The caller deletes `source` right after a successful put and never changes it, so the
     /// endpoint may share its storage (a hard link on the same filesystem) instead of copying.
     pub source_disposable: bool,
+    /// Which attempt at this delivery this is: each attempt writes its own temporary file (see
+    /// [`part_name`]), so a stalled earlier attempt that wakes up never writes into this one.
+    pub attempt: u32,
 }
 
 /// A place files live. Folders (`dir`) are relative to the endpoint's root; names have no slashes.
@@ -157,9 +160,11 @@ pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
     }
 }
 
-/// The name under which `put` writes before renaming: `.<name>.part` (shortened when that is
-/// too long for a file name), hidden and temporary on every endpoint, so no reader takes it for
-/// a finished file.
-pub fn part_name(name: &str) -> String {
-    crate::naming::fitted(".", name, ".part")
+/// The name under which attempt `attempt` of a `put` writes before renaming:
+/// `.<name>.<attempt>.part` (shortened when that is too long for a file name), hidden and
+/// temporary on every endpoint, so no reader takes it for a finished file. One name per attempt:
+/// a server that resumes a stalled session of an earlier attempt writes into that attempt's file,
+/// never into the one renamed into place.
+pub fn part_name(name: &str, attempt: u32) -> String {
+    crate::naming::fitted(".", name, &format!(".{attempt}.part"))
 }

@@ -399,7 +399,7 @@ impl Endpoint for SftpEndpoint {
     }
 
     fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
-        let part = self.path(dir, &part_name(name));
+        let part = self.path(dir, &part_name(name, options.attempt));
         let target = self.path(dir, name);
         let local_err = |op| {
             let path = source.display().to_string();

@@ -225,7 +225,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                     for w in &config.warnings {
                         tracing::warn!(key = w.key.as_str(), "{}", w.message);
                     }
-                    let _lock = match StateLock::acquire(&config.agent.state_dir) {
+                    let lock = match StateLock::acquire(&config.agent.state_dir) {
                         Ok(lock) => lock,
                         Err(e @ LockError::Held { .. }) => {
                             complain(e);
@@ -239,7 +239,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                     match ledger::check_before_use(
                         &config.agent.state_dir,
                         *new_ledger,
-                        archive_evidence(&config),
+                        state_evidence(&config, lock.first_in_folder()),
                     ) {
                         Ok(None) => {}
                         Ok(Some(note)) => tracing::warn!("{note}"),
@@ -247,6 +247,12 @@ pub fn execute(cli: Cli) -> ExitCode {
                             complain(problem);
                             return ExitCode::FAILURE;
                         }
+                    }
+                    // The ledger exists from here on, whatever happens next: a later start must
+                    // never take its absence for a new state folder.
+                    if let Err(e) = Ledger::open(&config.agent.state_dir) {
+                        complain(e);
+                        return ExitCode::FAILURE;
                     }
                     match command {
                         Command::Run { .. } => run(config),
@@ -364,7 +370,16 @@ fn check(config: &Config) -> CmdResult {
         say!("  warn  {w}");
     }
     let mut failures = 0;
-    match ledger::check_before_use(&config.agent.state_dir, false, archive_evidence(config)) {
+    let first = !config
+        .agent
+        .state_dir
+        .join(crate::state_lock::LOCK_FILE)
+        .exists();
+    match ledger::check_before_use(
+        &config.agent.state_dir,
+        false,
+        state_evidence(config, first),
+    ) {
         Ok(_) => say!("  ok    ledger in {}", config.agent.state_dir.display()),
         Err(problem) => {
             failures += 1;
@@ -400,33 +415,32 @@ fn check(config: &Config) -> CmdResult {
     })
 }
 
-/// Evidence that files were handled with this state folder before: a route's archive that
-/// holds files (in its dated folders).
-fn archive_evidence(config: &Config) -> Option<String> {
-    fn holds_files(dir: &Path, depth: u32) -> bool {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                let kind = e.file_type();
-                kind.as_ref().is_ok_and(|k| k.is_file())
-                    || (depth > 0
-                        && kind.is_ok_and(|k| k.is_dir())
-                        && holds_files(&e.path(), depth - 1))
-            })
+/// Evidence that the state folder held a ledger before: the lock file of an earlier agent, or
+/// what a ledger leaves beside itself (its WAL files, the staging and download folders). A state
+/// folder without them is a new one.
+fn state_evidence(config: &Config, first_in_folder: bool) -> Option<String> {
+    let state = &config.agent.state_dir;
+    if !first_in_folder {
+        return Some(format!(
+            "an agent has worked there before ({} is from an earlier run)",
+            state.join(crate::state_lock::LOCK_FILE).display()
+        ));
     }
-    config
-        .routes
-        .iter()
-        .find(|r| holds_files(&r.archive, 3))
-        .map(|r| {
-            format!(
-                "route {}'s archive {} holds files",
-                r.name,
-                r.archive.display()
-            )
-        })
+    [
+        "ledger.sqlite3-wal",
+        "ledger.sqlite3-shm",
+        "staging",
+        "inbound",
+    ]
+    .iter()
+    .map(|name| state.join(name))
+    .find(|path| path.exists())
+    .map(|path| {
+        format!(
+            "the state folder holds {}, which a ledger left",
+            path.display()
+        )
+    })
 }
 
 /// Files in a route's error folder (without their reports), sorted.

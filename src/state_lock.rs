@@ -41,6 +41,8 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
+    /// The lock file was made by this lock: no agent has worked in this state folder before.
+    first: bool,
 }
 
 impl StateLock {
@@ -52,6 +54,7 @@ impl StateLock {
             source,
         };
         fs::create_dir_all(state_dir).map_err(io)?;
+        let first = !path.exists();
         let mut file = open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
@@ -73,7 +76,12 @@ impl StateLock {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(io)?;
-        Ok(StateLock { _file: file })
+        Ok(StateLock { _file: file, first })
+    }
+
+    /// True when no agent has worked in this state folder before (its lock file is new).
+    pub fn first_in_folder(&self) -> bool {
+        self.first
     }
 }
 

@@ -21,7 +21,7 @@ fn once_with(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn a_state_folder_deleted_under_a_running_agent_stops_it_and_a_new_ledger_needs_asking() {
+fn a_state_folder_deleted_under_a_running_agent_stops_it() {
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     let mut agent = sandbox.start();
     sandbox.drop_file("cart/out", "first.dat", b"first\n");
@@ -44,22 +44,25 @@ fn a_state_folder_deleted_under_a_running_agent_stops_it_and_a_new_ledger_needs_
         "{}",
         agent.log_text()
     );
+}
 
-    // The same file again: with a silently new ledger it would be delivered twice.
+#[test]
+fn a_ledger_deleted_from_its_state_folder_is_not_silently_replaced() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    sandbox.drop_file("cart/out", "first.dat", b"first\n");
+    sandbox.once_expecting(0);
+    fs::remove_file(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    // The same file again: with a silently new ledger it would be delivered a second time.
     sandbox.drop_file("cart/out", "first.dat", b"first\n");
     let (code, log) = once_with(&sandbox, &[]);
     assert_eq!(code, 1, "{log}");
     assert!(
         log.contains("there is no ledger at")
-            && log.contains("archive")
+            && log.contains("an agent has worked there before")
             && log.contains("--new-ledger"),
         "{log}"
     );
-    assert_eq!(
-        sandbox.files("warehouse/in"),
-        ["first.dat"],
-        "nothing delivered again"
-    );
+    assert_eq!(sandbox.files("cart/out"), ["first.dat"], "nothing taken");
     let check = sandbox.cmd(&["check"]);
     let said = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{said}");
@@ -71,7 +74,7 @@ fn a_state_folder_deleted_under_a_running_agent_stops_it_and_a_new_ledger_needs_
     let (code, log) = once_with(&sandbox, &["--new-ledger"]);
     assert_eq!(
         code, 1,
-        "on conflict = fail: the old delivery is still there; {log}"
+        "on_conflict = fail: the old delivery is still there; {log}"
     );
     assert!(log.contains("already at the destination"), "{log}");
 }

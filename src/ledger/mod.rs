@@ -53,7 +53,7 @@ pub fn check_before_use(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match evidence {
             Some(found) if !new_ledger => {
                 return Err(format!(
-                    "there is no ledger at {}, yet {found}: the ledger that recorded those files is gone (was the state folder deleted or moved?). Put it back, or start a new one with --new-ledger ({NEW_LEDGER_RISK})",
+                    "there is no ledger at {}, yet {found}: its ledger is gone (was it deleted, or the state folder moved?). Put it back, or start a new one with --new-ledger ({NEW_LEDGER_RISK})",
                     path.display()
                 ));
             }

@@ -345,15 +345,16 @@ fn once(config: &Config) -> CmdResult {
 }
 
 /// Writes, renames and removes a probe file in `dir`; the error says which operation failed.
-fn probe(ep: &dyn endpoint::Endpoint, dir: &str, scratch: &Path) -> Result<(), String> {
-    ep.list(dir).map_err(|e| e.to_string())?;
+fn probe(
+    ep: &dyn endpoint::Endpoint,
+    dir: &str,
+    scratch: &Path,
+) -> Result<(), endpoint::EndpointError> {
+    ep.list(dir)?;
     let name = format!(".cartferry-check-{}", std::process::id());
     let renamed = format!("{name}.renamed");
-    ep.put(dir, &name, scratch, endpoint::PutOptions::default())
-        .map_err(|e| e.to_string())?;
-    let result = ep
-        .rename(dir, &name, dir, &renamed)
-        .map_err(|e| e.to_string());
+    ep.put(dir, &name, scratch, endpoint::PutOptions::default())?;
+    let result = ep.rename(dir, &name, dir, &renamed);
     let _ = ep.delete(dir, &name);
     let _ = ep.delete(dir, &renamed);
     result
@@ -389,9 +390,17 @@ fn check(config: &Config) -> CmdResult {
     let scratch =
         tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a scratch file: {e}"))?;
     let endpoints = endpoint::open_all(config);
+    let mut failed_endpoints = std::collections::BTreeSet::new();
     for route in &config.routes {
         for (side, ep_name, dir) in route.sides() {
             let ep = &endpoints[ep_name];
+            if failed_endpoints.contains(ep_name) {
+                say!(
+                    "  skip  route {} {side}: endpoint {ep_name} failed above",
+                    route.name
+                );
+                continue;
+            }
             if config.endpoints[ep_name].create_dirs() {
                 let _ = ep.create_dir_all(dir);
             }
@@ -404,6 +413,14 @@ fn check(config: &Config) -> CmdResult {
                 Err(e) => {
                     failures += 1;
                     say!("  FAIL  route {} {side}: {e}", route.name);
+                    // A server that refused (or was refused) fails every folder alike: say it once.
+                    if matches!(
+                        e,
+                        endpoint::EndpointError::Refused { .. }
+                            | endpoint::EndpointError::Paused { .. }
+                    ) {
+                        failed_endpoints.insert(ep_name);
+                    }
                 }
             }
         }

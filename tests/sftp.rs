@@ -829,3 +829,31 @@ fn files_wait_out_a_paused_endpoint_without_using_up_their_attempts() {
     );
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn an_untrusted_host_key_is_said_once_by_check_and_as_cartferrys_refusal_in_the_log() {
+    let sshd = Sshd::start();
+    fs::write(sshd.path("empty_known_hosts"), "").unwrap();
+    let sandbox = sandbox(&sshd, "user_key", "empty_known_hosts");
+    let second = "\n[[routes]]\nname = \"down\"\nfrom = { endpoint = \"warehouse\", dir = \"out\", pattern = \"*\" }\nreader = \"passthrough\"\nwriter = \"passthrough\"\nto = { endpoint = \"cart\", dir = \"in\" }\n";
+    let config = fs::read_to_string(sandbox.config()).unwrap() + second;
+    fs::write(sandbox.config(), config).unwrap();
+    let check = sandbox.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert_eq!(
+        text.matches("host key is not in").count(),
+        1,
+        "said once: {text}"
+    );
+    assert!(
+        text.contains("skip  route down from: endpoint warehouse failed above"),
+        "{text}"
+    );
+    let log = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        log.contains("cartferry refused the SFTP server")
+            && !log.contains("the SFTP server refused cartferry"),
+        "{log}"
+    );
+}

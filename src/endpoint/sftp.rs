@@ -135,13 +135,15 @@ impl SftpEndpoint {
             .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))
             .and_then(|()| {
                 self.check_host_key(&session)
-                    .and_then(|()| self.log_in(&session))
-                    .inspect_err(|e| {
-                        // Only the server's refusals pause the endpoint; a secret this machine
-                        // cannot read is said as it is, and tried again on the next attempt.
-                        if matches!(e, EndpointError::Refused { .. }) {
-                            self.remember_refusal(e)
-                        }
+                    .inspect_err(|e| self.remember_refusal(e, Refuser::Cartferry))
+                    .and_then(|()| {
+                        self.log_in(&session).inspect_err(|e| {
+                            // Only the server's refusals pause the endpoint; a secret this
+                            // machine cannot read is said as it is, and tried again next time.
+                            if matches!(e, EndpointError::Refused { .. }) {
+                                self.remember_refusal(e, Refuser::Server)
+                            }
+                        })
                     })
             })
             .and_then(|()| {
@@ -246,18 +248,27 @@ impl SftpEndpoint {
         drop_session(&self.connection);
     }
 
-    fn remember_refusal(&self, error: &EndpointError) {
+    fn remember_refusal(&self, error: &EndpointError, by: Refuser) {
         let mut refusal = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
         let count = refusal.as_ref().map_or(0, |r| r.count) + 1;
         let pause = REFUSAL_PAUSE
             .saturating_mul(2u32.saturating_pow(count - 1))
             .min(MAX_REFUSAL_PAUSE);
-        tracing::error!(
-            server = self.server().as_str(),
-            refusals = count,
-            pause_s = pause.as_secs(),
-            "the SFTP server refused cartferry; not trying again before the pause ends"
-        );
+        let (server, pause_s) = (self.server(), pause.as_secs());
+        match by {
+            Refuser::Server => tracing::error!(
+                server = server.as_str(),
+                refusals = count,
+                pause_s,
+                "the SFTP server refused cartferry; not trying again before the pause ends"
+            ),
+            Refuser::Cartferry => tracing::error!(
+                server = server.as_str(),
+                refusals = count,
+                pause_s,
+                "cartferry refused the SFTP server (its host key is not trusted); not trying again before the pause ends"
+            ),
+        }
         *refusal = Some(Refusal {
             message: error.to_string(),
             count,
@@ -325,6 +336,15 @@ impl SftpEndpoint {
             }
         })
     }
+}
+
+/// Who refused whom, when a connection is paused.
+#[derive(Debug, Clone, Copy)]
+enum Refuser {
+    /// The server refused the login.
+    Server,
+    /// cartferry refused the server's host key.
+    Cartferry,
 }
 
 fn drop_session(connection: &Mutex<Option<Connection>>) {

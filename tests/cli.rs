@@ -548,3 +548,25 @@ fn check_refuses_settings_that_would_spin_or_mislead() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn status_names_the_last_error_of_a_route_whose_file_was_split() {
+    let sandbox = Sandbox::with_routes(
+        &ORDERS_ROUTE.replace("on_invalid = \"reject-file\"", "on_invalid = \"split\""),
+    );
+    let mut file = orders_csv(1, 1, 1);
+    file.push_str("2,2026-11-20,USD,UPS Ground,Ada,L,,1 Way,,Springfield,IL,62701,US,,,,1,SKU,not-a-number,1.00,x\n");
+    sandbox.drop_file("cart/orders", "mixed.csv", file.as_bytes());
+    sandbox.once_expecting(1);
+    let out = sandbox.cmd(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("orders"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        !row.trim_end().ends_with(" -"),
+        "a file in the error folder, yet no last error: {text}"
+    );
+    assert!(row.contains("mixed.csv"), "{text}");
+}

@@ -509,13 +509,20 @@ impl Ledger {
         )? as u64)
     }
 
-    /// The route's most recent failure.
+    /// The route's most recent file that sent something to the error folder: a failed file, or
+    /// one delivered without its documents with problems.
     pub fn last_failure(&self, route: &str) -> Result<Option<LastFailure>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT name, finished_at, last_error FROM files
-                 WHERE route = ?1 AND state = 'failed' ORDER BY finished_at DESC, id DESC LIMIT 1",
+                "SELECT name, finished_at,
+                        CASE WHEN state = 'failed' THEN last_error
+                             ELSE 'delivered without its documents with problems, which went to the error folder'
+                        END
+                 FROM files
+                 WHERE route = ?1
+                   AND (state = 'failed' OR (state = 'done' AND rejected_path IS NOT NULL))
+                 ORDER BY finished_at DESC, id DESC LIMIT 1",
                 [route],
                 |r| {
                     Ok(LastFailure {

@@ -570,3 +570,21 @@ fn status_names_the_last_error_of_a_route_whose_file_was_split() {
     );
     assert!(row.contains("mixed.csv"), "{text}");
 }
+
+#[test]
+fn a_misspelt_key_gets_the_key_it_was_meant_to_be() {
+    let config = FAST_AGENT.replace("poll_interval", "poll_intervall")
+        + &ORDERS_ROUTE.replace("pattern = ", "patern = ")
+        + "\n[endpoints.remote]\nkind = \"sftp\"\nhots = \"127.0.0.1\"\n";
+    let sandbox = Sandbox::new(&config);
+    let out = sandbox.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for expected in [
+        "agent.poll_intervall: unknown key; did you mean `poll_interval`?",
+        "routes[0].from.patern: unknown key; did you mean `pattern`?",
+        "endpoints.remote.hots: unknown key; did you mean `host`?",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

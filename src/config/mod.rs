@@ -389,7 +389,20 @@ impl Config {
                 Some(secret @ ("password" | "passphrase")) => format!(
                     "unknown key: a {secret} is never written into the config; give {secret}_env (the name of an environment variable holding it) or {secret}_file (a file holding it)"
                 ),
-                _ => "unknown key; check its spelling against README.md".to_string(),
+                _ => {
+                    let (table, name) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
+                    let table = table.trim_end_matches(|c: char| c == ']' || c.is_ascii_digit());
+                    let table = table.trim_end_matches('[');
+                    let closest = raw::keys_of(table)
+                        .iter()
+                        .map(|k| (strsim::levenshtein(k, name), *k))
+                        .filter(|(d, _)| *d <= 2)
+                        .min();
+                    match closest {
+                        Some((_, known)) => format!("unknown key; did you mean `{known}`?"),
+                        None => "unknown key; check its spelling against README.md".to_string(),
+                    }
+                }
             };
             problems.push(key, message);
         }

@@ -186,3 +186,70 @@ impl Problems {
         }
     }
 }
+
+/// The keys a table of the config takes, for "did you mean" on a misspelt one: `table` is the
+/// misspelt key's table as the problem names it, without its last index (`routes[0].from`,
+/// `routes`, `agent`).
+pub(super) fn keys_of(table: &str) -> &'static [&'static str] {
+    let last = table.rsplit('.').next().unwrap_or("");
+    let last = last.split('[').next().unwrap_or("");
+    match (table, last) {
+        ("", _) => fields_of::<RawConfig>(),
+        ("agent", _) => fields_of::<RawAgent>(),
+        (t, _) if t.starts_with("endpoints.") && !t["endpoints.".len()..].contains('.') => {
+            fields_of::<RawEndpoint>()
+        }
+        (t, "routes") if !t.contains('.') => fields_of::<RawRoute>(),
+        (_, "from") => fields_of::<RawSource>(),
+        (_, "to") => fields_of::<RawDestination>(),
+        (_, "also") => fields_of::<RawAlso>(),
+        (_, "reconcile") => fields_of::<RawReconcile>(),
+        (_, "status_updates") => fields_of::<RawStatusUpdates>(),
+        (_, "acknowledge") => fields_of::<RawAcknowledge>(),
+        _ => &[],
+    }
+}
+
+/// The field names serde's derive gives a struct: asked of the struct itself, so the list
+/// cannot drift from the struct.
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    /// A deserializer that only records the fields a struct asks for.
+    struct Fields(&'static [&'static str]);
+    /// Stops the struct's deserialization once its fields are known.
+    #[derive(Debug)]
+    struct Known;
+    impl std::fmt::Display for Known {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("fields recorded")
+        }
+    }
+    impl std::error::Error for Known {}
+    impl serde::de::Error for Known {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Known
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = Known;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Known> {
+            Err(Known)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Known> {
+            self.0 = fields;
+            Err(Known)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut recorder = Fields(&[]);
+    let _ = T::deserialize(&mut recorder);
+    recorder.0
+}

@@ -857,3 +857,21 @@ fn an_untrusted_host_key_is_said_once_by_check_and_as_cartferrys_refusal_in_the_
         "{log}"
     );
 }
+
+#[test]
+fn a_pause_after_a_refused_login_is_kept_by_the_next_process_too() {
+    let sshd = Sshd::start();
+    let sandbox = sandbox(&sshd, "other_key", "known_hosts");
+    sandbox.drop_file("cart/out", "x.csv", b"data");
+    let first = sandbox.cmd(&["once"]);
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(log.matches("the SFTP server refused cartferry").count(), 1, "{log}");
+    // A second process (a `once` from cron) must not ask the server again before the pause ends.
+    let second = sandbox.cmd(&["once"]);
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(75), "{log}");
+    assert!(
+        !log.contains("the SFTP server refused cartferry") && log.contains("not trying again for"),
+        "the second process asked the server again: {log}"
+    );
+}

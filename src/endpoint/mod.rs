@@ -148,15 +148,18 @@ pub fn open_all(config: &crate::config::Config) -> Endpoints {
     config
         .endpoints
         .iter()
-        .map(|(name, c)| (name.clone(), open(c)))
+        .map(|(name, c)| (name.clone(), open(c, &config.agent.state_dir)))
         .collect()
 }
 
-/// Builds the endpoint a config entry describes.
-pub fn open(config: &EndpointConfig) -> Arc<dyn Endpoint> {
+/// Builds the endpoint a config entry describes; `state_dir` holds the ledger through which
+/// SFTP endpoints share their pauses after a refusal with other processes.
+pub fn open(config: &EndpointConfig, state_dir: &Path) -> Arc<dyn Endpoint> {
     match config {
         EndpointConfig::Local { root, .. } => Arc::new(LocalEndpoint::new(root.clone())),
-        EndpointConfig::Sftp(sftp) => Arc::new(SftpEndpoint::new(sftp.clone())),
+        EndpointConfig::Sftp(sftp) => {
+            Arc::new(SftpEndpoint::new(sftp.clone()).with_ledger(state_dir))
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use ssh2::{
 use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
 use crate::config::SftpConfig;
 use crate::fsutil;
+use crate::ledger::{Ledger, Pause};
 
 /// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
 const FX_NO_SUCH_FILE: i32 = 2;
@@ -52,6 +53,8 @@ pub struct SftpEndpoint {
     /// Shared with open readers, which drop the session when a read fails.
     connection: Arc<Mutex<Option<Connection>>>,
     refusal: Mutex<Option<Refusal>>,
+    /// The state folder whose ledger shares pauses with other processes, when there is one.
+    state_dir: Option<PathBuf>,
 }
 
 /// First wait after a refused login or host key; doubled for each further refusal.
@@ -75,6 +78,51 @@ impl SftpEndpoint {
             config,
             connection: Arc::new(Mutex::new(None)),
             refusal: Mutex::new(None),
+            state_dir: None,
+        }
+    }
+
+    /// The endpoint, sharing its pauses after refusals through the ledger in `state_dir`, so
+    /// that another process (a `once` from cron) waits them out too.
+    pub fn with_ledger(mut self, state_dir: &Path) -> SftpEndpoint {
+        self.state_dir = Some(state_dir.to_path_buf());
+        self
+    }
+
+    /// The pause another process recorded for this server, while it lasts.
+    fn shared_pause(&self) -> Option<Refusal> {
+        let ledger = Ledger::open(self.state_dir.as_deref()?).ok()?;
+        let pause = ledger.endpoint_pause(&self.server()).ok()??;
+        let left = pause.until_ms - crate::ledger::now_ms();
+        (left > 0).then(|| Refusal {
+            message: pause.message,
+            count: pause.refusals,
+            until: Instant::now() + Duration::from_millis(left as u64),
+        })
+    }
+
+    /// Records this server's pause (or, with `None`, its end) for other processes.
+    fn share_pause(&self, refusal: Option<&Refusal>) {
+        let Some(state_dir) = &self.state_dir else {
+            return;
+        };
+        let server = self.server();
+        let shared = Ledger::open(state_dir).and_then(|ledger| match refusal {
+            Some(r) => ledger.pause_endpoint(
+                &server,
+                &Pause {
+                    until_ms: crate::ledger::now_ms()
+                        + r.until
+                            .saturating_duration_since(Instant::now())
+                            .as_millis() as i64,
+                    refusals: r.count,
+                    message: r.message.clone(),
+                },
+            ),
+            None => ledger.unpause_endpoint(&server),
+        });
+        if let Err(e) = shared {
+            tracing::warn!(server = server.as_str(), error = %e, "could not share the endpoint's pause through the ledger");
         }
     }
 
@@ -274,6 +322,7 @@ impl SftpEndpoint {
             count,
             until: Instant::now() + pause,
         });
+        self.share_pause(refusal.as_ref());
     }
 
     /// The live session, connecting first when there is none (or the last one went quiet and
@@ -287,12 +336,11 @@ impl SftpEndpoint {
             *guard = None;
         }
         if guard.is_none() {
-            if let Some(r) = self
-                .refusal
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-            {
+            let mut refusal = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
+            if refusal.is_none() {
+                *refusal = self.shared_pause();
+            }
+            if let Some(r) = refusal.as_ref() {
                 let wait = r.until.saturating_duration_since(Instant::now());
                 if !wait.is_zero() {
                     return Err(EndpointError::Paused {
@@ -307,8 +355,16 @@ impl SftpEndpoint {
                     });
                 }
             }
+            drop(refusal);
             *guard = Some(self.connect()?);
-            *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let had = self
+                .refusal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if had.is_some() || self.state_dir.is_some() {
+                self.share_pause(None);
+            }
         }
         if let Some(conn) = guard.as_mut() {
             conn.last_used = Instant::now();

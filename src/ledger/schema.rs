@@ -79,4 +79,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         warehouse_only INTEGER NOT NULL
     );
 ",
+    // 5: endpoints paused after the server refused cartferry, so that every process (a `once`
+    // from cron as much as the service) waits the pause out.
+    "
+    CREATE TABLE endpoint_pauses (
+        server    TEXT PRIMARY KEY,
+        until     INTEGER NOT NULL,
+        refusals  INTEGER NOT NULL,
+        message   TEXT NOT NULL
+    );
+",
 ];

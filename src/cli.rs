@@ -539,8 +539,30 @@ fn status(config: &Config) -> CmdResult {
             );
         }
     }
+    print_paused_endpoints(config, &ledger)?;
     print_late_groups(&ledger)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the SFTP endpoints waiting after a refusal: why their routes' files wait.
+fn print_paused_endpoints(config: &Config, ledger: &Ledger) -> Result<(), String> {
+    for (name, endpoint) in &config.endpoints {
+        let crate::config::EndpointConfig::Sftp(s) = endpoint else {
+            continue;
+        };
+        let server = format!("{}@{}:{}", s.user, s.host, s.port);
+        let pause = ledger.endpoint_pause(&server).map_err(|e| e.to_string())?;
+        if let Some(pause) = pause.filter(|p| p.until_ms > crate::ledger::now_ms()) {
+            say!(
+                "
+endpoint {name} ({server}) is paused until {} after {} refusal(s); its routes' files wait: {}",
+                local_minute(pause.until_ms),
+                pause.refusals,
+                shown(&pause.message)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A time (ms since the Unix epoch) as people read it here: `2026-11-23 14:05`, local time.

@@ -865,7 +865,11 @@ fn a_pause_after_a_refused_login_is_kept_by_the_next_process_too() {
     sandbox.drop_file("cart/out", "x.csv", b"data");
     let first = sandbox.cmd(&["once"]);
     let log = String::from_utf8_lossy(&first.stderr);
-    assert_eq!(log.matches("the SFTP server refused cartferry").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("the SFTP server refused cartferry").count(),
+        1,
+        "{log}"
+    );
     // A second process (a `once` from cron) must not ask the server again before the pause ends.
     let second = sandbox.cmd(&["once"]);
     let log = String::from_utf8_lossy(&second.stderr);
@@ -873,5 +877,11 @@ fn a_pause_after_a_refused_login_is_kept_by_the_next_process_too() {
     assert!(
         !log.contains("the SFTP server refused cartferry") && log.contains("not trying again for"),
         "the second process asked the server again: {log}"
+    );
+    let status = sandbox.cmd(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("endpoint warehouse") && text.contains("is paused until"),
+        "status says why the files wait: {text}"
     );
 }

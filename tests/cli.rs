@@ -588,3 +588,22 @@ fn a_misspelt_key_gets_the_key_it_was_meant_to_be() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn every_bad_format_option_is_reported_under_its_own_key() {
+    let config = format!(
+        "{FAST_AGENT}\n{}",
+        ORDERS_ROUTE.replace(
+            "reader = \"canonical-orders-csv\"",
+            "reader = \"canonical-orders-csv\"\nreader_options = { encoding = \"klingon\", delimiter = \"x\" }"
+        )
+    );
+    let out = Sandbox::new(&config).cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("routes[0].reader_options.encoding:")
+            && text.contains("routes[0].reader_options.delimiter:"),
+        "{text}"
+    );
+}

@@ -126,10 +126,15 @@ pub fn parse_options<T: DeserializeOwned>(
             unknown.push(path.to_string())
         });
     let parsed = parsed.map_err(|e| {
-        vec![FormatProblem {
-            key: table_key.to_string(),
-            message: e.message().to_string(),
-        }]
+        let each = bad_values::<T>(options, table_key);
+        if each.is_empty() {
+            vec![FormatProblem {
+                key: table_key.to_string(),
+                message: e.message().to_string(),
+            }]
+        } else {
+            each
+        }
     })?;
     if unknown.is_empty() {
         Ok(parsed)
@@ -142,4 +147,23 @@ pub fn parse_options<T: DeserializeOwned>(
             })
             .collect())
     }
+}
+
+/// Every key of `options` whose value its format refuses, each tried on its own, so that a table
+/// with several bad values gets a problem for each, under its own key. Keys that need others
+/// beside them (a required option is missing from a one-key table) are not blamed.
+fn bad_values<T: DeserializeOwned>(options: &Options, table_key: &str) -> Vec<FormatProblem> {
+    options
+        .iter()
+        .filter_map(|(key, value)| {
+            let mut alone = Options::new();
+            alone.insert(key.clone(), value.clone());
+            let error = toml::Value::Table(alone).try_into::<T>().err()?;
+            let message = error.message().to_string();
+            (!message.contains("missing field")).then(|| FormatProblem {
+                key: format!("{table_key}.{key}"),
+                message,
+            })
+        })
+        .collect()
 }

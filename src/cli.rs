@@ -331,8 +331,8 @@ fn once(config: &Config) -> CmdResult {
     }
     if s.refused_routes > 0 {
         complain(format!(
-            "once: {} route(s) took no files: their processing folder is not fit (see the error above)",
-            s.refused_routes
+            "once: {} took no files: their processing folder is not fit (see the error above)",
+            report::counted(s.refused_routes, "route", "routes")
         ));
     }
     Ok(if s.failed > 0 || s.split > 0 || s.refused_routes > 0 {
@@ -362,10 +362,10 @@ fn probe(
 
 fn check(config: &Config) -> CmdResult {
     say!(
-        "config {} is valid: {} route(s), {} endpoint(s)",
+        "config {} is valid: {}, {}",
         config.path.display(),
-        config.routes.len(),
-        config.endpoints.len()
+        report::counted(config.routes.len() as u64, "route", "routes"),
+        report::counted(config.endpoints.len() as u64, "endpoint", "endpoints")
     );
     for w in &config.warnings {
         say!("  warn  {w}");
@@ -554,10 +554,9 @@ fn print_paused_endpoints(config: &Config, ledger: &Ledger) -> Result<(), String
         let pause = ledger.endpoint_pause(&server).map_err(|e| e.to_string())?;
         if let Some(pause) = pause.filter(|p| p.until_ms > crate::ledger::now_ms()) {
             say!(
-                "
-endpoint {name} ({server}) is paused until {} after {} refusal(s); its routes' files wait: {}",
+                "\nendpoint {name} ({server}) is paused until {} after {}; its routes' files wait: {}",
                 local_minute(pause.until_ms),
-                pause.refusals,
+                report::counted(pause.refusals, "refusal", "refusals"),
                 shown(&pause.message)
             );
         }
@@ -583,17 +582,18 @@ fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
         return Ok(());
     }
     say!(
-        "\n{} X12 group(s) sent without the partner's 997 in the agreed time:",
-        late.len()
+        "\n{} sent without the partner's 997 in the agreed time:",
+        report::counted(late.len() as u64, "X12 group", "X12 groups")
     );
     for group in late {
         let sent = &group.sent;
         say!(
-            "  route {}: group {} ({} {} set(s)) in {} from {}, sent {}, 997 due {}",
+            "  route {}: group {} ({} {} {}) in {} from {}, sent {}, 997 due {}",
             sent.route,
             group.group,
             sent.sets,
             sent.functional_id,
+            if sent.sets == 1 { "set" } else { "sets" },
             shown(sent.output_name.as_deref().unwrap_or("?")),
             shown(&sent.source_name),
             local_minute(group.sent_at_ms),
@@ -812,9 +812,13 @@ fn convert(
         (Ok(None), Ok(())) => ExitCode::SUCCESS,
         (Ok(Some(rejected)), Ok(())) => {
             eprintln!(
-                "{} problem(s) in {} rejected document(s), left out of the output:",
-                rejected.total,
-                rejected.spans.len()
+                "{} in {}, left out of the output:",
+                report::counted(rejected.total as u64, "problem", "problems"),
+                report::counted(
+                    rejected.spans.len() as u64,
+                    "rejected document",
+                    "rejected documents"
+                )
             );
             for p in rejected.problems {
                 eprintln!("  {p}");
@@ -822,7 +826,10 @@ fn convert(
             ExitCode::FAILURE
         }
         (Err(ConvertError::Data { problems, total }), _) => {
-            eprintln!("{total} problem(s); nothing was written:");
+            eprintln!(
+                "{}; nothing was written:",
+                report::counted(total as u64, "problem", "problems")
+            );
             for p in problems {
                 eprintln!("  {p}");
             }

@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::format::DataProblem;
 
+/// `n` and the noun for it, one or many: `1 problem`, `3 problems`.
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Suffix of a report file next to the file it explains.
 pub const REPORT_SUFFIX: &str = ".error.txt";
 
@@ -68,7 +74,9 @@ impl Failure {
     ) -> Failure {
         let first = problems.first().map(|p| p.summary()).unwrap_or_default();
         let reason = format!(
-            "{left_out} document(s) left out for {total} problem(s), the first: {first} The other {delivered} were delivered."
+            "{} left out for {}, the first: {first} The other {delivered} were delivered.",
+            counted(left_out as u64, "document", "documents"),
+            counted(total as u64, "problem", "problems")
         );
         Failure {
             reason,
@@ -90,7 +98,8 @@ impl Failure {
         let first = problems.first().map(|p| p.summary()).unwrap_or_default();
         Failure {
             reason: format!(
-                "the partner rejected {rejected} document(s) cartferry sent, the first: {first}"
+                "the partner rejected {} cartferry sent, the first: {first}",
+                counted(rejected as u64, "document", "documents")
             ),
             problems,
             total_problems: total,
@@ -140,7 +149,8 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
         ),
         None => out.push_str("cartferry could not deliver this file.\n\n"),
         Some(n) => out.push_str(&format!(
-            "cartferry delivered {n} document(s) of this file; these rows it could not deliver.\nLine numbers below are lines of this file.\n\n"
+            "cartferry delivered {} of this file; these rows it could not deliver.\nLine numbers below are lines of this file.\n\n",
+            counted(n, "document", "documents")
         )),
     }
     out.push_str(&format!("File:      {}\n", cx.file));

@@ -18,7 +18,7 @@ fn check_on_a_config_with_three_mistakes_reports_all_three() {
     let out = sandbox.cmd(&["check"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("3 problem(s)"), "{text}");
+    assert!(text.contains("3 problems"), "{text}");
     assert!(
         text.contains("agent.stable_for: \"soon\" is not a duration"),
         "{text}"
@@ -250,7 +250,7 @@ fn convert_takes_a_mapping_from_a_file_and_options_on_top() {
     let comma = run(&["--reader-option", "delimiter=\",\""]);
     assert_eq!(comma.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&comma.stderr).contains("lacks the column(s) Bestellnummer"),
+        String::from_utf8_lossy(&comma.stderr).contains("lacks the columns Bestellnummer"),
         "the option on top wins: {}",
         String::from_utf8_lossy(&comma.stderr)
     );

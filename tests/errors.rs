@@ -262,7 +262,7 @@ fn a_split_file_delivers_its_good_orders_and_the_fixed_bad_ones_follow_on_retry(
     );
     let report = fs::read_to_string(sandbox.path("var/errors/orders/batch.csv.error.txt")).unwrap();
     for needle in [
-        "delivered 2 document(s) of this file",
+        "delivered 2 documents of this file",
         "line 2, field \"quantity\", order 2002: \"two\"",
         "retry orders batch.csv",
     ] {
@@ -398,7 +398,7 @@ to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
         fs::read_to_string(sandbox.path("var/errors/shopify/orders_export_1.csv.error.txt"))
             .unwrap();
     for needle in [
-        "delivered 34 document(s) of this file",
+        "delivered 34 documents of this file",
         "field \"shipping method\", order #1005: \"Free Shipping\"",
         "field \"Lineitem sku\", order #1017",
         "field \"Financial Status\", order #1024: \"pending\"",

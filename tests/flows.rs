@@ -108,7 +108,10 @@ fn orders_go_out_as_940s_and_the_warehouse_997_accepts_or_rejects_each() {
     );
     assert_eq!(f.warehouse.orders["#2001"].lines[0].quantity, 2);
     let log = f.once(1);
-    assert!(log.contains("the partner rejected 1 document(s)"), "{log}");
+    assert!(
+        log.contains("the partner rejected 1 document cartferry sent"),
+        "{log}"
+    );
     let mut statuses = f.statuses();
     statuses.sort();
     assert_eq!(

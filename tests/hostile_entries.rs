@@ -178,7 +178,7 @@ fn a_processing_folder_that_is_a_file_stops_the_route_without_wedging_it() {
     let out = sandbox.once_expecting(1);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("is a file, not a folder"), "{log}");
-    assert!(log.contains("1 route(s) took no files"), "{log}");
+    assert!(log.contains("1 route took no files"), "{log}");
     assert_eq!(sandbox.files("cart/out"), ["orders.csv"]);
     assert!(
         sandbox.all_files_below("var/errors").is_empty(),

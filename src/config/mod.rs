@@ -35,7 +35,7 @@ impl fmt::Display for Problem {
 
 /// Every problem found in one config file.
 #[derive(Debug, thiserror::Error)]
-#[error("{} has {} problem(s):\n{}", path.display(), problems.len(), render(problems))]
+#[error("{} has {}:\n{}", path.display(), crate::report::counted(problems.len() as u64, "problem", "problems"), render(problems))]
 pub struct ConfigError {
     /// The config file.
     pub path: PathBuf,

@@ -346,9 +346,9 @@ impl SftpEndpoint {
                     return Err(EndpointError::Paused {
                         server: self.server(),
                         message: format!(
-                            "not trying again for {} s, so that the server does not lock the account ({} refusal(s); the last: {})",
+                            "not trying again for {} s, so that the server does not lock the account ({}; the last: {})",
                             wait.as_secs(),
-                            r.count,
+                            crate::report::counted(r.count, "refusal", "refusals"),
                             r.message
                         ),
                         wait,

@@ -109,7 +109,7 @@ impl Transform {
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
     /// The data has defects and nothing should be delivered: the whole file is rejected.
-    #[error("{total} problem(s) in the data")]
+    #[error("{} in the data", crate::report::counted(*total as u64, "problem", "problems"))]
     Data {
         /// The first problems (at most the cap given to [`convert`]).
         problems: Vec<DataProblem>,

@@ -93,7 +93,12 @@ fn open<'a>(
         return Err(FormatError::data(DataProblem {
             line: Some(1),
             problem: format!(
-                "the header lacks the column(s) {} that the route's mapping reads.",
+                "the header lacks the {} {} that the route's mapping reads.",
+                if missing.len() == 1 {
+                    "column"
+                } else {
+                    "columns"
+                },
                 missing.join(", ")
             ),
             fix: format!(

@@ -332,7 +332,15 @@ pub fn require_columns(missing: &[&str], so: &str, fix: String) -> Result<(), Fo
     }
     Err(FormatError::data(DataProblem {
         line: Some(1),
-        problem: format!("the header lacks the column(s) {}{so}.", missing.join(", ")),
+        problem: format!(
+            "the header lacks the {} {}{so}.",
+            if missing.len() == 1 {
+                "column"
+            } else {
+                "columns"
+            },
+            missing.join(", ")
+        ),
         fix,
         ..DataProblem::default()
     }))

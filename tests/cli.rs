@@ -607,3 +607,15 @@ fn every_bad_format_option_is_reported_under_its_own_key() {
         "{text}"
     );
 }
+
+#[test]
+fn a_value_of_the_wrong_type_is_said_in_plain_words() {
+    let config = FAST_AGENT.replace("max_attempts = 5", "max_attempts = \"five\"") + ORDERS_ROUTE;
+    let out = Sandbox::new(&config).cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("expected a whole number") && !text.contains("u32"),
+        "{text}"
+    );
+}

@@ -380,7 +380,7 @@ impl Config {
                 |e| {
                     vec![Problem {
                         key: "(types)".into(),
-                        message: e.to_string().trim().to_string(),
+                        message: format::problems::in_plain_words(e.to_string().trim()),
                     }]
                 },
             )?;

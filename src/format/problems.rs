@@ -130,7 +130,7 @@ pub fn parse_options<T: DeserializeOwned>(
         if each.is_empty() {
             vec![FormatProblem {
                 key: table_key.to_string(),
-                message: e.message().to_string(),
+                message: in_plain_words(e.message()),
             }]
         } else {
             each
@@ -159,11 +159,35 @@ fn bad_values<T: DeserializeOwned>(options: &Options, table_key: &str) -> Vec<Fo
             let mut alone = Options::new();
             alone.insert(key.clone(), value.clone());
             let error = toml::Value::Table(alone).try_into::<T>().err()?;
-            let message = error.message().to_string();
+            let message = in_plain_words(error.message());
             (!message.contains("missing field")).then(|| FormatProblem {
                 key: format!("{table_key}.{key}"),
                 message,
             })
         })
         .collect()
+}
+
+/// A serde message with Rust's type names said for people: `expected u32` becomes `expected a
+/// whole number`, `expected a boolean` stays.
+pub fn in_plain_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a borrowed string", "expected text in quotes"),
+        ("expected a string", "expected text in quotes"),
+        ("expected struct ", "expected a table like "),
+        ("expected a map", "expected a table"),
+    ];
+    WORDS
+        .iter()
+        .fold(message.to_string(), |text, (rust, plain)| {
+            text.replace(rust, plain)
+        })
 }

@@ -619,3 +619,18 @@ fn a_value_of_the_wrong_type_is_said_in_plain_words() {
         "{text}"
     );
 }
+
+#[test]
+fn a_problem_of_a_route_names_the_route() {
+    let config = format!(
+        "{FAST_AGENT}\n{}",
+        ORDERS_ROUTE.replace("pattern = \"*.csv\"", "pattern = \"[\"")
+    );
+    let out = Sandbox::new(&config).cmd(&["check"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("routes[0].from.pattern") && text.contains("(route orders)"),
+        "{text}"
+    );
+}

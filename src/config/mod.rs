@@ -409,8 +409,9 @@ impl Config {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let path = normalise(&path);
         let base = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let names: Vec<Option<String>> = raw.routes.iter().map(|r| r.name.clone()).collect();
         let config = build::build(&base, &path, raw, &mut problems);
-        Ok((config, problems.0))
+        Ok((config, with_route_names(problems.0, &names)))
     }
 
     /// The route with this name.
@@ -441,6 +442,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `problems` with the name of the route each concerns said after it (`(route orders)`), so a
+/// reader need not count `[[routes]]` tables to find `routes[3]`.
+fn with_route_names(problems: Vec<Problem>, names: &[Option<String>]) -> Vec<Problem> {
+    problems
+        .into_iter()
+        .map(|mut p| {
+            let index = p
+                .key
+                .strip_prefix("routes[")
+                .and_then(|rest| rest.split(']').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            if let Some(Some(name)) = index.and_then(|i| names.get(i))
+                && !name.trim().is_empty()
+            {
+                p.message = format!("{} (route {name})", p.message);
+            }
+            p
+        })
+        .collect()
 }
 
 /// Renders an ignored key's path as the rest of the messages do: `routes[0].from.patern`.

@@ -885,3 +885,41 @@ fn a_pause_after_a_refused_login_is_kept_by_the_next_process_too() {
         "status says why the files wait: {text}"
     );
 }
+
+#[test]
+fn a_session_stalled_past_the_timeout_never_writes_into_the_file_delivered_after_it() {
+    use std::os::unix::fs::MetadataExt;
+    let sshd = Sshd::start();
+    let endpoint = sshd
+        .endpoint("warehouse", "user_key", "known_hosts")
+        .replace("timeout = \"10s\"", "timeout = \"2s\"");
+    let sandbox = Sandbox::new(
+        &format!("{AGENT}\n{endpoint}").replace("max_attempts = 3", "max_attempts = 20"),
+    );
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let agent = sandbox.start();
+    let (data, _) = start_big_upload(&sandbox, &sshd, &agent);
+    // The session writing the upload stops (as a stalled server process does) with writes
+    // still queued to it; the upload times out and a new session delivers the file.
+    let stalled = sshd.signal_sessions("STOP");
+    let remote = sshd.path("root/in/orders");
+    let delivered = remote.join("big.bin");
+    assert!(
+        wait_until(std::time::Duration::from_secs(90), || fs::read(&delivered)
+            .is_ok_and(|b| b == data)),
+        "not delivered by a new session; log:\n{}",
+        agent.log_text()
+    );
+    let before = fs::metadata(&delivered).unwrap();
+    support::sshd::signal_all(&stalled, "CONT");
+    // Bounded: long enough for the woken session to apply the writes queued to it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let after = fs::metadata(&delivered).unwrap();
+    assert_eq!(
+        (after.mtime(), after.mtime_nsec(), after.len()),
+        (before.mtime(), before.mtime_nsec(), before.len()),
+        "the stalled session wrote into the delivered file"
+    );
+    assert_eq!(fs::read(&delivered).unwrap(), data);
+    assert_eq!(agent.stop(), 0);
+}

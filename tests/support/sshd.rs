@@ -79,6 +79,15 @@ fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
+/// Sends `signal` to every process of `pids`.
+pub fn signal_all(pids: &[u32], signal: &str) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -134,6 +143,14 @@ impl Sshd {
             wait_until(Duration::from_secs(10), listening),
             "sshd did not listen on port {port}"
         );
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the session processes the server has forked so far,
+    /// not to the server itself; returns them, to signal them again.
+    pub fn signal_sessions(&self, signal: &str) -> Vec<u32> {
+        let sessions = descendants(self.child.id());
+        signal_all(&sessions, signal);
+        sessions
     }
 
     /// Kills the server and every session process it forked, as a crash would. (Sessions call

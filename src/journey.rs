@@ -934,11 +934,15 @@ fn finish_failure(
             }
         }
     }
+    // Every attempt's temporary file at the destination goes too; until it has, the file stays
+    // on its way (a server down now is asked again on the next pass).
     if let (Some(name), Some(destination)) = (&row.output_name, &route.destination) {
         for attempt in 0..=row.attempts {
             let part = endpoint::part_name(name, attempt);
             if let Err(e) = destination.endpoint.delete(&destination.config.dir, &part) {
-                warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not remove a temporary file of an abandoned delivery");
+                return Ok(Some(format!(
+                    "the file is in the error folder, but its temporary file {part} at the destination could not be removed yet: {e}"
+                )));
             }
         }
     }

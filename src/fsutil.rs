@@ -169,12 +169,6 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The first 16 hex digits of the SHA-256 of `bytes`: a short, stable tag for a name.
-pub fn short_hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Writes a small file whole: to a temporary name, flushed, then renamed.
 pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));

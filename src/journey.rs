@@ -28,6 +28,8 @@ use crate::plugins::{Ended, PluginError, Works, side_files};
 use crate::report::{self, Failure, ReportContext};
 use crate::route::{Destination, Route};
 
+pub use crate::outcome::Outcome;
+
 /// Most data problems listed in one report.
 const MAX_PROBLEMS: usize = 50;
 
@@ -36,52 +38,6 @@ const MAX_UNIQUE_SUFFIX: u32 = 10_000;
 
 /// Most steps one call of `advance` takes before the file waits for its next attempt.
 const MAX_STEPS: u32 = 64;
-
-/// How one file's journey ended (for now).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Delivered and archived.
-    Delivered {
-        /// The delivered name.
-        output_name: String,
-        /// Bytes delivered.
-        bytes: u64,
-        /// Where the documents left out went, when the route split the file.
-        rejected_part: Option<String>,
-    },
-    /// Same content as an earlier delivery; archived only.
-    Duplicate,
-    /// Moved to the error folder.
-    Failed {
-        /// One-line reason, without customer data.
-        reason: String,
-    },
-    /// A transient fault; the file waits in the processing area for its next attempt.
-    RetryLater {
-        /// The fault, one line.
-        reason: String,
-    },
-    /// Someone else took the file before it could be claimed.
-    Vanished,
-    /// What the file says was recorded; nothing to deliver.
-    Recorded {
-        /// Records made (for each group in a file of partners' replies, one).
-        records: u64,
-    },
-}
-
-impl Outcome {
-    fn label(&self) -> &'static str {
-        match self {
-            Outcome::Delivered { .. } => "delivered",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Failed { .. } => "failed",
-            Outcome::RetryLater { .. } => "retry_later",
-            Outcome::Vanished => "vanished",
-            Outcome::Recorded { .. } => "recorded",
-        }
-    }
-}
 
 /// Why a step could not complete.
 enum StepError {
@@ -162,7 +118,7 @@ pub fn take(route: &Route, ledger: &Ledger, entry: &Entry) -> Result<Outcome, Le
         }
         Err(e) => settle(route, ledger, id, e)?,
     };
-    log_outcome(route, &entry.name, &outcome, started.elapsed());
+    outcome.log(route.name(), &entry.name, started.elapsed());
     Ok(outcome)
 }
 
@@ -192,7 +148,7 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
     } else {
         advance(route, ledger, row.id)?
     };
-    log_outcome(route, &row.name, &outcome, started.elapsed());
+    outcome.log(route.name(), &row.name, started.elapsed());
     Ok(outcome)
 }
 
@@ -202,78 +158,6 @@ fn holds_delivery(route: &Route, row: &FileRow) -> bool {
         (&row.output_name, row.output_size, &row.output_sha256),
         (Some(name), Some(size), Some(sha)) if holds_output(route, name, size, sha).unwrap_or(false)
     )
-}
-
-fn log_outcome(route: &Route, file: &str, outcome: &Outcome, took: Duration) {
-    let duration_ms = took.as_millis() as u64;
-    let label = outcome.label();
-    match outcome {
-        Outcome::Delivered {
-            output_name,
-            bytes,
-            rejected_part: None,
-        } => info!(
-            route = route.name(),
-            file,
-            bytes,
-            duration_ms,
-            outcome = label,
-            to = output_name.as_str(),
-            "file delivered"
-        ),
-        Outcome::Delivered {
-            output_name,
-            bytes,
-            rejected_part: Some(rejected),
-        } => warn!(
-            route = route.name(),
-            file,
-            bytes,
-            duration_ms,
-            outcome = label,
-            to = output_name.as_str(),
-            rejected = rejected.as_str(),
-            "file delivered without the documents that have problems; those went to the error folder"
-        ),
-        Outcome::Failed { reason } => warn!(
-            route = route.name(),
-            file,
-            duration_ms,
-            outcome = label,
-            reason = reason.as_str(),
-            "file moved to the error folder"
-        ),
-        Outcome::RetryLater { reason } => warn!(
-            route = route.name(),
-            file,
-            duration_ms,
-            outcome = label,
-            reason = reason.as_str(),
-            "transient fault; will retry"
-        ),
-        Outcome::Duplicate => info!(
-            route = route.name(),
-            file,
-            duration_ms,
-            outcome = label,
-            "same content already delivered on this route; archived without delivery"
-        ),
-        Outcome::Vanished => info!(
-            route = route.name(),
-            file,
-            duration_ms,
-            outcome = label,
-            "file disappeared before it could be claimed"
-        ),
-        Outcome::Recorded { records } => info!(
-            route = route.name(),
-            file,
-            duration_ms,
-            outcome = label,
-            records,
-            "file recorded; nothing to deliver"
-        ),
-    }
 }
 
 /// Takes the source into the processing area: a rename for a local source, a download for a

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod logging;
 pub mod model;
 pub mod naming;
+pub mod outcome;
 pub mod platform;
 pub mod plugins;
 pub mod report;

@@ -30,13 +30,20 @@ pub fn fitted(prefix: &str, name: &str, suffix: &str) -> String {
     if whole.len() <= MAX_NAME_BYTES {
         return whole;
     }
-    let hash = crate::fsutil::short_hash(name.as_bytes());
+    let hash = short_hash(name.as_bytes());
     let room = MAX_NAME_BYTES.saturating_sub(prefix.len() + suffix.len() + 1 + hash.len());
     let mut cut = room.min(name.len());
     while !name.is_char_boundary(cut) {
         cut -= 1;
     }
     format!("{prefix}{}~{hash}{suffix}", &name[..cut])
+}
+
+/// The first 16 hex digits of the SHA-256 of `bytes`: a short, stable tag for a name.
+fn short_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Inserts `-n` before the extension: `orders.csv` → `orders-2.csv`.

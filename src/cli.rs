@@ -475,14 +475,21 @@ fn error_files(errors_dir: &Path) -> Vec<String> {
 }
 
 fn status(config: &Config) -> CmdResult {
-    // Before the first run there is no state folder yet: status then shows an empty ledger.
-    std::fs::create_dir_all(&config.agent.state_dir).map_err(|e| {
-        format!(
-            "cannot create the state folder {}: {e}",
-            config.agent.state_dir.display()
-        )
-    })?;
-    let ledger = Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
+    // Status only reads: where there is no ledger (before the first run, or one gone missing,
+    // which the next agent must notice), it shows an empty one instead of creating one there.
+    let empty;
+    let ledger = match Ledger::open_existing(&config.agent.state_dir).map_err(|e| e.to_string())? {
+        Some(ledger) => ledger,
+        None => {
+            say!(
+                "no ledger in {} yet: nothing was recorded there (if an agent ran before, `cartferry check` says more)\n",
+                config.agent.state_dir.display()
+            );
+            empty =
+                tempfile::tempdir().map_err(|e| format!("cannot make a scratch folder: {e}"))?;
+            Ledger::open(empty.path()).map_err(|e| e.to_string())?
+        }
+    };
     let midnight = chrono::Local::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)

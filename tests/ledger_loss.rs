@@ -52,6 +52,18 @@ fn a_ledger_deleted_from_its_state_folder_is_not_silently_replaced() {
     sandbox.drop_file("cart/out", "first.dat", b"first\n");
     sandbox.once_expecting(0);
     fs::remove_file(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    // Reading commands never make a new ledger where one went missing.
+    let status = sandbox.cmd(&["status"]);
+    assert_eq!(status.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("no ledger in"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    assert!(
+        !sandbox.path("var/state/ledger.sqlite3").exists(),
+        "status made a ledger"
+    );
     // The same file again: with a silently new ledger it would be delivered a second time.
     sandbox.drop_file("cart/out", "first.dat", b"first\n");
     let (code, log) = once_with(&sandbox, &[]);

@@ -91,7 +91,7 @@ impl SftpEndpoint {
 
     /// The pause another process recorded for this server, while it lasts.
     fn shared_pause(&self) -> Option<Refusal> {
-        let ledger = Ledger::open(self.state_dir.as_deref()?).ok()?;
+        let ledger = Ledger::open_existing(self.state_dir.as_deref()?).ok()??;
         let pause = ledger.endpoint_pause(&self.server()).ok()??;
         let left = pause.until_ms - crate::ledger::now_ms();
         (left > 0).then(|| Refusal {
@@ -107,8 +107,10 @@ impl SftpEndpoint {
             return;
         };
         let server = self.server();
-        let shared = Ledger::open(state_dir).and_then(|ledger| match refusal {
-            Some(r) => ledger.pause_endpoint(
+        let shared = Ledger::open_existing(state_dir).and_then(|ledger| match (ledger, refusal) {
+            // No ledger (a `check` before the first run): nothing to share the pause through.
+            (None, _) => Ok(()),
+            (Some(ledger), Some(r)) => ledger.pause_endpoint(
                 &server,
                 &Pause {
                     until_ms: crate::ledger::now_ms()
@@ -119,7 +121,7 @@ impl SftpEndpoint {
                     message: r.message.clone(),
                 },
             ),
-            None => ledger.unpause_endpoint(&server),
+            (Some(ledger), None) => ledger.unpause_endpoint(&server),
         });
         if let Err(e) = shared {
             tracing::warn!(server = server.as_str(), error = %e, "could not share the endpoint's pause through the ledger");

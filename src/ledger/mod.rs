@@ -325,6 +325,16 @@ impl Ledger {
         Ok(())
     }
 
+    /// The ledger in `state_dir` when there is one: for readers (`status`, an endpoint looking
+    /// for a pause), which must never create a ledger where one is missing (a ledger that went
+    /// missing must be noticed by the next agent, not replaced).
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Ledger>> {
+        if !state_dir.join(LEDGER_FILE).exists() {
+            return Ok(None);
+        }
+        Ledger::open(state_dir).map(Some)
+    }
+
     /// Fails with [`LedgerError::Unusable`] when the ledger file this connection works on is no
     /// longer the one in the state folder (deleted, moved, replaced): what is written then would
     /// be lost, and a restart would forget every delivery.

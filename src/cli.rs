@@ -557,7 +557,7 @@ fn print_paused_endpoints(config: &Config, ledger: &Ledger) -> Result<(), String
         let crate::config::EndpointConfig::Sftp(s) = endpoint else {
             continue;
         };
-        let server = format!("{}@{}:{}", s.user, s.host, s.port);
+        let server = s.server();
         let pause = ledger.endpoint_pause(&server).map_err(|e| e.to_string())?;
         if let Some(pause) = pause.filter(|p| p.until_ms > crate::ledger::now_ms()) {
             say!(

@@ -164,6 +164,13 @@ pub struct SftpConfig {
     pub create_dirs: bool,
 }
 
+impl SftpConfig {
+    /// The server as messages and the ledger name it: `user@host:port`.
+    pub fn server(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
 /// What delivery does when the final name is already taken at the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {

@@ -129,10 +129,7 @@ impl SftpEndpoint {
     }
 
     fn server(&self) -> String {
-        format!(
-            "{}@{}:{}",
-            self.config.user, self.config.host, self.config.port
-        )
+        self.config.server()
     }
 
     /// A login secret (passphrase, password) that cannot be read here: this machine's fault,
@@ -364,7 +361,8 @@ impl SftpEndpoint {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .take();
-            if had.is_some() || self.state_dir.is_some() {
+            // A pause this process knew of (its own, or one read from the ledger) is over.
+            if had.is_some() {
                 self.share_pause(None);
             }
         }

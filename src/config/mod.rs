@@ -398,8 +398,6 @@ impl Config {
                 ),
                 _ => {
                     let (table, name) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
-                    let table = table.trim_end_matches(|c: char| c == ']' || c.is_ascii_digit());
-                    let table = table.trim_end_matches('[');
                     let closest = raw::keys_of(table)
                         .iter()
                         .map(|k| (strsim::levenshtein(k, name), *k))

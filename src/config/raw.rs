@@ -188,11 +188,13 @@ impl Problems {
 }
 
 /// The keys a table of the config takes, for "did you mean" on a misspelt one: `table` is the
-/// misspelt key's table as the problem names it, without its last index (`routes[0].from`,
-/// `routes`, `agent`).
+/// misspelt key's table as the problem names it (`routes[0].from`, `routes[0]`, `agent`).
 pub(super) fn keys_of(table: &str) -> &'static [&'static str] {
+    // An array's element is its array's table: `routes[0]` takes the keys of a route.
+    let table = table
+        .trim_end_matches(|c: char| c == ']' || c.is_ascii_digit())
+        .trim_end_matches('[');
     let last = table.rsplit('.').next().unwrap_or("");
-    let last = last.split('[').next().unwrap_or("");
     match (table, last) {
         ("", _) => fields_of::<RawConfig>(),
         ("agent", _) => fields_of::<RawAgent>(),

@@ -266,10 +266,8 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 }),
             State::Failing => {
                 let pending = finish_failure(route, ledger, &row)?;
-                return Ok(failed_or_pending(
-                    pending,
-                    row.last_error.unwrap_or_default(),
-                ));
+                let reason = row.last_error.clone().unwrap_or_default();
+                return failed_or_pending(route, ledger, &row, pending, reason);
             }
             State::Done => {
                 return Ok(Outcome::Delivered {
@@ -330,7 +328,10 @@ fn settle(
                 return Ok(Outcome::RetryLater { reason });
             }
             Failure::other(
-                format!("gave up after {attempts} attempts: {reason}"),
+                format!(
+                    "gave up after {}: {reason}",
+                    report::counted(attempts, "attempt", "attempts")
+                ),
                 "Check that the destination is reachable and writable (see the reason above); the file itself may be fine.".into(),
             )
         }
@@ -740,8 +741,9 @@ fn fail(
     let target = fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path));
     let text = report::render(&report_context(route, row, &target), &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
-    let pending = finish_failure(route, ledger, &ledger.get(row.id)?)?;
-    Ok(failed_or_pending(pending, failure.reason))
+    let row = ledger.get(row.id)?;
+    let pending = finish_failure(route, ledger, &row)?;
+    failed_or_pending(route, ledger, &row, pending, failure.reason)
 }
 
 /// What a report says about the file and where it lies.
@@ -834,12 +836,22 @@ fn finish_failure(
     Ok(None)
 }
 
-/// The outcome of a file on its way to the error folder: there, or still on its way.
-fn failed_or_pending(pending: Option<String>, reason: String) -> Outcome {
-    match pending {
-        None => Outcome::Failed { reason },
-        Some(why) => Outcome::RetryLater { reason: why },
-    }
+/// The outcome of a file on its way to the error folder: there, or still on its way, and then
+/// looked at again after the delay its next attempt would have had (not only at the next poll).
+fn failed_or_pending(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    pending: Option<String>,
+    reason: String,
+) -> Result<Outcome, LedgerError> {
+    let Some(why) = pending else {
+        return Ok(Outcome::Failed { reason });
+    };
+    let policy = &route.config.retry;
+    let delay = backoff(row.attempts + 1, policy.initial_backoff, policy.max_backoff);
+    ledger.look_again_at(row.id, now_ms() + delay.as_millis() as i64)?;
+    Ok(Outcome::RetryLater { reason: why })
 }
 
 #[cfg(test)]

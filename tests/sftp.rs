@@ -284,6 +284,52 @@ fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
 }
 
 #[test]
+fn a_file_that_gives_up_mid_upload_leaves_no_temporary_file_on_the_server() {
+    let mut sshd = Sshd::start();
+    let sandbox = Sandbox::new(
+        &format!(
+            "{AGENT}\n{}",
+            sshd.endpoint("warehouse", "user_key", "known_hosts")
+        )
+        .replace("max_attempts = 3", "max_attempts = 1"),
+    );
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let agent = sandbox.start();
+    let (data, part) = start_big_upload(&sandbox, &sshd, &agent);
+    sshd.kill_all();
+    let partial = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        partial < data.len() as u64,
+        "killed after the upload finished; the test proves nothing"
+    );
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || sandbox
+            .all_files_below("var/errors")
+            .iter()
+            .any(|n| n.ends_with("big.bin"))),
+        "the file did not reach the error folder; log:\n{}",
+        agent.log_text()
+    );
+    assert!(
+        part.exists(),
+        "the server was down: its temporary file cannot have been removed yet"
+    );
+    sshd.restart();
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || !part.exists()),
+        "the abandoned temporary file stayed on the server; log:\n{}",
+        agent.log_text()
+    );
+    assert!(list_files(&sshd.path("root/in/orders")).is_empty());
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("big.bin: gave up after 1 attempt:"),
+        "status names the file and why it gave up: {status}"
+    );
+    assert_eq!(agent.stop(), 0);
+}
+
+#[test]
 fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whole() {
     let mut sshd = Sshd::start();
     let sandbox = download_sandbox(&sshd, "");

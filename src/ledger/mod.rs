@@ -465,6 +465,16 @@ impl Ledger {
         Ok(())
     }
 
+    /// When to look at an unfinished file again, keeping its attempts and last error (a file on
+    /// its way to the error folder whose leftovers elsewhere could not be removed yet).
+    pub fn look_again_at(&self, id: i64, next_at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET next_attempt_at = ?2 WHERE id = ?1",
+            params![id, next_at_ms],
+        )?;
+        Ok(())
+    }
+
     /// Records a transient fault and when to try again.
     pub fn retry_later(&self, id: i64, attempts: u32, next_at_ms: i64, error: &str) -> Result<()> {
         self.conn.execute(

@@ -863,6 +863,19 @@ fn the_same_945_with_newline_pipe_and_caret_separators_reads_the_same() {
 }
 
 #[test]
+fn a_945_with_a_byte_order_mark_crlf_and_indentation_reads_the_same() {
+    let (standard, _) = read("x12-945", &fixture("945/shipments.edi"));
+    let bytes = fixture("945/shipments-bom-crlf-indented.edi");
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "the fixture keeps its quirk"
+    );
+    let (other, rejected) = read("x12-945", &bytes);
+    assert!(rejected.is_empty(), "{rejected:?}");
+    assert_eq!(other, standard);
+}
+
+#[test]
 fn broken_envelope_fixtures_are_refused_naming_the_element() {
     for (file, element, line) in [
         ("broken/se-count-wrong.edi", "SE01", 17),

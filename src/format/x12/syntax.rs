@@ -13,6 +13,9 @@ use super::super::{DataProblem, FormatError};
 /// Longest segment read, in bytes; a longer one makes the file unreadable.
 pub const MAX_SEGMENT_BYTES: usize = 64 << 10;
 
+/// What some writers put before the first segment: a UTF-8 byte-order mark.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// Most elements in one segment.
 const MAX_ELEMENTS: usize = 1000;
 
@@ -312,8 +315,21 @@ impl<'a> SegmentReader<'a> {
         Ok(())
     }
 
+    /// Skips a UTF-8 byte-order mark at the start of the input (some EDI libraries and Windows
+    /// editors write one before the ISA).
+    fn skip_byte_order_mark(&mut self) -> io::Result<()> {
+        if self.input.fill_buf()?.starts_with(BYTE_ORDER_MARK) {
+            self.input.consume(BYTE_ORDER_MARK.len());
+            tracing::debug!("skipped a UTF-8 byte-order mark before the interchange header");
+        }
+        Ok(())
+    }
+
     /// The next segment; `None` at the end of the input.
     pub fn next_segment(&mut self) -> Result<Option<Segment>, FormatError> {
+        if self.number == 0 {
+            self.skip_byte_order_mark()?;
+        }
         if !self.skip_blank()? {
             return Ok(None);
         }
@@ -426,6 +442,18 @@ mod tests {
         assert_eq!(all[3].element(9), "");
         assert_eq!((all[1].number, all[1].line), (2, 2));
         assert_eq!((all[3].number, all[3].line), (4, 2));
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_isa_is_skipped() {
+        let text = format!("\u{feff}  \r\n{ISA}\r\n  GS*OW*S*R~\r\n");
+        let all = segments(text.as_bytes()).unwrap();
+        assert_eq!(
+            all.iter().map(Segment::id).collect::<Vec<_>>(),
+            ["ISA", "GS"]
+        );
+        assert_eq!(all[0].element(6), "SENDER         ");
+        assert_eq!((all[0].line, all[1].line), (2, 3));
     }
 
     #[test]

@@ -66,6 +66,64 @@ fn other_projects_940s_read_with_their_envelopes() {
 }
 
 #[test]
+fn a_940_ship_to_given_as_the_consignee_reads_and_a_940_without_one_names_its_loops() {
+    let bytes = fixture("940/consignee-ship-to.edi");
+    let (orders, rejected) = read("x12-940", &bytes);
+    let [Document::Order(order)] = orders.as_slice() else {
+        panic!("one order: {orders:?}");
+    };
+    assert_eq!(order.order_id, "2001");
+    assert_eq!(
+        (
+            order.ship_to.last_name.as_str(),
+            order.ship_to.address1.as_str(),
+            order.ship_to.city.as_str(),
+            order.ship_to.postal_code.as_str()
+        ),
+        (
+            "Foodservice",
+            "Industrial Park Bldg 22",
+            "Guilderland Center",
+            "12085"
+        ),
+        "the ship-to is the N1*CN loop, not the warehouse's or the depositor's"
+    );
+    assert_eq!(order.lines[0].sku, "10071179009894");
+    let [problems] = rejected.as_slice() else {
+        panic!("the second order has no ship-to: {rejected:?}");
+    };
+    assert_eq!(
+        problems.len(),
+        1,
+        "one problem, not one per field: {problems:?}"
+    );
+    assert_eq!(problems[0].field.as_deref(), Some("N1-01"));
+    assert!(
+        problems[0].problem.contains("ST or CN") && problems[0].problem.contains("WH, DE"),
+        "{}",
+        problems[0].problem
+    );
+
+    let (orders, rejected) = read_with("x12-940", "ship_to_qualifiers = [\"de\"]", &bytes);
+    let [Document::Order(order)] = orders.as_slice() else {
+        panic!("one order: {orders:?}");
+    };
+    assert_eq!(
+        (order.order_id.as_str(), order.ship_to.city.as_str()),
+        ("2002", "Boise"),
+        "the route named the depositor's loop"
+    );
+    assert_eq!(rejected.len(), 1, "2001's depositor loop has no address");
+    let refused = format::reader(
+        "x12-940",
+        &toml::from_str("ship_to_qualifiers = []").unwrap(),
+    )
+    .err()
+    .expect("an empty list is refused");
+    assert_eq!(refused[0].key, "reader_options.ship_to_qualifiers");
+}
+
+#[test]
 fn control_numbers_that_do_not_match_are_refused() {
     let (problem, field) = refusal(&external(
         "x12_940_edienginetest_ControlNumbersMismatch.edi",
@@ -169,7 +227,17 @@ fn fixture(path: &str) -> Vec<u8> {
 
 /// Documents and rejected problems a reader finds in `bytes`.
 fn read(reader: &str, bytes: &[u8]) -> (Vec<Document>, Vec<Vec<DataProblem>>) {
-    let reader = format::reader(reader, &Options::new()).unwrap();
+    read_with(reader, "", bytes)
+}
+
+/// The same with the route's `reader_options` (TOML).
+fn read_with(
+    reader: &str,
+    reader_options: &str,
+    bytes: &[u8],
+) -> (Vec<Document>, Vec<Vec<DataProblem>>) {
+    let options: Options = toml::from_str(reader_options).unwrap();
+    let reader = format::reader(reader, &options).unwrap();
     let (mut documents, mut rejected) = (Vec::new(), Vec::new());
     for item in reader.read(Box::new(bytes)) {
         match item.unwrap() {

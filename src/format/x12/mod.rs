@@ -33,7 +33,7 @@ macro_rules! set_reader {
 pub(crate) static FORMATS: [Format; 5] = [
     Format::both(
         "x12-940",
-        set_reader!(shipping_order_reader_940, orders),
+        |o| Ok(Box::new(shipping_order_reader_940::reader(o)?)),
         |o| Ok(Box::new(shipping_order_940::writer(o)?)),
     ),
     Format::both(

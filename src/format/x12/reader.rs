@@ -4,6 +4,7 @@
 //! to the error folder (a 997 rejecting it is the partner's answer).
 
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
 use super::acknowledgment_997::{AckStatus, Acknowledger};
 use super::envelope::{Envelopes, TransactionSet};
@@ -13,29 +14,37 @@ use crate::format::{
     ReaderFormat, Span, parse_options,
 };
 
+/// The documents one transaction set carries, as a reader's options shape them.
+pub type SetMapping = Arc<dyn Fn(&TransactionSet) -> SetItems + Send + Sync>;
+
 /// An X12 reader of one transaction set.
 pub struct X12Reader {
     /// ST01 of the sets it reads.
     set: &'static str,
     /// The documents a set carries.
-    map: fn(&TransactionSet) -> SetItems,
+    map: SetMapping,
 }
 
 impl X12Reader {
-    /// The reader of `set`, with a route's `reader_options` (none yet).
+    /// The reader of `set`, which takes no `reader_options`.
     pub fn new(
         set: &'static str,
         map: fn(&TransactionSet) -> SetItems,
         options: &Options,
     ) -> Result<X12Reader, Vec<FormatProblem>> {
         parse_options::<NoOptions>(options, "reader_options")?;
-        Ok(X12Reader { set, map })
+        Ok(X12Reader::mapped(set, Arc::new(map)))
+    }
+
+    /// The reader of `set` through `map`, which holds the set's own reader options.
+    pub fn mapped(set: &'static str, map: SetMapping) -> X12Reader {
+        X12Reader { set, map }
     }
 }
 
 impl ReaderFormat for X12Reader {
     fn read<'a>(&self, input: Box<dyn BufRead + 'a>) -> Items<'a> {
-        let (set_id, map) = (self.set, self.map);
+        let (set_id, map) = (self.set, self.map.clone());
         let header = std::iter::once(Ok(Item::Header(Span::default())));
         let sets = Envelopes::new(input).flat_map(move |set| match set {
             Err(e) => vec![Err(e)],

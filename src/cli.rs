@@ -2,7 +2,7 @@
 //! `retry`, `convert`, `init`. Each command returns its process exit code; messages for people go
 //! to stdout (results) and stderr (problems).
 
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -803,15 +803,7 @@ fn convert(
                 .map(|_| None)
                 .map_err(ConvertError::Io)
         }
-        Transform::Convert(conversion) => format::convert(
-            conversion,
-            &format::WriteContext::now(),
-            input,
-            input_len,
-            Box::new(&mut output),
-            usize::MAX,
-        )
-        .map(|converted| converted.rejected),
+        Transform::Convert(conversion) => convert_staged(conversion, input, input_len, &mut output),
         Transform::Record => Ok(None),
     };
     let flushed = output.flush();
@@ -847,6 +839,32 @@ fn convert(
             ExitCode::FAILURE
         }
     }
+}
+
+/// Converts into an unnamed temporary file, and copies that to `output` only once the whole
+/// input has been read and its last check has passed (an X12 trailer's counts, say): nothing is
+/// printed for a file that is then refused. The output is on disk, not in memory, however large.
+fn convert_staged(
+    conversion: &format::Conversion,
+    input: Box<dyn io::BufRead + Send>,
+    input_len: Option<u64>,
+    output: &mut dyn Write,
+) -> Result<Option<format::Rejected>, ConvertError> {
+    let mut staged = tempfile::tempfile()?;
+    let mut writer = BufWriter::with_capacity(fsutil::BUFFER_SIZE, &mut staged);
+    let converted = format::convert(
+        conversion,
+        &format::WriteContext::now(),
+        input,
+        input_len,
+        Box::new(&mut writer),
+        usize::MAX,
+    )?;
+    writer.flush()?;
+    drop(writer);
+    staged.rewind()?;
+    io::copy(&mut staged, output)?;
+    Ok(converted.rejected)
 }
 
 /// The complete example configs (`config/examples/`), by name.

@@ -146,6 +146,37 @@ fn convert_writes_documents_to_stdout_and_problems_to_stderr() {
 }
 
 #[test]
+fn convert_prints_nothing_for_a_file_whose_trailer_is_broken() {
+    for broken in ["ge-control-wrong.edi", "iea-missing.edi"] {
+        let out = Command::new(binary())
+            .args([
+                "convert",
+                "--reader",
+                "x12-945",
+                "--writer",
+                "canonical-shipments-csv",
+            ])
+            .arg(format!(
+                "{}/fixtures/x12/broken/{broken}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{broken}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("nothing was written"),
+            "{broken}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{broken}: said nothing was written, printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn json_logs_have_one_event_per_file_with_route_file_bytes_duration_and_outcome() {
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     sandbox.drop_file("cart/out", "x.dat", b"12345");

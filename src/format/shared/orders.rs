@@ -31,6 +31,9 @@ pub struct ExportOptions {
     pub unpaid: Unpaid,
     /// The payment statuses that count as paid, normalised as the reader compares them.
     pub paid_statuses: Vec<String>,
+    /// The shipping method of an order that has none (drafts, manual and app-created orders
+    /// have no shipping line); the route's `shipping_methods` map applies to it as to any.
+    pub default_shipping_method: Option<String>,
 }
 
 /// [`ExportOptions`] as a route writes them.
@@ -42,11 +45,13 @@ struct RawExportOptions {
     billing_fallback: bool,
     unpaid: Unpaid,
     paid_statuses: Option<Vec<String>>,
+    default_shipping_method: Option<String>,
 }
 
 impl ExportOptions {
     /// A cart reader's `reader_options` (`encoding`, `delimiter`, `billing_fallback`, `unpaid`,
-    /// `paid_statuses`, which are `paid` unless given, each put through `normalise`).
+    /// `paid_statuses`, which are `paid` unless given, each put through `normalise`, and
+    /// `default_shipping_method`).
     pub fn parse(
         options: &Options,
         paid: &[&str],
@@ -65,6 +70,10 @@ impl ExportOptions {
             billing_fallback: raw.billing_fallback,
             unpaid: raw.unpaid,
             paid_statuses,
+            default_shipping_method: raw
+                .default_shipping_method
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
         };
         Ok((input, options))
     }
@@ -129,12 +138,38 @@ pub fn next_line_number(pending: &Pending<Order>) -> u32 {
 
 /// Ends an order at byte `end`: runs the common checks (reported under the dialect's `column`
 /// for each field) and gives the order, or every problem found in it.
-pub fn finish<'c>(
+pub fn finish<'c>(pending: Pending<Order>, end: u64, column: impl Fn(Field) -> &'c str) -> Item {
+    finish_with(pending, end, None, column)
+}
+
+/// [`finish`] for an order of a cart's export: one without a shipping method gets the route's
+/// `default_shipping_method`, and without one the problem says how to set it.
+pub fn finish_export<'c>(
     mut pending: Pending<Order>,
     end: u64,
+    options: &ExportOptions,
     column: impl Fn(Field) -> &'c str,
 ) -> Item {
-    for f in check_order(&mut pending.doc) {
+    if pending.doc.shipping_method.trim().is_empty()
+        && let Some(default) = &options.default_shipping_method
+    {
+        pending.doc.shipping_method.clone_from(default);
+    }
+    let fix = "orders without a shipping line (drafts, manual and app-created orders) have none in the export: set the route's reader_options.default_shipping_method (such as \"Standard\") to send them with that method.";
+    finish_with(pending, end, Some(fix), column)
+}
+
+/// [`finish`], with `method_fix` as the fix of an empty shipping method when given.
+fn finish_with<'c>(
+    mut pending: Pending<Order>,
+    end: u64,
+    method_fix: Option<&str>,
+    column: impl Fn(Field) -> &'c str,
+) -> Item {
+    for mut f in check_order(&mut pending.doc) {
+        if let (Field::ShippingMethod, Some(fix)) = (f.field, method_fix) {
+            f.fix = fix.to_string();
+        }
         let line = match f.field {
             Field::Sku(i) | Field::Quantity(i) => pending.item_line(i),
             _ => pending.first_line(),

@@ -432,7 +432,7 @@ impl RowDialect for ShopifyRows {
             &SHIPPING
         };
         let pending = pending.map(|d| d.order);
-        orders::finish(pending, end, |f| cols.column_of(f))
+        orders::finish_export(pending, end, &self.options, |f| cols.column_of(f))
     }
 }
 

@@ -482,7 +482,7 @@ impl RowDialect for WooRows {
             orders::hold_back_unpaid(&mut pending, self.label(Col::Status), &status);
         }
         let billing = pending.doc.billed_address;
-        orders::finish(pending.map(|d| d.order), end, |f| {
+        orders::finish_export(pending.map(|d| d.order), end, &self.options, |f| {
             self.column_of(f, billing)
         })
     }

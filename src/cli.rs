@@ -546,6 +546,17 @@ fn status(config: &Config) -> CmdResult {
             );
         }
     }
+    for rc in &config.routes {
+        if let Some(note) = ledger.last_warning(&rc.name).map_err(|e| e.to_string())? {
+            say!(
+                "\nlast file of route {} with warnings: {} {}: {}",
+                rc.name,
+                local_minute(note.at_ms),
+                shown(&note.name),
+                shown(&note.reason)
+            );
+        }
+    }
     print_paused_endpoints(config, &ledger)?;
     print_late_groups(&ledger)?;
     Ok(ExitCode::SUCCESS)
@@ -800,13 +811,25 @@ fn convert(
         Transform::Passthrough => {
             let mut input = input;
             io::copy(&mut input, &mut output)
-                .map(|_| None)
+                .map(|_| format::Converted::default())
                 .map_err(ConvertError::Io)
         }
         Transform::Convert(conversion) => convert_staged(conversion, input, input_len, &mut output),
-        Transform::Record => Ok(None),
+        Transform::Record => Ok(format::Converted::default()),
     };
     let flushed = output.flush();
+    if let Ok(converted) = &result
+        && !converted.warnings.is_empty()
+    {
+        eprintln!(
+            "{} (the documents were written without these values):",
+            report::counted(converted.warnings_total as u64, "warning", "warnings")
+        );
+        for w in &converted.warnings {
+            eprintln!("  {w}");
+        }
+    }
+    let result = result.map(|converted| converted.rejected);
     match (result, flushed) {
         (Ok(None), Ok(())) => ExitCode::SUCCESS,
         (Ok(Some(rejected)), Ok(())) => {
@@ -849,7 +872,7 @@ fn convert_staged(
     input: Box<dyn io::BufRead + Send>,
     input_len: Option<u64>,
     output: &mut dyn Write,
-) -> Result<Option<format::Rejected>, ConvertError> {
+) -> Result<format::Converted, ConvertError> {
     let mut staged = tempfile::tempfile()?;
     let mut writer = BufWriter::with_capacity(fsutil::BUFFER_SIZE, &mut staged);
     let converted = format::convert(
@@ -864,7 +887,7 @@ fn convert_staged(
     drop(writer);
     staged.rewind()?;
     io::copy(&mut staged, output)?;
-    Ok(converted.rejected)
+    Ok(converted)
 }
 
 /// The complete example configs (`config/examples/`), by name.

@@ -403,6 +403,15 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
             }
             Err(ConvertError::Io(e)) => return Err(transient("convert", &input_path)(e)),
         };
+        if let Some(first) = converted.warnings.first() {
+            let summary = format!(
+                "sent without {}, the first: {}",
+                report::counted(converted.warnings_total as u64, "value it could not read", "values it could not read"),
+                first.summary()
+            );
+            warn!(route = route.name(), file = row.name.as_str(), warnings = converted.warnings_total, first = first.summary().as_str(), "file read with warnings: its documents are sent without values that could not be read");
+            ledger.warned(row.id, &summary)?;
+        }
         let (writer, size, out_sha) = hashing.finish();
         // Not flushed to disk here: delivery flushes the same bytes before the final rename, and
         // a resumed delivery re-checks the staged file's hash (see `staged_output_intact`).

@@ -56,7 +56,7 @@ fn read_with(reader: &str, reader_options: &str, bytes: &[u8]) -> Read {
     let mut read = Read::default();
     for item in reader.read(Box::new(bytes)) {
         match item.expect("the file as a whole is readable") {
-            Item::Header(_) => {}
+            Item::Header(_) | Item::Warning(_) => {}
             Item::Document(d, _) => read.documents.push(d),
             Item::Rejected(problems, _) => read.rejected.push(problems),
         }

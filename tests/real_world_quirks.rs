@@ -7,23 +7,29 @@ use cartferry::format::shared::shipping::ShippingMethods;
 use cartferry::format::{self, Conversion, DataProblem, Item, OnInvalid, Options, convert};
 use cartferry::model::{Document, Order};
 
-/// The documents and the rejected documents' problems `reader` finds in `bytes`.
-fn read_with(
-    reader: &str,
-    reader_options: &str,
-    bytes: &[u8],
-) -> (Vec<Document>, Vec<Vec<DataProblem>>) {
+/// What a reader found in a file.
+#[derive(Debug, Default)]
+struct Read {
+    documents: Vec<Document>,
+    /// Each rejected document's problems.
+    rejected: Vec<Vec<DataProblem>>,
+    warnings: Vec<DataProblem>,
+}
+
+/// What `reader` finds in `bytes`.
+fn read(reader: &str, reader_options: &str, bytes: &[u8]) -> Read {
     let options: Options = toml::from_str(reader_options).unwrap();
     let reader = format::reader(reader, &options).expect("reader exists");
-    let (mut documents, mut rejected) = (Vec::new(), Vec::new());
+    let mut read = Read::default();
     for item in reader.read(Box::new(bytes)) {
         match item.expect("the file as a whole is readable") {
             Item::Header(_) => {}
-            Item::Document(d, _) => documents.push(d),
-            Item::Rejected(problems, _) => rejected.push(problems),
+            Item::Document(d, _) => read.documents.push(d),
+            Item::Rejected(problems, _) => read.rejected.push(problems),
+            Item::Warning(w) => read.warnings.push(w),
         }
     }
-    (documents, rejected)
+    read
 }
 
 fn orders(documents: &[Document]) -> Vec<&Order> {
@@ -40,7 +46,11 @@ fn orders(documents: &[Document]) -> Vec<&Order> {
 fn a_shopify_order_without_a_shipping_line_takes_the_routes_default_method() {
     let export =
         support::shopify_export(&[("#2001", "MUG", 1, ""), ("#2002", "MUG", 1, "Express")]);
-    let (documents, rejected) = read_with("shopify-orders-csv", "", export.as_bytes());
+    let Read {
+        documents,
+        rejected,
+        ..
+    } = read("shopify-orders-csv", "", export.as_bytes());
     assert_eq!(orders(&documents).len(), 1);
     let [problems] = rejected.as_slice() else {
         panic!("{rejected:?}");
@@ -53,7 +63,11 @@ fn a_shopify_order_without_a_shipping_line_takes_the_routes_default_method() {
     );
 
     let options = "default_shipping_method = \"Standard\"";
-    let (documents, rejected) = read_with("shopify-orders-csv", options, export.as_bytes());
+    let Read {
+        documents,
+        rejected,
+        ..
+    } = read("shopify-orders-csv", options, export.as_bytes());
     assert!(rejected.is_empty(), "{rejected:?}");
     let methods: Vec<&str> = orders(&documents)
         .iter()
@@ -80,7 +94,7 @@ fn a_shopify_order_without_a_shipping_line_takes_the_routes_default_method() {
         10,
     )
     .unwrap();
-    let (delivered, _) = read_with("canonical-orders-csv", "", &out);
+    let delivered = read("canonical-orders-csv", "", &out).documents;
     let first = orders(&delivered)[0];
     assert_eq!(
         (
@@ -90,5 +104,114 @@ fn a_shopify_order_without_a_shipping_line_takes_the_routes_default_method() {
         ),
         ("#2001", Some("UPSN"), Some("GND")),
         "the route's shipping_methods map applies to the default"
+    );
+}
+
+/// Our WebToffee fixture with its first order's `order_date` cells set to `date`.
+fn webtoffee_with_date(date: &str) -> String {
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/woocommerce-orders-csv/webtoffee-order-export.csv"),
+    )
+    .unwrap();
+    fixture.replacen(
+        "3301,3301,2025-07-01 09:12:44,",
+        &format!("3301,3301,{date},"),
+        1,
+    )
+}
+
+#[test]
+fn woocommerce_plugin_dates_read_and_a_date_no_layout_fits_is_a_warning_not_a_refusal() {
+    for (written, iso) in [
+        ("16-05-2018 07:32:06", "2018-05-16T07:32:06"),
+        ("16-05-2018 07:32", "2018-05-16T07:32:00"),
+        ("1526455926", "2018-05-16T07:32:06Z"),
+        ("2018-05-16 07:32", "2018-05-16T07:32:00"),
+    ] {
+        let read = read(
+            "woocommerce-orders-csv",
+            "",
+            webtoffee_with_date(written).as_bytes(),
+        );
+        assert!(read.warnings.is_empty(), "{written}: {read:?}");
+        let order = orders(&read.documents)[0];
+        assert_eq!(order.order_id, "3301");
+        assert_eq!(order.order_date.as_deref(), Some(iso), "{written}");
+    }
+
+    let ambiguous = webtoffee_with_date("11/05/2018 07:32");
+    let kept = read("woocommerce-orders-csv", "", ambiguous.as_bytes());
+    let order = orders(&kept.documents)[0];
+    assert_eq!(
+        (order.order_id.as_str(), order.order_date.as_deref()),
+        ("3301", None),
+        "an optional field never refuses an order"
+    );
+    let [warning] = kept.warnings.as_slice() else {
+        panic!("one warning: {kept:?}");
+    };
+    assert_eq!(warning.field.as_deref(), Some("order_date"));
+    assert!(warning.fix.contains("date_format"), "{}", warning.fix);
+    assert!(
+        !warning.summary().contains("11/05/2018"),
+        "the summary for logs quotes no value: {}",
+        warning.summary()
+    );
+
+    let named = read(
+        "woocommerce-orders-csv",
+        "date_format = \"%d/%m/%Y %H:%M\"",
+        ambiguous.as_bytes(),
+    );
+    assert!(named.warnings.is_empty(), "{named:?}");
+    assert_eq!(
+        orders(&named.documents)[0].order_date.as_deref(),
+        Some("2018-05-11T07:32:00")
+    );
+    let refused = format::reader(
+        "woocommerce-orders-csv",
+        &toml::from_str("date_format = \"%Q\"").unwrap(),
+    )
+    .err()
+    .expect("a layout that is not one is refused");
+    assert_eq!(refused[0].key, "reader_options.date_format");
+}
+
+#[test]
+fn a_file_delivered_with_warnings_says_so_in_the_log_and_in_status() {
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "woo"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "woocommerce-orders-csv"
+writer = "canonical-orders-csv"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
+"#,
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "webtoffee.csv",
+        webtoffee_with_date("11/05/2018 07:32").as_bytes(),
+    );
+    // The fixture's orders 3303 (unpaid) and 3304 (no SKU) go to the error folder.
+    let once = sandbox.once_expecting(1);
+    let log = String::from_utf8_lossy(&once.stderr);
+    assert!(
+        log.contains("file read with warnings") && log.contains("warnings=1"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("11/05/2018"),
+        "no value from the file in the log: {log}"
+    );
+    assert_eq!(sandbox.files("warehouse/orders"), ["webtoffee.csv"]);
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("last file of route woo with warnings")
+            && status.contains("webtoffee.csv: sent without 1 value it could not read")
+            && status.contains("order_date"),
+        "{status}"
     );
 }

@@ -246,7 +246,7 @@ fn read_with(
                 documents.push(d);
             }
             Item::Rejected(problems, _) => rejected.push(problems),
-            Item::Header(_) => {}
+            Item::Header(_) | Item::Warning(_) => {}
         }
     }
     (documents, rejected)

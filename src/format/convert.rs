@@ -135,12 +135,16 @@ pub struct Rejected {
 }
 
 /// What a conversion delivered, and what it left out.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Converted {
     /// Documents written.
     pub written: u64,
     /// Documents left out (split mode only).
     pub rejected: Option<Rejected>,
+    /// Values the documents written were kept without (the first, at most the problem cap).
+    pub warnings: Vec<DataProblem>,
+    /// How many warnings there were in all.
+    pub warnings_total: usize,
 }
 
 /// Documents handed from the reading thread to the writing thread at a time.
@@ -221,6 +225,8 @@ pub fn convert_tapped<'o>(
         spans: Vec::new(),
         problems: Vec::new(),
         total: 0,
+        warnings: Vec::new(),
+        warnings_total: 0,
         written: 0,
         unsplittable: false,
     };
@@ -285,6 +291,8 @@ struct Sink<'c, 'o> {
     spans: Vec<Span>,
     problems: Vec<DataProblem>,
     total: usize,
+    warnings: Vec<DataProblem>,
+    warnings_total: usize,
     written: u64,
     /// A rejected document came without its rows, so the file cannot be split.
     unsplittable: bool,
@@ -311,6 +319,12 @@ impl Sink<'_, '_> {
     fn take(&mut self, item: &mut Item) -> Result<(), ConvertError> {
         match item {
             Item::Header(span) => self.header = Some(*span),
+            Item::Warning(warning) => {
+                self.warnings_total += 1;
+                if self.warnings.len() < self.max_problems {
+                    self.warnings.push(std::mem::take(warning));
+                }
+            }
             Item::Rejected(problems, span) => self.reject(std::mem::take(problems), *span),
             Item::Document(doc, span) => {
                 let span = *span;
@@ -384,6 +398,8 @@ impl Sink<'_, '_> {
             return Ok(Converted {
                 written: self.written,
                 rejected: None,
+                warnings: self.warnings,
+                warnings_total: self.warnings_total,
             });
         }
         match self.header {
@@ -397,6 +413,8 @@ impl Sink<'_, '_> {
                         problems: self.problems,
                         total: self.total,
                     }),
+                    warnings: self.warnings,
+                    warnings_total: self.warnings_total,
                 })
             }
             _ => Err(ConvertError::Data {

@@ -27,6 +27,9 @@ pub enum Item {
     Document(Document, Option<Span>),
     /// Rows that make no usable document, with every problem found in them.
     Rejected(Vec<DataProblem>, Option<Span>),
+    /// A value the reader could not use in the document that follows, which it keeps without it
+    /// (an optional field left empty): reported, never a reason to refuse the document.
+    Warning(DataProblem),
 }
 
 /// A stream of items read from one file; an error ends it (the file as a whole cannot be read).

@@ -211,12 +211,12 @@ pub struct FileRow {
 
 /// The latest failure of a route.
 #[derive(Debug, Clone)]
-pub struct LastFailure {
+pub struct FileNote {
     /// Source file name.
     pub name: String,
-    /// When it failed (ms since epoch).
+    /// When it happened (ms since epoch).
     pub at_ms: i64,
-    /// One-line reason.
+    /// One line: why it failed, or what it was sent without.
     pub reason: String,
 }
 
@@ -531,9 +531,39 @@ impl Ledger {
         )? as u64)
     }
 
+    /// Records what a file's documents are sent without: `summary` is one line for people that
+    /// quotes no value from the file.
+    pub fn warned(&self, id: i64, summary: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE files SET warnings = ?2 WHERE id = ?1",
+            params![id, summary],
+        )?;
+        Ok(())
+    }
+
+    /// The route's most recent file whose documents were sent without some values.
+    pub fn last_warning(&self, route: &str) -> Result<Option<FileNote>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, claimed_at, warnings FROM files
+                 WHERE route = ?1 AND warnings IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [route],
+                |r| {
+                    Ok(FileNote {
+                        name: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        reason: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     /// The route's most recent file that sent something to the error folder: a failed file, or
     /// one delivered without its documents with problems.
-    pub fn last_failure(&self, route: &str) -> Result<Option<LastFailure>> {
+    pub fn last_failure(&self, route: &str) -> Result<Option<FileNote>> {
         Ok(self
             .conn
             .query_row(
@@ -547,7 +577,7 @@ impl Ledger {
                  ORDER BY finished_at DESC, id DESC LIMIT 1",
                 [route],
                 |r| {
-                    Ok(LastFailure {
+                    Ok(FileNote {
                         name: r.get(0)?,
                         at_ms: r.get(1)?,
                         reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),

@@ -89,4 +89,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         message   TEXT NOT NULL
     );
 ",
+    // 6: what a delivered file's documents were sent without (optional values that could not
+    // be read), one line for `status`.
+    "
+    ALTER TABLE files ADD COLUMN warnings TEXT;
+",
 ];

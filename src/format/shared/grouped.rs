@@ -25,6 +25,7 @@ pub struct Pending<T> {
     /// The key its rows share; empty for rows that belong to no document.
     pub key: String,
     problems: Vec<DataProblem>,
+    warnings: Vec<DataProblem>,
     first_line: u64,
     item_lines: Vec<u64>,
     start: u64,
@@ -38,6 +39,7 @@ impl<T: Default> Pending<T> {
             doc: T::default(),
             key,
             problems: Vec::new(),
+            warnings: Vec::new(),
             first_line: line,
             item_lines: Vec::new(),
             start,
@@ -49,6 +51,19 @@ impl<T> Pending<T> {
     /// Notes a problem found on `line` in `column` (empty: no column).
     pub fn problem(&mut self, line: u64, column: &str, value: &str, problem: &str, fix: &str) {
         self.problems.push(DataProblem {
+            line: Some(line),
+            field: (!column.is_empty()).then(|| column.to_string()),
+            document_id: (!self.key.is_empty()).then(|| self.key.clone()),
+            value: (!value.is_empty()).then(|| value.to_string()),
+            problem: problem.to_string(),
+            fix: fix.to_string(),
+        });
+    }
+
+    /// Notes a value on `line` in `column` that the document is kept without: a warning, not a
+    /// problem.
+    pub fn warn(&mut self, line: u64, column: &str, value: &str, problem: &str, fix: &str) {
+        self.warnings.push(DataProblem {
             line: Some(line),
             field: (!column.is_empty()).then(|| column.to_string()),
             document_id: (!self.key.is_empty()).then(|| self.key.clone()),
@@ -80,6 +95,7 @@ impl<T> Pending<T> {
             doc: f(self.doc),
             key: self.key,
             problems: self.problems,
+            warnings: self.warnings,
             first_line: self.first_line,
             item_lines: self.item_lines,
             start: self.start,
@@ -198,13 +214,25 @@ impl<'a, D: RowDialect> GroupedRows<'a, D> {
 
     /// Ends the pending document (or keyless rows) at byte `end`.
     fn flush(&mut self, end: u64) {
-        if let Some(p) = self.current.take() {
+        if let Some(mut p) = self.current.take() {
+            let warnings = std::mem::take(&mut p.warnings);
             let item = if p.key.is_empty() {
                 p.reject(end)
             } else {
                 self.dialect.finish(p, end)
             };
-            self.ready.push_back(Ok(item));
+            match item {
+                // A rejected document's report lists its warnings among its problems.
+                Item::Rejected(mut problems, span) => {
+                    problems.extend(warnings);
+                    self.ready.push_back(Ok(Item::Rejected(problems, span)));
+                }
+                item => {
+                    self.ready
+                        .extend(warnings.into_iter().map(|w| Ok(Item::Warning(w))));
+                    self.ready.push_back(Ok(item));
+                }
+            }
         }
     }
 

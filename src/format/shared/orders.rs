@@ -34,6 +34,9 @@ pub struct ExportOptions {
     /// The shipping method of an order that has none (drafts, manual and app-created orders
     /// have no shipping line); the route's `shipping_methods` map applies to it as to any.
     pub default_shipping_method: Option<String>,
+    /// The layout of the store's order dates (a strftime pattern), tried before the layouts
+    /// cartferry knows.
+    pub date_format: Option<String>,
 }
 
 /// [`ExportOptions`] as a route writes them.
@@ -46,18 +49,31 @@ struct RawExportOptions {
     unpaid: Unpaid,
     paid_statuses: Option<Vec<String>>,
     default_shipping_method: Option<String>,
+    date_format: Option<String>,
 }
 
 impl ExportOptions {
     /// A cart reader's `reader_options` (`encoding`, `delimiter`, `billing_fallback`, `unpaid`,
-    /// `paid_statuses`, which are `paid` unless given, each put through `normalise`, and
-    /// `default_shipping_method`).
+    /// `paid_statuses`, which are `paid` unless given, each put through `normalise`,
+    /// `default_shipping_method` and `date_format`).
     pub fn parse(
         options: &Options,
         paid: &[&str],
         normalise: fn(&str) -> String,
     ) -> Result<(CsvInput, ExportOptions), Vec<FormatProblem>> {
         let raw: RawExportOptions = parse_options(options, "reader_options")?;
+        if let Some(format) = &raw.date_format
+            && (format.trim().is_empty()
+                || chrono::format::StrftimeItems::new(format)
+                    .any(|i| i == chrono::format::Item::Error))
+        {
+            return Err(vec![FormatProblem {
+                key: "reader_options.date_format".into(),
+                message: format!(
+                    "\"{format}\" is not a date layout: write it with strftime fields, such as \"%d/%m/%Y %H:%M\""
+                ),
+            }]);
+        }
         let paid_statuses = match raw.paid_statuses {
             Some(statuses) => statuses.iter().map(|s| normalise(s)).collect(),
             None => paid.iter().map(|s| normalise(s)).collect(),
@@ -74,6 +90,7 @@ impl ExportOptions {
                 .default_shipping_method
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty()),
+            date_format: raw.date_format,
         };
         Ok((input, options))
     }
@@ -184,8 +201,11 @@ fn finish_with<'c>(
 }
 
 /// A cart's timestamp as ISO 8601: Shopify's `2025-05-11 09:55:16 -0400`, WooCommerce's
-/// `2025-05-11 09:55:16` or `2025-05-11 09:55`, or ISO 8601 already; `None` for anything else
-/// (such as Excel's `11/05/2025 09:55`, which could be either day first or month first).
+/// `2025-05-11 09:55:16` or `2025-05-11 09:55` (Advanced Order Export), WebToffee's day-first
+/// `16-05-2018 07:32:06` (dashes are day first, as PHP reads them), a Unix timestamp (WP All
+/// Export's option), or ISO 8601 already; `None` for anything else (such as Excel's
+/// `11/05/2025 09:55`, which could be either day first or month first: a route names its
+/// `date_format` for those).
 pub fn cart_time(text: &str) -> Option<String> {
     if let Some(iso) = shopify_time_fast(text) {
         return Some(iso);
@@ -193,11 +213,75 @@ pub fn cart_time(text: &str) -> Option<String> {
     if let Ok(t) = chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z") {
         return Some(t.to_rfc3339());
     }
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .or_else(|| is_iso_date(text).then(|| text.to_string()))
+    if text.len() == 10
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && let Some(t) = text
+            .parse()
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+    {
+        return Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d-%m-%Y %H:%M:%S",
+        "%d-%m-%Y %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+    .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+    .or_else(|| {
+        chrono::NaiveDate::parse_from_str(text, "%d-%m-%Y")
+            .ok()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+    })
+    .or_else(|| is_iso_date(text).then(|| text.to_string()))
+}
+
+/// A cart's timestamp in the route's `date_format` (a strftime pattern, with or without a time
+/// and a zone) as ISO 8601, else as [`cart_time`] reads it.
+pub fn cart_time_as(text: &str, date_format: Option<&str>) -> Option<String> {
+    let Some(format) = date_format else {
+        return cart_time(text);
+    };
+    chrono::DateTime::parse_from_str(text, format)
+        .map(|t| t.to_rfc3339())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(text, format)
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        })
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, format)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+        })
+        .ok()
+        .or_else(|| cart_time(text))
+}
+
+/// Reads an order's date cell: ISO 8601, or `None` with a warning when it holds what is not a
+/// date the route reads (the order is kept without its date: the date is optional).
+pub fn order_date<T>(
+    pending: &mut Pending<T>,
+    line: u64,
+    column: &str,
+    text: &str,
+    options: &ExportOptions,
+) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    let read = cart_time_as(text, options.date_format.as_deref());
+    if read.is_none() {
+        pending.warn(
+            line,
+            column,
+            text,
+            "the order date is not a date this route reads; the order was sent without it.",
+            "if the dates are right, name their layout in the route's reader_options.date_format, such as \"%d/%m/%Y %H:%M\".",
+        );
+    }
+    read
 }
 
 /// `2025-05-11 09:55:16 -0400` as `2025-05-11T09:55:16-04:00`, read by hand: a Shopify export

@@ -276,20 +276,8 @@ impl ShopifyRows {
         let line = t.line();
         let billed_address = self.options.billing_fallback && self.lacks(t, &SHIPPING);
         let created = self.field(t, Col::CreatedAt);
-        let order_date = match orders::cart_time(created) {
-            Some(iso) => Some(iso),
-            None if created.is_empty() => None,
-            None => {
-                pending.problem(
-                    line,
-                    Col::CreatedAt.name(),
-                    created,
-                    "the order date is not a date Shopify writes.",
-                    "write it as Shopify exports it, such as 2025-05-11 09:55:16 -0400 (Excel may have reformatted it: export again from Shopify).",
-                );
-                None
-            }
-        };
+        let order_date =
+            orders::order_date(pending, line, Col::CreatedAt.name(), created, &self.options);
         pending.doc = ShopifyOrder {
             order: Order {
                 order_id: pending.key.clone(),

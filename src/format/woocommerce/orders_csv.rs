@@ -275,17 +275,13 @@ impl WooRows {
             && [0, 1, 3, 5, 7, 8]
                 .iter()
                 .all(|i| self.field(t, Col::address(false, *i)).is_empty());
-        let date = self.field(t, Col::OrderDate);
-        let order_date = orders::cart_time(date);
-        if order_date.is_none() && !date.is_empty() {
-            pending.problem(
-                line,
-                self.label(Col::OrderDate),
-                date,
-                "the order date is not a date the export plugin writes.",
-                "write it as 2025-05-11 09:55:16 (Excel may have reformatted it: export again).",
-            );
-        }
+        let order_date = orders::order_date(
+            pending,
+            line,
+            self.label(Col::OrderDate),
+            self.field(t, Col::OrderDate),
+            &self.options,
+        );
         let status_text = self.field(t, Col::Status).to_string();
         pending.doc = WooOrder {
             order: Order {

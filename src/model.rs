@@ -41,6 +41,15 @@ impl Document {
         }
     }
 
+    /// What [`Document::id`] names, for messages: `order`, `SKU` or `RMA`.
+    pub fn id_noun(&self) -> &'static str {
+        match self {
+            Document::InventoryRecord(_) => "SKU",
+            Document::RmaAuthorization(_) | Document::ReturnReceipt(_) => "RMA",
+            _ => "order",
+        }
+    }
+
     /// The kind of this document, for messages and writer checks.
     pub fn kind(&self) -> DocumentKind {
         match self {

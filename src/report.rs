@@ -214,6 +214,7 @@ mod tests {
             value: Some("two".into()),
             problem: "the quantity is not a positive whole number.".into(),
             fix: "write 2.".into(),
+            ..DataProblem::default()
         };
         let text = render(
             &ReportContext {

@@ -301,3 +301,75 @@ fn a_partners_997_fixture_validates_with_bots_and_reads_set_by_set() {
     assert_eq!(acks[0].sets[1].status, AckStatus::Rejected);
     assert_eq!(acks[0].sets[1].codes, ["5"]);
 }
+
+#[test]
+fn a_997_for_another_kind_of_group_or_set_is_reported_as_not_matching_and_never_applied() {
+    let sandbox = sending_940s_and_reading_997s();
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        support::minimal_orders(&[("3001", "1"), ("3002", "1"), ("3003", "1")]).as_bytes(),
+    );
+    sandbox.once_expecting(0);
+
+    // A 997 of a 204 (motor carrier) group 1, and one of 810s (invoices) numbered like our
+    // group 1's sets: neither is about the 940s cartferry sent as group 1.
+    let other_group = "ST*997*0001~\nAK1*SM*1~\nAK9*A*3*3*3~\nSE*4*0001~\n";
+    let other_sets = "ST*997*0001~\nAK1*OW*1~\nAK2*810*0001~\nAK5*A~\nAK2*810*0002~\nAK5*R*5~\nAK9*P*2*2*1~\nSE*8*0001~\n";
+    for (name, control, body, element) in [
+        ("sm.997", 8, other_group, "AK1-01"),
+        ("invoices.997", 9, other_sets, "AK2-01"),
+    ] {
+        sandbox.drop_file(
+            "warehouse/acks",
+            name,
+            warehouse_997(control, 1, body).as_bytes(),
+        );
+        sandbox.once_expecting(1);
+        let report =
+            std::fs::read_to_string(sandbox.path(&format!("var/errors/acks/{name}.error.txt")))
+                .unwrap();
+        assert!(
+            report.contains("does not match what cartferry sent as group 1")
+                && report.contains("nothing it says was applied")
+                && report.contains(&format!("field \"{element}\"")),
+            "{name}:\n{report}"
+        );
+        assert!(
+            !report.contains("order 300"),
+            "{name}: no order is named as rejected:\n{report}"
+        );
+        let status = stdout(&sandbox.cmd(&["status"]));
+        assert!(
+            status.contains("1 X12 group sent without the partner's 997")
+                && status.contains("group 1 (3 OW sets)"),
+            "{name}: the group still waits for its own 997:\n{status}"
+        );
+    }
+}
+
+#[test]
+fn a_999_is_read_like_a_997() {
+    let sandbox = sending_940s_and_reading_997s();
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        support::minimal_orders(&[("4001", "1"), ("4002", "1")]).as_bytes(),
+    );
+    sandbox.once_expecting(0);
+    let body = "ST*999*0001*005010X231A1~\nAK1*OW*1*004010~\nAK2*940*0001~\nIK5*A~\nAK2*940*0002~\nIK3*W01*12**8~\nIK5*R*5~\nAK9*P*2*2*1~\nSE*9*0001~\n";
+    sandbox.drop_file(
+        "warehouse/acks",
+        "answer.997",
+        warehouse_997(10, 1, body).as_bytes(),
+    );
+    sandbox.once_expecting(1);
+    let report =
+        std::fs::read_to_string(sandbox.path("var/errors/acks/answer.997.error.txt")).unwrap();
+    assert!(
+        report.contains("order 4002") && !report.contains("order 4001"),
+        "{report}"
+    );
+    let status = stdout(&sandbox.cmd(&["status"]));
+    assert!(!status.contains("without the partner's 997"), "{status}");
+}

@@ -215,3 +215,133 @@ to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
         "{status}"
     );
 }
+
+/// `csv` re-saved as a spreadsheet does when each row sits in one cell: every data row becomes
+/// one quoted field.
+fn each_row_in_one_cell(csv: &str) -> String {
+    let mut lines = csv.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        out.push_str(&format!("\"{}\"\n", line.replace('"', "\"\"")));
+    }
+    out
+}
+
+#[test]
+fn a_file_with_each_row_in_one_cell_is_named_once_and_no_customer_data_reaches_the_log() {
+    let export = support::shopify_export(&[
+        ("#3001", "MUG", 1, "Standard"),
+        ("#3002", "TEE", 2, "Standard"),
+    ]);
+    let template = support::shopify_export(&[("#3001", "MUG", 1, "Standard")]);
+    let mut rows = csv::Reader::from_reader(template.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let cell = |name: &str| {
+        row[header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .unwrap()]
+        .to_string()
+    };
+    let customer = [
+        cell("Email"),
+        cell("Shipping Name"),
+        cell("Shipping Address1"),
+    ];
+    assert!(
+        customer.iter().all(|v| !v.is_empty()),
+        "the fixture row has customer data: {customer:?}"
+    );
+
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "shop"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "shopify-orders-csv"
+writer = "canonical-orders-csv"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
+"#,
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "mangled.csv",
+        each_row_in_one_cell(&export).as_bytes(),
+    );
+    let once = sandbox.once_expecting(1);
+    let log = String::from_utf8_lossy(&once.stderr).into_owned();
+    for value in &customer {
+        assert!(
+            !log.contains(value.as_str()),
+            "{value:?} reached the log:\n{log}"
+        );
+    }
+    assert!(sandbox.files("warehouse/orders").is_empty());
+    let report =
+        std::fs::read_to_string(sandbox.path("var/errors/shop/mangled.csv.error.txt")).unwrap();
+    assert!(
+        report.contains("looks re-saved by a spreadsheet with each row in one cell")
+            && report.contains("\n  1. ")
+            && !report.contains("\n  2. "),
+        "said once for the file, not once per row:\n{report}"
+    );
+    assert!(
+        report.contains("row 2 has 1 field, the header has"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_document_id_that_does_not_look_like_one_stays_out_of_log_lines() {
+    let mangled = DataProblem {
+        line: Some(2),
+        field: Some("Name".into()),
+        document_id: Some("#1001,ada@example.com,paid,Ada Lovelace,12 Analytical Way".into()),
+        problem: "the quantity is not a positive whole number.".into(),
+        ..DataProblem::default()
+    };
+    let logged = mangled.summary();
+    assert!(
+        !logged.contains("ada@example.com") && !logged.contains("Lovelace"),
+        "{logged}"
+    );
+    assert!(logged.contains("line 2"), "{logged}");
+    let plain = DataProblem {
+        document_id: Some("#1001".into()),
+        ..mangled.clone()
+    };
+    assert!(
+        plain.summary().contains("order #1001"),
+        "{}",
+        plain.summary()
+    );
+}
+
+#[test]
+fn an_846_problem_names_the_sku_as_a_sku() {
+    let isa = "ISA*00*          *00*          *ZZ*WAREHOUSE      *ZZ*CARTFERRY      *261122*1405*U*00401*000000071*0*P*>~";
+    let body = "GS*IB*WAREHOUSE*CARTFERRY*20261122*1405*71*X*004010~ST*846*0001~BIA*00*MM*SNAP-1*20261122~LIN**SK*MUG-RED~QTY*17*many*EA~CTT*1~SE*6*0001~GE*1*71~IEA*1*000000071~";
+    let read = read("x12-846", "", format!("{isa}\n{body}").as_bytes());
+    let problem = &read.rejected[0][0];
+    assert!(
+        problem.position().contains("SKU MUG-RED") && !problem.position().contains("order"),
+        "{}",
+        problem.position()
+    );
+}
+
+#[test]
+fn a_set_of_another_kind_is_named_with_the_right_article() {
+    let isa = "ISA*00*          *00*          *ZZ*BUYER          *ZZ*SELLER         *261122*1405*U*00401*000000081*0*P*>~";
+    let file = format!(
+        "{isa}\nGS*PC*BUYER*SELLER*20261122*1405*81*X*004010~\nST*860*0001~\nBCH*01*SA*PO-1**20261122~\nSE*3*0001~\nGE*1*81~\nIEA*1*000000081~\n"
+    );
+    let read = read("x12-940", "", file.as_bytes());
+    let problem = &read.rejected[0][0];
+    assert!(
+        problem.problem.contains("is an 860, and this route reads 940s"),
+        "{}",
+        problem.problem
+    );
+}

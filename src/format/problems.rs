@@ -16,6 +16,8 @@ pub struct DataProblem {
     pub field: Option<String>,
     /// The order (or other document id) concerned.
     pub document_id: Option<String>,
+    /// What `document_id` names when it is not an order (`SKU`, `RMA`).
+    pub document_noun: Option<&'static str>,
     /// The offending value as found; may be customer data, so never logged.
     pub value: Option<String>,
     /// What is wrong, one sentence.
@@ -36,6 +38,11 @@ impl DataProblem {
 
     /// Where the problem is: `line 4, field "quantity", order 1002`.
     pub fn position(&self) -> String {
+        self.position_naming(|id| shortened(id, MAX_SHOWN_ID_CHARS))
+    }
+
+    /// The position with the document id as `show` writes it.
+    fn position_naming(&self, show: impl Fn(&str) -> String) -> String {
         let mut parts = Vec::new();
         if let Some(line) = self.line {
             parts.push(format!("line {line}"));
@@ -44,7 +51,7 @@ impl DataProblem {
             parts.push(format!("field \"{field}\""));
         }
         if let Some(id) = &self.document_id {
-            parts.push(format!("order {id}"));
+            parts.push(format!("{} {}", self.document_noun(), show(id)));
         }
         if parts.is_empty() {
             "the file".to_string()
@@ -53,10 +60,47 @@ impl DataProblem {
         }
     }
 
-    /// The position and problem without the offending value: safe for logs.
+    /// The position and problem without the offending value: safe for logs. A document id
+    /// that does not look like one (too long, or with characters ids do not have, such as the
+    /// whole row of a mangled file) is left out too.
     pub fn summary(&self) -> String {
-        format!("{}: {}", self.position(), self.problem)
+        let position = self.position_naming(|id| {
+            if looks_like_an_id(id) {
+                id.to_string()
+            } else {
+                "(its id is not shown: it does not look like one)".to_string()
+            }
+        });
+        format!("{position}: {}", self.problem)
     }
+
+    /// What the document id names: `order`, unless the problem says otherwise.
+    fn document_noun(&self) -> &'static str {
+        self.document_noun.unwrap_or("order")
+    }
+}
+
+/// Longest document id a report shows whole.
+const MAX_SHOWN_ID_CHARS: usize = 60;
+
+/// Longest document id a log shows.
+const MAX_LOGGED_ID_CHARS: usize = 40;
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// True for what order, SKU and RMA ids look like (`#1001`, `SO-2026/17`, `TEE-M.BLK`): short,
+/// letters, digits and a little punctuation; never an e-mail address or a sentence.
+fn looks_like_an_id(id: &str) -> bool {
+    id.chars().count() <= MAX_LOGGED_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "#-_./:".contains(c))
 }
 
 impl fmt::Display for DataProblem {

@@ -191,6 +191,26 @@ impl Ledger {
             .optional()?)
     }
 
+    /// The set type (ST01) and reference of set `control` of the group `group` sent to
+    /// `partner`, if that group has such a set.
+    pub fn sent_set(
+        &self,
+        partner: &str,
+        group: u64,
+        control: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT set_id, reference FROM sent_sets
+                 WHERE partner = ?1 AND grp = ?2 AND control = ?3",
+            )?
+            .query_row(params![partner, group as i64, control], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
     /// Records what a 997 (file `ack_file`) says of a sent group: AK9-01 `status`.
     pub fn acknowledge_group(
         &self,

@@ -400,6 +400,7 @@ impl<'a, D: DeserializeOwned> XmlItems<'a, D> {
                 line: Some(line),
                 field: Some(field),
                 document_id: id.clone(),
+                document_noun: Some(document.id_noun()),
                 value: Some(value).filter(|v| !v.is_empty()),
                 problem,
                 fix,

@@ -57,6 +57,7 @@ impl<T> Pending<T> {
             value: (!value.is_empty()).then(|| value.to_string()),
             problem: problem.to_string(),
             fix: fix.to_string(),
+            ..DataProblem::default()
         });
     }
 
@@ -70,6 +71,7 @@ impl<T> Pending<T> {
             value: (!value.is_empty()).then(|| value.to_string()),
             problem: problem.to_string(),
             fix: fix.to_string(),
+            ..DataProblem::default()
         });
     }
 

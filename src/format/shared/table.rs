@@ -95,6 +95,8 @@ impl<'a> Table<'a> {
             row_start,
             broken: false,
             original: decoded.original,
+            delimiter,
+            header_fields: None,
         }));
         if !table.next_row().transpose()?.unwrap_or(false) {
             return Err(FormatError::data(DataProblem::whole_file(
@@ -213,9 +215,31 @@ struct CsvRows<'a> {
     csv: csv::Reader<RowLimit<'a>>,
     /// Where the row being read starts, shared with the [`RowLimit`] under `csv`.
     row_start: Arc<AtomicU64>,
-    /// A row was too long: nothing after it can be read.
+    /// A row was too long, or rows are whole lines in one cell: nothing after it can be read.
     broken: bool,
     original: Original,
+    delimiter: u8,
+    /// How many fields the header (the first row) has, once read.
+    header_fields: Option<usize>,
+}
+
+impl CsvRows<'_> {
+    /// The problem of a file whose row is one cell holding what looks like the whole row (a
+    /// spreadsheet that put each line into one cell, then saved it quoted), said once for the
+    /// file: every row after it would be wrong the same way.
+    fn one_cell_rows(&self, record: &csv::StringRecord, line: u64) -> Option<DataProblem> {
+        let header = self.header_fields?;
+        let whole_line_in_one_cell =
+            header >= 3 && record.len() == 1 && record[0].as_bytes().contains(&self.delimiter);
+        whole_line_in_one_cell.then(|| DataProblem {
+            line: Some(line),
+            problem: format!(
+                "row {line} has 1 field, the header has {header}: the file looks re-saved by a spreadsheet with each row in one cell, so none of its rows can be read."
+            ),
+            fix: "send the file as the cart exported it; or, in the spreadsheet, split the column (Data → Text to Columns, by comma) before saving as CSV.".into(),
+            ..DataProblem::default()
+        })
+    }
 }
 
 impl RowSource for CsvRows<'_> {
@@ -231,12 +255,16 @@ impl RowSource for CsvRows<'_> {
                 Ok(false) => return None,
                 Ok(true) if record.iter().all(|f| f.trim().is_empty()) => continue,
                 Ok(true) => {
-                    return Some(Ok(record.position().map_or_else(RowAt::default, |p| {
-                        RowAt {
-                            line: p.line(),
-                            start: p.byte(),
-                        }
-                    })));
+                    let at = record.position().map_or_else(RowAt::default, |p| RowAt {
+                        line: p.line(),
+                        start: p.byte(),
+                    });
+                    if let Some(problem) = self.one_cell_rows(record, at.line) {
+                        self.broken = true;
+                        return Some(Err(FormatError::data(problem)));
+                    }
+                    self.header_fields.get_or_insert(record.len());
+                    return Some(Ok(at));
                 }
                 Err(e) if RowLimit::stopped(&e) => {
                     self.broken = true;

@@ -210,7 +210,7 @@ impl<'a> Acknowledger<'a> {
 
 /// What a received 997 says, or the problems that keep it from saying anything.
 pub fn read(set: &TransactionSet) -> Result<GroupAck, Vec<DataProblem>> {
-    let mut found = Findings::default();
+    let mut found = Findings::naming("group");
     let mut ack: Option<GroupAck> = None;
     let mut pending_set: Option<(String, String)> = None;
     for segment in &set.segments {
@@ -233,9 +233,10 @@ pub fn read(set: &TransactionSet) -> Result<GroupAck, Vec<DataProblem>> {
                     segment.element(2).trim().into(),
                 ));
             }
-            "AK5" => {
+            // A 999 (005010's implementation acknowledgment) says it in IK5.
+            "AK5" | "IK5" => {
                 let (Some(ack), Some((id, control))) = (ack.as_mut(), pending_set.take()) else {
-                    found.at(segment, "AK5", "an AK5 without its AK1 and AK2.", "the partner's 997 must acknowledge each set with AK2 then AK5.");
+                    found.at(segment, segment.id(), &format!("an {} without its AK1 and AK2.", segment.id()), "the partner's acknowledgment must acknowledge each set with AK2 then AK5 (IK5 in a 999).");
                     continue;
                 };
                 match AckStatus::parse(segment.element(1)) {
@@ -245,7 +246,7 @@ pub fn read(set: &TransactionSet) -> Result<GroupAck, Vec<DataProblem>> {
                         status,
                         codes: codes(segment, 2..=6),
                     }),
-                    None => found.at(segment, "AK5-01", "the acknowledgment code is not A, E, M, R, W or X.", "the partner's 997 must say whether the set was accepted."),
+                    None => found.at(segment, &format!("{}-01", segment.id()), "the acknowledgment code is not A, E, M, R, W or X.", "the partner's acknowledgment must say whether the set was accepted."),
                 }
             }
             "AK9" => match (ack.as_mut(), AckStatus::parse(segment.element(1))) {

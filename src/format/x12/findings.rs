@@ -8,6 +8,12 @@ use crate::format::{DataProblem, Item};
 /// What one transaction set gives: documents, or the problems that keep it from giving any.
 pub type SetItems = Vec<Item>;
 
+/// `a` or `an` before a transaction set's number as it is said aloud: an 810 ("an eight-ten"),
+/// an 860, but a 940 and a 180 ("a one-eighty").
+pub fn article(set_id: &str) -> &'static str {
+    if set_id.starts_with('8') { "an" } else { "a" }
+}
+
 /// Text, or `None` when blank.
 pub fn given(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
@@ -24,11 +30,21 @@ fn whole_number(segment: &Segment, index: usize) -> Option<i64> {
 pub struct Findings {
     /// The document's id (order id, RMA id …) for reports.
     pub id: Option<String>,
+    /// What the id names when it is not an order (`SKU`, `RMA`).
+    pub noun: Option<&'static str>,
     /// The problems so far.
     pub problems: Vec<DataProblem>,
 }
 
 impl Findings {
+    /// Findings of a set whose id names `noun` (`RMA`), not an order.
+    pub fn naming(noun: &'static str) -> Findings {
+        Findings {
+            noun: Some(noun),
+            ..Findings::default()
+        }
+    }
+
     /// A problem with element `element` (`W12-03`) of `segment`.
     pub fn at(&mut self, segment: &Segment, element: &str, problem: &str, fix: &str) {
         // `W12-03` names element 3; a bare segment id names no value.
@@ -40,6 +56,7 @@ impl Findings {
             line: Some(segment.line),
             field: Some(element.to_string()),
             document_id: self.id.clone(),
+            document_noun: self.noun,
             value: (!value.is_empty()).then(|| value.to_string()),
             problem: format!("segment {}: {problem}", segment.number),
             fix: fix.to_string(),
@@ -52,6 +69,7 @@ impl Findings {
             line: Some(line),
             field: (!field.is_empty()).then(|| field.to_string()),
             document_id: self.id.clone(),
+            document_noun: self.noun,
             problem,
             fix,
             ..DataProblem::default()

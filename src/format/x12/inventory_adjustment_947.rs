@@ -21,7 +21,7 @@ const DAMAGED: [&str; 4] = ["AU", "AV", "07", "52"];
 
 /// The return receipt a 947 carries.
 pub fn receipts(set: &TransactionSet) -> SetItems {
-    let mut found = Findings::default();
+    let mut found = Findings::naming("RMA");
     let mut receipt = ReturnReceipt::default();
     let mut adjustment_number = None;
     let mut rma = None;

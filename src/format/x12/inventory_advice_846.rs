@@ -127,6 +127,7 @@ fn start(segment: &Segment, location: Option<String>, as_of: Option<String>) -> 
         .unwrap_or_default();
     let mut found = Findings {
         id: given(&sku),
+        noun: Some("SKU"),
         ..Findings::default()
     };
     if sku.is_empty() {

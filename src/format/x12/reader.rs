@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::acknowledgment_997::{AckStatus, Acknowledger};
 use super::envelope::{Envelopes, TransactionSet};
-use super::findings::SetItems;
+use super::findings::{SetItems, article};
 use crate::format::{
     DataProblem, FormatError, FormatProblem, Item, Items, NoOptions, OnInvalid, Options,
     ReaderFormat, Span, parse_options,
@@ -54,8 +54,10 @@ impl ReaderFormat for X12Reader {
                     field: Some("ST01".into()),
                     value: Some(set.id.clone()),
                     problem: format!(
-                        "transaction set {} is a {}, and this route reads {set_id}s.",
-                        set.control, set.id
+                        "transaction set {} is {} {}, and this route reads {set_id}s.",
+                        set.control,
+                        article(&set.id),
+                        set.id
                     ),
                     fix: format!("send {} files to the route that reads them.", set.id),
                     ..DataProblem::default()
@@ -95,7 +97,7 @@ impl X12Reader {
                 Err(FormatError::Io(e)) => return Err(e),
                 Err(FormatError::Data(_)) => return Ok(false),
             };
-            if set.id == "997" {
+            if set.id == "997" || set.id == "999" {
                 // Acknowledgments are never acknowledged: two agents would answer each other
                 // forever.
                 continue;

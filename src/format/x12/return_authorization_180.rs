@@ -177,7 +177,7 @@ impl Builder {
 
 /// The return receipt a 180 notification carries.
 pub fn receipts(set: &TransactionSet) -> SetItems {
-    let mut found = Findings::default();
+    let mut found = Findings::naming("RMA");
     let mut receipt = ReturnReceipt::default();
     let mut current: Option<(ReturnLine, u32)> = None;
     let mut saw_bgn = false;

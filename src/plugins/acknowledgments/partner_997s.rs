@@ -12,6 +12,7 @@ use tracing::warn;
 
 use crate::format::x12::acknowledgment_997::{self, AckStatus, GroupAck};
 use crate::format::x12::envelope::{Envelopes, TransactionSet};
+use crate::format::x12::findings::article;
 use crate::format::x12::writer::control_key;
 use crate::format::{DataProblem, FormatError};
 use crate::ledger::Ledger;
@@ -108,14 +109,16 @@ fn read(
                 break;
             }
         };
-        if set.id != "997" {
+        if set.id != "997" && set.id != "999" {
             reading.unreadable.push(DataProblem {
                 line: Some(set.line),
                 field: Some("ST01".into()),
                 value: Some(set.id.clone()),
                 problem: format!(
-                    "transaction set {} is a {}, and this route reads 997s.",
-                    set.control, set.id
+                    "transaction set {} is {} {}, and this route reads 997s and 999s.",
+                    set.control,
+                    article(&set.id),
+                    set.id
                 ),
                 fix: format!("send {} files to the route that reads them.", set.id),
                 ..DataProblem::default()
@@ -207,11 +210,31 @@ fn record_ack(
         found.reading.unknown_groups += 1;
         warn!(
             file = found.file_name,
-            group = ack.control.as_str(),
+            group = ack.control.parse::<u64>().ok(),
             "a 997 acknowledges a group cartferry has no record of sending; ignored"
         );
         return Ok(());
     };
+    // A 997 whose group or sets are not what was sent under those numbers (another partner's
+    // numbering, a 997 for some other kind of group) says nothing about what cartferry sent.
+    if let Some(mismatch) = mismatch(ledger, &partner, group, &sent.functional_id, ack)? {
+        let kind = if set.id == "999" { "999" } else { "997" };
+        found.reading.unreadable.push(DataProblem {
+            line: Some(set.line),
+            field: Some(mismatch.element.into()),
+            value: Some(mismatch.found),
+            problem: format!(
+                "this {kind} does not match what cartferry sent as group {group} ({} from {}, route {}): {}; nothing it says was applied.",
+                sent.output_name.as_deref().unwrap_or("?"),
+                sent.source_name,
+                sent.route,
+                mismatch.why
+            ),
+            fix: "check with the partner which group this acknowledges; the groups cartferry sent keep waiting for their own 997.".into(),
+            ..DataProblem::default()
+        });
+        return Ok(());
+    }
     found.reading.groups += 1;
     ledger.acknowledge_group(&partner, group, ack.status.code(), found.file_name)?;
     let sent_in = format!(
@@ -236,11 +259,7 @@ fn record_ack(
     let mut listed = HashSet::new();
     for set_ack in &ack.sets {
         let codes = set_ack.codes.join(" ");
-        // Sets are numbered 0001, 0002 … as cartferry writes them; a partner may drop the zeros.
-        let control = match set_ack.control.parse::<u64>() {
-            Ok(n) => format!("{n:04}"),
-            Err(_) => set_ack.control.clone(),
-        };
+        let control = set_control(&set_ack.control);
         listed.insert(control.clone());
         let recorded =
             ledger.acknowledge_set(&partner, group, &control, set_ack.status.code(), &codes)?;
@@ -261,6 +280,72 @@ fn record_ack(
         })
     })?;
     Ok(())
+}
+
+/// How a 997 differs from the group it names.
+struct Mismatch {
+    /// The element that differs (`AK1-01`, `AK2-01`, `AK2-02`).
+    element: &'static str,
+    /// What the 997 has there.
+    found: String,
+    /// Why it does not match, a clause.
+    why: String,
+}
+
+/// How `ack` differs from group `group` sent to `partner` as `functional_id` (GS01): its AK1-01,
+/// or an AK2 naming a set the group does not have or of another type. `None`: it matches.
+fn mismatch(
+    ledger: &Ledger,
+    partner: &str,
+    group: u64,
+    functional_id: &str,
+    ack: &GroupAck,
+) -> Result<Option<Mismatch>, PluginError> {
+    if ack.functional_id != functional_id {
+        return Ok(Some(Mismatch {
+            element: "AK1-01",
+            found: ack.functional_id.clone(),
+            why: format!(
+                "it acknowledges a group of functional identifier {}, and group {group} was {functional_id}",
+                ack.functional_id
+            ),
+        }));
+    }
+    for set_ack in &ack.sets {
+        let control = set_control(&set_ack.control);
+        match ledger.sent_set(partner, group, &control)? {
+            None => {
+                return Ok(Some(Mismatch {
+                    element: "AK2-02",
+                    found: set_ack.control.clone(),
+                    why: format!("group {group} has no transaction set {}", set_ack.control),
+                }));
+            }
+            Some((set_id, _)) if set_id != set_ack.id => {
+                return Ok(Some(Mismatch {
+                    element: "AK2-01",
+                    found: set_ack.id.clone(),
+                    why: format!(
+                        "it acknowledges set {} as {} {}, and that set was {} {set_id}",
+                        set_ack.control,
+                        article(&set_ack.id),
+                        set_ack.id,
+                        article(&set_id)
+                    ),
+                }));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// A set's control number as cartferry writes it (`0001`); partners may drop the zeros.
+fn set_control(control: &str) -> String {
+    match control.parse::<u64>() {
+        Ok(n) => format!("{n:04}"),
+        Err(_) => control.to_string(),
+    }
 }
 
 /// What the AK5/AK9 error codes mean, as a clause.

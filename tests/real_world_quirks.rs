@@ -340,8 +340,53 @@ fn a_set_of_another_kind_is_named_with_the_right_article() {
     let read = read("x12-940", "", file.as_bytes());
     let problem = &read.rejected[0][0];
     assert!(
-        problem.problem.contains("is an 860, and this route reads 940s"),
+        problem
+            .problem
+            .contains("is an 860, and this route reads 940s"),
         "{}",
         problem.problem
     );
+}
+
+/// `orders` (canonical CSV) written as a 940 for a partner with `partner_options` added.
+fn as_940(orders: &str, partner_options: &str) -> Vec<u8> {
+    let options = format!(
+        "[partner]\nsender_id = \"CARTFERRY\"\nreceiver_id = \"WAREHOUSE\"\n{partner_options}"
+    );
+    let conversion = Conversion {
+        reader: format::reader("canonical-orders-csv", &Options::new()).unwrap(),
+        writer: format::writer("x12-940", &toml::from_str(&options).unwrap()).unwrap(),
+        on_invalid: OnInvalid::RejectFile,
+        shipping_methods: ShippingMethods::default(),
+    };
+    let mut out = Vec::new();
+    convert(
+        &conversion,
+        &format::WriteContext::now(),
+        Box::new(orders.as_bytes()),
+        None,
+        Box::new(&mut out),
+        10,
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn accented_names_go_into_a_940_as_ascii_unless_the_partner_takes_utf8() {
+    let orders = support::minimal_orders(&[("5001", "1")]).replace(
+        "Ada,Lovelace,1 Way,Springfield",
+        "Jürgen,Müller,Große Straße 5,Köln",
+    );
+    let ascii = as_940(&orders, "");
+    assert!(ascii.is_ascii(), "{}", String::from_utf8_lossy(&ascii));
+    let text = String::from_utf8(ascii).unwrap();
+    assert!(
+        text.contains("N1*ST*Jurgen Muller~")
+            && text.contains("N3*Grosse Strasse 5~")
+            && text.contains("N4*Koln*"),
+        "{text}"
+    );
+    let utf8 = String::from_utf8(as_940(&orders, "character_set = \"utf-8\"\n")).unwrap();
+    assert!(utf8.contains("N1*ST*Jürgen Müller~"), "{utf8}");
 }

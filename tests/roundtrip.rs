@@ -382,10 +382,9 @@ fn cart_fixtures_survive_the_canonical_formats() {
     }
 }
 
-/// A partner whose separators (`|`, `^`, `~`) never occur in generated text, so every document
-/// can be sent and the whole of it compared.
-const X12_PARTNER: &str =
-    "[partner]\nsender_id = \"CARTFERRY\"\nreceiver_id = \"WAREHOUSE\"\nseparators = \"|^~\"\n";
+/// A partner whose separators (`|`, `^`, `~`) never occur in generated text and who takes
+/// UTF-8, so every document can be sent and the whole of it compared.
+const X12_PARTNER: &str = "[partner]\nsender_id = \"CARTFERRY\"\nreceiver_id = \"WAREHOUSE\"\nseparators = \"|^~\"\ncharacter_set = \"utf-8\"\n";
 
 /// Writes `documents` as X12 with the writer `name` (on 2026-11-22) and reads them back with its
 /// reader.

@@ -340,7 +340,7 @@ fn a_bad_945_is_reported_at_its_element() {
     let (_, wrong_set) = read("x12-945", &external("x12_846_x12types_005010_testdata.edi"));
     assert_eq!(wrong_set.len(), 1);
     assert!(
-        wrong_set[0][0].problem.contains("is a 846"),
+        wrong_set[0][0].problem.contains("is an 846"),
         "{wrong_set:?}"
     );
 }
@@ -670,6 +670,16 @@ fn the_940s_and_945s_cartferry_writes_validate_with_bots_grammars() {
     )
     .unwrap();
     assert!(converted.written >= 40, "{}", converted.written);
+    assert!(
+        shopify.windows(2).any(|w| w == "é".as_bytes()),
+        "the export has accented names"
+    );
+    assert!(
+        from_shopify.is_ascii(),
+        "004010's character sets are ASCII: accented letters are transliterated"
+    );
+    let text = String::from_utf8_lossy(&from_shopify);
+    assert!(text.contains("N1*ST*Jose Nunez~"), "{text}");
     let shipments = read_csv_documents(
         "canonical-shipments-csv",
         &std::fs::read(
@@ -782,7 +792,9 @@ fn orders_and_cancellations_survive_a_940_and_shipments_a_945() {
         }
     }
     assert!(orders.len() >= 40 && holds.len() == 2);
-    let back = through_x12(&orders, "x12-940", PARTNER);
+    // A partner that takes UTF-8 gets every letter back as it was.
+    let utf8_partner = format!("{PARTNER}character_set = \"utf-8\"\n");
+    let back = through_x12(&orders, "x12-940", &utf8_partner);
     let expected: Vec<Document> = orders
         .iter()
         .map(|d| match d {

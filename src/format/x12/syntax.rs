@@ -123,6 +123,11 @@ impl Segment {
         self.text.len() + self.ends.len()
     }
 
+    /// Whether every character is ASCII.
+    pub fn is_ascii(&self) -> bool {
+        self.text.is_ascii()
+    }
+
     /// Whether only the id is there.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -53,6 +53,22 @@ pub struct PartnerOptions {
     /// `cartferry status` lists it as late; no 997 is expected when unset.
     #[serde(default, with = "humantime_serde")]
     pub acknowledgment_due: Option<std::time::Duration>,
+    /// The characters the partner's X12 may hold.
+    #[serde(default)]
+    pub character_set: CharacterSet,
+}
+
+/// The characters written into a partner's X12.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CharacterSet {
+    /// ASCII only, as 004010's basic and extended character sets allow: other letters are
+    /// transliterated (`Müller` → `Muller`, `ß` → `ss`).
+    #[default]
+    Ascii,
+    /// UTF-8 passed through, for partners who agreed to it.
+    #[serde(rename = "utf-8")]
+    Utf8,
 }
 
 fn mutually_defined() -> String {
@@ -186,13 +202,53 @@ impl Partner {
         self.options.acknowledgment_due
     }
 
-    /// Writes `segment` with this partner's separators (and line break) into `out`.
+    /// Writes `segment` with this partner's separators (and line break) into `out`, in the
+    /// partner's character set.
     pub fn write_segment(&self, segment: &Segment, out: &mut dyn Write) -> io::Result<()> {
-        segment.write_to(&self.separators, out)?;
+        match self.in_character_set(segment) {
+            Some(converted) => converted.write_to(&self.separators, out)?,
+            None => segment.write_to(&self.separators, out)?,
+        }
         if self.options.line_breaks {
             out.write_all(b"\n")?;
         }
         Ok(())
+    }
+
+    /// `text` in the partner's character set: transliterated to ASCII unless the partner takes
+    /// UTF-8. What transliteration would make a separator becomes a space.
+    pub fn characters<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.options.character_set == CharacterSet::Utf8 || text.is_ascii() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut ascii = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+                continue;
+            }
+            let transliterated = deunicode::deunicode_char(c).unwrap_or("?");
+            ascii.extend(transliterated.chars().map(|t| {
+                if u8::try_from(t).is_ok_and(|b| self.is_separator(b)) {
+                    ' '
+                } else {
+                    t
+                }
+            }));
+        }
+        std::borrow::Cow::Owned(ascii)
+    }
+
+    /// `segment` with every element in the partner's character set; `None` when it already is.
+    fn in_character_set(&self, segment: &Segment) -> Option<Segment> {
+        if self.options.character_set == CharacterSet::Utf8 || segment.is_ascii() {
+            return None;
+        }
+        let elements: Vec<String> = (1..=segment.len())
+            .map(|i| self.characters(segment.element(i)).into_owned())
+            .collect();
+        let refs: Vec<&str> = elements.iter().map(String::as_str).collect();
+        Some(Segment::new(segment.id(), &refs))
     }
 
     /// Whether `text` holds one of this partner's separators (and so cannot be an element).
@@ -564,7 +620,7 @@ impl<'p> Elements<'p> {
         value: &str,
         max: usize,
     ) -> Result<String, Box<DataProblem>> {
-        let value = one_line(value);
+        let value = one_line(&self.partner.characters(value));
         let value = value.as_str();
         let problem = |problem: String, fix: String| {
             Box::new(DataProblem {
@@ -594,7 +650,9 @@ impl<'p> Elements<'p> {
     /// `value` cut to `max` characters with separators turned into spaces: for text the
     /// warehouse only reads.
     pub fn note(&self, value: &str, max: usize) -> String {
-        let separated: String = value
+        let separated: String = self
+            .partner
+            .characters(value)
             .chars()
             .map(|c| {
                 if u8::try_from(c).is_ok_and(|b| self.partner.is_separator(b)) {

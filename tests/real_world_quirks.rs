@@ -390,3 +390,55 @@ fn accented_names_go_into_a_940_as_ascii_unless_the_partner_takes_utf8() {
     let utf8 = String::from_utf8(as_940(&orders, "character_set = \"utf-8\"\n")).unwrap();
     assert!(utf8.contains("N1*ST*Jürgen Müller~"), "{utf8}");
 }
+
+#[test]
+fn a_postal_code_is_required_only_where_the_country_has_them_unless_the_route_says_always() {
+    let export = support::shopify_export(&[
+        ("#6001", "MUG", 1, "Standard"),
+        ("#6002", "MUG", 1, "Standard"),
+    ]);
+    let mut rows = csv::Reader::from_reader(export.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .unwrap()
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(&header).unwrap();
+    for (record, country) in rows.records().zip(["AE", "DE"]) {
+        let mut row: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
+        row[column("Shipping Zip")] = String::new();
+        row[column("Shipping Country")] = country.to_string();
+        row[column("Shipping Province")] = String::new();
+        out.write_record(&row).unwrap();
+    }
+    let file = out.into_inner().unwrap();
+
+    let found = read("shopify-orders-csv", "", &file);
+    let dubai: Vec<&str> = orders(&found.documents)
+        .iter()
+        .map(|o| o.order_id.as_str())
+        .collect();
+    assert_eq!(
+        dubai,
+        ["#6001"],
+        "the Emirates have no postal codes: {found:?}"
+    );
+    let [problems] = found.rejected.as_slice() else {
+        panic!("{found:?}");
+    };
+    assert_eq!(
+        (
+            problems[0].document_id.as_deref(),
+            problems[0].field.as_deref()
+        ),
+        (Some("#6002"), Some("Shipping Zip")),
+        "Germany has postal codes"
+    );
+
+    let always = read("shopify-orders-csv", "require_postal_code = true", &file);
+    assert!(always.documents.is_empty(), "{always:?}");
+    assert_eq!(always.rejected.len(), 2);
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::format::shared::grouped::Pending;
 use crate::format::shared::table::CsvInput;
 use crate::format::shared::text::{Delimiter, TextEncoding};
-use crate::format::shared::validate::{Field, check_order};
+use crate::format::shared::validate::{Field, PostalCodeRule, check_order_with};
 use crate::format::{FormatProblem, Item, Options, parse_options};
 use crate::model::{Document, Order, OrderLine};
 
@@ -37,6 +37,8 @@ pub struct ExportOptions {
     /// The layout of the store's order dates (a strftime pattern), tried before the layouts
     /// cartferry knows.
     pub date_format: Option<String>,
+    /// When an order needs a postal code.
+    pub postal_codes: PostalCodeRule,
 }
 
 /// [`ExportOptions`] as a route writes them.
@@ -50,12 +52,13 @@ struct RawExportOptions {
     paid_statuses: Option<Vec<String>>,
     default_shipping_method: Option<String>,
     date_format: Option<String>,
+    require_postal_code: bool,
 }
 
 impl ExportOptions {
     /// A cart reader's `reader_options` (`encoding`, `delimiter`, `billing_fallback`, `unpaid`,
     /// `paid_statuses`, which are `paid` unless given, each put through `normalise`,
-    /// `default_shipping_method` and `date_format`).
+    /// `default_shipping_method`, `date_format` and `require_postal_code`).
     pub fn parse(
         options: &Options,
         paid: &[&str],
@@ -91,6 +94,11 @@ impl ExportOptions {
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty()),
             date_format: raw.date_format,
+            postal_codes: if raw.require_postal_code {
+                PostalCodeRule::Always
+            } else {
+                PostalCodeRule::WhereUsed
+            },
         };
         Ok((input, options))
     }
@@ -156,7 +164,7 @@ pub fn next_line_number(pending: &Pending<Order>) -> u32 {
 /// Ends an order at byte `end`: runs the common checks (reported under the dialect's `column`
 /// for each field) and gives the order, or every problem found in it.
 pub fn finish<'c>(pending: Pending<Order>, end: u64, column: impl Fn(Field) -> &'c str) -> Item {
-    finish_with(pending, end, None, column)
+    finish_with(pending, end, None, PostalCodeRule::WhereUsed, column)
 }
 
 /// [`finish`] for an order of a cart's export: one without a shipping method gets the route's
@@ -173,17 +181,19 @@ pub fn finish_export<'c>(
         pending.doc.shipping_method.clone_from(default);
     }
     let fix = "orders without a shipping line (drafts, manual and app-created orders) have none in the export: set the route's reader_options.default_shipping_method (such as \"Standard\") to send them with that method.";
-    finish_with(pending, end, Some(fix), column)
+    finish_with(pending, end, Some(fix), options.postal_codes, column)
 }
 
-/// [`finish`], with `method_fix` as the fix of an empty shipping method when given.
+/// [`finish`], with `method_fix` as the fix of an empty shipping method when given, and a postal
+/// code required as `postal_codes` says.
 fn finish_with<'c>(
     mut pending: Pending<Order>,
     end: u64,
     method_fix: Option<&str>,
+    postal_codes: PostalCodeRule,
     column: impl Fn(Field) -> &'c str,
 ) -> Item {
-    for mut f in check_order(&mut pending.doc) {
+    for mut f in check_order_with(&mut pending.doc, postal_codes) {
         if let (Field::ShippingMethod, Some(fix)) = (f.field, method_fix) {
             f.fix = fix.to_string();
         }

@@ -57,10 +57,42 @@ fn finding(field: Field, value: &str, problem: &str, fix: &str) -> Finding {
     }
 }
 
+/// When an order needs a postal code (`require_postal_code` in a cart reader's options).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PostalCodeRule {
+    /// In every country that has postal codes (not in [`WITHOUT_POSTAL_CODES`]).
+    #[default]
+    WhereUsed,
+    /// In every country.
+    Always,
+}
+
+/// The countries (ISO 3166 codes) without a postal code system, where an address has no postal
+/// code: those for which Google's libaddressinput region data (the address metadata Chrome and
+/// Android forms use; `cpp/src/region_data_constants.cc`) gives no postal code example
+/// (`zipex`), as of its commit 9a36575e. Ireland is among them: its Eircodes are optional.
+pub const WITHOUT_POSTAL_CODES: [&str; 72] = [
+    "AE", "AG", "AO", "AQ", "AW", "BF", "BI", "BJ", "BO", "BQ", "BS", "BV", "BW", "BZ", "CD", "CF",
+    "CG", "CI", "CK", "CM", "CW", "DJ", "DM", "ER", "FJ", "GA", "GD", "GH", "GM", "GQ", "GY", "HK",
+    "HM", "IE", "JM", "KI", "KM", "KN", "LC", "LY", "ML", "MO", "MR", "MS", "MW", "NA", "NR", "NU",
+    "PA", "PS", "QA", "RW", "SB", "SC", "SL", "SR", "SS", "ST", "SX", "TD", "TF", "TG", "TK", "TL",
+    "TO", "TT", "TV", "UG", "VU", "WS", "YE", "ZW",
+];
+
+/// Whether addresses in `country` (an ISO code) have postal codes.
+pub fn uses_postal_codes(country: &str) -> bool {
+    !WITHOUT_POSTAL_CODES.contains(&country)
+}
+
 /// Checks the required fields of `order`, and rewrites its country and (for the US and Canada) its
 /// state as ISO codes. Quantities of zero are findings; quantities that are not numbers are the
-/// reader's to report, as it saw the text.
+/// reader's to report, as it saw the text. A postal code is required where the country has them.
 pub fn check_order(order: &mut Order) -> Vec<Finding> {
+    check_order_with(order, PostalCodeRule::WhereUsed)
+}
+
+/// [`check_order`], requiring a postal code as `postal_codes` says.
+pub fn check_order_with(order: &mut Order, postal_codes: PostalCodeRule) -> Vec<Finding> {
     let mut found = Vec::new();
     let a = &mut order.ship_to;
     let mut require = |field, value: &str, what: &str| {
@@ -81,7 +113,6 @@ pub fn check_order(order: &mut Order) -> Vec<Finding> {
     );
     require(Field::Address1, &a.address1, "ship-to address line 1");
     require(Field::City, &a.city, "ship-to city");
-    require(Field::PostalCode, &a.postal_code, "ship-to postal code");
     require(
         Field::ShippingMethod,
         &order.shipping_method,
@@ -101,6 +132,15 @@ pub fn check_order(order: &mut Order) -> Vec<Finding> {
             "the country is not a country name or ISO 3166 code cartferry knows.",
             "write the country as its two-letter ISO code, such as US, CA, GB or DE.",
         )),
+    }
+    let needs_postal_code = postal_codes == PostalCodeRule::Always || uses_postal_codes(&a.country);
+    if needs_postal_code && a.postal_code.trim().is_empty() {
+        found.push(finding(
+            Field::PostalCode,
+            "",
+            "the ship-to postal code is empty.",
+            "fill in the ship-to postal code of this order.",
+        ));
     }
     let needs_state = ["US", "CA", "AU"].contains(&a.country.as_str());
     match a.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

@@ -442,3 +442,52 @@ fn a_postal_code_is_required_only_where_the_country_has_them_unless_the_route_sa
     assert!(always.documents.is_empty(), "{always:?}");
     assert_eq!(always.rejected.len(), 2);
 }
+
+#[test]
+fn a_180_takes_its_order_from_prf_or_a_line_level_n9_and_names_what_it_looked_for() {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/x12/180/retailer-order-in-prf-or-line-n9.edi"),
+    )
+    .unwrap();
+    let found = read("x12-180", "", &bytes);
+    let orders: Vec<(&str, &str)> = found
+        .documents
+        .iter()
+        .map(|d| match d {
+            Document::ReturnReceipt(r) => (r.rma_id.as_str(), r.order_id.as_str()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(orders, [("RMA-71", "PO-7001"), ("RMA-72", "PO-7002")]);
+    let [problems] = found.rejected.as_slice() else {
+        panic!("{found:?}");
+    };
+    assert_eq!(problems[0].field.as_deref(), Some("N9*CO"));
+    assert!(
+        problems[0].problem.contains("has no N9*CO or PRF or N9*PO")
+            && problems[0].position().contains("RMA RMA-73"),
+        "{}: {}",
+        problems[0].position(),
+        problems[0].problem
+    );
+
+    let named = read("x12-180", "order_references = [\"N9*IA\"]", &bytes);
+    let orders: Vec<(&str, &str)> = named
+        .documents
+        .iter()
+        .map(|d| match d {
+            Document::ReturnReceipt(r) => (r.rma_id.as_str(), r.order_id.as_str()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(orders, [("RMA-71", "123456"), ("RMA-73", "123456")]);
+    assert_eq!(named.rejected.len(), 1, "RMA-72 has no N9*IA");
+    let refused = format::reader(
+        "x12-180",
+        &toml::from_str("order_references = [\"CO\"]").unwrap(),
+    )
+    .err()
+    .expect("a reference that is neither PRF nor N9*… is refused");
+    assert_eq!(refused[0].key, "reader_options.order_references");
+}

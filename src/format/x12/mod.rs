@@ -52,7 +52,7 @@ pub(crate) static FORMATS: [Format; 5] = [
     ),
     Format::both(
         "x12-180",
-        set_reader!(return_authorization_180, receipts),
+        |o| Ok(Box::new(return_authorization_180::reader(o)?)),
         |o| Ok(Box::new(return_authorization_180::writer(o)?)),
     ),
     Format::reads("x12-947", set_reader!(inventory_adjustment_947, receipts)),

@@ -175,8 +175,82 @@ impl Builder {
     }
 }
 
-/// The return receipt a 180 notification carries.
-pub fn receipts(set: &TransactionSet) -> SetItems {
+/// Where a 180 reader looks for the order a return belongs to, in order, unless the route
+/// names others (`order_references`): `N9*CO`, the purchase order's `PRF-01`, then `N9*PO`.
+const ORDER_REFERENCES: [&str; 3] = ["N9*CO", "PRF", "N9*PO"];
+
+/// The reader's `reader_options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ReaderOptions {
+    /// Where the order number is, in order of preference: `PRF` (PRF-01) or `N9*<qualifier>`
+    /// (N9-02), at the header or on a line.
+    order_references: Option<Vec<String>>,
+}
+
+/// A place an order number may be: PRF-01, or N9-02 of an N9 with this qualifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OrderReference {
+    PurchaseOrder,
+    N9(String),
+}
+
+impl OrderReference {
+    fn parse(text: &str) -> Option<OrderReference> {
+        let text = text.trim().to_ascii_uppercase();
+        if text == "PRF" {
+            return Some(OrderReference::PurchaseOrder);
+        }
+        let qualifier = text.strip_prefix("N9*")?;
+        (!qualifier.is_empty()
+            && qualifier.len() <= 3
+            && qualifier.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| OrderReference::N9(qualifier.to_string()))
+    }
+
+    /// The order number `segment` holds here, if it is such a segment.
+    fn in_segment<'s>(&self, segment: &'s Segment) -> Option<&'s str> {
+        let value = match self {
+            OrderReference::PurchaseOrder if segment.id() == "PRF" => segment.element(1),
+            OrderReference::N9(q) if segment.id() == "N9" && segment.element(1).trim() == q => {
+                segment.element(2)
+            }
+            _ => return None,
+        };
+        Some(value.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn name(&self) -> String {
+        match self {
+            OrderReference::PurchaseOrder => "PRF".into(),
+            OrderReference::N9(q) => format!("N9*{q}"),
+        }
+    }
+}
+
+/// The `x12-180` reader, with a route's `reader_options` (`order_references`).
+pub fn reader(options: &Options) -> Result<super::reader::X12Reader, Vec<FormatProblem>> {
+    let options: ReaderOptions = parse_options(options, "reader_options")?;
+    let given: Vec<String> = options
+        .order_references
+        .unwrap_or_else(|| ORDER_REFERENCES.iter().map(|r| r.to_string()).collect());
+    let references: Option<Vec<OrderReference>> =
+        given.iter().map(|r| OrderReference::parse(r)).collect();
+    match references {
+        Some(references) if !references.is_empty() => Ok(super::reader::X12Reader::mapped(
+            SET,
+            Arc::new(move |set| receipts(set, &references)),
+        )),
+        _ => Err(vec![FormatProblem {
+            key: "reader_options.order_references".into(),
+            message: "must list where the order number is, each \"PRF\" or \"N9*<qualifier>\", such as [\"N9*CO\", \"PRF\"]".into(),
+        }]),
+    }
+}
+
+/// The return receipt a 180 notification carries, its order number from the first of
+/// `references` the set has.
+fn receipts(set: &TransactionSet, references: &[OrderReference]) -> SetItems {
     let mut found = Findings::naming("RMA");
     let mut receipt = ReturnReceipt::default();
     let mut current: Option<(ReturnLine, u32)> = None;
@@ -188,9 +262,6 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
                 receipt.rma_id = segment.element(2).trim().to_string();
                 found.id = given(&receipt.rma_id);
                 receipt.received_date = found.date(segment, "BGN-03", 3);
-            }
-            "N9" if segment.element(1).trim() == "CO" => {
-                receipt.order_id = segment.element(2).trim().to_string();
             }
             "BLI" => {
                 let sku = segment.element(2).trim().to_string();
@@ -239,6 +310,26 @@ pub fn receipts(set: &TransactionSet) -> SetItems {
             format!("transaction set {} has no BGN segment.", set.control),
             "the warehouse must begin every 180 with BGN, carrying the RMA number.".into(),
         );
+    }
+    let order = references
+        .iter()
+        .find_map(|r| set.segments.iter().find_map(|s| r.in_segment(s)));
+    match order {
+        Some(order) => receipt.order_id = order.to_string(),
+        None if found.problems.is_empty() => {
+            let places: Vec<String> = references.iter().map(OrderReference::name).collect();
+            found.whole(
+                set.line,
+                &places[0],
+                format!(
+                    "the return names no order: transaction set {} has no {}.",
+                    set.control,
+                    places.join(" or ")
+                ),
+                "ask the warehouse to send the order number in N9*CO (or PRF-01); if it is in another N9, name it in the route's reader_options.order_references.".into(),
+            );
+        }
+        None => {}
     }
     if found.problems.is_empty() {
         found.checks(set.line, (returns::XML.check)(&mut receipt));

@@ -771,6 +771,7 @@ fn report_context<'a>(
         error_path,
         inbox: route.inbox(),
         config_path: &route.config_path,
+        reader: &route.config.reader,
     }
 }
 

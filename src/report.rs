@@ -138,6 +138,19 @@ pub struct ReportContext<'a> {
     pub inbox: String,
     /// The config file, for the retry command.
     pub config_path: &'a Path,
+    /// The route's reader, which says how the file is best edited.
+    pub reader: &'a str,
+}
+
+/// How a file read by `reader` is best edited by hand, as a parenthesis.
+fn editing_hint(reader: &str) -> &'static str {
+    if reader.ends_with("-csv") {
+        "(in a text editor, or in Excel saved as \"CSV UTF-8\")"
+    } else if reader.starts_with("x12") {
+        "(in a text editor: keep its separators, and the counts in SE, GE and IEA right)"
+    } else {
+        "(in a text editor)"
+    }
 }
 
 /// Renders the report text.
@@ -176,8 +189,9 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
     match &failure.advice {
         Some(advice) => out.push_str(&format!("  {advice}\n")),
         None => out.push_str(&format!(
-            "  Fix the problems above in {} (in a text editor, or in Excel saved as \"CSV UTF-8\").\n",
-            cx.error_path.display()
+            "  Fix the problems above in {} {}.\n",
+            cx.error_path.display(),
+            editing_hint(cx.reader)
         )),
     }
     if failure.rejected_by_partner {
@@ -225,6 +239,7 @@ mod tests {
                 error_path: Path::new("/e/orders/b.csv"),
                 inbox: "/in".into(),
                 config_path: Path::new("/c.toml"),
+                reader: "canonical-orders-csv",
             },
             &Failure::data(vec![problem], 1),
         );

@@ -491,3 +491,37 @@ fn a_180_takes_its_order_from_prf_or_a_line_level_n9_and_names_what_it_looked_fo
     .expect("a reference that is neither PRF nor N9*… is refused");
     assert_eq!(refused[0].key, "reader_options.order_references");
 }
+
+#[test]
+fn an_x12_report_names_isa11_in_00401_and_does_not_suggest_excel() {
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "stock"
+from = { endpoint = "warehouse", dir = "in", pattern = "*.edi" }
+reader = "x12-846"
+writer = "canonical-inventory-csv"
+to = { endpoint = "cart", dir = "out", name = "{stem}.csv" }
+"#,
+    );
+    // ISA11 is a space, as one EDI library's example writes it: in 00401 it must be U.
+    let isa = "ISA*00*          *00*          *ZZ*WAREHOUSE      *ZZ*CARTFERRY      *261122*1405* *00401*000000071*0*P*>~";
+    let body = "GS*IB*WAREHOUSE*CARTFERRY*20261122*1405*71*X*004010~ST*846*0001~BIA*00*MM*SNAP-1*20261122~LIN**SK*MUG-RED~QTY*17*5*EA~CTT*1~SE*6*0001~GE*1*71~IEA*1*000000071~";
+    sandbox.drop_file(
+        "warehouse/in",
+        "stock.edi",
+        format!("{isa}\n{body}").as_bytes(),
+    );
+    sandbox.once_expecting(1);
+    let report =
+        std::fs::read_to_string(sandbox.path("var/errors/stock/stock.edi.error.txt")).unwrap();
+    assert!(
+        report.contains("ISA11 must be U in version 00401") && report.contains("field \"ISA11\""),
+        "{report}"
+    );
+    assert!(
+        !report.contains("Excel"),
+        "an X12 file is not edited in Excel:\n{report}"
+    );
+    assert!(report.contains("in a text editor"), "{report}");
+}

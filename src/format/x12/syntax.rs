@@ -284,7 +284,23 @@ impl<'a> SegmentReader<'a> {
         }
         let text = decode(&self.raw[..n - 1]);
         let mut isa = split(&text, element, number, line);
-        if let [r] = isa.element(11).as_bytes()
+        // Before version 00402, ISA11 is the standards identifier, `U`; from 00402 on it is the
+        // repetition separator.
+        let version: u32 = isa.element(12).trim().parse().unwrap_or(u32::MAX);
+        if version < 402 {
+            if isa.element(11) != "U" {
+                return Err(broken(
+                    number,
+                    line,
+                    "ISA11",
+                    format!(
+                        "ISA11 must be U in version {}: there it is the standards identifier, not a separator.",
+                        isa.element(12).trim()
+                    ),
+                    "ask the sender to write U in ISA11 (a repetition separator there belongs to version 00402 and later).",
+                ));
+            }
+        } else if let [r] = isa.element(11).as_bytes()
             && !r.is_ascii_alphanumeric()
         {
             separators.repetition = Some(*r);

@@ -525,3 +525,54 @@ to = { endpoint = "cart", dir = "out", name = "{stem}.csv" }
     );
     assert!(report.contains("in a text editor"), "{report}");
 }
+
+#[test]
+fn a_small_stores_export_without_skus_is_told_so_once_for_the_file() {
+    let rows: Vec<(String, &str, u32, &str)> = (0..40)
+        .map(|i| {
+            (
+                format!("#{}", 7000 + i),
+                if i < 37 { "" } else { "MUG" },
+                1,
+                "Standard",
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str, u32, &str)> = rows
+        .iter()
+        .map(|(id, sku, q, m)| (id.as_str(), *sku, *q, *m))
+        .collect();
+    let export = support::shopify_export(&rows);
+    let sandbox = support::Sandbox::with_routes(
+        r#"
+[[routes]]
+name = "shop"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "shopify-orders-csv"
+writer = "canonical-orders-csv"
+on_invalid = "split"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
+"#,
+    );
+    sandbox.drop_file("cart/orders", "small.csv", export.as_bytes());
+    sandbox.once_expecting(1);
+    let delivered = std::fs::read_to_string(sandbox.path("warehouse/orders/small.csv")).unwrap();
+    assert_eq!(
+        delivered.lines().count(),
+        4,
+        "the 3 orders with SKUs go: {delivered}"
+    );
+    let report =
+        std::fs::read_to_string(sandbox.path("var/errors/shop/small.csv.error.txt")).unwrap();
+    assert_eq!(
+        report.matches("the SKU is empty").count(),
+        2,
+        "once in the reason, once among the problems:\n{report}"
+    );
+    assert!(
+        report.contains("The same on 37 rows in all (lines 2, 3, 4, 5, 6, 7, 8, 9, …)")
+            && report.contains("Products → the product → Variants → SKU"),
+        "{report}"
+    );
+    assert!(!report.contains("\n  2. "), "one problem listed:\n{report}");
+}

@@ -225,6 +225,7 @@ pub fn convert_tapped<'o>(
         spans: Vec::new(),
         problems: Vec::new(),
         total: 0,
+        repeats: Repeats::default(),
         warnings: Vec::new(),
         warnings_total: 0,
         written: 0,
@@ -291,6 +292,8 @@ struct Sink<'c, 'o> {
     spans: Vec<Span>,
     problems: Vec<DataProblem>,
     total: usize,
+    /// Problems said alike (field, problem and fix) on several rows: said once, with the lines.
+    repeats: Repeats,
     warnings: Vec<DataProblem>,
     warnings_total: usize,
     written: u64,
@@ -301,8 +304,14 @@ struct Sink<'c, 'o> {
 impl Sink<'_, '_> {
     fn reject(&mut self, problems: Vec<DataProblem>, span: Option<Span>) {
         self.total += problems.len();
-        let room = self.max_problems.saturating_sub(self.problems.len());
-        self.problems.extend(problems.into_iter().take(room));
+        for problem in problems {
+            if self.repeats.seen_again(&problem) {
+                continue;
+            }
+            if self.problems.len() < self.max_problems {
+                self.problems.push(problem);
+            }
+        }
         match span {
             Some(span) if self.spans.len() < MAX_SPLIT_DOCUMENTS => self.spans.push(span),
             _ => {
@@ -382,6 +391,7 @@ impl Sink<'_, '_> {
             FormatError::Data(p) => {
                 self.total += 1;
                 let mut problems = std::mem::take(&mut self.problems);
+                self.repeats.summarise(&mut problems);
                 problems.truncate(self.max_problems.saturating_sub(1));
                 problems.push(*p);
                 ConvertError::Data {
@@ -392,7 +402,8 @@ impl Sink<'_, '_> {
         }
     }
 
-    fn finish(self) -> Result<Converted, ConvertError> {
+    fn finish(mut self) -> Result<Converted, ConvertError> {
+        self.repeats.summarise(&mut self.problems);
         if self.total == 0 {
             self.out.finish()?;
             return Ok(Converted {
@@ -421,6 +432,71 @@ impl Sink<'_, '_> {
                 problems: self.problems,
                 total: self.total,
             }),
+        }
+    }
+}
+
+/// Most kinds of problem tracked for repeats; past it, new kinds are listed one by one (a file
+/// whose problems all differ needs no summary, and memory stays bounded).
+const MAX_REPEAT_KINDS: usize = 256;
+
+/// Lines of a repeated problem listed in its summary.
+const LINES_LISTED: usize = 8;
+
+/// Problems found alike on several rows (the same field, problem and fix: an empty SKU on every
+/// line of a small store's export), so that a report says each once, with where it is.
+#[derive(Default)]
+struct Repeats {
+    /// Per kind: how many times it was found, and the first lines.
+    kinds: std::collections::HashMap<(Option<String>, String, String), (usize, Vec<u64>)>,
+}
+
+impl Repeats {
+    /// Counts `problem`; true when its kind was seen before (so it need not be listed again).
+    fn seen_again(&mut self, problem: &DataProblem) -> bool {
+        let key = (
+            problem.field.clone(),
+            problem.problem.clone(),
+            problem.fix.clone(),
+        );
+        let room = self.kinds.len() < MAX_REPEAT_KINDS;
+        match self.kinds.get_mut(&key) {
+            Some((count, lines)) => {
+                *count += 1;
+                if lines.len() < LINES_LISTED {
+                    lines.extend(problem.line);
+                }
+                true
+            }
+            None => {
+                if room {
+                    self.kinds
+                        .insert(key, (1, problem.line.into_iter().collect()));
+                }
+                false
+            }
+        }
+    }
+
+    /// Rewrites each listed problem found on other rows too, saying how often and where.
+    fn summarise(&self, problems: &mut [DataProblem]) {
+        for problem in problems {
+            let key = (
+                problem.field.clone(),
+                problem.problem.clone(),
+                problem.fix.clone(),
+            );
+            let Some((count, lines)) = self.kinds.get(&key).filter(|(n, _)| *n > 1) else {
+                continue;
+            };
+            let listed: Vec<String> = lines.iter().map(u64::to_string).collect();
+            let more = if *count > lines.len() { ", …" } else { "" };
+            problem.problem = format!(
+                "{} The same on {} in all (lines {}{more}).",
+                problem.problem,
+                crate::report::counted(*count as u64, "row", "rows"),
+                listed.join(", ")
+            );
         }
     }
 }

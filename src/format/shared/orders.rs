@@ -168,11 +168,12 @@ pub fn finish<'c>(pending: Pending<Order>, end: u64, column: impl Fn(Field) -> &
 }
 
 /// [`finish`] for an order of a cart's export: one without a shipping method gets the route's
-/// `default_shipping_method`, and without one the problem says how to set it.
+/// `default_shipping_method`, and without one the problem says how to set it; a line without a
+/// SKU is fixed as `sku_fix` says (where the cart keeps SKUs).
 pub fn finish_export<'c>(
     mut pending: Pending<Order>,
     end: u64,
-    options: &ExportOptions,
+    (options, sku_fix): (&ExportOptions, &str),
     column: impl Fn(Field) -> &'c str,
 ) -> Item {
     if pending.doc.shipping_method.trim().is_empty()
@@ -180,22 +181,33 @@ pub fn finish_export<'c>(
     {
         pending.doc.shipping_method.clone_from(default);
     }
-    let fix = "orders without a shipping line (drafts, manual and app-created orders) have none in the export: set the route's reader_options.default_shipping_method (such as \"Standard\") to send them with that method.";
-    finish_with(pending, end, Some(fix), options.postal_codes, column)
+    let fixes = Fixes {
+        shipping_method: "orders without a shipping line (drafts, manual and app-created orders) have none in the export: set the route's reader_options.default_shipping_method (such as \"Standard\") to send them with that method.",
+        sku: sku_fix,
+    };
+    finish_with(pending, end, Some(fixes), options.postal_codes, column)
 }
 
-/// [`finish`], with `method_fix` as the fix of an empty shipping method when given, and a postal
+/// What a cart's reader says to do about fields only the cart can fill in.
+struct Fixes<'a> {
+    shipping_method: &'a str,
+    sku: &'a str,
+}
+
+/// [`finish`], with a cart's `fixes` for an empty shipping method or SKU when given, and a postal
 /// code required as `postal_codes` says.
 fn finish_with<'c>(
     mut pending: Pending<Order>,
     end: u64,
-    method_fix: Option<&str>,
+    fixes: Option<Fixes<'_>>,
     postal_codes: PostalCodeRule,
     column: impl Fn(Field) -> &'c str,
 ) -> Item {
     for mut f in check_order_with(&mut pending.doc, postal_codes) {
-        if let (Field::ShippingMethod, Some(fix)) = (f.field, method_fix) {
-            f.fix = fix.to_string();
+        match (f.field, &fixes) {
+            (Field::ShippingMethod, Some(fixes)) => f.fix = fixes.shipping_method.to_string(),
+            (Field::Sku(_), Some(fixes)) => f.fix = fixes.sku.to_string(),
+            _ => {}
         }
         let line = match f.field {
             Field::Sku(i) | Field::Quantity(i) => pending.item_line(i),

@@ -22,6 +22,9 @@ use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 /// The format's name in configs.
 pub const NAME: &str = "shopify-orders-csv";
 
+/// What to do about a line without a SKU: Shopify keeps SKUs on variants.
+const SKU_FIX: &str = "set SKUs in Shopify (Products → the product → Variants → SKU) and export again: a warehouse picks by SKU, and a line without one cannot be picked.";
+
 /// The Shopify orders export reader.
 pub struct ShopifyOrdersCsv {
     input: CsvInput,
@@ -420,7 +423,9 @@ impl RowDialect for ShopifyRows {
             &SHIPPING
         };
         let pending = pending.map(|d| d.order);
-        orders::finish_export(pending, end, &self.options, |f| cols.column_of(f))
+        orders::finish_export(pending, end, (&self.options, SKU_FIX), |f| {
+            cols.column_of(f)
+        })
     }
 }
 

@@ -24,6 +24,9 @@ use crate::model::{Address, Document, HoldAction, Order, OrderHold, OrderLine};
 /// The format's name in configs.
 pub const NAME: &str = "woocommerce-orders-csv";
 
+/// What to do about a line without a SKU: WooCommerce keeps SKUs on products and variations.
+const SKU_FIX: &str = "set SKUs in WooCommerce (Products → the product → Inventory → SKU, or each variation's) and export again: a warehouse picks by SKU, and a line without one cannot be picked.";
+
 /// The WooCommerce orders export reader.
 pub struct WooCommerceOrdersCsv {
     input: CsvInput,
@@ -478,9 +481,12 @@ impl RowDialect for WooRows {
             orders::hold_back_unpaid(&mut pending, self.label(Col::Status), &status);
         }
         let billing = pending.doc.billed_address;
-        orders::finish_export(pending.map(|d| d.order), end, &self.options, |f| {
-            self.column_of(f, billing)
-        })
+        orders::finish_export(
+            pending.map(|d| d.order),
+            end,
+            (&self.options, SKU_FIX),
+            |f| self.column_of(f, billing),
+        )
     }
 }
 

@@ -448,17 +448,25 @@ const LINES_LISTED: usize = 8;
 #[derive(Default)]
 struct Repeats {
     /// Per kind: how many times it was found, and the first lines.
-    kinds: std::collections::HashMap<(Option<String>, String, String), (usize, Vec<u64>)>,
+    kinds: std::collections::HashMap<ProblemKind, (usize, Vec<u64>)>,
+}
+
+/// What makes two problems alike: their field, problem and fix.
+type ProblemKind = (Option<String>, String, String);
+
+/// The kind of `problem`.
+fn kind_of(problem: &DataProblem) -> ProblemKind {
+    (
+        problem.field.clone(),
+        problem.problem.clone(),
+        problem.fix.clone(),
+    )
 }
 
 impl Repeats {
     /// Counts `problem`; true when its kind was seen before (so it need not be listed again).
     fn seen_again(&mut self, problem: &DataProblem) -> bool {
-        let key = (
-            problem.field.clone(),
-            problem.problem.clone(),
-            problem.fix.clone(),
-        );
+        let key = kind_of(problem);
         let room = self.kinds.len() < MAX_REPEAT_KINDS;
         match self.kinds.get_mut(&key) {
             Some((count, lines)) => {
@@ -481,11 +489,7 @@ impl Repeats {
     /// Rewrites each listed problem found on other rows too, saying how often and where.
     fn summarise(&self, problems: &mut [DataProblem]) {
         for problem in problems {
-            let key = (
-                problem.field.clone(),
-                problem.problem.clone(),
-                problem.fix.clone(),
-            );
+            let key = kind_of(problem);
             let Some((count, lines)) = self.kinds.get(&key).filter(|(n, _)| *n > 1) else {
                 continue;
             };

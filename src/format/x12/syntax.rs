@@ -285,10 +285,12 @@ impl<'a> SegmentReader<'a> {
         let text = decode(&self.raw[..n - 1]);
         let mut isa = split(&text, element, number, line);
         // Before version 00402, ISA11 is the standards identifier, `U`; from 00402 on it is the
-        // repetition separator.
+        // repetition separator. Some writers put a separator there in 00401 files too: that is
+        // read as no separator at all, but a blank or another letter is refused.
         let version: u32 = isa.element(12).trim().parse().unwrap_or(u32::MAX);
         if version < 402 {
-            if isa.element(11) != "U" {
+            let tolerated = matches!(isa.element(11).as_bytes(), [b] if b.is_ascii_punctuation());
+            if isa.element(11) != "U" && !tolerated {
                 return Err(broken(
                     number,
                     line,
@@ -475,6 +477,19 @@ mod tests {
         );
         assert_eq!(all[0].element(6), "SENDER         ");
         assert_eq!((all[0].line, all[1].line), (2, 3));
+    }
+
+    #[test]
+    fn isa11_before_00402_is_u_or_a_stray_separator_never_a_blank() {
+        let caret = ISA.replace("*U*00401*", "*^*00401*");
+        let all = segments(format!("{caret}GS*FA~").as_bytes()).unwrap();
+        assert_eq!(all[0].element(11), "^");
+        let blank = ISA.replace("*U*00401*", "* *00401*");
+        let refused = segments(blank.as_bytes()).unwrap_err().to_string();
+        assert!(refused.contains("ISA11 must be U in version 00401"), "{refused}");
+        let later = ISA.replace("*U*00401*", "*^*00501*");
+        let all = segments(format!("{later}N1*ST*A^B~").as_bytes()).unwrap();
+        assert_eq!(all[1].element(2), "A^B");
     }
 
     #[test]

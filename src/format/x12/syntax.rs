@@ -486,7 +486,10 @@ mod tests {
         assert_eq!(all[0].element(11), "^");
         let blank = ISA.replace("*U*00401*", "* *00401*");
         let refused = segments(blank.as_bytes()).unwrap_err().to_string();
-        assert!(refused.contains("ISA11 must be U in version 00401"), "{refused}");
+        assert!(
+            refused.contains("ISA11 must be U in version 00401"),
+            "{refused}"
+        );
         let later = ISA.replace("*U*00401*", "*^*00501*");
         let all = segments(format!("{later}N1*ST*A^B~").as_bytes()).unwrap();
         assert_eq!(all[1].element(2), "A^B");

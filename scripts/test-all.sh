@@ -40,9 +40,11 @@ else
 fi
 if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --all-targets --locked -- -D warnings
+    cargo clippy --all-targets --locked --features failpoints -- -D warnings
 else
     echo "note: clippy is not installed (rustup component add clippy); lints not checked" >&2
 fi
 
-# Unit, integration and doc tests; the benchmarks are run by `cargo bench` only.
-cargo test --locked
+# Unit, integration and doc tests, with the crash points the crash-point matrix arms
+# (tests/crash_points.rs); the benchmarks are run by `cargo bench` only.
+cargo test --locked --features failpoints

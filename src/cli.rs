@@ -80,10 +80,17 @@ fn shown(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// The version `--version` prints; a test build says it has crash points.
+const VERSION: &str = if cfg!(feature = "failpoints") {
+    concat!(env!("CARGO_PKG_VERSION"), " (with crash points for tests)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// cartferry moves order, shipment, inventory and return files between an online store and its
 /// fulfillment warehouse, safely and unattended.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 pub struct Cli {
     /// Config file [default: the platform config folder's cartferry.toml].
     #[arg(long, global = true, env = "CARTFERRY_CONFIG")]

@@ -109,6 +109,7 @@ fn local_time(ms: i64) -> DateTime<Local> {
 pub fn take(route: &Route, ledger: &Ledger, entry: &Entry) -> Result<Outcome, LedgerError> {
     let started = Instant::now();
     let id = ledger.begin_claim(route.name(), &entry.name, entry.size)?;
+    crate::crash_point!("claim.begun");
     let row = ledger.get(id)?;
     let outcome = match claim(route, ledger, &row) {
         Ok(true) => advance(route, ledger, id)?,
@@ -182,6 +183,7 @@ fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepErro
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(transient("claim", &source)(e)),
     }
+    crate::crash_point!("claim.renamed");
     finish_claim(route, ledger, row)
 }
 
@@ -202,6 +204,7 @@ fn download(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepE
         fsutil::remove_if_present(&path).map_err(transient("remove", &path))?;
         return Ok(false);
     }
+    crate::crash_point!("download.fetched");
     finish_claim(route, ledger, row)
 }
 
@@ -238,6 +241,7 @@ fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, S
     }
     let (size, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
     ledger.claimed(row.id, size, &sha)?;
+    crate::crash_point!("claim.recorded");
     Ok(true)
 }
 
@@ -378,6 +382,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         control_numbers: match conversion.writer.control_key() {
             Some(key) => {
                 let (interchange, group) = ledger.reserve_control_numbers(&key)?;
+                crate::crash_point!("stage.numbers_reserved");
                 Some(ControlNumbers { interchange, group })
             }
             None => None,
@@ -422,8 +427,10 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
             output: &output_path,
         };
         works.finish(file, &ended)?;
+        crate::crash_point!("stage.converted");
         if let Some(rejected) = converted.rejected {
             place_rejected(route, ledger, row, conversion, rejected, converted.written)?;
+            crate::crash_point!("stage.rejected_placed");
         }
         name_and_deliver(route, ledger, row, size, &out_sha)
     })
@@ -434,6 +441,7 @@ fn publish_side_outputs(route: &Route, ledger: &Ledger, row: &FileRow) -> Result
     for output in route.side_outputs(ledger, row) {
         if let Some(path) = side_files::publish(ledger, row.id, &output)? {
             info!(route = route.name(), file = row.name.as_str(), kind = output.kind.as_str(), output = %path.display(), "side output written");
+            crate::crash_point!("side_output.published");
         }
     }
     Ok(())
@@ -455,6 +463,7 @@ fn record(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcom
         let mut works = Works::begin(&route.plugins, file, &WriteContext::now())?;
         let recorded = recorder.record(file, &mut works, MAX_PROBLEMS)?;
         works.finish(file, &Ended::Recorded)?;
+        crate::crash_point!("record.recorded");
         Ok::<_, StepError>(recorded)
     })?;
     publish_side_outputs(route, ledger, row)?;
@@ -550,6 +559,7 @@ fn name_and_deliver(
 ) -> Result<Option<Outcome>, StepError> {
     let name = choose_name(route, row)?;
     ledger.delivering(row.id, size, sha, &name)?;
+    crate::crash_point!("deliver.named");
     Ok(None)
 }
 
@@ -637,7 +647,9 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             .endpoint
             .put(&to.dir, name, &route.staged_path(row), options)
         {
-            Ok(_) => {}
+            Ok(_) => {
+                crate::crash_point!("deliver.put");
+            }
             Err(EndpointError::AlreadyExists { .. }) => {
                 // Someone took the name since it was chosen: choose again.
                 ledger.staged(row.id, size, sha)?;
@@ -654,6 +666,7 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             .delete(&to.dir, &endpoint::part_name(name, attempt))?;
     }
     ledger.delivered(row.id, &archive_path(route, row).to_string_lossy())?;
+    crate::crash_point!("deliver.recorded");
     Ok(None)
 }
 
@@ -681,6 +694,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
             warn_if_changed(route, row, &now);
         }
         fsutil::move_file(&processing, &target).map_err(transient("archive", &processing))?;
+        crate::crash_point!("archive.moved");
     }
     if !route.transform.is_passthrough() {
         for staged in route.staged_paths(ledger, row) {
@@ -689,6 +703,7 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
     }
     if route.source_dir.is_none() {
         remove_remote_source(route, row)?;
+        crate::crash_point!("remote_source.removed");
     }
     ledger.finish(row.id, end)?;
     Ok(())
@@ -750,6 +765,7 @@ fn fail(
     let target = fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path));
     let text = report::render(&report_context(route, row, &target), &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
+    crate::crash_point!("error_folder.recorded");
     let row = ledger.get(row.id)?;
     let pending = finish_failure(route, ledger, &row)?;
     failed_or_pending(route, ledger, &row, pending, failure.reason)
@@ -794,6 +810,7 @@ fn finish_failure(
         if fs::symlink_metadata(&processing).is_ok() {
             fsutil::move_file(&processing, &target)?;
             platform::sync_dir(&route.config.errors)?;
+            crate::crash_point!("error_folder.moved");
         }
         if !route.transform.is_passthrough() {
             for staged in route.staged_paths(ledger, row) {

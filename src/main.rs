@@ -10,6 +10,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Reads the crash points a test chose (`FAILPOINTS`), in test builds only.
+    #[cfg(feature = "failpoints")]
+    let _crash_points = fail::FailScenario::setup();
     let cli = cartferry::cli::Cli::parse();
     cartferry::logging::init(cli.log_format);
     cartferry::cli::execute(cli)

@@ -53,6 +53,7 @@ pub fn publish(
         .persist(&path)
         .map_err(|e| io_at(&path)(e.error))?;
     platform::sync_dir(folder).map_err(io_at(folder))?;
+    crate::crash_point!("side_output.renamed");
     ledger.wrote_side_file(file_id, kind)?;
     Ok(Some(path))
 }

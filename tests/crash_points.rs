@@ -1,0 +1,502 @@
+//! Exactly-once by proof: the agent is crashed (the process aborts, as on a crash or a kill) at
+//! every step boundary of the journey that a scenario passes through, restarted, and must end
+//! exactly where a clean run ends: every file delivered once and byte for byte the same, side
+//! outputs once, the ledger finished, nothing temporary left. The crash points are compiled in
+//! by the `failpoints` feature, which the test command turns on.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::sshd::Sshd;
+use support::*;
+
+/// SIGABRT, which a crash point raises.
+const ABORTED: i32 = 6;
+
+/// How many `once` runs a restarted agent gets to finish what a crash left.
+const MAX_RECOVERY_RUNS: usize = 6;
+
+/// Fails unless the binary under test has crash points compiled in.
+fn require_crash_points() {
+    let out = Command::new(binary()).arg("--version").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("crash points"),
+        "the crash-point tests need a test build: run `cargo test --features failpoints` (scripts/test-all.sh does)"
+    );
+}
+
+/// Runs `once` with the crash point `point` armed; returns the output.
+fn once_crashing_at(sandbox: &Sandbox, point: &str) -> Output {
+    Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .env("FAILPOINTS", format!("{point}=return"))
+        .output()
+        .unwrap()
+}
+
+/// Files still on their journey, by the ledger.
+fn unfinished(sandbox: &Sandbox) -> i64 {
+    let path = sandbox.path("var/state/ledger.sqlite3");
+    if !path.exists() {
+        return 0;
+    }
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.query_row(
+        "SELECT COUNT(*) FROM files WHERE state NOT IN ('done', 'duplicate', 'failed', 'abandoned')",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Runs `once` until nothing is left to do (no file unfinished or waiting in `inboxes`).
+fn run_until_quiet(sandbox: &Sandbox, inboxes: &[PathBuf]) -> String {
+    let mut log = String::new();
+    for _ in 0..MAX_RECOVERY_RUNS {
+        let out = sandbox.cmd(&["once"]);
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.code().is_some(),
+            "an unarmed run crashed; log:\n{log}"
+        );
+        let waiting = inboxes.iter().any(|dir| !list_files(dir).is_empty());
+        if unfinished(sandbox) == 0 && !waiting {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!(
+        "still unfinished after {MAX_RECOVERY_RUNS} runs ({} in the ledger); log:\n{log}",
+        unfinished(sandbox)
+    );
+}
+
+/// X12 text with what differs between two correct runs blanked: the envelope's dates, times and
+/// control numbers (a crash between reserving numbers and recording them leaves a gap).
+fn without_envelope_numbers(text: &str) -> String {
+    let blank = |segment: &str, at: &[usize]| -> String {
+        segment
+            .split('*')
+            .enumerate()
+            .map(|(i, e)| if at.contains(&i) { "#" } else { e })
+            .collect::<Vec<_>>()
+            .join("*")
+    };
+    text.split('~')
+        .map(|s| {
+            let id = s.trim_start().split('*').next().unwrap_or("");
+            match id {
+                "ISA" => blank(s, &[9, 10, 13]),
+                "GS" => blank(s, &[4, 5, 6]),
+                "GE" | "IEA" => blank(s, &[2]),
+                _ => s.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("~")
+}
+
+/// What a run leaves that a crash must not change: every file below `roots` by path, with its
+/// content (reports by name only: they say when and where; X12 without its envelope numbers).
+/// Archives are compared by name, since they hold the sources. Temporaries fail the test.
+fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
+    let mut all = BTreeMap::new();
+    for (label, root) in roots {
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                assert!(
+                    !name.ends_with(".part") && !name.starts_with(".tmp"),
+                    "a temporary file was left: {path:?}"
+                );
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                // A 997 answer is named by its interchange number, which a crash may skip.
+                let rel = match rel.rsplit_once("997-") {
+                    Some((dir, _)) if name.ends_with(".edi") => format!("{dir}997-#.edi"),
+                    _ => rel,
+                };
+                let content = if name.ends_with(".error.txt") {
+                    "(report)".to_string()
+                } else if label.starts_with("archive") {
+                    "(archived)".to_string()
+                } else {
+                    let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
+                    if text.trim_start().starts_with("ISA") {
+                        without_envelope_numbers(&text)
+                    } else {
+                        text
+                    }
+                };
+                all.insert(format!("{label}/{rel}"), content);
+            }
+        }
+    }
+    all
+}
+
+/// Asserts that nothing is left in any processing area or staging folder below `roots`.
+fn assert_nothing_in_flight(roots: &[PathBuf]) {
+    for root in roots {
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let shown = path.to_string_lossy();
+                    assert!(
+                        !shown.contains(".cartferry-processing") && !shown.contains("/staging/"),
+                        "left in flight: {path:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A folder of a scenario's outcome, with its label.
+type Labelled = (&'static str, PathBuf);
+
+/// One scenario of the matrix: how to set up a sandbox (its config, its files), where to look
+/// for what it leaves, and the crash points its journey passes.
+struct Scenario<'a> {
+    name: &'a str,
+    points: &'a [&'a str],
+    /// A fresh sandbox with its inputs in place; `run` numbers it (for remote folders).
+    setup: &'a dyn Fn(usize) -> Sandbox,
+    /// Where its outcome lies, labelled; labels starting with `archive` compare names only.
+    roots: &'a dyn Fn(&Sandbox, usize) -> Vec<Labelled>,
+    /// Folders whose files mean work is left.
+    inboxes: &'a dyn Fn(&Sandbox, usize) -> Vec<PathBuf>,
+}
+
+/// Crashes the scenario at each of its points in turn and compares with a clean run.
+fn crash_everywhere(scenario: &Scenario<'_>) {
+    require_crash_points();
+    let clean = (scenario.setup)(0);
+    run_until_quiet(&clean, &(scenario.inboxes)(&clean, 0));
+    let expected = outcome(&(scenario.roots)(&clean, 0));
+    assert!(
+        !expected.is_empty(),
+        "{}: the clean run left nothing to compare",
+        scenario.name
+    );
+    for (i, point) in scenario.points.iter().enumerate() {
+        let run = i + 1;
+        let sandbox = (scenario.setup)(run);
+        let crashed = once_crashing_at(&sandbox, point);
+        assert_eq!(
+            crashed.status.signal(),
+            Some(ABORTED),
+            "{}: the run never reached crash point {point}; log:\n{}",
+            scenario.name,
+            String::from_utf8_lossy(&crashed.stderr)
+        );
+        let log = run_until_quiet(&sandbox, &(scenario.inboxes)(&sandbox, run));
+        let found = outcome(&(scenario.roots)(&sandbox, run));
+        assert_eq!(
+            found, expected,
+            "{}: after a crash at {point}, the outcome differs from a clean run; recovery log:\n{log}",
+            scenario.name
+        );
+        assert_nothing_in_flight(&[sandbox.root().to_path_buf()]);
+    }
+}
+
+/// A split route of canonical orders: two good files, one with a bad order (split off), one all
+/// bad (to the error folder).
+#[test]
+fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any_point() {
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::with_routes(
+            &ORDERS_ROUTE.replace(
+                "on_invalid = \"reject-file\"",
+                "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
+            ),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "a-good.csv",
+            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "b-mixed.csv",
+            minimal_orders(&[("2001", "1"), ("2002", "x"), ("2003", "3")]).as_bytes(),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "c-bad.csv",
+            minimal_orders(&[("3001", "0")]).as_bytes(),
+        );
+        sandbox
+    };
+    crash_everywhere(&Scenario {
+        name: "local split",
+        points: &[
+            "claim.begun",
+            "claim.renamed",
+            "claim.recorded",
+            "stage.converted",
+            "stage.rejected_placed",
+            "deliver.named",
+            "deliver.put",
+            "deliver.recorded",
+            "side_output.renamed",
+            "side_output.published",
+            "archive.moved",
+            "error_folder.recorded",
+            "error_folder.moved",
+        ],
+        setup: &setup,
+        roots: &|s, _| {
+            vec![
+                ("warehouse", s.path("warehouse/orders")),
+                ("also", s.path("cart/also")),
+                ("errors", s.path("var/errors")),
+                ("archive", s.path("var/archive")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("cart/orders")],
+    });
+}
+
+/// Eight files taken four at a time into a destination that overwrites.
+#[test]
+fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any_point() {
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::with_routes(
+            &PASSTHROUGH_ROUTE
+                .replace("on_conflict = \"fail\"", "on_conflict = \"overwrite\"")
+                .replace("name = \"files\"", "name = \"files\"\nworkers = 4"),
+        );
+        for i in 0..8u8 {
+            let body: Vec<u8> = (0..20_000u32).map(|j| (j as u8) ^ i).collect();
+            sandbox.drop_file("cart/out", &format!("f{i}.dat"), &body);
+        }
+        sandbox
+    };
+    crash_everywhere(&Scenario {
+        name: "workers=4, overwrite",
+        points: &[
+            "claim.renamed",
+            "claim.recorded",
+            "deliver.named",
+            "deliver.put",
+            "deliver.recorded",
+            "archive.moved",
+        ],
+        setup: &setup,
+        roots: &|s, _| {
+            vec![
+                ("warehouse", s.path("warehouse/in")),
+                ("archive", s.path("var/archive")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("cart/out")],
+    });
+}
+
+/// The trading partner of the X12 scenario.
+const PARTNER: &str = r#"
+[partners.acme]
+sender_id = "CARTFERRY"
+receiver_id = "WAREHOUSE"
+"#;
+
+/// Orders out as 940s (control numbers), 945s in and answered with 997s, which an outbox route
+/// sends to the warehouse.
+#[test]
+fn an_x12_exchange_with_997_answers_ends_the_same_after_a_crash_at_any_point() {
+    let routes = format!(
+        r#"{PARTNER}
+[[routes]]
+name = "orders-940"
+from = {{ endpoint = "cart", dir = "orders", pattern = "*.csv" }}
+reader = "canonical-orders-csv"
+writer = "x12-940"
+writer_options = {{ partner = "acme" }}
+to = {{ endpoint = "warehouse", dir = "edi", name = "{{stem}}.edi" }}
+
+[[routes]]
+name = "945-in"
+from = {{ endpoint = "warehouse", dir = "out", pattern = "*.edi" }}
+reader = "x12-945"
+writer = "canonical-shipments-csv"
+to = {{ endpoint = "cart", dir = "shipments", name = "{{stem}}.csv" }}
+acknowledge = {{ partner = "acme", folder = "outbox/997" }}
+
+[[routes]]
+name = "997-out"
+from = {{ endpoint = "cart", dir = "997", pattern = "*.edi" }}
+reader = "passthrough"
+writer = "passthrough"
+to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
+"#
+    )
+    .replace("\"outbox/997\"", "\"cart/997\"");
+    let shipments =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/945/shipments.edi"))
+            .unwrap();
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::with_routes(&routes);
+        fs::create_dir_all(sandbox.path("cart/997")).unwrap();
+        sandbox.drop_file(
+            "cart/orders",
+            "a.csv",
+            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "b.csv",
+            minimal_orders(&[("1003", "1")]).as_bytes(),
+        );
+        sandbox.drop_file("warehouse/out", "ship.edi", &shipments);
+        sandbox
+    };
+    let roots = |s: &Sandbox, _| {
+        vec![
+            ("edi", s.path("warehouse/edi")),
+            ("shipments", s.path("cart/shipments")),
+            ("997", s.path("warehouse/in997")),
+            ("archive", s.path("var/archive")),
+        ]
+    };
+    crash_everywhere(&Scenario {
+        name: "x12",
+        points: &[
+            "claim.renamed",
+            "stage.numbers_reserved",
+            "stage.converted",
+            "deliver.named",
+            "deliver.put",
+            "deliver.recorded",
+            "side_output.renamed",
+            "archive.moved",
+        ],
+        setup: &setup,
+        roots: &roots,
+        inboxes: &|s, _| {
+            vec![
+                s.path("cart/orders"),
+                s.path("warehouse/out"),
+                s.path("cart/997"),
+            ]
+        },
+    });
+    // Control numbers are never used twice, whatever the crash left.
+    let sandbox = setup(0);
+    let crashed = once_crashing_at(&sandbox, "stage.numbers_reserved");
+    assert_eq!(crashed.status.signal(), Some(ABORTED));
+    run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
+    let mut numbers: Vec<String> = list_files(&sandbox.path("warehouse/edi"))
+        .iter()
+        .map(|n| {
+            let text = fs::read_to_string(sandbox.path(&format!("warehouse/edi/{n}"))).unwrap();
+            text.split('*').nth(13).unwrap().to_string()
+        })
+        .collect();
+    let all = numbers.len();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), all, "an interchange number went out twice");
+}
+
+/// SFTP both ways: local files uploaded to the server, the server's files downloaded.
+#[test]
+fn sftp_uploads_and_downloads_end_the_same_after_a_crash_at_any_point() {
+    let sshd = Sshd::start();
+    let config = |run: usize| {
+        format!(
+            r#"
+[agent]
+state_dir = "var/state"
+archive_dir = "var/archive"
+errors_dir = "var/errors"
+stable_for = "100ms"
+retry_initial = "100ms"
+
+[endpoints.cart]
+kind = "local"
+root = "cart"
+create_dirs = true
+
+[[routes]]
+name = "up"
+from = {{ endpoint = "cart", dir = "out", pattern = "*" }}
+reader = "passthrough"
+writer = "passthrough"
+to = {{ endpoint = "warehouse", dir = "run{run}/in" }}
+
+[[routes]]
+name = "down"
+from = {{ endpoint = "warehouse", dir = "run{run}/out", pattern = "*.csv" }}
+reader = "passthrough"
+writer = "passthrough"
+to = {{ endpoint = "cart", dir = "in" }}
+"#
+        ) + &sshd.endpoint("warehouse", "user_key", "known_hosts")
+    };
+    let setup = |run: usize| {
+        let sandbox = Sandbox::new(&config(run));
+        for dir in ["in", "out"] {
+            fs::create_dir_all(sshd.path(&format!("root/run{run}/{dir}"))).unwrap();
+        }
+        let big: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        sandbox.drop_file("cart/out", "up-big.bin", &big);
+        sandbox.drop_file("cart/out", "up-small.csv", b"a,b\n1,2\n");
+        fs::write(
+            sshd.path(&format!("root/run{run}/out/down-1.csv")),
+            b"1001,1Z999\n",
+        )
+        .unwrap();
+        fs::write(sshd.path(&format!("root/run{run}/out/down-2.csv")), &big).unwrap();
+        sandbox
+    };
+    let roots = |s: &Sandbox, run: usize| {
+        vec![
+            ("server", sshd.path(&format!("root/run{run}"))),
+            ("cart", s.path("cart/in")),
+            ("archive", s.path("var/archive")),
+        ]
+    };
+    crash_everywhere(&Scenario {
+        name: "sftp",
+        points: &[
+            "claim.renamed",
+            "download.fetched",
+            "claim.recorded",
+            "deliver.named",
+            "deliver.put",
+            "deliver.recorded",
+            "archive.moved",
+            "remote_source.removed",
+        ],
+        setup: &setup,
+        roots: &roots,
+        inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
+    });
+}

@@ -23,6 +23,8 @@ use crate::ledger::{Ledger, Pause};
 
 /// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
 const FX_NO_SUCH_FILE: i32 = 2;
+/// SFTP status code for an operation the server does not offer (`SSH_FX_OP_UNSUPPORTED`).
+const FX_OP_UNSUPPORTED: i32 = 8;
 
 /// A live session: the socket is kept to shut it down first, so that dropping the session never
 /// waits for a dead server.
@@ -55,6 +57,8 @@ pub struct SftpEndpoint {
     refusal: Mutex<Option<Refusal>>,
     /// The state folder whose ledger shares pauses with other processes, when there is one.
     state_dir: Option<PathBuf>,
+    /// The server was found not to offer `fsync@openssh.com` (said once).
+    no_fsync: std::sync::atomic::AtomicBool,
 }
 
 /// First wait after a refused login or host key; doubled for each further refusal.
@@ -79,6 +83,7 @@ impl SftpEndpoint {
             connection: Arc::new(Mutex::new(None)),
             refusal: Mutex::new(None),
             state_dir: None,
+            no_fsync: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -502,8 +507,21 @@ impl Endpoint for SftpEndpoint {
         // libssh2 keeps only one write in flight, so each write hands it a whole megabyte.
         fsutil::copy_with_buffer(&mut input, &mut remote, fsutil::NETWORK_BUFFER_SIZE)
             .map_err(write_err)?;
-        // fsync@openssh.com where the server offers it; others flush on close.
-        let _ = remote.fsync();
+        // The bytes reach the server's disk before the rename makes them the delivery: with
+        // fsync@openssh.com where the server offers it. A server without it is said once, and
+        // its deliveries are as durable as its own close makes them.
+        match remote.fsync() {
+            Ok(()) => {}
+            Err(e) if e.code() == ErrorCode::SFTP(FX_OP_UNSUPPORTED) => {
+                if !self.no_fsync.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        server = self.server().as_str(),
+                        "the SFTP server does not offer fsync@openssh.com: deliveries there are flushed only as the server closes files, so a power cut on the server could lose a delivery it reported as done"
+                    );
+                }
+            }
+            Err(e) => return Err(write_err(to_io(e))),
+        }
         drop(remote);
         let found = self
             .with_sftp("stat", &part, |s| s.stat(&part))?

@@ -500,3 +500,64 @@ to = {{ endpoint = "cart", dir = "in" }}
         inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
     });
 }
+
+/// A bug that panics in a route pass is not silent: `once` fails, and `run` restarts the route
+/// but stops (exit 1) once it has crashed three times in a row.
+#[test]
+fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
+    require_crash_points();
+    let sandbox = Sandbox::with_routes(ORDERS_ROUTE);
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        minimal_orders(&[("1001", "1")]).as_bytes(),
+    );
+    let with_panic = |args: &[&str]| {
+        let mut command = Command::new(binary());
+        command
+            .arg("--config")
+            .arg(sandbox.config())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("FAILPOINTS", "stage.converted=panic");
+        command
+    };
+    let once = with_panic(&["once"]).output().unwrap();
+    let log = String::from_utf8_lossy(&once.stderr);
+    assert_eq!(once.status.code(), Some(1), "{log}");
+    assert!(log.contains("crashed"), "{log}");
+    run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
+    assert_eq!(sandbox.files("warehouse/orders"), ["a.csv"]);
+
+    sandbox.drop_file(
+        "cart/orders",
+        "b.csv",
+        minimal_orders(&[("1002", "1")]).as_bytes(),
+    );
+    let log_path = sandbox.path("run.log");
+    let mut run = with_panic(&["run"])
+        .stderr(fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stopped = wait_until(Duration::from_secs(30), || {
+        run.try_wait().unwrap().is_some()
+    });
+    if !stopped {
+        let _ = run.kill();
+    }
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(
+        stopped,
+        "run kept going with a route that crashes; log:\n{log}"
+    );
+    assert_eq!(run.wait().unwrap().code(), Some(1), "{log}");
+    assert_eq!(
+        log.matches("a route pass crashed; starting it afresh")
+            .count(),
+        2,
+        "{log}"
+    );
+    assert!(log.contains("crashed 3 times in a row"), "{log}");
+    run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
+    assert_eq!(sandbox.files("warehouse/orders"), ["a.csv", "b.csv"]);
+}

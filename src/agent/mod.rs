@@ -564,7 +564,11 @@ pub async fn run(
     Ok(())
 }
 
-/// What stops every route at once (a ledger that cannot be trusted), and how routes say so.
+/// Passes of one route that may crash in a row before the agent stops.
+const MAX_ROUTE_CRASHES: u32 = 3;
+
+/// What stops every route at once (a ledger that cannot be trusted, a route that keeps
+/// crashing), and how routes say so.
 type Fatal = Arc<(Mutex<Option<String>>, Notify)>;
 
 async fn route_loop(
@@ -577,6 +581,7 @@ async fn route_loop(
 ) {
     let mut worker: Option<RouteWorker> = None;
     let mut recovered = false;
+    let mut crashes_in_a_row = 0;
     while !stop.load(Ordering::Relaxed) {
         let (route2, state_dir2, stop2, gate2) =
             (route.clone(), state_dir.clone(), stop.clone(), gate.clone());
@@ -598,6 +603,7 @@ async fn route_loop(
             Ok(Ok((w, next))) => {
                 worker = Some(w);
                 recovered = true;
+                crashes_in_a_row = 0;
                 next
             }
             Ok(Err(LedgerError::Unusable(why))) => {
@@ -612,7 +618,22 @@ async fn route_loop(
                 None
             }
             Err(e) => {
-                error!(route = route.name(), error = %e, "a route pass crashed; starting it afresh");
+                // A bug, not a fault of the files or servers: the ledger makes a fresh start safe,
+                // but a pass that crashes again and again stops the agent, so that the service
+                // manager (and whoever watches it) sees a failed agent instead of a silent one.
+                crashes_in_a_row += 1;
+                if crashes_in_a_row >= MAX_ROUTE_CRASHES {
+                    let why = format!(
+                        "route {} crashed {crashes_in_a_row} times in a row ({e}); stopping the agent: report this to the cartferry developers with the log",
+                        route.name()
+                    );
+                    error!(route = route.name(), "{why}");
+                    let mut slot = fatal.0.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert(why);
+                    fatal.1.notify_one();
+                    return;
+                }
+                error!(route = route.name(), error = %e, crashes = crashes_in_a_row, "a route pass crashed; starting it afresh");
                 None
             }
         };

@@ -513,7 +513,10 @@ impl Endpoint for SftpEndpoint {
         match remote.fsync() {
             Ok(()) => {}
             Err(e) if e.code() == ErrorCode::SFTP(FX_OP_UNSUPPORTED) => {
-                if !self.no_fsync.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if !self
+                    .no_fsync
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     tracing::warn!(
                         server = self.server().as_str(),
                         "the SFTP server does not offer fsync@openssh.com: deliveries there are flushed only as the server closes files, so a power cut on the server could lose a delivery it reported as done"

@@ -9,6 +9,7 @@ need_cmd() {
 }
 need_cmd cargo "install Rust from https://rustup.rs"
 need_cmd kill "install procps (Debian: apt-get install procps)"
+need_cmd python3 "install Python 3 (Debian: apt-get install python3 python3-venv)"
 
 # The SFTP tests run a real OpenSSH server (Debian's openssh-server) on 127.0.0.1.
 if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
@@ -46,5 +47,9 @@ else
 fi
 
 # Unit, integration and doc tests, with the crash points the crash-point matrix arms
-# (tests/crash_points.rs); the benchmarks are run by `cargo bench` only.
+# (tests/crash_points.rs); the benchmarks are run by `cargo bench` only. The tests keep every
+# agent log they produce; afterwards none may hold customer data at info level or above.
+target_dir="${CARGO_TARGET_DIR:-target}"
+rm -rf "$target_dir/tmp/agent-logs"
 cargo test --locked --features failpoints
+python3 scripts/check-logs-for-customer-data.py "$target_dir"

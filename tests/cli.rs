@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::fs;
 use std::process::Command;
 
 use support::*;
@@ -84,6 +85,29 @@ fn init_writes_a_config_that_checks_and_runs() {
         check.status.success(),
         "{}",
         String::from_utf8_lossy(&check.stdout)
+    );
+    // And runs: an order file dropped into the demo's outbox reaches the demo warehouse.
+    fs::copy(
+        format!(
+            "{}/fixtures/canonical-orders-csv/orders-good.csv",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        dir.path().join("var/cart/outbox/orders/orders-good.csv"),
+    )
+    .unwrap();
+    let once = Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("once")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&once.stderr);
+    assert_eq!(once.status.code(), Some(0), "{log}");
+    support::assert_no_unexpected_errors(&log, &[]);
+    assert_eq!(
+        list_files(&dir.path().join("var/warehouse/in/orders")),
+        ["orders-good.csv"],
+        "{log}"
     );
     let again = Command::new(binary())
         .arg("init")

@@ -164,7 +164,6 @@ fn files_fed_through_random_sigkills_are_delivered_exactly_once() {
         0,
         "seed {seed}"
     );
-    assert!(kills >= 10);
     assert!(
         interrupted >= 5,
         "seed {seed}: only {interrupted} kills landed mid-journey; the test proves little"

@@ -142,7 +142,10 @@ fn a_processing_folder_that_is_a_link_stops_the_route_and_moves_nothing_from_whe
     .unwrap();
     sandbox.drop_file("cart/out", "orders.csv", b"order 1\n");
 
-    let out = sandbox.once_expecting(1);
+    let out = sandbox.once_expecting_errors(
+        1,
+        &["the route takes no files until its processing folder is fixed"],
+    );
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
         log.contains("is a symbolic link, not a folder")
@@ -166,7 +169,10 @@ fn a_processing_folder_that_is_a_link_stops_the_route_and_moves_nothing_from_whe
     );
 
     fs::remove_file(sandbox.path("cart/out/.cartferry-processing")).unwrap();
-    sandbox.once_expecting(0);
+    sandbox.once_expecting_errors(
+        0,
+        &["the route takes no files until its processing folder is fixed"],
+    );
     assert_eq!(sandbox.files("warehouse/in"), ["orders.csv"]);
 }
 
@@ -175,7 +181,10 @@ fn a_processing_folder_that_is_a_file_stops_the_route_without_wedging_it() {
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     fs::write(sandbox.path("cart/out/.cartferry-processing"), b"").unwrap();
     sandbox.drop_file("cart/out", "orders.csv", b"order 1\n");
-    let out = sandbox.once_expecting(1);
+    let out = sandbox.once_expecting_errors(
+        1,
+        &["the route takes no files until its processing folder is fixed"],
+    );
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("is a file, not a folder"), "{log}");
     assert!(log.contains("1 route took no files"), "{log}");

@@ -348,16 +348,21 @@ impl Ledger {
         )))
     }
 
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), waiting out other
+    /// writers with the busy timeout. A deferred one that reads and then writes cannot wait: when
+    /// another connection committed since its read, SQLite refuses the write at once ("database is
+    /// locked"), which the route workers, each with its own connection, met under load.
+    fn write_transaction(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+    }
+
     /// Runs `work` in one transaction: its writes are committed together (far faster than one
     /// by one), or not at all when it fails.
     pub fn atomically<T, E: From<LedgerError>>(
         &self,
         work: impl FnOnce() -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(LedgerError::from)?;
+        let tx = self.write_transaction().map_err(LedgerError::from)?;
         let value = work()?;
         tx.commit().map_err(LedgerError::from)?;
         Ok(value)

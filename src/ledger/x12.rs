@@ -128,7 +128,7 @@ impl Ledger {
     pub fn reserve_control_numbers(&self, key: &str) -> Result<(u64, u64)> {
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         let reserved = (|| {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = self.write_transaction()?;
             tx.execute(
                 "INSERT OR IGNORE INTO control_numbers (key, interchange, grp) VALUES (?1, 0, 0)",
                 [key],
@@ -153,7 +153,7 @@ impl Ledger {
     /// Starts recording the groups of file `file_id`'s staged output, forgetting any recorded
     /// for an earlier staging; `due` is how long the partner may take to acknowledge them.
     pub fn record_sent(&self, file_id: i64, due: Option<Duration>) -> Result<SentLog<'_>> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_transaction()?;
         tx.execute(
             "DELETE FROM sent_sets WHERE EXISTS (SELECT 1 FROM sent_groups g
              WHERE g.file_id = ?1 AND g.partner = sent_sets.partner AND g.grp = sent_sets.grp)",

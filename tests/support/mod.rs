@@ -99,26 +99,31 @@ impl Sandbox {
         self.path("cartferry.toml")
     }
 
-    /// Runs a command to completion.
+    /// Runs a command to completion; its log is kept for the suite's customer-data check.
     pub fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(binary())
+        let out = Command::new(binary())
             .arg("--config")
             .arg(self.config())
             .args(args)
             .env("RUST_LOG", "info")
             .output()
-            .expect("running cartferry")
+            .expect("running cartferry");
+        keep_log(&out.stderr);
+        out
     }
 
-    /// Runs `cartferry once` and asserts its exit code, showing its log when it differs.
+    /// Runs `cartferry once` and asserts its exit code, showing its log when it differs, and
+    /// that it logged no error and no crash.
     pub fn once_expecting(&self, code: i32) -> Output {
+        self.once_expecting_errors(code, &[])
+    }
+
+    /// The same, where each error or crash line must contain one of `expected`.
+    pub fn once_expecting_errors(&self, code: i32, expected: &[&str]) -> Output {
         let out = self.cmd(&["once"]);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "cartferry once; log:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "cartferry once; log:\n{log}");
+        assert_no_unexpected_errors(&log, expected);
         out
     }
 
@@ -219,9 +224,18 @@ impl Agent {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, then wait (bounded) for a clean exit; returns the exit code.
+    /// SIGTERM, then wait (bounded) for a clean exit; returns the exit code. The log must hold
+    /// no error and no crash.
     pub fn stop(self) -> i32 {
-        self.stop_with("TERM")
+        self.stop_expecting_errors(&[])
+    }
+
+    /// The same, where each error or crash line must contain one of `expected`.
+    pub fn stop_expecting_errors(self, expected: &[&str]) -> i32 {
+        let log = self.log.clone();
+        let code = self.stop_with("TERM");
+        assert_no_unexpected_errors(&fs::read_to_string(log).unwrap_or_default(), expected);
+        code
     }
 
     /// Sends `signal` (`TERM`, `INT`), then waits (bounded) for a clean exit; returns the exit code.
@@ -263,7 +277,49 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        keep_log(self.log_text().as_bytes());
     }
+}
+
+/// Lines of a log that say something went wrong inside cartferry: an ERROR, a panic, a crash.
+pub fn error_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains("panicked at") || l.contains("crashed"))
+        .collect()
+}
+
+/// Fails when `log` has an error or crash line that contains none of `expected`.
+pub fn assert_no_unexpected_errors(log: &str, expected: &[&str]) {
+    let unexpected: Vec<&str> = error_lines(log)
+        .into_iter()
+        .filter(|l| !expected.iter().any(|e| l.contains(e)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "unexpected errors in the log:\n{}\n--- whole log:\n{log}",
+        unexpected.join("\n")
+    );
+}
+
+/// Keeps a log the suite produced in `target/tmp/agent-logs/`, where the test command looks for
+/// customer data in logs once every test has run (scripts/check-logs-for-customer-data.py).
+pub fn keep_log(log: &[u8]) {
+    if log.is_empty() {
+        return;
+    }
+    static KEPT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agent-logs");
+    let _ = fs::create_dir_all(&dir);
+    let n = KEPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!(
+        "{}-{}-{n}.log",
+        std::process::id(),
+        std::thread::current()
+            .name()
+            .unwrap_or("test")
+            .replace("::", "-")
+    );
+    let _ = fs::write(dir.join(name), log);
 }
 
 /// Polls `done` every 20 ms until it holds or `limit` passes; returns whether it held.

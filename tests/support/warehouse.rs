@@ -113,6 +113,10 @@ impl Warehouse {
             } else {
                 self.take(&name, &bytes);
             }
+            assert!(
+                !self.received.contains(&name),
+                "the warehouse received {name} twice"
+            );
             fs::rename(path, self.root.join("in/done").join(&name)).unwrap();
             self.received.push(name);
         }
@@ -152,7 +156,12 @@ impl Warehouse {
             for item in reader.read(Box::new(bytes)) {
                 match item.unwrap() {
                     Item::Document(Document::Order(o), _) => {
-                        self.orders.insert(o.order_id.clone(), o);
+                        let id = o.order_id.clone();
+                        // An order the warehouse already has would be shipped twice.
+                        assert!(
+                            self.orders.insert(id.clone(), o).is_none(),
+                            "the warehouse received order {id} twice (again in {name})"
+                        );
                     }
                     Item::Document(Document::OrderHold(h), _) if h.action == HoldAction::Cancel => {
                         self.cancelled.insert(h.order_id);

@@ -5,6 +5,11 @@ use std::time::{Duration, Instant};
 
 /// Runs a command to completion; returns wall time and the child's peak RSS in KiB.
 pub fn measured(cmd: &mut Command) -> (Duration, u64) {
+    measured_expecting(cmd, 0)
+}
+
+/// The same, for a command that must exit with `code`.
+pub fn measured_expecting(cmd: &mut Command, code: i32) -> (Duration, u64) {
     let start = Instant::now();
     let child = cmd.spawn().expect("spawn");
     let pid = child.id() as libc::pid_t;
@@ -16,8 +21,8 @@ pub fn measured(cmd: &mut Command) -> (Duration, u64) {
     let took = start.elapsed();
     assert_eq!(rc, pid, "wait4 failed");
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} did not succeed"
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
+        "{cmd:?} did not exit with {code}"
     );
     std::mem::forget(child);
     (took, usage.ru_maxrss as u64)

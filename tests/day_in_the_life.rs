@@ -197,6 +197,7 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
     // Morning: ten batches; two holds per batch, one dropped with its batch (racing its order),
     // one after the batch reached the warehouse.
     let mut holds = Vec::new();
+    let mut races = Vec::new();
     for b in 0..BATCHES {
         let first = 10_000 + b * PER_BATCH;
         let ids: Vec<String> = (first..first + PER_BATCH).map(id).collect();
@@ -223,6 +224,7 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
             &format!("order_id,action\n{},hold\n", id(racing)),
         );
         holds.push(racing);
+        races.push((racing, b));
         settle("the batch reaches the warehouse", &mut || {
             warehouse.receive();
             warehouse.orders.len() as u32 >= (b + 1) * PER_BATCH - u32::from(b >= 3)
@@ -238,6 +240,21 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
         warehouse.receive();
         warehouse.held.len() == 20
     });
+    // A hold dropped with its order's batch goes first: its route has priority.
+    let taken_at = |name: String| {
+        warehouse
+            .received
+            .iter()
+            .position(|r| *r == name)
+            .unwrap_or_else(|| panic!("{name} never reached the warehouse"))
+    };
+    for (racing, b) in &races {
+        assert!(
+            taken_at(format!("hold-{racing}.csv")) < taken_at(format!("batch-{b:02}.940")),
+            "the hold of order {racing} reached the warehouse after its batch: {:?}",
+            warehouse.received
+        );
+    }
     // Noon: five holds released, three orders cancelled.
     let released: Vec<u32> = holds.iter().copied().step_by(4).collect();
     let release_rows: String = released

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod support;
-use support::measured_expecting;
+use support::{measured, measured_expecting};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 
@@ -37,15 +37,18 @@ fn write_file(dir: &Path, rel: &str, lines: impl FnOnce(&mut dyn Write)) {
 /// `cartferry once` on `dir/cartferry.toml`, which must exit with `code`: wall time and peak
 /// RSS, printed under `label`.
 fn once(dir: &Path, code: i32, label: &str) {
-    let (took, rss_kib) = measured_expecting(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(dir.join("cartferry.toml"))
-            .arg("once")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::null()),
-        code,
-    );
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg(dir.join("cartferry.toml"))
+        .arg("once")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    let (took, rss_kib) = if code == 0 {
+        measured(&mut command)
+    } else {
+        measured_expecting(&mut command, code)
+    };
     println!(
         "{label}: {:.2} s, peak RSS {:.1} MiB",
         took.as_secs_f64(),

@@ -113,7 +113,6 @@ mod tests {
             vec![Arc::new(Notify::new()), Arc::new(Notify::new())],
             Duration::from_millis(10),
         ));
-        let stop = AtomicBool::new(false);
         let waiter = {
             let gate = gate.clone();
             std::thread::spawn(move || {
@@ -135,8 +134,39 @@ mod tests {
         let answered = Instant::now();
         gate.pass_ends(1, 1, false);
         assert!(waiter.join().unwrap() >= answered);
-        // With the stop flag set, a turn does not wait.
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_for_the_priority_routes() {
+        // The priority routes never answer, and would be waited for an hour: only the stop
+        // flag can end the wait.
+        let gate = Arc::new(PriorityGate::new(
+            vec![Arc::new(Notify::new())],
+            Duration::from_secs(3600),
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        {
+            let (gate, stop) = (gate.clone(), stop.clone());
+            std::thread::spawn(move || {
+                gate.wait_for_priority("orders", &stop);
+                let _ = done_tx.send(());
+            });
+        }
+        for _ in 0..1000 {
+            if gate.pass_begins() == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            done_rx.try_recv().is_err(),
+            "the turn did not wait for the priority routes"
+        );
         stop.store(true, Ordering::Relaxed);
-        gate.wait_for_priority("orders", &stop);
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "a stop did not end the wait"
+        );
     }
 }

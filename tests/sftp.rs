@@ -285,6 +285,12 @@ fn the_server_killed_mid_upload_then_restarted_gets_the_file_once_and_whole() {
     );
     assert!(!part.exists(), "a .part file was left behind");
     assert_eq!(agent.stop(), 0);
+    // Still once after the agent stopped: nothing arrived later.
+    assert_eq!(
+        list_files(&remote),
+        ["big.bin"],
+        "delivered again after the check"
+    );
 }
 
 #[test]
@@ -382,6 +388,11 @@ fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whol
         "the remote file was not removed"
     );
     assert_eq!(agent.stop(), 0);
+    assert_eq!(
+        sandbox.files("cart/in"),
+        ["big.csv"],
+        "still once after the agent stopped"
+    );
     assert!(sandbox.all_files_below("var/state/inbound").is_empty());
     assert_eq!(
         sandbox.all_files_below("var/archive/down").len(),
@@ -437,6 +448,12 @@ fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     assert_eq!(agent.stop(), 0, "the agent stops cleanly: nothing hangs");
+    // Still once after the agent stopped: nothing arrived later.
+    assert_eq!(
+        list_files(&remote),
+        ["big.bin"],
+        "delivered again after the check"
+    );
 }
 
 #[test]

@@ -160,7 +160,9 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
                 to.file_name().unwrap_or_default().to_string_lossy()
             ));
             fs::copy(from, &tmp)?;
-            fs::File::open(&tmp)?.sync_all()?;
+            let copy = fs::File::open(&tmp)?;
+            copy.sync_all()?;
+            flushed(&copy);
             fs::rename(&tmp, to)?;
             fs::remove_file(from)?;
         }
@@ -176,6 +178,7 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
+    flushed(tmp.as_file());
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -205,6 +208,26 @@ pub fn remove_if_present(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Notes that `file` was just flushed to disk, for the power-cut tests: a test build
+/// (feature `failpoints`) appends its inode and size to the file `CARTFERRY_FLUSH_JOURNAL`
+/// names, so that a simulated power cut keeps exactly what was flushed. Nothing otherwise.
+pub fn flushed(file: &fs::File) {
+    #[cfg(feature = "failpoints")]
+    if let Some(journal) = std::env::var_os("CARTFERRY_FLUSH_JOURNAL")
+        && let Ok(meta) = file.metadata()
+    {
+        use std::os::unix::fs::MetadataExt;
+        let line = format!("{} {}\n", meta.ino(), meta.len());
+        let _ = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(journal)
+            .and_then(|mut j| j.write_all(line.as_bytes()));
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = file;
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ fn require_crash_points() {
     );
 }
 
-/// Runs `once` with the crash point `point` armed; returns the output.
+/// Runs `once` with the crash point `point` armed; returns the output. The run notes every
+/// file it flushes in `FLUSH_JOURNAL` (see `power_cut`).
 fn once_crashing_at(sandbox: &Sandbox, point: &str) -> Output {
     Command::new(binary())
         .arg("--config")
@@ -39,8 +40,73 @@ fn once_crashing_at(sandbox: &Sandbox, point: &str) -> Output {
         .arg("once")
         .env("RUST_LOG", "info")
         .env("FAILPOINTS", format!("{point}=return"))
+        .env("CARTFERRY_FLUSH_JOURNAL", sandbox.path(FLUSH_JOURNAL))
         .output()
         .unwrap()
+}
+
+/// Where a crashed run notes the files it flushed (inode and size, one per line).
+const FLUSH_JOURNAL: &str = "flushed.journal";
+
+/// Every regular file below `root` but the ledger's own: inode → (size, modification time).
+fn files_by_inode(root: &Path) -> BTreeMap<u64, (u64, i64, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut all = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() && !name.starts_with("ledger.sqlite3") && name != FLUSH_JOURNAL
+            {
+                all.insert(
+                    meta.ino(),
+                    (
+                        meta.len(),
+                        meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+                        path,
+                    ),
+                );
+            }
+        }
+    }
+    all
+}
+
+/// A power cut after a crash: what the crashed run wrote (a file new since `before`, or changed)
+/// loses its data unless the run flushed it at its present size, as a disk's cache is lost. The
+/// ledger is taken as SQLite left it (its own syncs are SQLite's business), and directory
+/// entries are kept: this models lost file data, the loss a missing fsync causes.
+fn power_cut(root: &Path, before: &BTreeMap<u64, (u64, i64, PathBuf)>) -> usize {
+    let journal = fs::read_to_string(root.join(FLUSH_JOURNAL)).unwrap_or_default();
+    let flushed: Vec<(u64, u64)> = journal
+        .lines()
+        .filter_map(|l| {
+            let (ino, len) = l.split_once(' ')?;
+            Some((ino.parse().ok()?, len.parse().ok()?))
+        })
+        .collect();
+    let mut lost = 0;
+    for (ino, (len, mtime, path)) in files_by_inode(root) {
+        let written = before
+            .get(&ino)
+            .is_none_or(|(l, m, _)| (*l, *m) != (len, mtime));
+        if written && !flushed.contains(&(ino, len)) && len > 0 {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            lost += 1;
+        }
+    }
+    lost
 }
 
 /// Files still on their journey, by the ledger.
@@ -191,6 +257,8 @@ struct Scenario<'a> {
     roots: &'a dyn Fn(&Sandbox, usize) -> Vec<Labelled>,
     /// Folders whose files mean work is left.
     inboxes: &'a dyn Fn(&Sandbox, usize) -> Vec<PathBuf>,
+    /// Whether each crash is also a power cut (see `power_cut`).
+    power_cut: bool,
 }
 
 /// Crashes the scenario at each of its points in turn and compares with a clean run.
@@ -207,6 +275,7 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
     for (i, point) in scenario.points.iter().enumerate() {
         let run = i + 1;
         let sandbox = (scenario.setup)(run);
+        let before = files_by_inode(sandbox.root());
         let crashed = once_crashing_at(&sandbox, point);
         assert_eq!(
             crashed.status.signal(),
@@ -215,6 +284,9 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
             scenario.name,
             String::from_utf8_lossy(&crashed.stderr)
         );
+        if scenario.power_cut {
+            power_cut(sandbox.root(), &before);
+        }
         let log = run_until_quiet(&sandbox, &(scenario.inboxes)(&sandbox, run));
         let found = outcome(&(scenario.roots)(&sandbox, run));
         assert_eq!(
@@ -281,6 +353,7 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
             ]
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
+        power_cut: false,
     });
 }
 
@@ -317,6 +390,7 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
             ]
         },
         inboxes: &|s, _| vec![s.path("cart/out")],
+        power_cut: false,
     });
 }
 
@@ -406,6 +480,7 @@ to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
                 s.path("cart/997"),
             ]
         },
+        power_cut: false,
     });
     // Control numbers are never used twice, whatever the crash left.
     let sandbox = setup(0);
@@ -498,6 +573,7 @@ to = {{ endpoint = "cart", dir = "in" }}
         setup: &setup,
         roots: &roots,
         inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
+        power_cut: false,
     });
 }
 
@@ -560,4 +636,58 @@ fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
     assert!(log.contains("crashed 3 times in a row"), "{log}");
     run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
     assert_eq!(sandbox.files("warehouse/orders"), ["a.csv", "b.csv"]);
+}
+
+/// Power cuts at the step boundaries after delivery: what was not flushed is lost (see
+/// `power_cut`), and the restarted agent must still end as a clean run does. Fails when a
+/// delivery is renamed into place without being flushed first.
+#[test]
+fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
+            "on_invalid = \"reject-file\"",
+            "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
+        ));
+        sandbox.drop_file(
+            "cart/orders",
+            "a-good.csv",
+            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "b-mixed.csv",
+            minimal_orders(&[("2001", "1"), ("2002", "x")]).as_bytes(),
+        );
+        sandbox.drop_file(
+            "cart/orders",
+            "c-bad.csv",
+            minimal_orders(&[("3001", "0")]).as_bytes(),
+        );
+        sandbox
+    };
+    crash_everywhere(&Scenario {
+        name: "local, power cut",
+        points: &[
+            "stage.converted",
+            "deliver.named",
+            "deliver.put",
+            "deliver.recorded",
+            "side_output.renamed",
+            "side_output.published",
+            "archive.moved",
+            "error_folder.recorded",
+            "error_folder.moved",
+        ],
+        setup: &setup,
+        roots: &|s, _| {
+            vec![
+                ("warehouse", s.path("warehouse/orders")),
+                ("also", s.path("cart/also")),
+                ("errors", s.path("var/errors")),
+                ("archive", s.path("var/archive")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("cart/orders")],
+        power_cut: true,
+    });
 }

@@ -104,6 +104,7 @@ impl Endpoint for LocalEndpoint {
             .map_err(io_err("write", &part))?;
         // Flush to disk before the rename, so the final name never points at unwritten blocks.
         file.sync_all().map_err(io_err("flush", &part))?;
+        fsutil::flushed(&file);
         let found = file.metadata().map_err(io_err("stat", &part))?.len();
         if found != expected {
             let _ = fs::remove_file(&part);

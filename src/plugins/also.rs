@@ -104,6 +104,8 @@ impl Work for StagedOutput {
             return Ok(());
         }
         self.writer.finish().map_err(io_at(&self.path))?;
-        self.file.sync_all().map_err(io_at(&self.path))
+        self.file.sync_all().map_err(io_at(&self.path))?;
+        crate::fsutil::flushed(&self.file);
+        Ok(())
     }
 }

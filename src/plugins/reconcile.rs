@@ -191,6 +191,7 @@ impl Reconciliation {
             .map_err(|e| io_at(report)(e.into_error()))?;
         out.flush().map_err(io_at(report))?;
         out.get_ref().sync_all().map_err(io_at(report))?;
+        crate::fsutil::flushed(out.get_ref());
         Ok(Compared::Done {
             found,
             skipped_rows,

@@ -49,6 +49,7 @@ pub fn publish(
     io::copy(&mut source, &mut temporary).map_err(io_at(&path))?;
     temporary.flush().map_err(io_at(&path))?;
     temporary.as_file().sync_all().map_err(io_at(&path))?;
+    fsutil::flushed(temporary.as_file());
     temporary
         .persist(&path)
         .map_err(|e| io_at(&path)(e.error))?;

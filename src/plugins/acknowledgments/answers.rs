@@ -152,6 +152,7 @@ fn stage_answer(
     };
     if groups > 0 {
         file.sync_all().map_err(io_at(staged))?;
+        crate::fsutil::flushed(&file);
     } else {
         drop(file);
         fsutil::remove_if_present(staged).map_err(io_at(staged))?;

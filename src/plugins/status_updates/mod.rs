@@ -104,6 +104,7 @@ impl Work for StagedStatus {
             fsutil::remove_if_present(&self.path).map_err(io_at(&self.path))?;
         } else {
             self.file.sync_all().map_err(io_at(&self.path))?;
+            fsutil::flushed(&self.file);
         }
         Ok(())
     }

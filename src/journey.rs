@@ -762,7 +762,12 @@ fn fail(
     row: &FileRow,
     failure: Failure,
 ) -> Result<Outcome, LedgerError> {
-    let target = fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path));
+    let target = match &row.rejected_path {
+        // The part split off earlier lies in the error folder under the file's name: the whole
+        // file takes its place, rather than a second name beside it.
+        Some(part) => PathBuf::from(part),
+        None => fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path)),
+    };
     let text = report::render(&report_context(route, row, &target), &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
     crate::crash_point!("error_folder.recorded");
@@ -817,8 +822,13 @@ fn finish_failure(
                 fsutil::remove_if_present(&staged)?;
             }
         }
-        // The whole file is in the error folder now: a part split from it earlier would repeat it.
-        if let Some(part) = &row.rejected_path {
+        // The whole file is in the error folder now: a part split from it earlier would repeat it
+        // (unless the whole took the part's place, as `fail` arranges).
+        if let Some(part) = row
+            .rejected_path
+            .as_deref()
+            .filter(|p| Path::new(p) != target)
+        {
             fsutil::remove_if_present(&report::report_path(Path::new(part)))?;
             fsutil::remove_if_present(Path::new(part))?;
         }

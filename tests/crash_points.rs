@@ -691,3 +691,51 @@ fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
         power_cut: true,
     });
 }
+
+/// A split file whose good part then cannot be delivered: the whole file goes to the error
+/// folder, and the part split off earlier must not stay beside it, whatever crash comes between.
+#[test]
+fn a_split_file_that_then_fails_ends_the_same_after_a_crash_at_any_point() {
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::new(
+            &format!(
+                "{FAST_AGENT}\n{}",
+                ORDERS_ROUTE.replace("on_invalid = \"reject-file\"", "on_invalid = \"split\"")
+            )
+            .replace("max_attempts = 5", "max_attempts = 1"),
+        );
+        // The destination folder is a file: every delivery fails.
+        fs::create_dir_all(sandbox.path("warehouse")).unwrap();
+        fs::write(sandbox.path("warehouse/orders"), b"not a folder").unwrap();
+        sandbox.drop_file(
+            "cart/orders",
+            "mixed.csv",
+            minimal_orders(&[("2001", "1"), ("2002", "x")]).as_bytes(),
+        );
+        sandbox
+    };
+    crash_everywhere(&Scenario {
+        name: "split, then failed",
+        points: &[
+            "stage.rejected_placed",
+            "error_folder.recorded",
+            "error_folder.moved",
+        ],
+        setup: &setup,
+        roots: &|s, _| {
+            vec![
+                ("errors", s.path("var/errors")),
+                ("warehouse", s.path("warehouse")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("cart/orders")],
+        power_cut: false,
+    });
+    // What every run ends with: the whole file and its report, and no part split off before.
+    let sandbox = setup(0);
+    run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
+    assert_eq!(
+        sandbox.all_files_below("var/errors"),
+        ["orders/mixed.csv", "orders/mixed.csv.error.txt"]
+    );
+}

@@ -577,6 +577,8 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
     );
     assert!(list_files(&sshd.path("root/in/orders")).is_empty());
     assert_eq!(agent.stop_expecting_errors(&[REFUSED]), 0);
+    // The server's own count, after the agent stopped: one refused login in all.
+    assert_eq!(sshd.refused_logins(), 1, "sshd's log:\n{}", sshd.log());
 }
 
 #[test]
@@ -952,6 +954,8 @@ fn a_pause_after_a_refused_login_is_kept_by_the_next_process_too() {
         text.contains("endpoint warehouse") && text.contains("is paused until"),
         "status says why the files wait: {text}"
     );
+    // The server's own count: the two processes made one login attempt in all.
+    assert_eq!(sshd.refused_logins(), 1, "sshd's log:\n{}", sshd.log());
 }
 
 #[test]

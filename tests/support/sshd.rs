@@ -40,7 +40,10 @@ fn keygen(path: &Path) {
 
 fn spawn(dir: &Path) -> Child {
     Command::new(SSHD)
-        .args(["-D", "-e", "-f"])
+        .arg("-D")
+        .arg("-E")
+        .arg(dir.join("sshd.log"))
+        .arg("-f")
         .arg(dir.join("sshd_config"))
         .stderr(Stdio::null())
         .spawn()
@@ -125,7 +128,7 @@ impl Sshd {
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
         let port = free_port();
         let config = format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n{extra}",
+            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel INFO\n{extra}",
             d = d.display()
         );
         fs::write(d.join("sshd_config"), config).unwrap();
@@ -190,6 +193,18 @@ impl Sshd {
         let path = self.dir.path().join(name);
         fs::write(&path, line).unwrap();
         path
+    }
+
+    /// The server's own log (`LogLevel INFO`: every login accepted or refused).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Logins the server refused: connections closed while the user was still authenticating.
+    pub fn refused_logins(&self) -> usize {
+        self.log()
+            .matches("Connection closed by authenticating user")
+            .count()
     }
 
     /// A path in the server's folder.

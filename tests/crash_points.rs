@@ -739,3 +739,69 @@ fn a_split_file_that_then_fails_ends_the_same_after_a_crash_at_any_point() {
         ["orders/mixed.csv", "orders/mixed.csv.error.txt"]
     );
 }
+
+/// A partner's 997 rejecting one of the orders a 940 carried: recorded against the group sent,
+/// and sent to the error folder with its report, once, whatever crash comes between.
+#[test]
+fn a_partners_997_is_recorded_once_after_a_crash_at_any_point() {
+    let routes = format!(
+        r#"{PARTNER}acknowledgment_due = "0s"
+[[routes]]
+name = "orders-940"
+from = {{ endpoint = "cart", dir = "orders", pattern = "*.csv" }}
+reader = "canonical-orders-csv"
+writer = "x12-940"
+writer_options = {{ partner = "acme" }}
+to = {{ endpoint = "warehouse", dir = "edi", name = "{{stem}}.edi" }}
+
+[[routes]]
+name = "acks"
+from = {{ endpoint = "warehouse", dir = "acks", pattern = "*.997" }}
+reader = "x12-997"
+"#
+    );
+    let setup = |_run: usize| {
+        let sandbox = Sandbox::with_routes(&routes);
+        fs::create_dir_all(sandbox.path("warehouse/acks")).unwrap();
+        sandbox.drop_file(
+            "cart/orders",
+            "a.csv",
+            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+        );
+        // The 940 goes out in a run of its own, so its group is number 1 in every sandbox.
+        sandbox.once_expecting(0);
+        let answer = "ISA*00*          *00*          *ZZ*WAREHOUSE      *ZZ*CARTFERRY      *261122*1200*U*00401*000000077*0*P*>~\nGS*FA*WAREHOUSE*CARTFERRY*20261122*1200*77*X*004010~\nST*997*0001~\nAK1*OW*1~\nAK2*940*0001~\nAK5*A~\nAK2*940*0002~\nAK5*R*5~\nAK9*P*2*2*1~\nSE*8*0001~\nGE*1*77~\nIEA*1*000000077~\n";
+        sandbox.drop_file("warehouse/acks", "answer.997", answer.as_bytes());
+        sandbox
+    };
+    crash_everywhere(&Scenario {
+        name: "partner's 997",
+        points: &[
+            "claim.renamed",
+            "claim.recorded",
+            "record.recorded",
+            "error_folder.recorded",
+            "error_folder.moved",
+        ],
+        setup: &setup,
+        roots: &|s, _| {
+            vec![
+                ("edi", s.path("warehouse/edi")),
+                ("errors", s.path("var/errors")),
+                ("archive", s.path("var/archive")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("warehouse/acks")],
+        power_cut: false,
+    });
+    // The report names the rejected order, and no group is left waiting for its 997.
+    let sandbox = setup(0);
+    run_until_quiet(&sandbox, &[sandbox.path("warehouse/acks")]);
+    let report = fs::read_to_string(sandbox.path("var/errors/acks/answer.997.error.txt")).unwrap();
+    assert!(
+        report.contains("order 1002") && !report.contains("order 1001"),
+        "{report}"
+    );
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).into_owned();
+    assert!(!status.contains("without the partner's 997"), "{status}");
+}

@@ -176,9 +176,8 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
         for (i, p) in failure.problems.iter().enumerate() {
             out.push_str(&format!("  {}. {p}\n", i + 1));
         }
-        let hidden = failure
-            .total_problems
-            .saturating_sub(failure.problems.len());
+        let said: usize = failure.problems.iter().map(|p| 1 + p.same_elsewhere).sum();
+        let hidden = failure.total_problems.saturating_sub(said);
         if hidden > 0 {
             out.push_str(&format!(
                 "  … and {hidden} more; fix these and retry to see the rest.\n"

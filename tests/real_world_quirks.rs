@@ -575,4 +575,8 @@ to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
         "{report}"
     );
     assert!(!report.contains("\n  2. "), "one problem listed:\n{report}");
+    assert!(
+        !report.contains("more; fix these"),
+        "the rows summarised are not said to be hidden:\n{report}"
+    );
 }

@@ -495,6 +495,7 @@ impl Repeats {
             };
             let listed: Vec<String> = lines.iter().map(u64::to_string).collect();
             let more = if *count > lines.len() { ", …" } else { "" };
+            problem.same_elsewhere = count - 1;
             problem.problem = format!(
                 "{} The same on {} in all (lines {}{more}).",
                 problem.problem,

@@ -24,6 +24,8 @@ pub struct DataProblem {
     pub problem: String,
     /// What to change, one sentence.
     pub fix: String,
+    /// How many other rows have this same problem, said here once instead of again for each.
+    pub same_elsewhere: usize,
 }
 
 impl DataProblem {

@@ -404,6 +404,7 @@ impl<'a, D: DeserializeOwned> XmlItems<'a, D> {
                 value: Some(value).filter(|v| !v.is_empty()),
                 problem,
                 fix,
+                same_elsewhere: 0,
             })
             .collect();
         Item::Rejected(problems, None)

@@ -60,6 +60,7 @@ impl Findings {
             value: (!value.is_empty()).then(|| value.to_string()),
             problem: format!("segment {}: {problem}", segment.number),
             fix: fix.to_string(),
+            same_elsewhere: 0,
         });
     }
 

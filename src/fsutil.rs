@@ -142,7 +142,7 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     let parent = to.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
     match fs::rename(from, to) {
-        Ok(()) => {}
+        Ok(()) => renamed(from, to),
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
             // Never copy what a link points at, nor read a pipe: only regular files are copied.
             let kind = fs::symlink_metadata(from)?.file_type();
@@ -179,7 +179,9 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
     flushed(tmp.as_file());
+    let tmp_path = tmp.path().to_path_buf();
     tmp.persist(path).map_err(|e| e.error)?;
+    renamed(&tmp_path, path);
     Ok(())
 }
 
@@ -211,23 +213,45 @@ pub fn remove_if_present(path: &Path) -> io::Result<()> {
 }
 
 /// Notes that `file` was just flushed to disk, for the power-cut tests: a test build
-/// (feature `failpoints`) appends its inode and size to the file `CARTFERRY_FLUSH_JOURNAL`
+/// (feature `failpoints`) appends `f <inode> <size>` to the file `CARTFERRY_FLUSH_JOURNAL`
 /// names, so that a simulated power cut keeps exactly what was flushed. Nothing otherwise.
 pub fn flushed(file: &fs::File) {
     #[cfg(feature = "failpoints")]
-    if let Some(journal) = std::env::var_os("CARTFERRY_FLUSH_JOURNAL")
-        && let Ok(meta) = file.metadata()
-    {
+    if let Ok(meta) = file.metadata() {
         use std::os::unix::fs::MetadataExt;
-        let line = format!("{} {}\n", meta.ino(), meta.len());
+        journal(&format!("f {} {}", meta.ino(), meta.len()));
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = file;
+}
+
+/// Notes, as [`flushed`] does, that `from` was renamed to `to` (`r <from>\t<to>`): a power cut
+/// undoes a rename whose folder was not flushed after it.
+pub fn renamed(from: &Path, to: &Path) {
+    #[cfg(feature = "failpoints")]
+    journal(&format!("r {}\t{}", from.display(), to.display()));
+    #[cfg(not(feature = "failpoints"))]
+    let _ = (from, to);
+}
+
+/// Notes, as [`flushed`] does, that the folder `dir` was flushed (`d <dir>`).
+pub fn dir_flushed(dir: &Path) {
+    #[cfg(feature = "failpoints")]
+    journal(&format!("d {}", dir.display()));
+    #[cfg(not(feature = "failpoints"))]
+    let _ = dir;
+}
+
+/// Appends `line` to the power-cut tests' journal, when a test names one.
+#[cfg(feature = "failpoints")]
+fn journal(line: &str) {
+    if let Some(journal) = std::env::var_os("CARTFERRY_FLUSH_JOURNAL") {
         let _ = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(journal)
-            .and_then(|mut j| j.write_all(line.as_bytes()));
+            .and_then(|mut j| j.write_all(format!("{line}\n").as_bytes()));
     }
-    #[cfg(not(feature = "failpoints"))]
-    let _ = file;
 }
 
 #[cfg(test)]

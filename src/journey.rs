@@ -179,12 +179,42 @@ fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepErro
     };
     let source = source_dir.join(&row.name);
     match fs::rename(&source, route.processing_path(row)) {
-        Ok(()) => {}
+        Ok(()) => fsutil::renamed(&source, &route.processing_path(row)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(transient("claim", &source)(e)),
     }
     crate::crash_point!("claim.renamed");
     finish_claim(route, ledger, row)
+}
+
+/// A claim the disk did not keep: a power cut can undo the rename into the processing area (its
+/// folder is not flushed), putting the file back in the inbox while the ledger says it was
+/// claimed. The same file (same hash) is renamed back; another file of that name is left alone.
+fn reclaim_if_returned(route: &Route, row: &FileRow) -> Result<(), String> {
+    let processing = route.processing_path(row);
+    let Some(source_dir) = &route.source_dir else {
+        return Ok(());
+    };
+    if fs::symlink_metadata(&processing).is_ok() {
+        return Ok(());
+    }
+    let source = source_dir.join(&row.name);
+    let Ok(Ok(file)) = platform::open_regular(&source) else {
+        return Ok(());
+    };
+    let (_, sha) =
+        fsutil::sha256_of(file).map_err(|e| format!("could not read {}: {e}", source.display()))?;
+    if Some(sha.as_str()) == row.sha256.as_deref() {
+        fs::rename(&source, &processing)
+            .map_err(|e| format!("could not claim {} again: {e}", source.display()))?;
+        fsutil::renamed(&source, &processing);
+        info!(
+            route = route.name(),
+            file = row.name.as_str(),
+            "a claimed file was back in the inbox (a power cut undid its claim); taken again"
+        );
+    }
+    Ok(())
 }
 
 /// Downloads a remote source into the processing area, whole: the copy must have the size the
@@ -370,6 +400,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
+    reclaim_if_returned(route, row).map_err(StepError::Transient)?;
     let input = File::open(&input_path).map_err(transient("read", &input_path))?;
     let output_path = route.staged_path(row);
     platform::create_private_dir(&route.staging_dir)
@@ -807,6 +838,11 @@ fn finish_failure(
     let target = PathBuf::from(row.final_path.as_deref().unwrap_or_default());
     let report_path = report::report_path(&target);
     let processing = route.processing_path(row);
+    if let Err(e) = reclaim_if_returned(route, row) {
+        return Ok(Some(format!(
+            "could not take the file back from the inbox yet: {e}"
+        )));
+    }
     let result = (|| -> std::io::Result<()> {
         fsutil::write_whole(
             &report_path,

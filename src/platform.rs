@@ -202,7 +202,10 @@ pub fn move_link(from: &Path, _to: &Path) -> io::Result<()> {
 /// atomically. Filesystems without hard links fall back to a check followed by rename.
 pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
     match std::fs::hard_link(from, to) {
-        Ok(()) => std::fs::remove_file(from),
+        Ok(()) => {
+            crate::fsutil::renamed(from, to);
+            std::fs::remove_file(from)
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
         Err(_) => {
@@ -220,7 +223,9 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
 /// Flushes a folder's entries to disk, so a rename inside it survives a power loss.
 #[cfg(unix)]
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::File::open(dir)?.sync_all()?;
+    crate::fsutil::dir_flushed(dir);
+    Ok(())
 }
 
 /// Folder entries cannot be flushed separately on this platform; renames are durable on commit.

@@ -78,20 +78,22 @@ fn files_by_inode(root: &Path) -> BTreeMap<u64, (u64, i64, PathBuf)> {
     all
 }
 
-/// A power cut after a crash: what the crashed run wrote (a file new since `before`, or changed)
-/// loses its data unless the run flushed it at its present size, as a disk's cache is lost. The
-/// ledger is taken as SQLite left it (its own syncs are SQLite's business), and directory
-/// entries are kept: this models lost file data, the loss a missing fsync causes.
-fn power_cut(root: &Path, before: &BTreeMap<u64, (u64, i64, PathBuf)>) -> usize {
+/// A power cut after a crash, as POSIX allows it to fall: what the crashed run wrote (a file new
+/// since `before`, or changed) loses its data unless the run flushed it at its present size, and
+/// a rename is undone unless the run flushed the folder it renamed into afterwards. The ledger is
+/// taken as SQLite left it (its own syncs are SQLite's business). Returns what was lost.
+fn power_cut(root: &Path, before: &BTreeMap<u64, (u64, i64, PathBuf)>) -> Vec<String> {
     let journal = fs::read_to_string(root.join(FLUSH_JOURNAL)).unwrap_or_default();
-    let flushed: Vec<(u64, u64)> = journal
-        .lines()
-        .filter_map(|l| {
-            let (ino, len) = l.split_once(' ')?;
+    let entries: Vec<(&str, &str)> = journal.lines().filter_map(|l| l.split_once(' ')).collect();
+    let flushed: Vec<(u64, u64)> = entries
+        .iter()
+        .filter(|(kind, _)| *kind == "f")
+        .filter_map(|(_, rest)| {
+            let (ino, len) = rest.split_once(' ')?;
             Some((ino.parse().ok()?, len.parse().ok()?))
         })
         .collect();
-    let mut lost = 0;
+    let mut lost = Vec::new();
     for (ino, (len, mtime, path)) in files_by_inode(root) {
         let written = before
             .get(&ino)
@@ -103,7 +105,27 @@ fn power_cut(root: &Path, before: &BTreeMap<u64, (u64, i64, PathBuf)>) -> usize 
                 .unwrap()
                 .set_len(0)
                 .unwrap();
-            lost += 1;
+            lost.push(format!("the data of {}", path.display()));
+        }
+    }
+    // Renames whose folder was not flushed after them, undone newest first.
+    for (i, (kind, rest)) in entries.iter().enumerate().rev() {
+        let Some((from, to)) = rest.split_once('\t').filter(|_| *kind == "r") else {
+            continue;
+        };
+        let (from, to) = (Path::new(from), Path::new(to));
+        let folder = to.parent().unwrap().to_string_lossy().into_owned();
+        let kept = entries[i + 1..]
+            .iter()
+            .any(|(k, dir)| *k == "d" && *dir == folder);
+        if !kept && fs::symlink_metadata(to).is_ok() && fs::symlink_metadata(from).is_err() {
+            fs::create_dir_all(from.parent().unwrap()).unwrap();
+            fs::rename(to, from).unwrap();
+            lost.push(format!(
+                "the rename of {} to {}",
+                from.display(),
+                to.display()
+            ));
         }
     }
     lost

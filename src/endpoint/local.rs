@@ -117,6 +117,7 @@ impl Endpoint for LocalEndpoint {
         drop(file);
         if options.replace {
             fs::rename(&part, &target).map_err(io_err("rename", &target))?;
+            fsutil::renamed(&part, &target);
         } else {
             platform::rename_no_replace(&part, &target).map_err(|e| {
                 if e.kind() == io::ErrorKind::AlreadyExists {

@@ -50,9 +50,11 @@ pub fn publish(
     temporary.flush().map_err(io_at(&path))?;
     temporary.as_file().sync_all().map_err(io_at(&path))?;
     fsutil::flushed(temporary.as_file());
+    let temporary_path = temporary.path().to_path_buf();
     temporary
         .persist(&path)
         .map_err(|e| io_at(&path)(e.error))?;
+    fsutil::renamed(&temporary_path, &path);
     platform::sync_dir(folder).map_err(io_at(folder))?;
     crate::crash_point!("side_output.renamed");
     ledger.wrote_side_file(file_id, kind)?;

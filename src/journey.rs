@@ -130,6 +130,12 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
         match recover_claim(route, ledger, row) {
             Ok(true) => advance(route, ledger, row.id)?,
             Ok(false) => {
+                // Staged before a power cut undid the claim (and took its record): not needed.
+                for staged in route.staging_files_of(row.id) {
+                    if let Err(e) = fsutil::remove_if_present(&staged) {
+                        warn!(route = route.name(), file = row.name.as_str(), error = %e, "could not remove a staged file of an abandoned claim");
+                    }
+                }
                 ledger.abandon(row.id)?;
                 Outcome::Vanished
             }
@@ -187,10 +193,13 @@ fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepErro
     finish_claim(route, ledger, row)
 }
 
-/// A claim the disk did not keep: a power cut can undo the rename into the processing area (its
+/// A claim the disk did not keep. A power cut can undo the rename into the processing area (its
 /// folder is not flushed), putting the file back in the inbox while the ledger says it was
-/// claimed. The same file (same hash) is renamed back; another file of that name is left alone.
-fn reclaim_if_returned(route: &Route, row: &FileRow) -> Result<(), String> {
+/// claimed; or take the ledger's record of a move to the error folder (the ledger's last commit
+/// is not flushed) after the move itself was. The same file (same hash) is taken back from
+/// there, its report with it (from the error folder only with `from_errors`: a file on its way
+/// there is not taken back); another file of that name is left alone.
+fn reclaim_if_returned(route: &Route, row: &FileRow, from_errors: bool) -> Result<(), String> {
     let processing = route.processing_path(row);
     let Some(source_dir) = &route.source_dir else {
         return Ok(());
@@ -198,21 +207,32 @@ fn reclaim_if_returned(route: &Route, row: &FileRow) -> Result<(), String> {
     if fs::symlink_metadata(&processing).is_ok() {
         return Ok(());
     }
-    let source = source_dir.join(&row.name);
-    let Ok(Ok(file)) = platform::open_regular(&source) else {
-        return Ok(());
-    };
-    let (_, sha) =
-        fsutil::sha256_of(file).map_err(|e| format!("could not read {}: {e}", source.display()))?;
-    if Some(sha.as_str()) == row.sha256.as_deref() {
-        fs::rename(&source, &processing)
-            .map_err(|e| format!("could not claim {} again: {e}", source.display()))?;
-        fsutil::renamed(&source, &processing);
+    let places = [
+        ("inbox", source_dir),
+        ("error folder", &route.config.errors),
+    ];
+    for (place, dir) in places.into_iter().take(if from_errors { 2 } else { 1 }) {
+        let found = dir.join(&row.name);
+        let Ok(Ok(file)) = platform::open_regular(&found) else {
+            continue;
+        };
+        let (_, sha) = fsutil::sha256_of(file)
+            .map_err(|e| format!("could not read {}: {e}", found.display()))?;
+        if Some(sha.as_str()) != row.sha256.as_deref() {
+            continue;
+        }
+        fs::rename(&found, &processing)
+            .map_err(|e| format!("could not claim {} again: {e}", found.display()))?;
+        fsutil::renamed(&found, &processing);
+        fsutil::remove_if_present(&report::report_path(&found))
+            .map_err(|e| format!("could not remove the report of {}: {e}", found.display()))?;
         info!(
             route = route.name(),
             file = row.name.as_str(),
-            "a claimed file was back in the inbox (a power cut undid its claim); taken again"
+            place,
+            "a claimed file was found back where a power cut left it; taken again"
         );
+        return Ok(());
     }
     Ok(())
 }
@@ -400,7 +420,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
-    reclaim_if_returned(route, row).map_err(StepError::Transient)?;
+    reclaim_if_returned(route, row, true).map_err(StepError::Transient)?;
     let input = File::open(&input_path).map_err(transient("read", &input_path))?;
     let output_path = route.staged_path(row);
     platform::create_private_dir(&route.staging_dir)
@@ -588,7 +608,7 @@ fn name_and_deliver(
     size: u64,
     sha: &str,
 ) -> Result<Option<Outcome>, StepError> {
-    let name = choose_name(route, row)?;
+    let name = choose_name(route, row, size, sha)?;
     ledger.delivering(row.id, size, sha, &name)?;
     crate::crash_point!("deliver.named");
     Ok(None)
@@ -611,10 +631,11 @@ fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool,
     Ok(found == sha)
 }
 
-/// The delivered name for this row's output, honouring the route's conflict rule. Nothing of
-/// this row has been delivered yet when a name is chosen, so a taken name is someone else's (a
-/// redo of a delivery keeps the name recorded before it, see `deliver`).
-fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
+/// The delivered name for this row's output (`size` bytes, hash `sha`), honouring the route's
+/// conflict rule. A taken name is someone else's (a redo of a delivery keeps the name recorded
+/// before it, see `deliver`), unless a power cut took the ledger's record of the name after the
+/// delivery: a name holding exactly this output, written since this file was taken, is its own.
+fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<String, StepError> {
     let destination = destination(route)?;
     let to = &destination.config;
     let wanted = to.name.render(&NameContext {
@@ -641,7 +662,10 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
     let mut candidate = wanted.clone();
     for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
         let taken = destination.endpoint.occupied(&to.dir, &candidate)?;
-        if !taken || to.on_conflict == OnConflict::Overwrite {
+        if !taken
+            || to.on_conflict == OnConflict::Overwrite
+            || own_delivery(route, row, &candidate, size, sha)?
+        {
             return Ok(candidate);
         }
         if to.on_conflict == OnConflict::Fail {
@@ -658,6 +682,24 @@ fn choose_name(route: &Route, row: &FileRow) -> Result<String, StepError> {
     Err(StepError::Transient(format!(
         "no free name like {wanted} at the destination after {MAX_UNIQUE_SUFFIX} tries"
     )))
+}
+
+/// Whether `name` at the destination is this row's own delivery, whose record a power cut took:
+/// written since the file was taken, and holding exactly its output.
+fn own_delivery(
+    route: &Route,
+    row: &FileRow,
+    name: &str,
+    size: u64,
+    sha: &str,
+) -> Result<bool, StepError> {
+    let destination = destination(route)?;
+    let written_since_taken = destination
+        .endpoint
+        .stat(&destination.config.dir, name)?
+        .and_then(|entry| entry.mtime)
+        .is_some_and(|mtime| crate::ledger::to_ms(mtime) >= row.claimed_at_ms);
+    Ok(written_since_taken && holds_output(route, name, size, sha)?)
 }
 
 /// Delivering → Delivered: temp name, flush, size check, rename; a redo finds its own delivery.
@@ -838,7 +880,7 @@ fn finish_failure(
     let target = PathBuf::from(row.final_path.as_deref().unwrap_or_default());
     let report_path = report::report_path(&target);
     let processing = route.processing_path(row);
-    if let Err(e) = reclaim_if_returned(route, row) {
+    if let Err(e) = reclaim_if_returned(route, row, false) {
         return Ok(Some(format!(
             "could not take the file back from the inbox yet: {e}"
         )));

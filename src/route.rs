@@ -182,7 +182,9 @@ impl Route {
         })
     }
 
-    /// Everything staged for `row`: its output and what its plug-ins staged.
+    /// Everything staged for `row`: its output, what its plug-ins staged, and any other
+    /// `<id>.…` file in the staging folder (staged before a power cut took the ledger's record
+    /// of it).
     pub fn staged_paths(&self, ledger: &Ledger, row: &FileRow) -> Vec<PathBuf> {
         let staged = self.with_file(ledger, row, |file| {
             self.plugins
@@ -190,8 +192,24 @@ impl Route {
                 .flat_map(|p| p.staged(file))
                 .collect::<Vec<_>>()
         });
-        std::iter::once(self.staged_path(row))
+        let mut all: Vec<PathBuf> = std::iter::once(self.staged_path(row))
             .chain(staged)
+            .chain(self.staging_files_of(row.id))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// Every file in the staging folder staged for the ledger row `id` (`<id>.…`).
+    pub fn staging_files_of(&self, id: i64) -> Vec<PathBuf> {
+        let prefix = format!("{id}.");
+        std::fs::read_dir(&self.staging_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
             .collect()
     }
 }

@@ -244,8 +244,46 @@ fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
     all
 }
 
+/// What a power cut may also do to the ledger, which runs with `synchronous = NORMAL`: lose its
+/// last commit, which sits in the write-ahead log unflushed. Cuts the WAL back to the commit
+/// before it (its frames carry the database size only on commit frames) and removes the shared
+/// index, which SQLite rebuilds from the WAL. Returns whether a commit was lost.
+fn lose_last_ledger_commit(state_dir: &Path) -> bool {
+    let wal_path = state_dir.join("ledger.sqlite3-wal");
+    let Ok(wal) = fs::read(&wal_path) else {
+        return false;
+    };
+    if wal.len() < 32 {
+        return false;
+    }
+    let word = |at: usize| u32::from_be_bytes(wal[at..at + 4].try_into().unwrap());
+    let page_size = word(8) as usize;
+    let salts = &wal[16..24];
+    let frame = 24 + page_size;
+    let mut commits = vec![32];
+    let mut at = 32;
+    while at + frame <= wal.len() && &wal[at + 8..at + 16] == salts {
+        if word(at + 4) != 0 {
+            commits.push(at + frame);
+        }
+        at += frame;
+    }
+    if commits.len() < 2 {
+        return false;
+    }
+    let keep = commits[commits.len() - 2];
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&wal_path)
+        .unwrap()
+        .set_len(keep as u64)
+        .unwrap();
+    let _ = fs::remove_file(state_dir.join("ledger.sqlite3-shm"));
+    true
+}
+
 /// Asserts that nothing is left in any processing area or staging folder below `roots`.
-fn assert_nothing_in_flight(roots: &[PathBuf]) {
+fn assert_nothing_in_flight(roots: &[PathBuf], point: &str) {
     for root in roots {
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -257,7 +295,7 @@ fn assert_nothing_in_flight(roots: &[PathBuf]) {
                     let shown = path.to_string_lossy();
                     assert!(
                         !shown.contains(".cartferry-processing") && !shown.contains("/staging/"),
-                        "left in flight: {path:?}"
+                        "left in flight after a crash at {point}: {path:?}"
                     );
                 }
             }
@@ -281,6 +319,8 @@ struct Scenario<'a> {
     inboxes: &'a dyn Fn(&Sandbox, usize) -> Vec<PathBuf>,
     /// Whether each crash is also a power cut (see `power_cut`).
     power_cut: bool,
+    /// Whether the power cut also loses the ledger's last commit (see `lose_last_ledger_commit`).
+    loses_last_commit: bool,
 }
 
 /// Crashes the scenario at each of its points in turn and compares with a clean run.
@@ -309,6 +349,13 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
         if scenario.power_cut {
             power_cut(sandbox.root(), &before);
         }
+        if scenario.loses_last_commit {
+            assert!(
+                lose_last_ledger_commit(&sandbox.path("var/state")),
+                "{}: no commit to lose at {point}",
+                scenario.name
+            );
+        }
         let log = run_until_quiet(&sandbox, &(scenario.inboxes)(&sandbox, run));
         let found = outcome(&(scenario.roots)(&sandbox, run));
         assert_eq!(
@@ -316,7 +363,7 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
             "{}: after a crash at {point}, the outcome differs from a clean run; recovery log:\n{log}",
             scenario.name
         );
-        assert_nothing_in_flight(&[sandbox.root().to_path_buf()]);
+        assert_nothing_in_flight(&[sandbox.root().to_path_buf()], point);
     }
 }
 
@@ -376,6 +423,7 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
+        loses_last_commit: false,
     });
 }
 
@@ -413,6 +461,7 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
         },
         inboxes: &|s, _| vec![s.path("cart/out")],
         power_cut: false,
+        loses_last_commit: false,
     });
 }
 
@@ -503,6 +552,7 @@ to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
             ]
         },
         power_cut: false,
+        loses_last_commit: false,
     });
     // Control numbers are never used twice, whatever the crash left.
     let sandbox = setup(0);
@@ -596,6 +646,7 @@ to = {{ endpoint = "cart", dir = "in" }}
         roots: &roots,
         inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
         power_cut: false,
+        loses_last_commit: false,
     });
 }
 
@@ -660,36 +711,39 @@ fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
     assert_eq!(sandbox.files("warehouse/orders"), ["a.csv", "b.csv"]);
 }
 
-/// Power cuts at the step boundaries after delivery: what was not flushed is lost (see
-/// `power_cut`), and the restarted agent must still end as a clean run does. Fails when a
-/// delivery is renamed into place without being flushed first.
-#[test]
-fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
-    let setup = |_run: usize| {
-        let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
-            "on_invalid = \"reject-file\"",
-            "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
-        ));
-        sandbox.drop_file(
-            "cart/orders",
-            "a-good.csv",
-            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "b-mixed.csv",
-            minimal_orders(&[("2001", "1"), ("2002", "x")]).as_bytes(),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "c-bad.csv",
-            minimal_orders(&[("3001", "0")]).as_bytes(),
-        );
-        sandbox
-    };
+/// The power-cut scenarios' sandbox: a split route with an `also` output, a good file, a mixed
+/// one and a bad one.
+fn power_cut_sandbox(_run: usize) -> Sandbox {
+    let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
+        "on_invalid = \"reject-file\"",
+        "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
+    ));
+    sandbox.drop_file(
+        "cart/orders",
+        "a-good.csv",
+        minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "b-mixed.csv",
+        minimal_orders(&[("2001", "1"), ("2002", "x")]).as_bytes(),
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "c-bad.csv",
+        minimal_orders(&[("3001", "0")]).as_bytes(),
+    );
+    sandbox
+}
+
+/// The power-cut scenario: crashed at each of these points, with or without the ledger's last
+/// commit.
+fn power_cut_scenario(name: &str, loses_last_commit: bool) {
     crash_everywhere(&Scenario {
-        name: "local, power cut",
+        name,
         points: &[
+            "claim.renamed",
+            "claim.recorded",
             "stage.converted",
             "deliver.named",
             "deliver.put",
@@ -700,7 +754,7 @@ fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
             "error_folder.recorded",
             "error_folder.moved",
         ],
-        setup: &setup,
+        setup: &power_cut_sandbox,
         roots: &|s, _| {
             vec![
                 ("warehouse", s.path("warehouse/orders")),
@@ -711,7 +765,23 @@ fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: true,
+        loses_last_commit,
     });
+}
+
+/// Power cuts at the step boundaries: what was not flushed is lost (see `power_cut`), and the
+/// restarted agent must still end as a clean run does. Fails when a delivery is renamed into
+/// place without being flushed first, or its folder is not flushed after.
+#[test]
+fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
+    power_cut_scenario("local, power cut", false);
+}
+
+/// The same power cuts, losing the ledger's last commit too (`synchronous = NORMAL` allows it):
+/// every step re-checks the files, so a step the ledger forgot is done again, not twice.
+#[test]
+fn a_local_route_ends_the_same_after_a_power_cut_that_loses_the_last_ledger_commit() {
+    power_cut_scenario("local, power cut, last commit lost", true);
 }
 
 /// A split file whose good part then cannot be delivered: the whole file goes to the error
@@ -752,6 +822,7 @@ fn a_split_file_that_then_fails_ends_the_same_after_a_crash_at_any_point() {
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
+        loses_last_commit: false,
     });
     // What every run ends with: the whole file and its report, and no part split off before.
     let sandbox = setup(0);
@@ -815,6 +886,7 @@ reader = "x12-997"
         },
         inboxes: &|s, _| vec![s.path("warehouse/acks")],
         power_cut: false,
+        loses_last_commit: false,
     });
     // The report names the rejected order, and no group is left waiting for its 997.
     let sandbox = setup(0);

@@ -30,7 +30,14 @@ pub fn publish(
         Some((_, true)) => return Ok(None),
         Some((path, false)) => PathBuf::from(path),
         None => {
-            let path = fsutil::free_path(folder, name, None);
+            // A power cut can take the record of a side file already written: the file under
+            // its name, written since the source was taken and with the staged bytes, is ours.
+            let own = folder.join(name);
+            let path = if written_by(ledger, file_id, &own, staged)? {
+                own
+            } else {
+                fsutil::free_path(folder, name, None)
+            };
             ledger.writing_side_file(file_id, kind, &path.to_string_lossy())?;
             path
         }
@@ -66,4 +73,24 @@ pub fn stem(name: &str) -> String {
     Path::new(name)
         .file_stem()
         .map_or_else(|| name.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Whether `path` holds exactly the bytes staged at `staged` and was written since the source
+/// file `file_id` was taken.
+fn written_by(
+    ledger: &Ledger,
+    file_id: i64,
+    path: &Path,
+    staged: &Path,
+) -> Result<bool, PluginError> {
+    let Ok(meta) = fs::metadata(path) else {
+        return Ok(false);
+    };
+    let taken_ms = ledger.get(file_id)?.claimed_at_ms;
+    let since = meta
+        .modified()
+        .map(crate::ledger::to_ms)
+        .is_ok_and(|ms| ms >= taken_ms);
+    let same = |p: &Path| fs::File::open(p).and_then(fsutil::sha256_of).ok();
+    Ok(since && same(path).is_some() && same(path) == same(staged))
 }

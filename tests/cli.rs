@@ -109,6 +109,32 @@ fn init_writes_a_config_that_checks_and_runs() {
         ["orders-good.csv"],
         "{log}"
     );
+    // And its X12 loop closes: a 945 from the warehouse is answered with a 997, which the
+    // outbox route then takes to the warehouse (two passes: written, then sent).
+    fs::copy(
+        format!(
+            "{}/fixtures/x12/945/shipments.edi",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        dir.path().join("var/warehouse/out/edi/shipments.edi"),
+    )
+    .unwrap();
+    let mut log = String::new();
+    for _ in 0..2 {
+        let once = Command::new(binary())
+            .arg("--config")
+            .arg(&config)
+            .arg("once")
+            .output()
+            .unwrap();
+        log.push_str(&String::from_utf8_lossy(&once.stderr));
+        assert_eq!(once.status.code(), Some(0), "{log}");
+    }
+    assert_eq!(
+        list_files(&dir.path().join("var/warehouse/in/997")).len(),
+        1,
+        "the demo's 997 never reached the warehouse; log:\n{log}"
+    );
     let again = Command::new(binary())
         .arg("init")
         .arg(dir.path())

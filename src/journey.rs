@@ -694,11 +694,12 @@ fn own_delivery(
     sha: &str,
 ) -> Result<bool, StepError> {
     let destination = destination(route)?;
+    // SFTP servers give whole seconds: a delivery in the second the file was taken counts.
     let written_since_taken = destination
         .endpoint
         .stat(&destination.config.dir, name)?
         .and_then(|entry| entry.mtime)
-        .is_some_and(|mtime| crate::ledger::to_ms(mtime) >= row.claimed_at_ms);
+        .is_some_and(|mtime| crate::ledger::to_ms(mtime) >= row.claimed_at_ms - 1000);
     Ok(written_since_taken && holds_output(route, name, size, sha)?)
 }
 

@@ -694,12 +694,14 @@ fn own_delivery(
     sha: &str,
 ) -> Result<bool, StepError> {
     let destination = destination(route)?;
-    // SFTP servers give whole seconds: a delivery in the second the file was taken counts.
+    // Strictly since: an earlier delivery of the same bytes is another file's, whatever its name
+    // (an SFTP server's whole-second time may miss our own in the same second; the name is then
+    // refused as taken, which is safe).
     let written_since_taken = destination
         .endpoint
         .stat(&destination.config.dir, name)?
         .and_then(|entry| entry.mtime)
-        .is_some_and(|mtime| crate::ledger::to_ms(mtime) >= row.claimed_at_ms - 1000);
+        .is_some_and(|mtime| crate::ledger::to_ms(mtime) >= row.claimed_at_ms);
     Ok(written_since_taken && holds_output(route, name, size, sha)?)
 }
 

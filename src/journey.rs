@@ -184,8 +184,9 @@ fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepErro
         return download(route, ledger, row);
     };
     let source = source_dir.join(&row.name);
-    match fs::rename(&source, route.processing_path(row)) {
-        Ok(()) => fsutil::renamed(&source, &route.processing_path(row)),
+    let processing = route.processing_path(row);
+    match fs::rename(&source, &processing) {
+        Ok(()) => fsutil::renamed(&source, &processing),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(transient("claim", &source)(e)),
     }
@@ -420,8 +421,15 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         Transform::Convert(conversion) => conversion,
     };
     let input_path = route.processing_path(row);
-    reclaim_if_returned(route, row, true).map_err(StepError::Transient)?;
-    let input = File::open(&input_path).map_err(transient("read", &input_path))?;
+    // Only a claimed file that is not there is looked for where a power cut may have left it.
+    let input = match File::open(&input_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            reclaim_if_returned(route, row, true).map_err(StepError::Transient)?;
+            File::open(&input_path)
+        }
+        opened => opened,
+    }
+    .map_err(transient("read", &input_path))?;
     let output_path = route.staged_path(row);
     platform::create_private_dir(&route.staging_dir)
         .map_err(transient("create", &route.staging_dir))?;

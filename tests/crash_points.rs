@@ -367,34 +367,43 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
     }
 }
 
-/// A split route of canonical orders: two good files, one with a bad order (split off), one all
-/// bad (to the error folder).
+/// A split route of canonical orders with an `also` output: a good file, one with a bad order
+/// (split off), one all bad (to the error folder).
+fn local_split_sandbox(_run: usize) -> Sandbox {
+    let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
+        "on_invalid = \"reject-file\"",
+        "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
+    ));
+    sandbox.drop_file(
+        "cart/orders",
+        "a-good.csv",
+        minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "b-mixed.csv",
+        minimal_orders(&[("2001", "1"), ("2002", "x"), ("2003", "3")]).as_bytes(),
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "c-bad.csv",
+        minimal_orders(&[("3001", "0")]).as_bytes(),
+    );
+    sandbox
+}
+
+/// Where the local split route's outcome lies.
+fn local_split_outcome(s: &Sandbox, _run: usize) -> Vec<Labelled> {
+    vec![
+        ("warehouse", s.path("warehouse/orders")),
+        ("also", s.path("cart/also")),
+        ("errors", s.path("var/errors")),
+        ("archive", s.path("var/archive")),
+    ]
+}
+
 #[test]
 fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any_point() {
-    let setup = |_run: usize| {
-        let sandbox = Sandbox::with_routes(
-            &ORDERS_ROUTE.replace(
-                "on_invalid = \"reject-file\"",
-                "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
-            ),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "a-good.csv",
-            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "b-mixed.csv",
-            minimal_orders(&[("2001", "1"), ("2002", "x"), ("2003", "3")]).as_bytes(),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "c-bad.csv",
-            minimal_orders(&[("3001", "0")]).as_bytes(),
-        );
-        sandbox
-    };
     crash_everywhere(&Scenario {
         name: "local split",
         points: &[
@@ -412,15 +421,8 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
             "error_folder.recorded",
             "error_folder.moved",
         ],
-        setup: &setup,
-        roots: &|s, _| {
-            vec![
-                ("warehouse", s.path("warehouse/orders")),
-                ("also", s.path("cart/also")),
-                ("errors", s.path("var/errors")),
-                ("archive", s.path("var/archive")),
-            ]
-        },
+        setup: &local_split_sandbox,
+        roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
         loses_last_commit: false,
@@ -711,31 +713,6 @@ fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
     assert_eq!(sandbox.files("warehouse/orders"), ["a.csv", "b.csv"]);
 }
 
-/// The power-cut scenarios' sandbox: a split route with an `also` output, a good file, a mixed
-/// one and a bad one.
-fn power_cut_sandbox(_run: usize) -> Sandbox {
-    let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
-        "on_invalid = \"reject-file\"",
-        "on_invalid = \"split\"\nalso = [ { writer = \"canonical-orders-xml\", folder = \"cart/also\", name = \"{stem}.xml\" } ]",
-    ));
-    sandbox.drop_file(
-        "cart/orders",
-        "a-good.csv",
-        minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
-    );
-    sandbox.drop_file(
-        "cart/orders",
-        "b-mixed.csv",
-        minimal_orders(&[("2001", "1"), ("2002", "x")]).as_bytes(),
-    );
-    sandbox.drop_file(
-        "cart/orders",
-        "c-bad.csv",
-        minimal_orders(&[("3001", "0")]).as_bytes(),
-    );
-    sandbox
-}
-
 /// The power-cut scenario: crashed at each of these points, with or without the ledger's last
 /// commit.
 fn power_cut_scenario(name: &str, loses_last_commit: bool) {
@@ -754,15 +731,8 @@ fn power_cut_scenario(name: &str, loses_last_commit: bool) {
             "error_folder.recorded",
             "error_folder.moved",
         ],
-        setup: &power_cut_sandbox,
-        roots: &|s, _| {
-            vec![
-                ("warehouse", s.path("warehouse/orders")),
-                ("also", s.path("cart/also")),
-                ("errors", s.path("var/errors")),
-                ("archive", s.path("var/archive")),
-            ]
-        },
+        setup: &local_split_sandbox,
+        roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: true,
         loses_last_commit,

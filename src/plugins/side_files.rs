@@ -91,6 +91,9 @@ fn written_by(
         .modified()
         .map(crate::ledger::to_ms)
         .is_ok_and(|ms| ms >= taken_ms);
-    let same = |p: &Path| fs::File::open(p).and_then(fsutil::sha256_of).ok();
-    Ok(since && same(path).is_some() && same(path) == same(staged))
+    if !since {
+        return Ok(false);
+    }
+    let hash = |p: &Path| fs::File::open(p).and_then(fsutil::sha256_of).ok();
+    Ok(hash(path).is_some_and(|found| Some(found) == hash(staged)))
 }

@@ -415,3 +415,13 @@ pub fn minimal_orders(rows: &[(&str, &str)]) -> String {
     }
     csv
 }
+
+/// The key of the first problem the reader `reader` finds with `reader_options` (TOML); fails
+/// with `why` when it takes them.
+pub fn refused_reader_option(reader: &str, reader_options: &str, why: &str) -> String {
+    let options: toml::Table = toml::from_str(reader_options).unwrap();
+    match cartferry::format::reader(reader, &options) {
+        Ok(_) => panic!("{why}: {reader_options} was taken"),
+        Err(problems) => problems[0].key.clone(),
+    }
+}

@@ -212,11 +212,8 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
                 (order.as_str(), sku(n), 1 + n % 3, method)
             })
             .collect();
-        drop(
-            "outbox/orders",
-            &format!("batch-{b:02}.csv"),
-            &shopify_export(&orders),
-        );
+        let export = shopify_export(&orders);
+        drop("outbox/orders", &format!("batch-{b:02}.csv"), &export);
         let (racing, later) = (first + 1, first + 2);
         drop(
             "outbox/holds",
@@ -235,6 +232,22 @@ fn a_day_of_orders_holds_shipments_inventory_and_returns_ends_with_every_status_
             &format!("order_id,action\n{},hold\n", id(later)),
         );
         holds.push(later);
+        // The cart's scheduler retries one export: the same batch again, which must not reach
+        // the warehouse twice (the warehouse fails on an order or a file it already has).
+        if b == 4 {
+            drop("outbox/orders", "batch-04.csv", &export);
+            settle(
+                "the exported batch again is archived as a duplicate",
+                &mut || {
+                    sandbox
+                        .all_files_below("var/archive")
+                        .iter()
+                        .filter(|f| f.contains("batch-04"))
+                        .count()
+                        == 2
+                },
+            );
+        }
     }
     settle("every hold reaches the warehouse", &mut || {
         warehouse.receive();

@@ -225,6 +225,17 @@ pub fn flushed(file: &fs::File) {
     let _ = file;
 }
 
+/// Notes, as [`flushed`] does, that the file at `path` was just flushed by a library that owns
+/// its handle (SQLite's write-ahead log after a commit made with `synchronous = FULL`).
+pub fn flushed_at(path: &Path) {
+    #[cfg(feature = "failpoints")]
+    if let Ok(file) = fs::File::open(path) {
+        flushed(&file);
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = path;
+}
+
 /// Notes, as [`flushed`] does, that `from` was renamed to `to` (`r <from>\t<to>`): a power cut
 /// undoes a rename whose folder was not flushed after it.
 pub fn renamed(from: &Path, to: &Path) {

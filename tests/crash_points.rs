@@ -6,8 +6,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -50,7 +51,6 @@ const FLUSH_JOURNAL: &str = "flushed.journal";
 
 /// Every regular file below `root` but the ledger's own: inode → (size, modification time).
 fn files_by_inode(root: &Path) -> BTreeMap<u64, (u64, i64, PathBuf)> {
-    use std::os::unix::fs::MetadataExt;
     let mut all = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -194,10 +194,12 @@ fn without_envelope_numbers(text: &str) -> String {
 }
 
 /// What a run leaves that a crash must not change: every file below `roots` by path, with its
-/// content (reports by name only: they say when and where; X12 without its envelope numbers).
-/// Archives are compared by name, since they hold the sources. Temporaries fail the test.
+/// content (reports by name only: they say when and where; X12 without its envelope numbers,
+/// which must each go out once). Archives are compared by name, since they hold the sources.
+/// Temporaries fail the test.
 fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
     let mut all = BTreeMap::new();
+    let mut interchanges = BTreeSet::new();
     for (label, root) in roots {
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -232,6 +234,12 @@ fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
                 } else {
                     let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
                     if text.trim_start().starts_with("ISA") {
+                        let isa: Vec<&str> = text.trim_start().split('*').collect();
+                        assert!(
+                            interchanges.insert((isa[6].to_string(), isa[13].to_string())),
+                            "interchange {} went out twice ({path:?})",
+                            isa[13]
+                        );
                         without_envelope_numbers(&text)
                     } else {
                         text
@@ -244,23 +252,24 @@ fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
     all
 }
 
-/// What a power cut may also do to the ledger, which runs with `synchronous = NORMAL`: lose its
-/// last commit, which sits in the write-ahead log unflushed. Cuts the WAL back to the commit
-/// before it (its frames carry the database size only on commit frames) and removes the shared
-/// index, which SQLite rebuilds from the WAL. Returns whether a commit was lost.
-fn lose_last_ledger_commit(state_dir: &Path) -> bool {
+/// What a power cut may also do to the ledger, which runs with `synchronous = NORMAL`: its
+/// commits sit in the write-ahead log, flushed only at a checkpoint or by a commit made with
+/// `synchronous = FULL` (`Ledger::durably`), which the crashed run noted in the journal under
+/// `root`. Every commit after the last flush is lost: the WAL is cut back to it (its frames
+/// carry the database size only on commit frames) and the shared index, which SQLite rebuilds
+/// from the WAL, removed. Returns how many commits were lost.
+fn lose_unflushed_ledger_commits(root: &Path, state_dir: &Path) -> usize {
     let wal_path = state_dir.join("ledger.sqlite3-wal");
-    let Ok(wal) = fs::read(&wal_path) else {
-        return false;
-    };
-    if wal.len() < 32 {
-        return false;
-    }
+    let wal = fs::read(&wal_path).expect("the ledger has a write-ahead log");
+    assert!(
+        wal.len() >= 32,
+        "the ledger's write-ahead log has no header"
+    );
     let word = |at: usize| u32::from_be_bytes(wal[at..at + 4].try_into().unwrap());
     let page_size = word(8) as usize;
     let salts = &wal[16..24];
     let frame = 24 + page_size;
-    let mut commits = vec![32];
+    let mut commits = Vec::new();
     let mut at = 32;
     while at + frame <= wal.len() && &wal[at + 8..at + 16] == salts {
         if word(at + 4) != 0 {
@@ -268,18 +277,26 @@ fn lose_last_ledger_commit(state_dir: &Path) -> bool {
         }
         at += frame;
     }
-    if commits.len() < 2 {
-        return false;
+    let wal_inode = fs::metadata(&wal_path).unwrap().ino().to_string();
+    let durable = fs::read_to_string(root.join(FLUSH_JOURNAL))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("f ")?.split_once(' '))
+        .filter(|(ino, _)| *ino == wal_inode)
+        .filter_map(|(_, len)| len.parse::<usize>().ok())
+        .max()
+        .unwrap_or(32);
+    let lost = commits.iter().filter(|end| **end > durable).count();
+    if lost > 0 {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&wal_path)
+            .unwrap()
+            .set_len(durable as u64)
+            .unwrap();
+        let _ = fs::remove_file(state_dir.join("ledger.sqlite3-shm"));
     }
-    let keep = commits[commits.len() - 2];
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&wal_path)
-        .unwrap()
-        .set_len(keep as u64)
-        .unwrap();
-    let _ = fs::remove_file(state_dir.join("ledger.sqlite3-shm"));
-    true
+    lost
 }
 
 /// Asserts that nothing is left in any processing area or staging folder below `roots`.
@@ -319,8 +336,9 @@ struct Scenario<'a> {
     inboxes: &'a dyn Fn(&Sandbox, usize) -> Vec<PathBuf>,
     /// Whether each crash is also a power cut (see `power_cut`).
     power_cut: bool,
-    /// Whether the power cut also loses the ledger's last commit (see `lose_last_ledger_commit`).
-    loses_last_commit: bool,
+    /// Whether the power cut also loses the ledger's unflushed commits (see
+    /// `lose_unflushed_ledger_commits`).
+    loses_unflushed_commits: bool,
 }
 
 /// Crashes the scenario at each of its points in turn and compares with a clean run.
@@ -334,6 +352,7 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
         "{}: the clean run left nothing to compare",
         scenario.name
     );
+    let mut commits_lost = 0;
     for (i, point) in scenario.points.iter().enumerate() {
         let run = i + 1;
         let sandbox = (scenario.setup)(run);
@@ -349,12 +368,9 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
         if scenario.power_cut {
             power_cut(sandbox.root(), &before);
         }
-        if scenario.loses_last_commit {
-            assert!(
-                lose_last_ledger_commit(&sandbox.path("var/state")),
-                "{}: no commit to lose at {point}",
-                scenario.name
-            );
+        if scenario.loses_unflushed_commits {
+            commits_lost +=
+                lose_unflushed_ledger_commits(sandbox.root(), &sandbox.path("var/state"));
         }
         let log = run_until_quiet(&sandbox, &(scenario.inboxes)(&sandbox, run));
         let found = outcome(&(scenario.roots)(&sandbox, run));
@@ -365,6 +381,11 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
         );
         assert_nothing_in_flight(&[sandbox.root().to_path_buf()], point);
     }
+    assert!(
+        !scenario.loses_unflushed_commits || commits_lost > 0,
+        "{}: no crash left a ledger commit to lose",
+        scenario.name
+    );
 }
 
 /// A split route of canonical orders with an `also` output: a good file, one with a bad order
@@ -425,7 +446,7 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
         roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
-        loses_last_commit: false,
+        loses_unflushed_commits: false,
     });
 }
 
@@ -463,7 +484,7 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
         },
         inboxes: &|s, _| vec![s.path("cart/out")],
         power_cut: false,
-        loses_last_commit: false,
+        loses_unflushed_commits: false,
     });
 }
 
@@ -476,8 +497,7 @@ receiver_id = "WAREHOUSE"
 
 /// Orders out as 940s (control numbers), 945s in and answered with 997s, which an outbox route
 /// sends to the warehouse.
-#[test]
-fn an_x12_exchange_with_997_answers_ends_the_same_after_a_crash_at_any_point() {
+fn x12_sandbox(_run: usize) -> Sandbox {
     let routes = format!(
         r#"{PARTNER}
 [[routes]]
@@ -494,7 +514,7 @@ from = {{ endpoint = "warehouse", dir = "out", pattern = "*.edi" }}
 reader = "x12-945"
 writer = "canonical-shipments-csv"
 to = {{ endpoint = "cart", dir = "shipments", name = "{{stem}}.csv" }}
-acknowledge = {{ partner = "acme", folder = "outbox/997" }}
+acknowledge = {{ partner = "acme", folder = "cart/997" }}
 
 [[routes]]
 name = "997-out"
@@ -503,37 +523,30 @@ reader = "passthrough"
 writer = "passthrough"
 to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
 "#
-    )
-    .replace("\"outbox/997\"", "\"cart/997\"");
+    );
     let shipments =
         fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/x12/945/shipments.edi"))
             .unwrap();
-    let setup = |_run: usize| {
-        let sandbox = Sandbox::with_routes(&routes);
-        fs::create_dir_all(sandbox.path("cart/997")).unwrap();
-        sandbox.drop_file(
-            "cart/orders",
-            "a.csv",
-            minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
-        );
-        sandbox.drop_file(
-            "cart/orders",
-            "b.csv",
-            minimal_orders(&[("1003", "1")]).as_bytes(),
-        );
-        sandbox.drop_file("warehouse/out", "ship.edi", &shipments);
-        sandbox
-    };
-    let roots = |s: &Sandbox, _| {
-        vec![
-            ("edi", s.path("warehouse/edi")),
-            ("shipments", s.path("cart/shipments")),
-            ("997", s.path("warehouse/in997")),
-            ("archive", s.path("var/archive")),
-        ]
-    };
+    let sandbox = Sandbox::with_routes(&routes);
+    fs::create_dir_all(sandbox.path("cart/997")).unwrap();
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "b.csv",
+        minimal_orders(&[("1003", "1")]).as_bytes(),
+    );
+    sandbox.drop_file("warehouse/out", "ship.edi", &shipments);
+    sandbox
+}
+
+/// The X12 scenario, crashed at each point its journey passes, with or without a power cut.
+fn x12_scenario(name: &str, power_cut: bool, loses_unflushed_commits: bool) {
     crash_everywhere(&Scenario {
-        name: "x12",
+        name,
         points: &[
             "claim.renamed",
             "stage.numbers_reserved",
@@ -544,8 +557,15 @@ to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
             "side_output.renamed",
             "archive.moved",
         ],
-        setup: &setup,
-        roots: &roots,
+        setup: &x12_sandbox,
+        roots: &|s, _| {
+            vec![
+                ("edi", s.path("warehouse/edi")),
+                ("shipments", s.path("cart/shipments")),
+                ("997", s.path("warehouse/in997")),
+                ("archive", s.path("var/archive")),
+            ]
+        },
         inboxes: &|s, _| {
             vec![
                 s.path("cart/orders"),
@@ -553,25 +573,22 @@ to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
                 s.path("cart/997"),
             ]
         },
-        power_cut: false,
-        loses_last_commit: false,
+        power_cut,
+        loses_unflushed_commits,
     });
-    // Control numbers are never used twice, whatever the crash left.
-    let sandbox = setup(0);
-    let crashed = once_crashing_at(&sandbox, "stage.numbers_reserved");
-    assert_eq!(crashed.status.signal(), Some(ABORTED));
-    run_until_quiet(&sandbox, &[sandbox.path("cart/orders")]);
-    let mut numbers: Vec<String> = list_files(&sandbox.path("warehouse/edi"))
-        .iter()
-        .map(|n| {
-            let text = fs::read_to_string(sandbox.path(&format!("warehouse/edi/{n}"))).unwrap();
-            text.split('*').nth(13).unwrap().to_string()
-        })
-        .collect();
-    let all = numbers.len();
-    numbers.sort();
-    numbers.dedup();
-    assert_eq!(numbers.len(), all, "an interchange number went out twice");
+}
+
+#[test]
+fn an_x12_exchange_with_997_answers_ends_the_same_after_a_crash_at_any_point() {
+    x12_scenario("x12", false, false);
+}
+
+/// The X12 exchange after power cuts that also lose the ledger's unflushed commits: a
+/// control-number reservation is flushed at once and survives; whatever else the ledger forgot
+/// is done again, and no interchange goes out twice.
+#[test]
+fn an_x12_exchange_ends_the_same_after_a_power_cut_that_loses_the_unflushed_ledger_commits() {
+    x12_scenario("x12, power cut, unflushed commits lost", true, true);
 }
 
 /// SFTP both ways: local files uploaded to the server, the server's files downloaded.
@@ -648,7 +665,7 @@ to = {{ endpoint = "cart", dir = "in" }}
         roots: &roots,
         inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
         power_cut: false,
-        loses_last_commit: false,
+        loses_unflushed_commits: false,
     });
 }
 
@@ -713,9 +730,9 @@ fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
     assert_eq!(sandbox.files("warehouse/orders"), ["a.csv", "b.csv"]);
 }
 
-/// The power-cut scenario: crashed at each of these points, with or without the ledger's last
-/// commit.
-fn power_cut_scenario(name: &str, loses_last_commit: bool) {
+/// The power-cut scenario: crashed at each of these points, with or without the ledger's
+/// unflushed commits.
+fn power_cut_scenario(name: &str, loses_unflushed_commits: bool) {
     crash_everywhere(&Scenario {
         name,
         points: &[
@@ -735,7 +752,7 @@ fn power_cut_scenario(name: &str, loses_last_commit: bool) {
         roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: true,
-        loses_last_commit,
+        loses_unflushed_commits,
     });
 }
 
@@ -747,11 +764,12 @@ fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
     power_cut_scenario("local, power cut", false);
 }
 
-/// The same power cuts, losing the ledger's last commit too (`synchronous = NORMAL` allows it):
-/// every step re-checks the files, so a step the ledger forgot is done again, not twice.
+/// The same power cuts, losing every ledger commit since its last flush too (`synchronous =
+/// NORMAL` allows it): every step re-checks the files, so a step the ledger forgot is done
+/// again, not twice, and a delivery is recorded durably before it is made.
 #[test]
-fn a_local_route_ends_the_same_after_a_power_cut_that_loses_the_last_ledger_commit() {
-    power_cut_scenario("local, power cut, last commit lost", true);
+fn a_local_route_ends_the_same_after_a_power_cut_that_loses_the_unflushed_ledger_commits() {
+    power_cut_scenario("local, power cut, unflushed commits lost", true);
 }
 
 /// A split file whose good part then cannot be delivered: the whole file goes to the error
@@ -792,7 +810,7 @@ fn a_split_file_that_then_fails_ends_the_same_after_a_crash_at_any_point() {
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
-        loses_last_commit: false,
+        loses_unflushed_commits: false,
     });
     // What every run ends with: the whole file and its report, and no part split off before.
     let sandbox = setup(0);
@@ -856,7 +874,7 @@ reader = "x12-997"
         },
         inboxes: &|s, _| vec![s.path("warehouse/acks")],
         power_cut: false,
-        loses_last_commit: false,
+        loses_unflushed_commits: false,
     });
     // The report names the rejected order, and no group is left waiting for its 997.
     let sandbox = setup(0);

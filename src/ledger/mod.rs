@@ -294,8 +294,9 @@ impl Ledger {
                 LedgerError::Unusable(format!("cannot make {} private: {e}", path.display()))
             })?;
         conn.busy_timeout(Duration::from_secs(30))?;
-        // WAL + NORMAL: a commit survives a process crash; after a power loss the last commits may
-        // be missing, which recovery tolerates because every step is checked against the files.
+        // WAL + NORMAL: a commit survives a process crash; after a power loss the commits since
+        // the last flush may be missing, which recovery tolerates because every step is checked
+        // against the files (and a delivery is recorded durably before it is made).
         // Switching to WAL needs the database to itself, so it is done only once, by the first opener.
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -348,12 +349,36 @@ impl Ledger {
         )))
     }
 
+    /// The ledger's write-ahead log, where a commit lies until a checkpoint.
+    fn write_ahead_log(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
     /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), waiting out other
     /// writers with the busy timeout. A deferred one that reads and then writes cannot wait: when
     /// another connection committed since its read, SQLite refuses the write at once ("database is
     /// locked"), which the route workers, each with its own connection, met under load.
     fn write_transaction(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
         rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+    }
+
+    /// Runs `work` as one transaction committed with a full flush (`synchronous = FULL`). The
+    /// ledger's other commits reach the disk only at checkpoints, and a power cut may take every
+    /// one since; this one, and all before it, survive. For the commit before a step that cannot
+    /// be taken back: a delivery, a control number handed out.
+    fn durably<T>(&self, work: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let done = (|| {
+            let tx = self.write_transaction()?;
+            let out = work(&tx)?;
+            tx.commit()?;
+            crate::fsutil::flushed_at(&self.write_ahead_log());
+            Ok(out)
+        })();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        done
     }
 
     /// Runs `work` in one transaction: its writes are committed together (far faster than one
@@ -417,12 +442,14 @@ impl Ledger {
 
     /// The output is complete in staging and its final name chosen; delivery begins.
     pub fn delivering(&self, id: i64, size: u64, sha256: &str, output_name: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE files SET state = 'delivering', output_size = ?2, output_sha256 = ?3,
-             output_name = ?4 WHERE id = ?1",
-            params![id, size as i64, sha256, output_name],
-        )?;
-        Ok(())
+        self.durably(|tx| {
+            tx.execute(
+                "UPDATE files SET state = 'delivering', output_size = ?2, output_sha256 = ?3,
+                 output_name = ?4 WHERE id = ?1",
+                params![id, size as i64, sha256, output_name],
+            )?;
+            Ok(())
+        })
     }
 
     /// The output is at its destination; the source will be archived at `archive_path`.

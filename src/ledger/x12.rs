@@ -126,9 +126,7 @@ impl Ledger {
     /// so a number handed out is never handed out again, even after a power cut; numbers of a
     /// file that is then made again are skipped, not reused.
     pub fn reserve_control_numbers(&self, key: &str) -> Result<(u64, u64)> {
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let reserved = (|| {
-            let tx = self.write_transaction()?;
+        self.durably(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO control_numbers (key, interchange, grp) VALUES (?1, 0, 0)",
                 [key],
@@ -143,11 +141,8 @@ impl Ledger {
                 [key],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            tx.commit()?;
             Ok((numbers.0 as u64, numbers.1 as u64))
-        })();
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        reserved
+        })
     }
 
     /// Starts recording the groups of file `file_id`'s staged output, forgetting any recorded

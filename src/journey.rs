@@ -24,7 +24,7 @@ use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{MAX_NAME_BYTES, NameContext, with_counter};
 use crate::platform;
-use crate::plugins::{Ended, PluginError, Works, side_files};
+use crate::plugins::{Ended, FileAt, PluginError, Works, side_files};
 use crate::report::{self, Failure, ReportContext};
 use crate::route::{Destination, Route};
 
@@ -469,12 +469,24 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         };
         if let Some(first) = converted.warnings.first() {
             let summary = format!(
-                "sent without {}, the first: {}",
-                report::counted(converted.warnings_total as u64, "value it could not read", "values it could not read"),
+                "sent with {}, the first: {}",
+                report::counted(converted.warnings_total as u64, "warning", "warnings"),
                 first.summary()
             );
-            warn!(route = route.name(), file = row.name.as_str(), warnings = converted.warnings_total, first = first.summary().as_str(), "file read with warnings: its documents are sent without values that could not be read");
+            warn!(route = route.name(), file = row.name.as_str(), warnings = converted.warnings_total, first = first.summary().as_str(), "file read with warnings: its documents are sent, but look at them (values that could not be read, cancellations of orders never sent …)");
             ledger.warned(row.id, &summary)?;
+        }
+        if converted.written == 0 && converted.left_out > 0 {
+            return nothing_new(route, ledger, row, file, works, conversion, converted);
+        }
+        if let Some(first) = &converted.first_left_out {
+            info!(
+                route = route.name(),
+                file = row.name.as_str(),
+                left_out = converted.left_out,
+                first = first.as_str(),
+                "documents delivered before left out of the file"
+            );
         }
         let (writer, size, out_sha) = hashing.finish();
         // Not flushed to disk here: delivery flushes the same bytes before the final rename, and
@@ -493,6 +505,33 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
         }
         name_and_deliver(route, ledger, row, size, &out_sha)
     })
+}
+
+/// A file whose every good document was delivered before: nothing to deliver. Its refused
+/// documents (if any) go to the error folder, and the source is archived.
+fn nothing_new(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    file: &FileAt<'_>,
+    works: Works<'_>,
+    conversion: &format::Conversion,
+    converted: format::Converted,
+) -> Result<Option<Outcome>, StepError> {
+    works.finish(file, &Ended::Refused)?;
+    let rejected_part = match converted.rejected {
+        Some(rejected) => {
+            place_rejected(route, ledger, row, conversion, rejected, 0)?;
+            crate::crash_point!("stage.rejected_placed");
+            ledger.find(row.id)?.and_then(|r| r.rejected_path)
+        }
+        None => None,
+    };
+    archive(route, ledger, row, State::Duplicate)?;
+    Ok(Some(Outcome::AlreadySent {
+        left_out: converted.left_out,
+        rejected_part,
+    }))
 }
 
 /// Writes the side outputs the route's plug-ins staged for a delivered `row` into their folders.

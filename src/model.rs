@@ -355,11 +355,13 @@ pub enum OrderStatus {
     ReturnAuthorized,
     /// The warehouse received a return.
     Returned,
+    /// It was left out of a file: it had been sent to the warehouse before, unchanged.
+    AlreadySent,
 }
 
 impl OrderStatus {
     /// Every status, in order.
-    pub const ALL: [OrderStatus; 10] = [
+    pub const ALL: [OrderStatus; 11] = [
         OrderStatus::SentToFulfillment,
         OrderStatus::AcceptedByWarehouse,
         OrderStatus::RejectedByWarehouse,
@@ -370,6 +372,7 @@ impl OrderStatus {
         OrderStatus::PartiallyShipped,
         OrderStatus::ReturnAuthorized,
         OrderStatus::Returned,
+        OrderStatus::AlreadySent,
     ];
 
     /// Its name in files and configs: `sent_to_fulfillment` …
@@ -385,6 +388,7 @@ impl OrderStatus {
             OrderStatus::PartiallyShipped => "partially_shipped",
             OrderStatus::ReturnAuthorized => "return_authorized",
             OrderStatus::Returned => "returned",
+            OrderStatus::AlreadySent => "already_sent",
         }
     }
 }

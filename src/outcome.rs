@@ -21,6 +21,13 @@ pub enum Outcome {
     },
     /// Same content as an earlier delivery; archived only.
     Duplicate,
+    /// Every document was delivered before (in other files) and left out; archived only.
+    AlreadySent {
+        /// Documents left out.
+        left_out: u64,
+        /// Where the documents refused went, when the route split the file.
+        rejected_part: Option<String>,
+    },
     /// Moved to the error folder.
     Failed {
         /// One-line reason, without customer data.
@@ -45,6 +52,7 @@ impl Outcome {
         match self {
             Outcome::Delivered { .. } => "delivered",
             Outcome::Duplicate => "duplicate",
+            Outcome::AlreadySent { .. } => "already_sent",
             Outcome::Failed { .. } => "failed",
             Outcome::RetryLater { .. } => "retry_later",
             Outcome::Vanished => "vanished",
@@ -112,6 +120,31 @@ impl Outcome {
                 duration_ms,
                 outcome = label,
                 "same content already delivered on this route; archived without delivery"
+            ),
+            Outcome::AlreadySent {
+                left_out,
+                rejected_part: None,
+            } => info!(
+                target: LOG_TARGET,
+                route,
+                file,
+                duration_ms,
+                outcome = label,
+                left_out,
+                "every document in the file was delivered before; archived without delivery"
+            ),
+            Outcome::AlreadySent {
+                left_out,
+                rejected_part: Some(rejected),
+            } => warn!(
+                target: LOG_TARGET,
+                route,
+                file,
+                duration_ms,
+                outcome = label,
+                left_out,
+                rejected = rejected.as_str(),
+                "nothing new to deliver: the file's other documents were delivered before, and those with problems went to the error folder"
             ),
             Outcome::Vanished => info!(
                 target: LOG_TARGET,

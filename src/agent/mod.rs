@@ -34,11 +34,11 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 pub struct Summary {
     /// Files delivered.
     pub delivered: u64,
-    /// Files archived as duplicates.
+    /// Files archived as duplicates, or with every document delivered before.
     pub duplicates: u64,
     /// Files moved to an error folder.
     pub failed: u64,
-    /// Files delivered without some documents, which went to an error folder.
+    /// Files delivered (or archived) without some documents, which went to an error folder.
     pub split: u64,
     /// Files waiting for a retry after a transient fault.
     pub retrying: u64,
@@ -56,6 +56,10 @@ impl Summary {
                 self.split += u64::from(rejected_part.is_some());
             }
             Outcome::Duplicate => self.duplicates += 1,
+            Outcome::AlreadySent { rejected_part, .. } => {
+                self.duplicates += 1;
+                self.split += u64::from(rejected_part.is_some());
+            }
             Outcome::Failed { .. } => self.failed += 1,
             Outcome::RetryLater { .. } => self.retrying += 1,
             Outcome::Recorded { .. } => self.recorded += 1,

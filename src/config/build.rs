@@ -12,8 +12,8 @@ use super::raw::{
 };
 use super::{
     AcknowledgeConfig, AgentConfig, AlsoConfig, Config, DestinationConfig, EndpointConfig,
-    OnConflict, ReconcileConfig, RetryPolicy, RouteConfig, Secret, SftpConfig, SourceConfig,
-    StatusUpdatesConfig, default_state_dir, resolve,
+    OnConflict, OnRepeat, OrdersConfig, ReconcileConfig, RetryPolicy, RouteConfig, Secret,
+    SftpConfig, SourceConfig, StatusUpdatesConfig, default_state_dir, resolve,
 };
 use crate::format;
 use crate::naming::{MarkerTemplate, NameTemplate};
@@ -315,6 +315,23 @@ impl Section<'_> {
                 }
             }
         }
+        let on_repeat = match r.on_repeat.as_deref() {
+            None => OnRepeat::Skip,
+            Some(text) => OnRepeat::parse(text).unwrap_or_else(|| {
+                problems.push(
+                    format!("{key}.on_repeat"),
+                    format!("\"{text}\" is not one of \"skip\", \"error\", \"send\""),
+                );
+                OnRepeat::Skip
+            }),
+        };
+        let orders = OrdersConfig {
+            on_repeat,
+            id_prefix: r.order_id_prefix.filter(|p| !p.is_empty()),
+            shipment_due: r.shipment_due.as_deref().map(|t| {
+                problems.duration(&format!("{key}.shipment_due"), Some(t), Duration::ZERO)
+            }),
+        };
         let archive_retention = r.archive_retention.as_deref().map(|t| {
             problems.duration(&format!("{key}.archive_retention"), Some(t), Duration::ZERO)
         });
@@ -365,6 +382,7 @@ impl Section<'_> {
             archive_retention,
             errors,
             dedupe: r.dedupe.unwrap_or(true),
+            orders,
             workers,
             priority,
             retry: RetryPolicy {

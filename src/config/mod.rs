@@ -221,6 +221,41 @@ pub struct AcknowledgeConfig {
     pub folder: PathBuf,
 }
 
+/// What a route does with an order it delivered before (`on_repeat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRepeat {
+    /// Leave out an order sent unchanged before; refuse a changed one.
+    Skip,
+    /// Refuse every order sent before.
+    Error,
+    /// Send it again, changed or not.
+    Send,
+}
+
+impl OnRepeat {
+    /// Parses the config spelling.
+    pub fn parse(text: &str) -> Option<OnRepeat> {
+        match text {
+            "skip" => Some(OnRepeat::Skip),
+            "error" => Some(OnRepeat::Error),
+            "send" => Some(OnRepeat::Send),
+            _ => None,
+        }
+    }
+}
+
+/// How a route's documents are kept in the order ledger.
+#[derive(Debug, Clone)]
+pub struct OrdersConfig {
+    /// What to do with an order sent before (`on_repeat`, default `skip`).
+    pub on_repeat: OnRepeat,
+    /// Taken off the front of order ids before they are compared (`order_id_prefix = "#"`
+    /// makes `#1001` and `1001` one order).
+    pub id_prefix: Option<String>,
+    /// How long the warehouse may take to ship an order this route sends (`shipment_due`).
+    pub shipment_due: Option<Duration>,
+}
+
 /// A route's `status_updates`: the cart's order status file for every file it moves.
 #[derive(Debug, Clone)]
 pub struct StatusUpdatesConfig {
@@ -302,6 +337,8 @@ pub struct RouteConfig {
     pub errors: PathBuf,
     /// Skip delivery of content already delivered on this route.
     pub dedupe: bool,
+    /// What the order ledger does with the route's orders.
+    pub orders: OrdersConfig,
     /// Transient-fault retries.
     pub retry: RetryPolicy,
     /// Files taken at the same time (1 keeps strict oldest-first order).

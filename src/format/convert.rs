@@ -145,6 +145,10 @@ pub struct Converted {
     pub warnings: Vec<DataProblem>,
     /// How many warnings there were in all.
     pub warnings_total: usize,
+    /// Documents left out as delivered before (see [`Verdict::LeaveOut`]).
+    pub left_out: u64,
+    /// Why the first of them was left out.
+    pub first_left_out: Option<String>,
 }
 
 /// Documents handed from the reading thread to the writing thread at a time.
@@ -198,9 +202,33 @@ pub fn convert(
     )
 }
 
-/// Sees every document a conversion writes, right after it is written (a route's plug-ins see
-/// them this way).
+/// What becomes of a document a reader found, as a route's plug-ins judge it before it is
+/// written.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Written.
+    Write,
+    /// Written, with a warning about it (a cancellation of an order never sent).
+    WriteWarned(DataProblem),
+    /// Not written, and not a problem: it was delivered before (the note says when and where).
+    LeaveOut(String),
+    /// Refused like a bad document: to the error folder, with the problem.
+    Refuse(DataProblem),
+}
+
+/// Sees every document a conversion is about to write, and every one it writes, right after it
+/// is written (a route's plug-ins see them this way).
 pub trait DocumentTap {
+    /// Whether `document` is to be written; an error is a fault that stops the conversion.
+    fn judge(&mut self, _document: &Document) -> io::Result<Verdict> {
+        Ok(Verdict::Write)
+    }
+
+    /// `document` was left out, as a judge said, for the reason `note`.
+    fn left_out(&mut self, _document: &Document, _note: &str) -> io::Result<()> {
+        Ok(())
+    }
+
     /// `document` was written.
     fn written(&mut self, document: &Document) -> io::Result<()>;
 }
@@ -229,6 +257,8 @@ pub fn convert_tapped<'o>(
         warnings: Vec::new(),
         warnings_total: 0,
         written: 0,
+        left_out: 0,
+        first_left_out: None,
         unsplittable: false,
     };
     if input_len.is_some_and(|n| n < PARALLEL_FROM_BYTES) {
@@ -297,6 +327,8 @@ struct Sink<'c, 'o> {
     warnings: Vec<DataProblem>,
     warnings_total: usize,
     written: u64,
+    left_out: u64,
+    first_left_out: Option<String>,
     /// A rejected document came without its rows, so the file cannot be split.
     unsplittable: bool,
 }
@@ -365,6 +397,30 @@ impl Sink<'_, '_> {
                     };
                     self.reject(vec![problem], span);
                 } else if self.problems.is_empty() || self.splitting() {
+                    let verdict = match self.tap.as_mut() {
+                        Some(tap) => tap.judge(doc)?,
+                        None => Verdict::Write,
+                    };
+                    match verdict {
+                        Verdict::Write => {}
+                        Verdict::WriteWarned(mut warning) => {
+                            warning.line = warning.line.or(span.map(|s| s.line));
+                            self.take(&mut Item::Warning(warning))?;
+                        }
+                        Verdict::LeaveOut(note) => {
+                            if let Some(tap) = self.tap.as_mut() {
+                                tap.left_out(doc, &note)?;
+                            }
+                            self.left_out += 1;
+                            self.first_left_out.get_or_insert(note);
+                            return Ok(());
+                        }
+                        Verdict::Refuse(mut problem) => {
+                            problem.line = problem.line.or(span.map(|s| s.line));
+                            self.reject(vec![problem], span);
+                            return Ok(());
+                        }
+                    }
                     match self.out.write(doc) {
                         Ok(()) => {
                             self.written += 1;
@@ -411,10 +467,12 @@ impl Sink<'_, '_> {
                 rejected: None,
                 warnings: self.warnings,
                 warnings_total: self.warnings_total,
+                left_out: self.left_out,
+                first_left_out: self.first_left_out,
             });
         }
         match self.header {
-            Some(header) if self.splitting() && self.written > 0 => {
+            Some(header) if self.splitting() && self.written + self.left_out > 0 => {
                 self.out.finish()?;
                 Ok(Converted {
                     written: self.written,
@@ -426,6 +484,8 @@ impl Sink<'_, '_> {
                     }),
                     warnings: self.warnings,
                     warnings_total: self.warnings_total,
+                    left_out: self.left_out,
+                    first_left_out: self.first_left_out,
                 })
             }
             _ => Err(ConvertError::Data {

@@ -31,8 +31,8 @@ use crate::model::{Document, DocumentKind};
 
 pub use catalog::{PASSTHROUGH, X12_997, reader, writer};
 pub use convert::{
-    Conversion, ConvertError, Converted, DocumentTap, FormatChoice, Rejected, Transform, convert,
-    convert_tapped,
+    Conversion, ConvertError, Converted, DocumentTap, FormatChoice, Rejected, Transform, Verdict,
+    convert, convert_tapped,
 };
 pub use items::{ControlNumbers, Item, Items, OnInvalid, Span, WriteContext};
 pub use problems::{

@@ -6,11 +6,13 @@
 //! files, it keeps what the per-file plug-ins record: X12 control numbers, sent groups and their
 //! acknowledgments (`x12.rs`), side outputs and reconciliations (`side_outputs.rs`).
 
+mod orders;
 mod pauses;
 mod schema;
 mod side_outputs;
 mod x12;
 
+pub use orders::{EventKind, EventOutcome, HistoryEntry, LateOrder, OrderEvent, PriorOrder};
 pub use pauses::Pause;
 pub use side_outputs::Reconciled;
 pub use x12::{LateGroup, MAX_CONTROL_NUMBER, SentGroup, SentLog, SentSet};

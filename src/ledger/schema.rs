@@ -94,4 +94,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE files ADD COLUMN warnings TEXT;
 ",
+    // 7: the order ledger: every document a route delivers or records, by the order it
+    // concerns, counted as sent once its file is delivered; and resends asked for by `retry`.
+    "
+    CREATE TABLE order_events (
+        id          INTEGER PRIMARY KEY,
+        order_key   TEXT NOT NULL,
+        order_id    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        file_id     INTEGER NOT NULL,
+        destination TEXT NOT NULL,
+        content     TEXT,
+        detail      TEXT,
+        due_ms      INTEGER,
+        at_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX order_events_by_key ON order_events(order_key, kind);
+    CREATE INDEX order_events_by_file ON order_events(file_id);
+    CREATE INDEX order_events_due ON order_events(at_ms) WHERE due_ms IS NOT NULL;
+    CREATE TABLE resend_requests (
+        id           INTEGER PRIMARY KEY,
+        route        TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        file_id      INTEGER
+    );
+",
 ];

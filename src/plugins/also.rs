@@ -45,11 +45,11 @@ impl AlsoOutput {
 }
 
 impl Plugin for AlsoOutput {
-    fn begin(
-        &self,
-        file: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        file: &FileAt<'a>,
         context: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError> {
         let staged = file.staged(&self.kind());
         let out = File::create(&staged).map_err(io_at(&staged))?;
         let buffered = BufWriter::new(out.try_clone().map_err(io_at(&staged))?);

@@ -21,6 +21,7 @@
 
 pub mod acknowledgments;
 pub mod also;
+pub mod order_ledger;
 pub mod reconcile;
 pub mod side_files;
 pub mod status_updates;
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Local};
 
 use crate::config::RouteConfig;
-use crate::format::{DocumentTap, Transform, WriteContext};
+use crate::format::{DocumentTap, Transform, Verdict, WriteContext};
 use crate::ledger::{FileRow, Ledger, LedgerError};
 use crate::model::{Document, StatusUpdate};
 use crate::report::Failure;
@@ -103,7 +104,8 @@ pub enum Ended<'a> {
     },
     /// A recording route recorded what the file says; nothing is delivered.
     Recorded,
-    /// The data was refused: the file goes to the error folder, and nothing is delivered.
+    /// Nothing is delivered: the data was refused (the file goes to the error folder), or every
+    /// document was left out as delivered before (see [`Work::judge`]).
     Refused,
 }
 
@@ -124,11 +126,11 @@ pub struct SideOutput {
 pub trait Plugin: Send + Sync {
     /// Starts on a file about to be converted (or recorded), whose output is written with
     /// `context`; `None` when the plug-in has nothing to do with it.
-    fn begin(
-        &self,
-        file: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        file: &FileAt<'a>,
         context: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError>;
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError>;
 
     /// What the plug-in staged for `file` that is written once the file is delivered.
     fn side_outputs(&self, _file: &FileAt<'_>) -> Vec<SideOutput> {
@@ -146,6 +148,17 @@ pub trait Plugin: Send + Sync {
 
 /// A plug-in's work on one file, from [`Plugin::begin`] to [`Work::finish`].
 pub trait Work {
+    /// Whether `document` is to be written to the file's output (see [`Verdict`]); the first
+    /// plug-in that does not say [`Verdict::Write`] decides.
+    fn judge(&mut self, _document: &Document) -> io::Result<Verdict> {
+        Ok(Verdict::Write)
+    }
+
+    /// `document` was left out of the file's output, for the reason `note`.
+    fn left_out(&mut self, _document: &Document, _note: &str) -> io::Result<()> {
+        Ok(())
+    }
+
     /// `document` was written to the file's output.
     fn written(&mut self, _document: &Document) -> io::Result<()> {
         Ok(())
@@ -167,7 +180,7 @@ impl<'p> Works<'p> {
     /// Begins every plug-in's work on `file`.
     pub fn begin(
         plugins: &'p [Box<dyn Plugin>],
-        file: &FileAt<'_>,
+        file: &FileAt<'p>,
         context: &WriteContext,
     ) -> Result<Works<'p>, PluginError> {
         let mut works = Vec::new();
@@ -194,6 +207,22 @@ impl<'p> Works<'p> {
 }
 
 impl DocumentTap for Works<'_> {
+    fn judge(&mut self, document: &Document) -> io::Result<Verdict> {
+        for work in &mut self.0 {
+            match work.judge(document)? {
+                Verdict::Write => {}
+                verdict => return Ok(verdict),
+            }
+        }
+        Ok(Verdict::Write)
+    }
+
+    fn left_out(&mut self, document: &Document, note: &str) -> io::Result<()> {
+        self.0
+            .iter_mut()
+            .try_for_each(|w| w.left_out(document, note))
+    }
+
     fn written(&mut self, document: &Document) -> io::Result<()> {
         self.0.iter_mut().try_for_each(|w| w.written(document))
     }
@@ -224,7 +253,8 @@ pub struct Recorded {
 type Build = fn(&RouteConfig, &Transform) -> Result<Vec<Box<dyn Plugin>>, String>;
 
 /// Every per-file feature, in the order their work runs and their side outputs are written.
-const FEATURES: [Build; 5] = [
+const FEATURES: [Build; 6] = [
+    order_ledger::build,
     status_updates::build,
     reconcile::build,
     also::build,

@@ -220,11 +220,11 @@ pub fn build(route: &RouteConfig, _: &Transform) -> Result<Vec<Box<dyn Plugin>>,
 }
 
 impl Plugin for Reconciliation {
-    fn begin(
-        &self,
-        file: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        file: &FileAt<'a>,
         _: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError> {
         let stock = WarehouseStock::new().map_err(|e| {
             io_at(&file.staged(STAGED))(io::Error::other(format!(
                 "could not start the inventory reconciliation: {e}"

@@ -46,11 +46,11 @@ pub struct Answers {
 }
 
 impl Plugin for Answers {
-    fn begin(
-        &self,
-        _: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        _: &FileAt<'a>,
         _: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError> {
         Ok(Some(Box::new(Answer { answers: self })))
     }
 

@@ -32,11 +32,11 @@ pub fn build(_: &RouteConfig, transform: &Transform) -> Result<Vec<Box<dyn Plugi
 }
 
 impl Plugin for SentGroups {
-    fn begin(
-        &self,
-        _: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        _: &FileAt<'a>,
         _: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError> {
         Ok(Some(Box::new(Recording { due: self.due })))
     }
 }

@@ -15,7 +15,7 @@ use super::{Ended, FileAt, Plugin, PluginError, SideOutput, Work, io_at, side_fi
 use crate::config::RouteConfig;
 use crate::format::{self, Transform, WriteContext};
 use crate::fsutil;
-use crate::model::{Document, StatusUpdate, status_of};
+use crate::model::{Document, OrderStatus, StatusUpdate, status_of};
 use formats::{StatusFormat, StatusWriter};
 
 /// The suffix of a file's staged status rows.
@@ -42,11 +42,11 @@ pub fn build(route: &RouteConfig, _: &Transform) -> Result<Vec<Box<dyn Plugin>>,
 }
 
 impl Plugin for StatusUpdates {
-    fn begin(
-        &self,
-        file: &FileAt<'_>,
+    fn begin<'a>(
+        &'a self,
+        file: &FileAt<'a>,
         _: &WriteContext,
-    ) -> Result<Option<Box<dyn Work + '_>>, PluginError> {
+    ) -> Result<Option<Box<dyn Work + 'a>>, PluginError> {
         let staged = file.staged(STAGED);
         let updated_at = file.taken().format("%Y-%m-%dT%H:%M:%S%:z").to_string();
         let out = File::create(&staged).map_err(io_at(&staged))?;
@@ -91,6 +91,17 @@ impl Work for StagedStatus {
 
     fn status(&mut self, update: &StatusUpdate) -> io::Result<()> {
         self.writer.write(update)
+    }
+
+    fn left_out(&mut self, document: &Document, note: &str) -> io::Result<()> {
+        match document {
+            Document::Order(order) => self.writer.write(&StatusUpdate {
+                order_id: order.order_id.clone(),
+                status: OrderStatus::AlreadySent,
+                detail: note.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Flushes the staged file to disk; a file without rows is removed instead, so nothing is

@@ -1,5 +1,5 @@
 //! The command line (the contract in DESIGN.md): `run`, `once`, `check`, `status`, `errors`,
-//! `retry`, `convert`, `init`. Each command returns its process exit code; messages for people go
+//! `retry`, `convert`, `init`, and the order ledger's `order` and `orders` (`orders.rs`). Each command returns its process exit code; messages for people go
 //! to stdout (results) and stderr (problems).
 
 use std::io::{self, BufReader, BufWriter, Seek, Write};
@@ -19,7 +19,7 @@ use crate::route::Route;
 use crate::state_lock::{LockError, StateLock};
 
 /// The bundled demo config, also the template that `init` writes.
-const CONFIG_TEMPLATE: &str = include_str!("../config/cartferry.toml");
+const CONFIG_TEMPLATE: &str = include_str!("../../config/cartferry.toml");
 
 /// Exit code of `once` when files wait for a retry after transient faults (EX_TEMPFAIL).
 const EXIT_RETRYING: u8 = 75;
@@ -49,6 +49,8 @@ macro_rules! say {
         say(format_args!($($arg)*))
     };
 }
+
+mod orders;
 
 /// Writes one line to stdout. A reader that stopped reading (`cartferry errors | head`) ends
 /// the command quietly, as it ends any Unix tool; any other failure to write is said on stderr.
@@ -144,6 +146,30 @@ pub enum Command {
         route: String,
         /// The file in the error folder; all of the route's files when omitted.
         file: Option<String>,
+        /// Send the file's orders even where they changed since they were sent (recorded as a
+        /// deliberate resend).
+        #[arg(long)]
+        resend: bool,
+    },
+    /// One order's life: the file it came in, what went to the warehouse, holds, the
+    /// warehouse's 997, shipments with tracking, returns, and anything that went to an error
+    /// folder.
+    Order {
+        /// The order id, as the cart writes it (`#1001`).
+        id: String,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Orders in the order ledger.
+    Orders {
+        /// List every order sent to the warehouse without a shipment in its route's
+        /// `shipment_due`, oldest first.
+        #[arg(long)]
+        late: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Transform one file to stdout (the problems go to stderr; exit 1 when there are any).
     Convert {
@@ -269,7 +295,13 @@ pub fn execute(cli: Cli) -> ExitCode {
                 Command::Check => check(&config),
                 Command::Status => status(&config),
                 Command::Errors { route } => errors(&config, route.as_deref()),
-                Command::Retry { route, file } => retry(&config, route, file.as_deref()),
+                Command::Retry {
+                    route,
+                    file,
+                    resend,
+                } => retry(&config, route, file.as_deref(), *resend),
+                Command::Order { id, json } => orders::order(&config, id, *json),
+                Command::Orders { late, json } => orders::orders(&config, *late, *json),
                 Command::Convert { .. } | Command::Init { .. } => unreachable!("handled above"),
             },
         },
@@ -566,6 +598,7 @@ fn status(config: &Config) -> CmdResult {
     }
     print_paused_endpoints(config, &ledger)?;
     print_late_groups(&ledger)?;
+    orders::print_late_orders(&ledger)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -659,10 +692,14 @@ fn errors(config: &Config, only: Option<&str>) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
+fn retry(config: &Config, route_name: &str, file: Option<&str>, resend: bool) -> CmdResult {
     let rc = config.route(route_name).ok_or_else(|| {
         format!("no route named \"{route_name}\"; see `cartferry status` for the routes")
     })?;
+    let resend_ledger = match resend {
+        true => Some(Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?),
+        false => None,
+    };
     let route = Route::new(config, rc, &endpoint::open_all(config))?;
     let names = match file {
         Some(f) => {
@@ -691,6 +728,11 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
                 route.inbox()
             ));
         }
+        if let Some(ledger) = &resend_ledger {
+            ledger
+                .request_resend(route_name, &name)
+                .map_err(|e| e.to_string())?;
+        }
         // Through the source endpoint, so it works for local and SFTP inboxes alike, and
         // arrives whole (temporary name, then rename).
         route
@@ -701,8 +743,13 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>) -> CmdResult {
             .and_then(|()| fsutil::remove_if_present(&report::report_path(&from)))
             .map_err(|e| format!("{shown_name} is back in the inbox, but could not be removed from the error folder: {e}"))?;
         say!(
-            "{shown_name} is back in {} and will be taken on the next pass",
-            route.inbox()
+            "{shown_name} is back in {} and will be taken on the next pass{}",
+            route.inbox(),
+            if resend {
+                "; its changed orders will be sent again"
+            } else {
+                ""
+            }
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -901,15 +948,15 @@ fn convert_staged(
 const EXAMPLES: [(&str, &str); 3] = [
     (
         "shopify-x12",
-        include_str!("../config/examples/shopify-x12.toml"),
+        include_str!("../../config/examples/shopify-x12.toml"),
     ),
     (
         "woocommerce-csv",
-        include_str!("../config/examples/woocommerce-csv.toml"),
+        include_str!("../../config/examples/woocommerce-csv.toml"),
     ),
     (
         "cart-sftp",
-        include_str!("../config/examples/cart-sftp.toml"),
+        include_str!("../../config/examples/cart-sftp.toml"),
     ),
 ];
 

@@ -434,3 +434,123 @@ acknowledge = { partner = "acme", folder = "outbox/997" }
         "seed {seed}: an ISA13 was used twice"
     );
 }
+
+/// 50 files of 20 orders, each sharing 6 orders (30 %) with the file before it, unchanged: the
+/// exports of a cart taken by overlapping date ranges.
+const OVERLAP_FILES: u32 = 50;
+const OVERLAP_ORDERS: u32 = 20;
+const OVERLAP_NEW: u32 = 14;
+const OVERLAP_KILLS: usize = 12;
+
+#[test]
+fn overlapping_orders_through_random_sigkills_are_sent_and_recorded_once() {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("overlap crash test seed {seed} (set CRASH_SEED={seed} to replay)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let sandbox = Sandbox::new(&config());
+    let file = |i: u32| {
+        (
+            format!("export-{i:03}.csv"),
+            orders_csv(10_000 + i * OVERLAP_NEW, OVERLAP_ORDERS, 1),
+        )
+    };
+    let busy = || {
+        !sandbox
+            .all_files_below("cart/orders/.cartferry-processing")
+            .is_empty()
+    };
+    let mut fed = 0;
+    let mut interrupted = 0;
+    for kills in 0..OVERLAP_KILLS {
+        let batch = rng.u32(2..=5).min(OVERLAP_FILES - fed);
+        for i in fed..fed + batch {
+            let (name, csv) = file(i);
+            sandbox.drop_file("cart/orders", &name, csv.as_bytes());
+        }
+        fed += batch;
+        let agent = sandbox.spawn();
+        if kills % 2 == 1 {
+            poll_tightly(Duration::from_secs(5), busy);
+        } else {
+            let before = sandbox.files("warehouse/orders").len();
+            poll_tightly(Duration::from_secs(5), || {
+                sandbox.files("warehouse/orders").len() > before
+            });
+            std::thread::sleep(Duration::from_millis(rng.u64(0..8)));
+        }
+        agent.kill();
+        if unfinished(&sandbox) > 0 || busy() {
+            interrupted += 1;
+        }
+    }
+    for i in fed..OVERLAP_FILES {
+        let (name, csv) = file(i);
+        sandbox.drop_file("cart/orders", &name, csv.as_bytes());
+    }
+    let agent = sandbox.start();
+    let settled = wait_until(Duration::from_secs(120), || {
+        sandbox.files("warehouse/orders").len() == OVERLAP_FILES as usize
+            && sandbox.all_files_below("cart/orders").is_empty()
+    });
+    let log = agent.log_text();
+    assert_eq!(agent.stop(), 0);
+    assert!(settled, "seed {seed}: not settled; log:\n{log}");
+    eprintln!("{OVERLAP_KILLS} kills, {interrupted} of them in the middle of a file's journey");
+
+    // Every order reached the warehouse once.
+    let mut delivered: Vec<u32> = Vec::new();
+    for name in sandbox.files("warehouse/orders") {
+        let text = fs::read_to_string(sandbox.path(&format!("warehouse/orders/{name}"))).unwrap();
+        delivered.extend(
+            text.lines()
+                .skip(1)
+                .map(|l| l.split(',').next().unwrap().parse::<u32>().unwrap()),
+        );
+    }
+    delivered.sort();
+    let all: Vec<u32> =
+        (10_000..10_000 + (OVERLAP_FILES - 1) * OVERLAP_NEW + OVERLAP_ORDERS).collect();
+    assert_eq!(delivered, all, "seed {seed}: every order once");
+
+    // And the order ledger counts each as sent once, in the file that delivered it.
+    let db = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    let (sent, distinct): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT e.order_key) FROM order_events e
+             JOIN files f ON f.id = e.file_id
+             WHERE e.kind = 'order' AND e.outcome = 'sent' AND f.state = 'done'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (sent, distinct),
+        (all.len() as i64, all.len() as i64),
+        "seed {seed}"
+    );
+    let left_out: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM order_events e JOIN files f ON f.id = e.file_id
+             WHERE e.outcome = 'left_out' AND f.state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        left_out,
+        i64::from((OVERLAP_FILES - 1) * (OVERLAP_ORDERS - OVERLAP_NEW)),
+        "seed {seed}: each repeat left out once"
+    );
+    assert!(
+        sandbox.all_files_below("var/errors").is_empty(),
+        "seed {seed}: errors: {:?}",
+        sandbox.all_files_below("var/errors")
+    );
+    assert!(
+        interrupted >= 3,
+        "seed {seed}: only {interrupted} kills landed mid-journey; the test proves little"
+    );
+}

@@ -193,6 +193,25 @@ fn without_envelope_numbers(text: &str) -> String {
         .join("~")
 }
 
+/// A status file with its times blanked (each sandbox takes its files at its own moment): the
+/// `updated_at` column, and the minute in an "already sent on …" detail.
+fn without_times(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+            if cells.len() == 4 {
+                cells[2] = "#".into();
+                if let Some(at) = cells[3].find(" on ") {
+                    let end = (at + 4 + "2026-11-30 10:01".len()).min(cells[3].len());
+                    cells[3].replace_range(at + 4..end, "#");
+                }
+            }
+            cells.join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What a run leaves that a crash must not change: every file below `roots` by path, with its
 /// content (reports by name only: they say when and where; X12 without its envelope numbers,
 /// which must each go out once). Archives are compared by name, since they hold the sources.
@@ -231,6 +250,8 @@ fn outcome(roots: &[(&str, PathBuf)]) -> BTreeMap<String, String> {
                     "(report)".to_string()
                 } else if label.starts_with("archive") {
                     "(archived)".to_string()
+                } else if label.starts_with("status") {
+                    without_times(&fs::read_to_string(&path).unwrap())
                 } else {
                     let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
                     if text.trim_start().starts_with("ISA") {
@@ -299,6 +320,25 @@ fn lose_unflushed_ledger_commits(root: &Path, state_dir: &Path) -> usize {
     lost
 }
 
+/// What the order ledger counts as sent (its file delivered), by order, kind and destination,
+/// with how many times: a crash must change none of it.
+fn orders_recorded(sandbox: &Sandbox) -> BTreeMap<String, i64> {
+    let db = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    let mut statement = db
+        .prepare(
+            "SELECT e.kind || ' ' || e.order_key || ' to ' || e.destination, COUNT(*)
+             FROM order_events e JOIN files f ON f.id = e.file_id
+             WHERE e.outcome IN ('sent', 'resent') AND f.state IN ('delivered', 'done')
+             GROUP BY 1",
+        )
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// Asserts that nothing is left in any processing area or staging folder below `roots`.
 fn assert_nothing_in_flight(roots: &[PathBuf], point: &str) {
     for root in roots {
@@ -347,6 +387,7 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
     let clean = (scenario.setup)(0);
     run_until_quiet(&clean, &(scenario.inboxes)(&clean, 0));
     let expected = outcome(&(scenario.roots)(&clean, 0));
+    let expected_orders = orders_recorded(&clean);
     assert!(
         !expected.is_empty(),
         "{}: the clean run left nothing to compare",
@@ -380,6 +421,12 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
             scenario.name
         );
         assert_nothing_in_flight(&[sandbox.root().to_path_buf()], point);
+        assert_eq!(
+            orders_recorded(&sandbox),
+            expected_orders,
+            "{}: after a crash at {point}, the order ledger differs from a clean run",
+            scenario.name
+        );
     }
     assert!(
         !scenario.loses_unflushed_commits || commits_lost > 0,
@@ -483,6 +530,87 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
             ]
         },
         inboxes: &|s, _| vec![s.path("cart/out")],
+        power_cut: false,
+        loses_unflushed_commits: false,
+    });
+}
+
+/// A route whose orders were sent before (in `a.csv`, by an uncrashed run) takes `second`:
+/// orders sent before unchanged are left out, a changed one goes to the error folder.
+fn repeats_sandbox(second: &str) -> Sandbox {
+    let sandbox = Sandbox::with_routes(&ORDERS_ROUTE.replace(
+        "on_invalid = \"reject-file\"",
+        "on_invalid = \"split\"\nstatus_updates = { folder = \"cart/status\" }",
+    ));
+    sandbox.drop_file(
+        "cart/orders",
+        "a.csv",
+        minimal_orders(&[("1001", "1"), ("1002", "2")]).as_bytes(),
+    );
+    sandbox.once_expecting(0);
+    sandbox.drop_file("cart/orders", "again.csv", second.as_bytes());
+    sandbox
+}
+
+/// The points the journey of a file of repeated orders passes.
+const REPEATS_POINTS: &[&str] = &[
+    "claim.renamed",
+    "claim.recorded",
+    "order_ledger.recorded",
+    "stage.converted",
+    "stage.rejected_placed",
+    "deliver.named",
+    "deliver.put",
+    "deliver.recorded",
+    "side_output.renamed",
+    "side_output.published",
+    "archive.moved",
+];
+
+/// Where a repeats scenario's outcome lies.
+fn repeats_outcome(s: &Sandbox, _run: usize) -> Vec<Labelled> {
+    vec![
+        ("warehouse", s.path("warehouse/orders")),
+        ("status", s.path("cart/status")),
+        ("errors", s.path("var/errors")),
+        ("archive", s.path("var/archive")),
+    ]
+}
+
+/// Orders sent before, again: one unchanged (left out), one changed (to the error folder), one
+/// new (delivered), whatever crash comes between; and the order ledger holds each order's
+/// sending once.
+#[test]
+fn orders_sent_before_are_left_out_or_refused_once_after_a_crash_at_any_point() {
+    let second = minimal_orders(&[("1001", "1"), ("1002", "5"), ("4001", "1")]);
+    crash_everywhere(&Scenario {
+        name: "repeats",
+        points: REPEATS_POINTS,
+        setup: &|_| repeats_sandbox(&second),
+        roots: &repeats_outcome,
+        inboxes: &|s, _| vec![s.path("cart/orders")],
+        power_cut: false,
+        loses_unflushed_commits: false,
+    });
+}
+
+/// A file with nothing new (one order unchanged, one changed): nothing is delivered, the
+/// changed order goes to the error folder, whatever crash comes between.
+#[test]
+fn a_file_with_nothing_new_ends_the_same_after_a_crash_at_any_point() {
+    let second = minimal_orders(&[("1001", "1"), ("1002", "5")]);
+    crash_everywhere(&Scenario {
+        name: "nothing new",
+        points: &[
+            "claim.renamed",
+            "claim.recorded",
+            "order_ledger.recorded",
+            "stage.rejected_placed",
+            "archive.moved",
+        ],
+        setup: &|_| repeats_sandbox(&second),
+        roots: &repeats_outcome,
+        inboxes: &|s, _| vec![s.path("cart/orders")],
         power_cut: false,
         loses_unflushed_commits: false,
     });

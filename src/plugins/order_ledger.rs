@@ -360,7 +360,9 @@ impl Work for Judging<'_> {
     }
 
     fn finish(mut self: Box<Self>, _: &FileAt<'_>, _: &Ended<'_>) -> Result<(), PluginError> {
-        Ok(self.flush()?)
+        self.flush()?;
+        crate::crash_point!("order_ledger.recorded");
+        Ok(())
     }
 }
 

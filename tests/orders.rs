@@ -16,10 +16,21 @@ from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
 reader = "shopify-orders-csv"
 writer = "canonical-orders-csv"
 on_invalid = "split"
-order_id_prefix = "#"
 to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv", on_conflict = "unique" }
 status_updates = { folder = "cart/status" }
 "##;
+
+/// A sandbox with `routes`, comparing order ids without their `#`.
+fn sandbox(routes: &str) -> Sandbox {
+    let sandbox = Sandbox::new(&format!(
+        "{}\n{routes}",
+        FAST_AGENT.replace("[agent]", "[agent]\norder_id_prefix = \"#\"")
+    ));
+    for dir in ["cart/orders", "warehouse/orders"] {
+        fs::create_dir_all(sandbox.path(dir)).unwrap();
+    }
+    sandbox
+}
 
 /// A Shopify export of orders `#first`…`#last`, each of one SKU whose quantity is 1 + n % 3,
 /// except for `changed` (order number, quantity).
@@ -38,25 +49,50 @@ fn export(first: u32, last: u32, changed: Option<(u32, u32)>) -> String {
     shopify_export(&rows)
 }
 
-/// Every order id in the canonical orders CSVs below `dir`, with the files it is in.
-fn orders_delivered(dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+/// Every order id in the files below `dir` (read with the reader `reader`), with the files it
+/// is in.
+fn orders_delivered_as(dir: &std::path::Path, reader: &str) -> BTreeMap<String, Vec<String>> {
+    let reader = cartferry::format::reader(reader, &toml::Table::new()).unwrap();
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in list_files(dir) {
-        let mut csv = csv::Reader::from_path(dir.join(&name)).unwrap();
-        for record in csv.records() {
-            let id = record.unwrap()[0].to_string();
-            let files = found.entry(id).or_default();
-            if !files.contains(&name) {
-                files.push(name.clone());
+        let file = fs::File::open(dir.join(&name)).unwrap();
+        for item in reader.read(Box::new(std::io::BufReader::new(file))) {
+            if let cartferry::format::Item::Document(doc, _) = item.unwrap() {
+                let files = found.entry(doc.id().to_string()).or_default();
+                if !files.contains(&name) {
+                    files.push(name.clone());
+                }
             }
         }
     }
     found
 }
 
+/// Every order id in the canonical orders CSVs below `dir`, with the files it is in.
+fn orders_delivered(dir: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    orders_delivered_as(dir, "canonical-orders-csv")
+}
+
 #[test]
 fn overlapping_exports_reach_the_warehouse_once_per_order_and_a_changed_order_goes_to_errors() {
-    let sandbox = Sandbox::with_routes(ROUTE);
+    overlapping_exports(ROUTE, "canonical-orders-csv", "csv");
+}
+
+#[test]
+fn overlapping_exports_through_the_x12_940_route_send_each_order_once() {
+    let route = ROUTE
+        .replace(
+            "writer = \"canonical-orders-csv\"",
+            "writer = \"x12-940\"\nwriter_options = { partner = { sender_id = \"STORE\", receiver_id = \"THREEPL\" } }",
+        )
+        .replace("name = \"{stem}.csv\"", "name = \"{stem}.940\"");
+    overlapping_exports(&route, "x12-940", "940");
+}
+
+/// Exports of #1001–#1100, #1051–#1150 (the overlap unchanged) and #1101–#1200 with #1120's
+/// quantity changed, through `route`, whose deliveries `reader` reads and end in `.{ext}`.
+fn overlapping_exports(route: &str, reader: &str, ext: &str) {
+    let sandbox = sandbox(route);
     sandbox.drop_file("cart/orders", "a.csv", export(1001, 1100, None).as_bytes());
     sandbox.once_expecting(0);
     sandbox.drop_file("cart/orders", "b.csv", export(1051, 1150, None).as_bytes());
@@ -69,7 +105,7 @@ fn overlapping_exports_reach_the_warehouse_once_per_order_and_a_changed_order_go
     let out = sandbox.once_expecting(1);
     let log = String::from_utf8_lossy(&out.stderr);
 
-    let delivered = orders_delivered(&sandbox.path("warehouse/orders"));
+    let delivered = orders_delivered_as(&sandbox.path("warehouse/orders"), reader);
     let twice: Vec<_> = delivered.iter().filter(|(_, f)| f.len() > 1).collect();
     assert!(twice.is_empty(), "orders delivered twice: {twice:?}");
     assert_eq!(
@@ -78,13 +114,13 @@ fn overlapping_exports_reach_the_warehouse_once_per_order_and_a_changed_order_go
         "every order once: {:?}",
         delivered.keys()
     );
-    assert_eq!(delivered["#1051"], ["a.csv"]);
+    assert_eq!(delivered["#1051"], [format!("a.{ext}")]);
     assert_eq!(
         delivered["#1120"],
-        ["b.csv"],
+        [format!("b.{ext}")],
         "the changed order is not sent again"
     );
-    assert_eq!(delivered["#1200"], ["c.csv"]);
+    assert_eq!(delivered["#1200"], [format!("c.{ext}")]);
 
     // The change is in the error folder, with a report naming the field and both values.
     let errors = sandbox.path("var/errors/orders");
@@ -130,7 +166,9 @@ fn overlapping_exports_reach_the_warehouse_once_per_order_and_a_changed_order_go
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(
-        lines[0].contains("in b.csv, delivered as b.csv to warehouse:orders"),
+        lines[0].contains(&format!(
+            "in b.csv, delivered as b.{ext} to warehouse:orders"
+        )),
         "{text}"
     );
     assert!(lines[1].contains("refused in c.csv"), "{text}");
@@ -142,7 +180,7 @@ fn overlapping_exports_reach_the_warehouse_once_per_order_and_a_changed_order_go
 
 #[test]
 fn a_resend_sends_the_changed_order_again_and_says_so() {
-    let sandbox = Sandbox::with_routes(ROUTE);
+    let sandbox = sandbox(ROUTE);
     sandbox.drop_file("cart/orders", "a.csv", export(1001, 1002, None).as_bytes());
     sandbox.once_expecting(0);
     sandbox.drop_file(
@@ -172,7 +210,7 @@ fn a_resend_sends_the_changed_order_again_and_says_so() {
 
 #[test]
 fn a_file_of_orders_all_sent_before_is_archived_without_delivery() {
-    let sandbox = Sandbox::with_routes(ROUTE);
+    let sandbox = sandbox(ROUTE);
     sandbox.drop_file("cart/orders", "a.csv", export(1001, 1010, None).as_bytes());
     sandbox.once_expecting(0);
     // The same orders, exported again later: other bytes (a changed column), same orders.
@@ -199,7 +237,7 @@ fn a_file_of_orders_all_sent_before_is_archived_without_delivery() {
 #[test]
 fn a_route_that_sends_repeats_or_refuses_them_does_so() {
     for (policy, code, delivered_twice) in [("send", 0, true), ("error", 1, false)] {
-        let sandbox = Sandbox::with_routes(&ROUTE.replace(
+        let sandbox = sandbox(&ROUTE.replace(
             "on_invalid",
             &format!("on_repeat = \"{policy}\"\non_invalid"),
         ));
@@ -293,4 +331,143 @@ fn the_readme_walkthrough_pasted_as_one_block_sends_order_2001_once() {
         stdout.contains("left out of orders-broken.csv"),
         "`order 2001` says it was left out of the retry:\n{stdout}"
     );
+}
+
+/// The shopify-x12 example against a real sshd and the test warehouse: its orders route with
+/// `shipment_due = "0s"` (every order not shipped yet is late) and the server's folders.
+fn shopify_x12_example(sshd: &support::sshd::Sshd) -> Sandbox {
+    let sandbox = Sandbox::new("");
+    fs::remove_file(sandbox.config()).unwrap();
+    let init = sandbox.cmd(&[
+        "init",
+        "--example",
+        "shopify-x12",
+        sandbox.root().to_str().unwrap(),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let example = fs::read_to_string(sandbox.config()).unwrap();
+    let start = example.find("[endpoints.warehouse]").unwrap();
+    let end = start + example[start..].find("\n\n").unwrap();
+    let config = format!(
+        "{}{}{}",
+        &example[..start],
+        sshd.endpoint("warehouse", "user_key", "known_hosts"),
+        &example[end..]
+    )
+    .replace("poll_interval = \"1m\"", "poll_interval = \"200ms\"")
+    .replace("stable_for = \"5s\"", "stable_for = \"50ms\"")
+    .replace("[agent]", "[agent]\norder_id_prefix = \"#\"")
+    .replacen(
+        "name = \"orders\"\n",
+        "name = \"orders\"\nshipment_due = \"0s\"\n",
+        1,
+    );
+    fs::write(sandbox.config(), config).unwrap();
+    sandbox
+}
+
+#[test]
+fn order_history_and_late_orders_through_the_shopify_x12_example() {
+    use cartferry::model::{Package, ShipmentConfirmation, ShippedLine};
+    let sshd = support::sshd::Sshd::start();
+    let mut warehouse =
+        support::warehouse::Warehouse::new(&sshd.path("root"), "EXAMPLE3PL", "YOURSTORE");
+    let sandbox = shopify_x12_example(&sshd);
+    let export = shopify_export(&[
+        ("#5001", "MUG-RED", 2, "Standard Shipping"),
+        ("#5002", "MUG-RED", 1, "Express Shipping"),
+        ("#5003", "MUG-RED", 3, "Standard Shipping"),
+    ]);
+    sandbox.drop_file("var/cart/outbox/orders", "morning.csv", export.as_bytes());
+    sandbox.once_expecting(0);
+    assert_eq!(warehouse.receive(), 1, "the 940 reached the warehouse");
+    assert_eq!(warehouse.orders.len(), 3);
+    // The same export again, an hour later: nothing new reaches the warehouse.
+    sandbox.drop_file(
+        "var/cart/outbox/orders",
+        "noon.csv",
+        export.replace("paid,", "paid ,").as_bytes(),
+    );
+    sandbox.once_expecting(0);
+    assert_eq!(warehouse.receive(), 0, "nothing sent twice");
+
+    // The warehouse ships #5001 (one parcel) and part of #5003; #5002 waits. It also ships
+    // #9999, which it never got from this store.
+    let shipment = |order: &str, ordered: u32, shipped: u32, tracking: &str| ShipmentConfirmation {
+        order_id: order.into(),
+        carrier: "UPSN".into(),
+        packages: vec![Package {
+            tracking_number: tracking.into(),
+            ..Package::default()
+        }],
+        lines: vec![ShippedLine {
+            sku: "MUG-RED".into(),
+            quantity_ordered: Some(ordered),
+            quantity_shipped: shipped,
+        }],
+        ..ShipmentConfirmation::default()
+    };
+    warehouse.ship(
+        vec![
+            shipment("#5001", 2, 2, "1Z0000000000005001"),
+            shipment("#5003", 3, 1, "1Z0000000000005003"),
+            shipment("#9999", 1, 1, "1Z0000000000009999"),
+        ],
+        "ship-1.945",
+    );
+    sandbox.once_expecting(0);
+    sandbox.once_expecting(0);
+
+    let history = String::from_utf8_lossy(&sandbox.cmd(&["order", "#5001"]).stdout).into_owned();
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "sent, left out, accepted, shipped:\n{history}"
+    );
+    assert!(
+        lines[0].contains("the order in morning.csv, delivered as morning.940 to warehouse:in"),
+        "{history}"
+    );
+    assert!(lines[1].contains("left out of noon.csv"), "{history}");
+    assert!(
+        history.contains("the warehouse's 997 accepting it"),
+        "{history}"
+    );
+    assert!(
+        history.contains("a shipment in ship-1.945") && history.contains("UPSN 1Z0000000000005001"),
+        "{history}"
+    );
+
+    let late = String::from_utf8_lossy(&sandbox.cmd(&["orders", "--late"]).stdout).into_owned();
+    assert!(
+        late.contains("1 order sent to the warehouse without a shipment"),
+        "{late}"
+    );
+    assert!(
+        late.contains("#5002: sent") && late.contains("morning.csv"),
+        "{late}"
+    );
+    assert!(
+        !late.contains("#5001") && !late.contains("#5003:"),
+        "{late}"
+    );
+    assert!(
+        late.contains("1 shipment for orders cartferry never sent") && late.contains("#9999"),
+        "{late}"
+    );
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("1 order sent to the warehouse without a shipment")
+            && status.contains("#5002"),
+        "{status}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&sandbox.cmd(&["orders", "--late", "--json"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json[0]["order_id"], "#5002");
 }

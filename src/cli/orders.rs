@@ -24,14 +24,12 @@ fn existing_ledger(config: &Config) -> Result<Option<Ledger>, String> {
     Ok(ledger)
 }
 
-/// The keys order `id` may be recorded under: as given, and without each route's prefix.
+/// The keys order `id` may be recorded under: as given, and without the agent's prefix.
 fn keys_of(config: &Config, id: &str) -> Vec<String> {
     let mut keys = vec![order_key(id, None)];
-    for route in &config.routes {
-        let key = order_key(id, route.orders.id_prefix.as_deref());
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
+    let key = order_key(id, config.agent.order_id_prefix.as_deref());
+    if !keys.contains(&key) {
+        keys.push(key);
     }
     keys
 }

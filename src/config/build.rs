@@ -67,6 +67,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         state_dir,
         archive_dir,
         errors_dir,
+        order_id_prefix: a.order_id_prefix.clone().filter(|p| !p.trim().is_empty()),
     };
     let stable_for = problems.duration(
         "agent.stable_for",
@@ -327,7 +328,7 @@ impl Section<'_> {
         };
         let orders = OrdersConfig {
             on_repeat,
-            id_prefix: r.order_id_prefix.filter(|p| !p.is_empty()),
+            id_prefix: defaults.agent.order_id_prefix.clone(),
             shipment_due: r.shipment_due.as_deref().map(|t| {
                 problems.duration(&format!("{key}.shipment_due"), Some(t), Duration::ZERO)
             }),

@@ -77,6 +77,9 @@ pub struct AgentConfig {
     pub errors_dir: PathBuf,
     /// How often folders are listed even without events.
     pub poll_interval: Duration,
+    /// Taken off the front of order ids before the order ledger compares them, on every route
+    /// (`order_id_prefix = "#"` makes the cart's `#1001` and the warehouse's `1001` one order).
+    pub order_id_prefix: Option<String>,
 }
 
 /// How transient faults are retried.
@@ -249,8 +252,8 @@ impl OnRepeat {
 pub struct OrdersConfig {
     /// What to do with an order sent before (`on_repeat`, default `skip`).
     pub on_repeat: OnRepeat,
-    /// Taken off the front of order ids before they are compared (`order_id_prefix = "#"`
-    /// makes `#1001` and `1001` one order).
+    /// Taken off the front of order ids before they are compared (the agent's
+    /// `order_id_prefix`, the same on every route).
     pub id_prefix: Option<String>,
     /// How long the warehouse may take to ship an order this route sends (`shipment_due`).
     pub shipment_due: Option<Duration>,

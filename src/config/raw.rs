@@ -32,6 +32,7 @@ pub(super) struct RawAgent {
     pub(super) max_attempts: Option<u32>,
     pub(super) retry_initial: Option<String>,
     pub(super) retry_max: Option<String>,
+    pub(super) order_id_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +92,6 @@ pub(super) struct RawRoute {
     pub(super) errors: Option<String>,
     pub(super) dedupe: Option<bool>,
     pub(super) on_repeat: Option<String>,
-    pub(super) order_id_prefix: Option<String>,
     pub(super) shipment_due: Option<String>,
     pub(super) max_attempts: Option<u32>,
     pub(super) workers: Option<usize>,

@@ -73,8 +73,14 @@ impl Failure {
         delivered: u64,
     ) -> Failure {
         let first = problems.first().map(|p| p.summary()).unwrap_or_default();
+        let others = match delivered {
+            0 => "The file's other documents had been sent before, so nothing was delivered."
+                .to_string(),
+            1 => "The other 1 was delivered.".to_string(),
+            n => format!("The other {n} were delivered."),
+        };
         let reason = format!(
-            "{} left out for {}, the first: {first} The other {delivered} were delivered.",
+            "{} left out for {}, the first: {first} {others}",
             counted(left_out as u64, "document", "documents"),
             counted(total as u64, "problem", "problems")
         );
@@ -161,6 +167,9 @@ pub fn render(cx: &ReportContext<'_>, failure: &Failure) -> String {
             "This acknowledgment (997) from the partner rejects documents cartferry sent.\n\n",
         ),
         None => out.push_str("cartferry could not deliver this file.\n\n"),
+        Some(0) => out.push_str(
+            "cartferry delivered nothing of this file (its other documents had been sent before); these rows it could not deliver.\nLine numbers below are lines of this file.\n\n",
+        ),
         Some(n) => out.push_str(&format!(
             "cartferry delivered {} of this file; these rows it could not deliver.\nLine numbers below are lines of this file.\n\n",
             counted(n, "document", "documents")

@@ -475,9 +475,12 @@ fn init_keeps_every_folder_of_the_demo_inside_its_own_folder() {
 fn documented_codes(command: &str) -> Vec<i32> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let row = readme
+    let commands = readme.split("## Commands").nth(1).unwrap();
+    let row = commands
         .lines()
-        .find(|l| l.starts_with(&format!("| `{command}")))
+        .find(|l| {
+            l.starts_with(&format!("| `{command} ")) || l.starts_with(&format!("| `{command}`"))
+        })
         .unwrap_or_else(|| panic!("README.md's command table has no row for {command}"));
     let last = row.trim_end_matches('|').rsplit('|').next().unwrap();
     last.split(|c: char| !c.is_ascii_digit())
@@ -509,6 +512,13 @@ fn exit_codes_are_those_of_the_readme_table() {
         code(sandbox.cmd(&["retry", "nosuch"])),
     ));
     seen.push(("once", "nothing to do", code(sandbox.cmd(&["once"]))));
+    seen.push((
+        "order",
+        "an order never sent",
+        code(sandbox.cmd(&["order", "#404"])),
+    ));
+    seen.push(("orders", "--late", code(sandbox.cmd(&["orders", "--late"]))));
+    seen.push(("orders", "no --late", code(sandbox.cmd(&["orders"]))));
     sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
     seen.push(("once", "a file to errors", code(sandbox.cmd(&["once"]))));
     {

@@ -471,3 +471,69 @@ fn order_history_and_late_orders_through_the_shopify_x12_example() {
     assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
     assert_eq!(json[0]["order_id"], "#5002");
 }
+
+#[test]
+fn four_workers_on_overlapping_exports_send_each_order_once() {
+    let sandbox = sandbox(&ROUTE.replace("on_invalid", "workers = 4\non_invalid"));
+    for i in 0..16u32 {
+        let first = 1001 + i * 7;
+        sandbox.drop_file(
+            "cart/orders",
+            &format!("export-{i:02}.csv"),
+            export(first, first + 9, None).as_bytes(),
+        );
+    }
+    // A file whose order is still on its way in another waits for it (a retry): a few passes.
+    let mut waited = 0;
+    for pass in 0.. {
+        assert!(pass < 20, "not settled after 20 passes");
+        let out = sandbox.cmd(&["once"]);
+        let log = String::from_utf8_lossy(&out.stderr);
+        waited += log.matches("this file waits for it").count();
+        match out.status.code() {
+            Some(0) if sandbox.files("cart/orders").is_empty() => break,
+            Some(0 | 75) => std::thread::sleep(std::time::Duration::from_millis(200)),
+            _ => panic!("{log}"),
+        }
+    }
+    eprintln!("{waited} waits for an order on its way in another file");
+    let delivered = orders_delivered(&sandbox.path("warehouse/orders"));
+    let twice: Vec<_> = delivered.iter().filter(|(_, f)| f.len() > 1).collect();
+    assert!(twice.is_empty(), "orders delivered twice: {twice:?}");
+    assert_eq!(delivered.len(), (15 * 7 + 10) as usize);
+    assert!(sandbox.all_files_below("var/errors").is_empty());
+}
+
+#[test]
+fn an_order_still_on_its_way_in_another_file_makes_the_next_file_wait() {
+    let sandbox = sandbox(ROUTE);
+    // The destination folder is a file: every delivery fails (a transient fault) until it is
+    // a folder again.
+    fs::remove_dir(sandbox.path("warehouse/orders")).unwrap();
+    fs::write(sandbox.path("warehouse/orders"), "not a folder").unwrap();
+    sandbox.drop_file("cart/orders", "a.csv", export(1001, 1002, None).as_bytes());
+    sandbox.cmd(&["once"]);
+    sandbox.drop_file("cart/orders", "b.csv", export(1002, 1003, None).as_bytes());
+    let out = sandbox.cmd(&["once"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(
+            "order #1002 is also in a.csv, which is not delivered yet; this file waits for it"
+        ),
+        "{log}"
+    );
+    fs::remove_file(sandbox.path("warehouse/orders")).unwrap();
+    fs::create_dir(sandbox.path("warehouse/orders")).unwrap();
+    let settled = wait_until(std::time::Duration::from_secs(30), || {
+        sandbox.cmd(&["once"]);
+        list_files(&sandbox.path("warehouse/orders")).len() == 2
+    });
+    assert!(
+        settled,
+        "{:?}",
+        list_files(&sandbox.path("warehouse/orders"))
+    );
+    let delivered = orders_delivered(&sandbox.path("warehouse/orders"));
+    assert_eq!(delivered["#1002"], ["a.csv"], "{delivered:?}");
+    assert_eq!(delivered["#1003"], ["b.csv"], "{delivered:?}");
+}

@@ -537,3 +537,39 @@ fn an_order_still_on_its_way_in_another_file_makes_the_next_file_wait() {
     assert_eq!(delivered["#1002"], ["a.csv"], "{delivered:?}");
     assert_eq!(delivered["#1003"], ["b.csv"], "{delivered:?}");
 }
+
+#[test]
+fn a_cancellation_goes_once_and_one_of_an_order_never_sent_is_reported() {
+    let sandbox = sandbox(
+        r#"
+[[routes]]
+name = "holds"
+from = { endpoint = "cart", dir = "orders", pattern = "*.csv" }
+reader = "canonical-holds-csv"
+writer = "canonical-holds-csv"
+to = { endpoint = "warehouse", dir = "orders", name = "{stem}.csv" }
+"#,
+    );
+    sandbox.drop_file("cart/orders", "a.csv", b"order_id,action\n#1001,cancel\n");
+    let first = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        log.contains("file read with warnings")
+            && log.contains("cartferry has no record of sending order #1001"),
+        "{log}"
+    );
+    sandbox.drop_file(
+        "cart/orders",
+        "b.csv",
+        b"order_id,action\n#1001,cancel\n#1002,hold\n",
+    );
+    sandbox.once_expecting(0);
+    let b = fs::read_to_string(sandbox.path("warehouse/orders/b.csv")).unwrap();
+    assert!(!b.contains("#1001") && b.contains("#1002,hold"), "{b}");
+    let history = String::from_utf8_lossy(&sandbox.cmd(&["order", "1001"]).stdout).into_owned();
+    assert!(
+        history.contains("a cancellation in a.csv, delivered as a.csv")
+            && history.contains("a cancellation left out of b.csv"),
+        "{history}"
+    );
+}

@@ -6,8 +6,8 @@
 //! - sent before with other content: refused, with a report of what changed, unless the route
 //!   sends repeats or `retry --resend` asked for this file;
 //! - still on its way in another file: this file waits for it (a transient fault);
-//! - a cancellation of an order never sent, or a hold of one already shipped: written, with a
-//!   warning.
+//! - a cancellation sent before: left out (`skip`); a cancellation of an order never sent, or a
+//!   hold of one already shipped: written, with a warning.
 //!
 //! Files to one destination are judged one at a time (a lock per destination), so two workers
 //! cannot both send an order neither has seen. An event counts once its file is delivered, so a
@@ -265,6 +265,17 @@ impl Work for Judging<'_> {
             Document::Order(order) => self.judge_order(order, document),
             Document::OrderHold(hold) => {
                 let key = self.plugin.key(&hold.order_id);
+                // A cancellation is final: sent once is enough (overlapping exports repeat
+                // cancelled orders). Holds and releases may alternate, so each goes out.
+                if hold.action == HoldAction::Cancel
+                    && self.plugin.config.on_repeat == OnRepeat::Skip
+                    && self.known(&key, &[EventKind::Cancel])?
+                {
+                    return Ok(Verdict::LeaveOut(format!(
+                        "the cancellation of order {} was sent before",
+                        hold.order_id
+                    )));
+                }
                 let warning = match hold.action {
                     HoldAction::Cancel if !self.known(&key, &[EventKind::Order])? => Some(format!(
                         "cartferry has no record of sending order {} to the warehouse, so there may be nothing to cancel",
@@ -289,6 +300,18 @@ impl Work for Judging<'_> {
             }
             _ => Ok(Verdict::Write),
         }
+    }
+
+    fn left_out(&mut self, document: &Document, note: &str) -> io::Result<()> {
+        // An order's event was recorded as it was judged.
+        if let Document::OrderHold(hold) = document {
+            let mut event =
+                self.event(self.plugin.key(&hold.order_id), document, EventKind::Cancel);
+            event.outcome = EventOutcome::LeftOut;
+            event.detail = Some(note.to_string());
+            self.push(event)?;
+        }
+        Ok(())
     }
 
     fn written(&mut self, document: &Document) -> io::Result<()> {

@@ -427,7 +427,7 @@ fn order_history_and_late_orders_through_the_shopify_x12_example() {
     assert_eq!(
         lines.len(),
         4,
-        "sent, left out, accepted, shipped:\n{history}"
+        "sent; left out; accepted; shipped: {history}"
     );
     assert!(
         lines[0].contains("the order in morning.csv, delivered as morning.940 to warehouse:in"),

@@ -114,17 +114,16 @@ fn fill_ledger(dir: &Path, export: &Path, from_export: u64, total: u64) {
     tx.commit().unwrap();
 }
 
-/// Orders (first rows) in the delivered files of `dir`.
+/// Orders in the delivered files of `dir` (canonical orders CSV, a row per line).
 fn delivered_orders(dir: &Path) -> usize {
     fs::read_dir(dir.join("out"))
         .unwrap()
         .flatten()
         .map(|f| {
-            let text = fs::read_to_string(f.path()).unwrap();
-            let mut ids: Vec<&str> = text
-                .lines()
-                .skip(1)
-                .map(|l| l.split(',').next().unwrap())
+            let mut ids: Vec<String> = csv::Reader::from_path(f.path())
+                .unwrap()
+                .records()
+                .map(|r| r.unwrap()[0].to_string())
                 .collect();
             ids.dedup();
             ids.len()
@@ -196,6 +195,8 @@ fn main() {
         lookups[LOOKUPS / 2].as_secs_f64() * 1e3,
         lookups[LOOKUPS - 1].as_secs_f64() * 1e3
     );
-    let _ = fs::remove_dir_all(&dir);
-    let _ = fs::remove_dir_all(&generated);
+    if std::env::var_os("KEEP").is_none() {
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_dir_all(&generated);
+    }
 }

@@ -506,7 +506,8 @@ fn four_workers_on_overlapping_exports_send_each_order_once() {
 
 #[test]
 fn an_order_still_on_its_way_in_another_file_makes_the_next_file_wait() {
-    let sandbox = sandbox(ROUTE);
+    // Enough attempts that a.csv does not give up while the test looks.
+    let sandbox = sandbox(&ROUTE.replace("on_invalid", "max_attempts = 100\non_invalid"));
     // The destination folder is a file: every delivery fails (a transient fault) until it is
     // a folder again.
     fs::remove_dir(sandbox.path("warehouse/orders")).unwrap();
@@ -514,14 +515,14 @@ fn an_order_still_on_its_way_in_another_file_makes_the_next_file_wait() {
     sandbox.drop_file("cart/orders", "a.csv", export(1001, 1002, None).as_bytes());
     sandbox.cmd(&["once"]);
     sandbox.drop_file("cart/orders", "b.csv", export(1002, 1003, None).as_bytes());
-    let out = sandbox.cmd(&["once"]);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
+    let mut log = String::new();
+    let waited = wait_until(std::time::Duration::from_secs(20), || {
+        log = String::from_utf8_lossy(&sandbox.cmd(&["once"]).stderr).into_owned();
         log.contains(
-            "order #1002 is also in a.csv, which is not delivered yet; this file waits for it"
-        ),
-        "{log}"
-    );
+            "order #1002 is also in a.csv, which is not delivered yet; this file waits for it",
+        )
+    });
+    assert!(waited, "b.csv never waited for a.csv; log:\n{log}");
     fs::remove_file(sandbox.path("warehouse/orders")).unwrap();
     fs::create_dir(sandbox.path("warehouse/orders")).unwrap();
     let settled = wait_until(std::time::Duration::from_secs(30), || {

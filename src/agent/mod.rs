@@ -196,6 +196,7 @@ impl RouteWorker {
             return Ok(summary);
         }
         self.return_orphans()?;
+        self.remove_orphan_staging()?;
         for row in self.ledger.unfinished(self.route.name())? {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -234,6 +235,38 @@ impl RouteWorker {
                 false
             }
         }
+    }
+
+    /// Removes staged files no unfinished file of the route owns: a power cut took the ledger's
+    /// record of the file they were staged for (its id may since belong to another route's
+    /// file), and nothing else would ever remove them.
+    fn remove_orphan_staging(&self) -> Result<(), LedgerError> {
+        let Ok(items) = std::fs::read_dir(&self.route.staging_dir) else {
+            return Ok(());
+        };
+        let owners: std::collections::HashSet<i64> = self
+            .ledger
+            .unfinished(self.route.name())?
+            .iter()
+            .map(|row| row.id)
+            .collect();
+        for item in items.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let id = name.split('.').next().and_then(|id| id.parse::<i64>().ok());
+            if id.is_some_and(|id| !owners.contains(&id)) {
+                match fsutil::remove_if_present(&item.path()) {
+                    Ok(()) => info!(
+                        route = self.route.name(),
+                        staged = name.as_str(),
+                        "removed a staged file whose journey the ledger does not know"
+                    ),
+                    Err(e) => {
+                        warn!(route = self.route.name(), staged = name.as_str(), error = %e, "could not remove a staged file whose journey the ledger does not know")
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn return_orphans(&self) -> Result<(), LedgerError> {

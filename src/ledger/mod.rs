@@ -12,7 +12,9 @@ mod schema;
 mod side_outputs;
 mod x12;
 
-pub use orders::{EventKind, EventOutcome, HistoryEntry, LateOrder, OrderEvent, PriorOrder};
+pub use orders::{
+    EventKind, EventOutcome, HistoryEntry, LateOrder, OrderBatch, OrderEvent, PriorOrder,
+};
 pub use pauses::Pause;
 pub use side_outputs::Reconciled;
 pub use x12::{LateGroup, MAX_CONTROL_NUMBER, SentGroup, SentLog, SentSet};

@@ -156,69 +156,86 @@ pub struct LateOrder {
 /// States of a file whose events count as sent.
 const DELIVERED: &str = "('delivered','done')";
 
-/// States of a file still on its way to delivery.
-const IN_FLIGHT: &str = "('claiming','claimed','staged','delivering')";
+/// Events recorded in one write transaction of an [`OrderBatch`].
+const BATCH: usize = 1000;
 
-impl Ledger {
-    /// Forgets the events of file `file_id` (staged again after a crash).
-    pub fn forget_order_events(&self, file_id: i64) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM order_events WHERE file_id = ?1", [file_id])?;
-        Ok(())
+/// The latest sending of an order to a destination that counts: in a delivered file, in a file
+/// still on its way, or in the file at hand (`?3`).
+const PRIOR_ORDER: &str = "
+    SELECT e.file_id, f.name, f.output_name, e.at_ms, e.content,
+           f.state IN ('claiming','claimed','staged','delivering')
+    FROM order_events e JOIN files f ON f.id = e.file_id
+    WHERE e.order_key = ?1 AND e.kind = 'order' AND e.destination = ?2
+      AND e.outcome IN ('sent', 'resent')
+      AND (e.file_id = ?3
+           OR f.state IN ('delivered','done','claiming','claimed','staged','delivering'))
+    ORDER BY e.id DESC LIMIT 1";
+
+/// Whether an event of a kind (`?2`) for an order counts: in a delivered file or the file at
+/// hand (`?3`).
+const KNOWN: &str = "
+    SELECT EXISTS (SELECT 1 FROM order_events e JOIN files f ON f.id = e.file_id
+    WHERE e.order_key = ?1 AND e.kind = ?2 AND e.outcome IN ('sent', 'resent')
+      AND (e.file_id = ?3 OR f.state IN ('delivered','done')))";
+
+/// The order ledger's work on one file: its lookups and records run in write transactions of
+/// up to [`BATCH`] events, so that none pays for a lock of its own (a file of 100,000 orders
+/// feels it). Dropped uncommitted (the conversion stopped on a fault), the open transaction is
+/// rolled back; the file is staged again later, its events with it.
+pub struct OrderBatch<'l> {
+    ledger: &'l Ledger,
+    file_id: i64,
+    at_ms: i64,
+    open: bool,
+    recorded: usize,
+}
+
+impl OrderBatch<'_> {
+    /// The connection inside a transaction: the batch's own, begun here when none is open, or
+    /// one its caller holds (whose commit then takes the batch's records with it).
+    fn open(&mut self) -> Result<&rusqlite::Connection> {
+        if !self.open && self.ledger.conn.is_autocommit() {
+            self.ledger.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.open = true;
+        }
+        Ok(&self.ledger.conn)
     }
 
-    /// Records `events` of file `file_id`, taken at `at_ms`, in one transaction.
-    pub fn record_order_events(
-        &self,
-        file_id: i64,
-        at_ms: i64,
-        events: &[OrderEvent],
-    ) -> Result<()> {
-        let tx = self.write_transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
+    /// Records `event` of the file.
+    pub fn record(&mut self, e: &OrderEvent) -> Result<()> {
+        let (file_id, at_ms) = (self.file_id, self.at_ms);
+        self.open()?
+            .prepare_cached(
                 "INSERT INTO order_events (order_key, order_id, kind, outcome, file_id,
                  destination, content, detail, due_ms, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for e in events {
-                insert.execute(params![
-                    e.key,
-                    e.order_id,
-                    e.kind.as_str(),
-                    e.outcome.as_str(),
-                    file_id,
-                    e.destination,
-                    e.content,
-                    e.detail,
-                    e.due_ms,
-                    at_ms
-                ])?;
-            }
+            )?
+            .execute(params![
+                e.key,
+                e.order_id,
+                e.kind.as_str(),
+                e.outcome.as_str(),
+                file_id,
+                e.destination,
+                e.content,
+                e.detail,
+                e.due_ms,
+                at_ms
+            ])?;
+        self.recorded += 1;
+        if self.open && self.recorded.is_multiple_of(BATCH) {
+            self.commit()?;
         }
-        tx.commit()?;
         Ok(())
     }
 
     /// The latest sending of order `key` to `destination` that counts: in a delivered file, in
-    /// a file on its way, or earlier in file `file_id` itself (which is then `in_flight`).
-    pub fn prior_order(
-        &self,
-        key: &str,
-        destination: &str,
-        file_id: i64,
-    ) -> Result<Option<PriorOrder>> {
-        let sql = format!(
-            "SELECT e.file_id, f.name, f.output_name, e.at_ms, e.content, f.state IN {IN_FLIGHT}
-             FROM order_events e JOIN files f ON f.id = e.file_id
-             WHERE e.order_key = ?1 AND e.kind = 'order' AND e.destination = ?2
-               AND e.outcome IN ('sent', 'resent')
-               AND (e.file_id = ?3 OR f.state IN {DELIVERED} OR f.state IN {IN_FLIGHT})
-             ORDER BY e.id DESC LIMIT 1"
-        );
+    /// a file on its way, or earlier in this file (which is then `in_flight`).
+    pub fn prior_order(&mut self, key: &str, destination: &str) -> Result<Option<PriorOrder>> {
+        let file_id = self.file_id;
         Ok(self
-            .conn
-            .prepare_cached(&sql)?
+            .open()?
+            .prepare_cached(PRIOR_ORDER)?
             .query_row(params![key, destination, file_id], |r| {
                 Ok(PriorOrder {
                     file_id: r.get(0)?,
@@ -232,20 +249,56 @@ impl Ledger {
             .optional()?)
     }
 
-    /// Whether an event of one of `kinds` for order `key` counts: its file delivered (or
-    /// recorded), or earlier in file `file_id` itself.
-    pub fn order_event_known(&self, key: &str, kinds: &[EventKind], file_id: i64) -> Result<bool> {
-        let kinds: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM order_events e JOIN files f ON f.id = e.file_id
-             WHERE e.order_key = ?1 AND e.kind IN ({}) AND e.outcome IN ('sent', 'resent')
-               AND (e.file_id = ?2 OR f.state IN {DELIVERED}))",
-            kinds.join(",")
-        );
+    /// Whether an event of `kind` for order `key` counts: its file delivered (or recorded), or
+    /// earlier in this file.
+    pub fn known(&mut self, key: &str, kind: EventKind) -> Result<bool> {
+        let file_id = self.file_id;
         Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row(params![key, file_id], |r| r.get(0))?)
+            .open()?
+            .prepare_cached(KNOWN)?
+            .query_row(params![key, kind.as_str(), file_id], |r| r.get(0))?)
+    }
+
+    /// The file's ledger id.
+    pub fn file_id(&self) -> i64 {
+        self.file_id
+    }
+
+    /// Commits what was recorded so far.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.open {
+            self.open = false;
+            self.ledger.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OrderBatch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.ledger.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Ledger {
+    /// Forgets the events of file `file_id` (staged again after a crash).
+    pub fn forget_order_events(&self, file_id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM order_events WHERE file_id = ?1", [file_id])?;
+        Ok(())
+    }
+
+    /// The order ledger's work on file `file_id`, taken at `at_ms` (see [`OrderBatch`]).
+    pub fn order_batch(&self, file_id: i64, at_ms: i64) -> OrderBatch<'_> {
+        OrderBatch {
+            ledger: self,
+            file_id,
+            at_ms,
+            open: false,
+            recorded: 0,
+        }
     }
 
     /// Every event of order `key`, in the order they happened.

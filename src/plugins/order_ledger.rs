@@ -20,11 +20,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use super::{Ended, FileAt, Plugin, PluginError, Work};
 use crate::config::{OnRepeat, OrdersConfig, RouteConfig};
 use crate::format::{DataProblem, Transform, Verdict, WriteContext};
-use crate::ledger::{EventKind, EventOutcome, Ledger, LedgerError, OrderEvent, PriorOrder};
+use crate::ledger::{EventKind, EventOutcome, OrderBatch, OrderEvent, PriorOrder};
 use crate::model::{Document, HoldAction, Order, OrderStatus, StatusUpdate};
-
-/// Events kept in memory before they are written to the ledger together.
-const BATCH: usize = 1000;
 
 /// One lock per destination, shared by every route of the process that sends there.
 static DESTINATION_LOCKS: LazyLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> =
@@ -90,17 +87,15 @@ impl Plugin for OrderLedger {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.ledger.forget_order_events(file.row.id)?;
+        let resend = file
+            .ledger
+            .resend_requested(file.route, file.name(), file.row.id)?;
         Ok(Some(Box::new(Judging {
-            ledger: file.ledger,
+            batch: file.ledger.order_batch(file.row.id, file.row.claimed_at_ms),
             plugin: self,
-            route: file.route,
-            file_name: file.name().to_string(),
-            file_id: file.row.id,
-            at_ms: file.row.claimed_at_ms,
-            resend: None,
-            pending: Vec::new(),
-            unwritten: HashMap::new(),
+            resend,
             judged: None,
+            statuses: Vec::new(),
             _turn: turn,
         })))
     }
@@ -108,45 +103,20 @@ impl Plugin for OrderLedger {
 
 /// The order ledger's work on one file.
 struct Judging<'a> {
-    ledger: &'a Ledger,
+    batch: OrderBatch<'a>,
     plugin: &'a OrderLedger,
-    route: &'a str,
-    file_name: String,
-    file_id: i64,
-    at_ms: i64,
-    /// Whether `retry --resend` asked this file to send its changed orders; asked once.
-    resend: Option<bool>,
-    /// Events not yet written to the ledger.
-    pending: Vec<OrderEvent>,
-    /// Orders of `pending`, by key: their content, for an order twice in the file.
-    unwritten: HashMap<String, String>,
+    /// Whether `retry --resend` asked this file to send its changed orders.
+    resend: bool,
     /// The event of the order just judged to be written, recorded once it is written.
     judged: Option<OrderEvent>,
+    /// What a partner's 997 said of each order, recorded at the end.
+    statuses: Vec<OrderEvent>,
     _turn: MutexGuard<'a, ()>,
 }
 
 impl Judging<'_> {
     fn push(&mut self, event: OrderEvent) -> io::Result<()> {
-        if event.kind == EventKind::Order && event.outcome != EventOutcome::Refused {
-            self.unwritten
-                .insert(event.key.clone(), event.content.clone().unwrap_or_default());
-        }
-        self.pending.push(event);
-        if self.pending.len() >= BATCH {
-            self.flush().map_err(io::Error::other)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), LedgerError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.ledger
-            .record_order_events(self.file_id, self.at_ms, &self.pending)?;
-        self.pending.clear();
-        self.unwritten.clear();
-        Ok(())
+        self.batch.record(&event).map_err(io::Error::other)
     }
 
     fn event(&self, key: String, document: &Document, kind: EventKind) -> OrderEvent {
@@ -162,50 +132,25 @@ impl Judging<'_> {
         }
     }
 
-    /// The latest sending of order `key` that counts, this file's own included.
-    fn prior(&self, key: &str) -> io::Result<Option<PriorOrder>> {
-        if let Some(content) = self.unwritten.get(key) {
-            return Ok(Some(PriorOrder {
-                file_id: self.file_id,
-                file_name: self.file_name.clone(),
-                output_name: None,
-                at_ms: self.at_ms,
-                content: content.clone(),
-                in_flight: true,
-            }));
-        }
-        self.ledger
-            .prior_order(key, &self.plugin.destination, self.file_id)
-            .map_err(io::Error::other)
-    }
-
-    fn resend_requested(&mut self) -> io::Result<bool> {
-        if let Some(asked) = self.resend {
-            return Ok(asked);
-        }
-        let asked = self
-            .ledger
-            .resend_requested(self.route, &self.file_name, self.file_id)
-            .map_err(io::Error::other)?;
-        self.resend = Some(asked);
-        Ok(asked)
-    }
-
     fn judge_order(&mut self, order: &Order, document: &Document) -> io::Result<Verdict> {
         let key = self.plugin.key(&order.order_id);
         let content = fingerprint(order);
         let mut event = self.event(key.clone(), document, EventKind::Order);
-        event.content = Some(content.clone());
         event.due_ms = self
             .plugin
             .config
             .shipment_due
             .map(|d| d.as_millis() as i64);
-        let Some(prior) = self.prior(&key)? else {
+        let prior = self
+            .batch
+            .prior_order(&key, &self.plugin.destination)
+            .map_err(io::Error::other)?;
+        let Some(prior) = prior else {
+            event.content = Some(content);
             self.judged = Some(event);
             return Ok(Verdict::Write);
         };
-        let same_file = prior.file_id == self.file_id;
+        let same_file = prior.file_id == self.batch.file_id();
         if prior.in_flight && !same_file {
             return Err(io::Error::other(format!(
                 "order {} is also in {}, which is not delivered yet; this file waits for it",
@@ -226,14 +171,17 @@ impl Judging<'_> {
                 OnRepeat::Error => Verdict::Refuse(sent_before(order, &prior)),
                 OnRepeat::Send => Verdict::Write,
             }
-        } else if policy == OnRepeat::Send || self.resend_requested()? {
+        } else if policy == OnRepeat::Send || self.resend {
             event.outcome = EventOutcome::Resent;
             Verdict::Write
         } else {
             Verdict::Refuse(changed(order, &prior, &content))
         };
         match &verdict {
-            Verdict::Write | Verdict::WriteWarned(_) => self.judged = Some(event),
+            Verdict::Write | Verdict::WriteWarned(_) => {
+                event.content = Some(content);
+                self.judged = Some(event);
+            }
             Verdict::LeaveOut(note) => {
                 event.outcome = EventOutcome::LeftOut;
                 event.detail = Some(note.clone());
@@ -248,13 +196,8 @@ impl Judging<'_> {
         Ok(verdict)
     }
 
-    fn known(&self, key: &str, kinds: &[EventKind]) -> io::Result<bool> {
-        if kinds.contains(&EventKind::Order) && self.unwritten.contains_key(key) {
-            return Ok(true);
-        }
-        self.ledger
-            .order_event_known(key, kinds, self.file_id)
-            .map_err(io::Error::other)
+    fn known(&mut self, key: &str, kind: EventKind) -> io::Result<bool> {
+        self.batch.known(key, kind).map_err(io::Error::other)
     }
 }
 
@@ -269,7 +212,7 @@ impl Work for Judging<'_> {
                 // cancelled orders). Holds and releases may alternate, so each goes out.
                 if hold.action == HoldAction::Cancel
                     && self.plugin.config.on_repeat == OnRepeat::Skip
-                    && self.known(&key, &[EventKind::Cancel])?
+                    && self.known(&key, EventKind::Cancel)?
                 {
                     return Ok(Verdict::LeaveOut(format!(
                         "the cancellation of order {} was sent before",
@@ -277,11 +220,11 @@ impl Work for Judging<'_> {
                     )));
                 }
                 let warning = match hold.action {
-                    HoldAction::Cancel if !self.known(&key, &[EventKind::Order])? => Some(format!(
+                    HoldAction::Cancel if !self.known(&key, EventKind::Order)? => Some(format!(
                         "cartferry has no record of sending order {} to the warehouse, so there may be nothing to cancel",
                         hold.order_id
                     )),
-                    HoldAction::Hold if self.known(&key, &[EventKind::Shipment])? => Some(format!(
+                    HoldAction::Hold if self.known(&key, EventKind::Shipment)? => Some(format!(
                         "order {} has shipped already (the warehouse confirmed it), so this hold may come too late",
                         hold.order_id
                     )),
@@ -364,13 +307,14 @@ impl Work for Judging<'_> {
         self.push(event)
     }
 
+    /// Kept until the recording is over: the recorder works in its own transactions meanwhile.
     fn status(&mut self, update: &StatusUpdate) -> io::Result<()> {
         let kind = match update.status {
             OrderStatus::AcceptedByWarehouse => EventKind::Accepted,
             OrderStatus::RejectedByWarehouse => EventKind::Rejected,
             _ => return Ok(()),
         };
-        self.push(OrderEvent {
+        self.statuses.push(OrderEvent {
             key: self.plugin.key(&update.order_id),
             order_id: update.order_id.clone(),
             kind,
@@ -379,78 +323,122 @@ impl Work for Judging<'_> {
             content: None,
             detail: (!update.detail.is_empty()).then(|| update.detail.clone()),
             due_ms: None,
-        })
+        });
+        Ok(())
     }
 
     fn finish(mut self: Box<Self>, _: &FileAt<'_>, _: &Ended<'_>) -> Result<(), PluginError> {
-        self.flush()?;
+        for event in std::mem::take(&mut self.statuses) {
+            self.batch.record(&event)?;
+        }
+        self.batch.commit()?;
         crate::crash_point!("order_ledger.recorded");
         Ok(())
     }
 }
 
-/// What of an order is compared with what was sent before, one `label: value` line each: what
-/// the warehouse ships (method, address, lines), not what it does not (dates, descriptions).
+/// The order-level fields of a fingerprint, in order, as reports name them.
+const ORDER_FIELDS: [&str; 15] = [
+    "shipping method",
+    "carrier",
+    "service",
+    "ship-to first name",
+    "ship-to last name",
+    "ship-to company",
+    "ship-to address line 1",
+    "ship-to address line 2",
+    "ship-to city",
+    "ship-to state",
+    "ship-to postal code",
+    "ship-to country",
+    "ship-to email",
+    "ship-to phone",
+    "notes",
+];
+
+/// The fields of each line of a fingerprint, after the order-level ones.
+const LINE_FIELDS: [&str; 4] = ["line number", "SKU", "quantity", "unit price"];
+
+/// Separates a fingerprint's values (ASCII's unit separator, which no cart writes).
+const SEPARATOR: char = '\u{1f}';
+
+/// What of an order is compared with what was sent before: what the warehouse ships (method,
+/// address, lines), not what it does not (dates, descriptions). The values of
+/// [`ORDER_FIELDS`], then [`LINE_FIELDS`] of each line, joined by [`SEPARATOR`].
 pub fn fingerprint(order: &Order) -> String {
-    let a = &order.ship_to;
-    let optional = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut lines = vec![
-        format!("shipping method: {}", order.shipping_method),
-        format!("carrier: {}", optional(&order.carrier)),
-        format!("service: {}", optional(&order.service)),
-        format!("ship-to first name: {}", a.first_name),
-        format!("ship-to last name: {}", a.last_name),
-        format!("ship-to company: {}", optional(&a.company)),
-        format!("ship-to address line 1: {}", a.address1),
-        format!("ship-to address line 2: {}", optional(&a.address2)),
-        format!("ship-to city: {}", a.city),
-        format!("ship-to state: {}", optional(&a.state)),
-        format!("ship-to postal code: {}", a.postal_code),
-        format!("ship-to country: {}", a.country),
-        format!("ship-to email: {}", optional(&a.email)),
-        format!("ship-to phone: {}", optional(&a.phone)),
-        format!("notes: {}", optional(&order.notes)),
-        format!("lines: {}", order.lines.len()),
-    ];
-    for line in &order.lines {
-        let n = line.line_number;
-        lines.push(format!("line {n} SKU: {}", line.sku));
-        lines.push(format!("line {n} quantity: {}", line.quantity));
-        lines.push(format!(
-            "line {n} unit price: {}",
-            optional(&line.unit_price)
-        ));
+    fn optional(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
     }
-    lines.join("\n")
+    let a = &order.ship_to;
+    let fields: [&str; 15] = [
+        &order.shipping_method,
+        optional(&order.carrier),
+        optional(&order.service),
+        &a.first_name,
+        &a.last_name,
+        optional(&a.company),
+        &a.address1,
+        optional(&a.address2),
+        &a.city,
+        optional(&a.state),
+        &a.postal_code,
+        &a.country,
+        optional(&a.email),
+        optional(&a.phone),
+        optional(&order.notes),
+    ];
+    let mut text = String::with_capacity(256);
+    for (i, value) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push(SEPARATOR);
+        }
+        text.push_str(value);
+    }
+    let (mut number, mut quantity) = (itoa::Buffer::new(), itoa::Buffer::new());
+    for line in &order.lines {
+        for value in [
+            number.format(line.line_number),
+            &line.sku,
+            quantity.format(line.quantity),
+            optional(&line.unit_price),
+        ] {
+            text.push(SEPARATOR);
+            text.push_str(value);
+        }
+    }
+    text
 }
 
-/// The fields whose values differ between two fingerprints: (label, before, now).
+/// A fingerprint's values with their labels (`line 2 quantity`).
+fn labelled(fingerprint: &str) -> Vec<(String, &str)> {
+    fingerprint
+        .split(SEPARATOR)
+        .enumerate()
+        .map(|(i, value)| {
+            let label = match i.checked_sub(ORDER_FIELDS.len()) {
+                None => ORDER_FIELDS[i].to_string(),
+                Some(j) => format!(
+                    "line {} {}",
+                    j / LINE_FIELDS.len() + 1,
+                    LINE_FIELDS[j % LINE_FIELDS.len()]
+                ),
+            };
+            (label, value)
+        })
+        .collect()
+}
+
+/// The fields whose values differ between two fingerprints: (label, before, now); a line only
+/// one of them has is compared with nothing.
 fn differences(before: &str, now: &str) -> Vec<(String, String, String)> {
-    let parse = |text: &str| -> Vec<(String, String)> {
-        text.lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let (before, now) = (parse(before), parse(now));
-    let value = |list: &[(String, String)], key: &str| {
-        list.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let mut labels: Vec<String> = now.iter().map(|(k, _)| k.clone()).collect();
-    labels.extend(
-        before
-            .iter()
-            .map(|(k, _)| k.clone())
-            .filter(|k| !now.iter().any(|(n, _)| n == k)),
-    );
-    labels
-        .into_iter()
-        .filter_map(|label| {
-            let (b, n) = (value(&before, &label), value(&now, &label));
-            (b != n).then_some((label, b, n))
+    let (before, now) = (labelled(before), labelled(now));
+    let longest = before.len().max(now.len());
+    (0..longest)
+        .filter_map(|i| {
+            let b = before.get(i).map_or("", |(_, v)| *v);
+            let n = now.get(i).map_or("", |(_, v)| *v);
+            let label = now.get(i).or(before.get(i)).map(|(l, _)| l.clone())?;
+            (b != n).then(|| (label, b.to_string(), n.to_string()))
         })
         .collect()
 }

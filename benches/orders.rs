@@ -4,7 +4,7 @@
 //! then `cartferry order ID` is timed on that ledger. With `BASELINE_BIN` naming a cartferry
 //! built without the order ledger, the same export goes through it too, in the same run (a fresh
 //! state folder: it knows no order ledger). `cargo bench --bench orders`; `BENCH_DIR` chooses the
-//! scratch folder.
+//! scratch folder, and `KEEP=1` leaves it there for a look.
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};

@@ -33,11 +33,7 @@ fn order_rows(out: &mut impl Write, first: u64, orders: u64) {
 }
 
 fn sandbox(name: &str, stable_for: &str, route: &str, workers: usize) -> PathBuf {
-    let base = std::env::var_os("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = support::scratch(name);
     for d in ["src", "dst"] {
         fs::create_dir_all(dir.join(d)).unwrap();
     }

@@ -6,24 +6,13 @@
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod support;
-use support::{measured, measured_expecting};
+use support::{measured, measured_expecting, scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
-
-/// A fresh scratch folder for one benchmark.
-fn scratch(name: &str) -> PathBuf {
-    let base = std::env::var_os("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Writes `lines` into `dir/rel` (creating its folder), buffered.
 fn write_file(dir: &Path, rel: &str, lines: impl FnOnce(&mut dyn Write)) {

@@ -5,28 +5,18 @@
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
-use support::measured;
+use support::{measured, scratch};
 #[path = "support/shopify.rs"]
 mod shopify;
 use shopify::{SHOPIFY_HEADER, shopify_orders};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 const RUNS: usize = 3;
-
-fn scratch(name: &str) -> PathBuf {
-    let base = std::env::var_os("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Python's `csv` module reading every row of the file (the least a Python converter does).
 const PYTHON_CSV: &str = "import csv, sys\nwith open(sys.argv[1], newline='', encoding='utf-8-sig') as f:\n    rows = sum(1 for _ in csv.reader(f))\nprint(rows)\n";

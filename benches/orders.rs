@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::measured;
+use support::{measured, scratch};
 #[path = "support/shopify.rs"]
 mod shopify;
 use shopify::{SHOPIFY_HEADER, shopify_orders};
@@ -50,13 +50,9 @@ fn number(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A fresh scratch folder with the config, for one run.
-fn scratch(name: &str) -> PathBuf {
-    let base = std::env::var_os("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+/// A fresh scratch folder with the config and an empty `exports/`, for one run.
+fn with_config(name: &str) -> PathBuf {
+    let dir = scratch(name);
     fs::create_dir_all(dir.join("exports")).unwrap();
     fs::write(dir.join("cartferry.toml"), CONFIG).unwrap();
     dir
@@ -148,7 +144,7 @@ fn main() {
         orders / 2
     );
 
-    let dir = scratch("orders");
+    let dir = with_config("orders");
     cartferry(BIN, &dir, &["once"]).status().unwrap();
     let filling = Instant::now();
     fill_ledger(&dir, &export, orders / 2, ledger_orders);
@@ -171,7 +167,7 @@ fn main() {
 
     if let Some(baseline) = std::env::var_os("BASELINE_BIN") {
         let baseline = baseline.to_string_lossy().into_owned();
-        let base = scratch("orders-baseline");
+        let base = with_config("orders-baseline");
         fs::copy(&export, base.join("exports/export.csv")).unwrap();
         let (took, rss) = measured(&mut cartferry(&baseline, &base, &["once"]));
         println!(

@@ -12,21 +12,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
-use support::measured;
+use support::{measured, scratch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 const RUNS: usize = 3;
 const PARTNER: &str = r#"partner={sender_id="CARTFERRY",receiver_id="WAREHOUSE"}"#;
-
-fn scratch() -> PathBuf {
-    let base = std::env::var_os("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("cartferry-bench-x12-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// `count` orders of 1–3 lines as canonical orders CSV.
 fn orders(path: &Path, count: u64) {
@@ -116,7 +106,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let dir = scratch();
+    let dir = scratch("x12");
     let (orders_csv, edi_940) = (dir.join("orders.csv"), dir.join("orders.edi"));
     orders(&orders_csv, count);
     let mut out940: Vec<_> = (0..RUNS)

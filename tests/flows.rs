@@ -32,16 +32,7 @@ fn flow() -> Flow {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/shopify-x12.toml"),
     )
     .unwrap();
-    let start = example.find("[endpoints.warehouse]").unwrap();
-    let end = start + example[start..].find("\n\n").unwrap();
-    let config = format!(
-        "{}{}{}",
-        &example[..start],
-        sshd.endpoint("warehouse", "user_key", "known_hosts"),
-        &example[end..]
-    )
-    .replace("poll_interval = \"1m\"", "poll_interval = \"300ms\"")
-    .replace("stable_for = \"5s\"", "stable_for = \"50ms\"");
+    let config = sshd.as_warehouse_of(&example);
     let sandbox = Sandbox::new(&config);
     let warehouse = Warehouse::new(&sshd.path("root"), "EXAMPLE3PL", "YOURSTORE");
     Flow {

@@ -350,22 +350,14 @@ fn shopify_x12_example(sshd: &support::sshd::Sshd) -> Sandbox {
         String::from_utf8_lossy(&init.stderr)
     );
     let example = fs::read_to_string(sandbox.config()).unwrap();
-    let start = example.find("[endpoints.warehouse]").unwrap();
-    let end = start + example[start..].find("\n\n").unwrap();
-    let config = format!(
-        "{}{}{}",
-        &example[..start],
-        sshd.endpoint("warehouse", "user_key", "known_hosts"),
-        &example[end..]
-    )
-    .replace("poll_interval = \"1m\"", "poll_interval = \"200ms\"")
-    .replace("stable_for = \"5s\"", "stable_for = \"50ms\"")
-    .replace("[agent]", "[agent]\norder_id_prefix = \"#\"")
-    .replacen(
-        "name = \"orders\"\n",
-        "name = \"orders\"\nshipment_due = \"0s\"\n",
-        1,
-    );
+    let config = sshd
+        .as_warehouse_of(&example)
+        .replace("[agent]", "[agent]\norder_id_prefix = \"#\"")
+        .replacen(
+            "name = \"orders\"\n",
+            "name = \"orders\"\nshipment_due = \"0s\"\n",
+            1,
+        );
     fs::write(sandbox.config(), config).unwrap();
     sandbox
 }

@@ -1,5 +1,8 @@
-//! Helpers shared by the benchmarks.
+//! Helpers shared by the benchmarks (each benchmark uses some of them).
+#![allow(dead_code)]
 
+use std::fs;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -26,4 +29,16 @@ pub fn measured_expecting(cmd: &mut Command, code: i32) -> (Duration, u64) {
     );
     std::mem::forget(child);
     (took, usage.ru_maxrss as u64)
+}
+
+/// A fresh scratch folder `cartferry-bench-NAME-PID` below `BENCH_DIR` (default: the system
+/// temporary folder).
+pub fn scratch(name: &str) -> PathBuf {
+    let base = std::env::var_os("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }

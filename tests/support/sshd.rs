@@ -212,6 +212,23 @@ impl Sshd {
         self.dir.path().join(rel)
     }
 
+    /// An example's `config` with its `[endpoints.warehouse]` table pointing at this server, and
+    /// its folders polled and settled quickly.
+    pub fn as_warehouse_of(&self, config: &str) -> String {
+        let start = config
+            .find("[endpoints.warehouse]")
+            .expect("the example has a warehouse endpoint");
+        let end = start + config[start..].find("\n\n").unwrap();
+        format!(
+            "{}{}{}",
+            &config[..start],
+            self.endpoint("warehouse", "user_key", "known_hosts"),
+            &config[end..]
+        )
+        .replace("poll_interval = \"1m\"", "poll_interval = \"300ms\"")
+        .replace("stable_for = \"5s\"", "stable_for = \"50ms\"")
+    }
+
     /// An `[endpoints.NAME]` table for this server with the given key and known_hosts files.
     pub fn endpoint(&self, name: &str, key: &str, known_hosts: &str) -> String {
         format!(

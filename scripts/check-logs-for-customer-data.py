@@ -91,7 +91,9 @@ def customer_values():
     return {
         v
         for v in (v.strip() for v in values)
-        if len(v) >= 5 and v.lower() not in TOO_COMMON and not v.replace(" ", "").isdigit()
+        # A bare number (an order number such as Shopify's "#1001" in its Name column) is no
+        # customer's data.
+        if len(v) >= 5 and v.lower() not in TOO_COMMON and not v.lstrip("#").replace(" ", "").isdigit()
     }
 
 

@@ -60,7 +60,7 @@ pub fn build(route: &RouteConfig, transform: &Transform) -> Result<Vec<Box<dyn P
 }
 
 impl OrderLedger {
-    /// The order id as compared: trimmed, the route's prefix taken off.
+    /// The order id as compared: trimmed, the agent's `order_id_prefix` taken off.
     fn key(&self, order_id: &str) -> String {
         order_key(order_id, self.config.id_prefix.as_deref())
     }

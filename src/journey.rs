@@ -759,7 +759,8 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
     let name = row.output_name.as_deref().unwrap_or_default();
     let size = row.output_size.unwrap_or_default();
     let sha = row.output_sha256.as_deref().unwrap_or_default();
-    if !holds_output(route, name, size, sha)? {
+    let recognised = holds_output(route, name, size, sha)?;
+    if !recognised {
         let options = PutOptions {
             replace: to.on_conflict == OnConflict::Overwrite,
             // Staged outputs are deleted right after delivery; a passthrough source is archived.
@@ -782,8 +783,10 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
         }
     }
     // Earlier attempts that failed may have left their temporary files beside the delivery (a
-    // crash inside a put is redone under the same attempt, whose file the redo renamed).
-    for attempt in 0..row.attempts {
+    // crash inside a put is redone under the same attempt, whose file the redo renamed). A
+    // delivery recognised on a redo may have this attempt's too: a crash between the link to
+    // the final name and the removal of the temporary one (`platform::rename_no_replace`).
+    for attempt in 0..row.attempts + u32::from(recognised) {
         destination
             .endpoint
             .delete(&to.dir, &endpoint::part_name(name, attempt))?;

@@ -204,6 +204,7 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
     match std::fs::hard_link(from, to) {
         Ok(()) => {
             crate::fsutil::renamed(from, to);
+            crate::crash_point!("rename.linked");
             std::fs::remove_file(from)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),

@@ -481,6 +481,7 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
             "stage.converted",
             "stage.rejected_placed",
             "deliver.named",
+            "rename.linked",
             "deliver.put",
             "deliver.recorded",
             "side_output.renamed",

@@ -521,9 +521,9 @@ fn nothing_new(
     works.finish(file, &Ended::Refused)?;
     let rejected_part = match converted.rejected {
         Some(rejected) => {
-            place_rejected(route, ledger, row, conversion, rejected, 0)?;
+            let placed = place_rejected(route, ledger, row, conversion, rejected, 0)?;
             crate::crash_point!("stage.rejected_placed");
-            ledger.find(row.id)?.and_then(|r| r.rejected_path)
+            Some(placed.to_string_lossy().into_owned())
         }
         None => None,
     };
@@ -575,8 +575,8 @@ fn record(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcom
 }
 
 /// Writes the documents a split left out into the error folder, as rows of the source under its
-/// header, with their report. The path is recorded first, so a redo rewrites the same two files
-/// instead of adding a second copy.
+/// header, with their report; returns where the rows went. The path is recorded first, so a
+/// redo rewrites the same two files instead of adding a second copy.
 fn place_rejected(
     route: &Route,
     ledger: &Ledger,
@@ -584,7 +584,7 @@ fn place_rejected(
     conversion: &format::Conversion,
     rejected: format::Rejected,
     delivered: u64,
-) -> Result<(), StepError> {
+) -> Result<PathBuf, StepError> {
     let target = match &row.rejected_path {
         Some(path) => PathBuf::from(path),
         None => {
@@ -620,7 +620,8 @@ fn place_rejected(
     fsutil::write_whole(&report_path, report.as_bytes())
         .and_then(|()| fsutil::write_whole(&target, &rows))
         .and_then(|()| platform::sync_dir(&route.config.errors))
-        .map_err(transient("write", &target))
+        .map_err(transient("write", &target))?;
+    Ok(target)
 }
 
 /// The line in the rejected-rows file of `line` in the source, given the spans copied there and

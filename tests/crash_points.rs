@@ -78,6 +78,15 @@ fn files_by_inode(root: &Path) -> BTreeMap<u64, (u64, i64, PathBuf)> {
     all
 }
 
+/// The flushes a crashed run noted in its `journal`: (inode, size) of each file flushed.
+fn flushes(journal: &str) -> Vec<(u64, u64)> {
+    journal
+        .lines()
+        .filter_map(|l| l.strip_prefix("f ")?.split_once(' '))
+        .filter_map(|(ino, len)| Some((ino.parse().ok()?, len.parse().ok()?)))
+        .collect()
+}
+
 /// A power cut after a crash, as POSIX allows it to fall: what the crashed run wrote (a file new
 /// since `before`, or changed) loses its data unless the run flushed it at its present size, and
 /// a rename is undone unless the run flushed the folder it renamed into afterwards. The ledger is
@@ -85,14 +94,7 @@ fn files_by_inode(root: &Path) -> BTreeMap<u64, (u64, i64, PathBuf)> {
 fn power_cut(root: &Path, before: &BTreeMap<u64, (u64, i64, PathBuf)>) -> Vec<String> {
     let journal = fs::read_to_string(root.join(FLUSH_JOURNAL)).unwrap_or_default();
     let entries: Vec<(&str, &str)> = journal.lines().filter_map(|l| l.split_once(' ')).collect();
-    let flushed: Vec<(u64, u64)> = entries
-        .iter()
-        .filter(|(kind, _)| *kind == "f")
-        .filter_map(|(_, rest)| {
-            let (ino, len) = rest.split_once(' ')?;
-            Some((ino.parse().ok()?, len.parse().ok()?))
-        })
-        .collect();
+    let flushed = flushes(&journal);
     let mut lost = Vec::new();
     for (ino, (len, mtime, path)) in files_by_inode(root) {
         let written = before
@@ -298,13 +300,12 @@ fn lose_unflushed_ledger_commits(root: &Path, state_dir: &Path) -> usize {
         }
         at += frame;
     }
-    let wal_inode = fs::metadata(&wal_path).unwrap().ino().to_string();
-    let durable = fs::read_to_string(root.join(FLUSH_JOURNAL))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.strip_prefix("f ")?.split_once(' '))
+    let wal_inode = fs::metadata(&wal_path).unwrap().ino();
+    let journal = fs::read_to_string(root.join(FLUSH_JOURNAL)).unwrap_or_default();
+    let durable = flushes(&journal)
+        .into_iter()
         .filter(|(ino, _)| *ino == wal_inode)
-        .filter_map(|(_, len)| len.parse::<usize>().ok())
+        .map(|(_, len)| len as usize)
         .max()
         .unwrap_or(32);
     let lost = commits.iter().filter(|end| **end > durable).count();
@@ -374,11 +375,20 @@ struct Scenario<'a> {
     roots: &'a dyn Fn(&Sandbox, usize) -> Vec<Labelled>,
     /// Folders whose files mean work is left.
     inboxes: &'a dyn Fn(&Sandbox, usize) -> Vec<PathBuf>,
-    /// Whether each crash is also a power cut (see `power_cut`).
-    power_cut: bool,
-    /// Whether the power cut also loses the ledger's unflushed commits (see
+    /// What each crash also loses.
+    cut: Cut,
+}
+
+/// What a crash also loses, besides the process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Nothing: the page cache survives a process crash.
+    None,
+    /// A power cut: what was written and not flushed (see `power_cut`).
+    Power,
+    /// A power cut that also takes the ledger's unflushed commits (see
     /// `lose_unflushed_ledger_commits`).
-    loses_unflushed_commits: bool,
+    PowerAndLedger,
 }
 
 /// Crashes the scenario at each of its points in turn and compares with a clean run.
@@ -406,10 +416,10 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
             scenario.name,
             String::from_utf8_lossy(&crashed.stderr)
         );
-        if scenario.power_cut {
+        if scenario.cut != Cut::None {
             power_cut(sandbox.root(), &before);
         }
-        if scenario.loses_unflushed_commits {
+        if scenario.cut == Cut::PowerAndLedger {
             commits_lost +=
                 lose_unflushed_ledger_commits(sandbox.root(), &sandbox.path("var/state"));
         }
@@ -429,7 +439,7 @@ fn crash_everywhere(scenario: &Scenario<'_>) {
         );
     }
     assert!(
-        !scenario.loses_unflushed_commits || commits_lost > 0,
+        scenario.cut != Cut::PowerAndLedger || commits_lost > 0,
         "{}: no crash left a ledger commit to lose",
         scenario.name
     );
@@ -493,8 +503,7 @@ fn a_local_route_with_split_and_failing_files_ends_the_same_after_a_crash_at_any
         setup: &local_split_sandbox,
         roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
 }
 
@@ -531,8 +540,7 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
             ]
         },
         inboxes: &|s, _| vec![s.path("cart/out")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
 }
 
@@ -590,8 +598,7 @@ fn orders_sent_before_are_left_out_or_refused_once_after_a_crash_at_any_point() 
         setup: &|_| repeats_sandbox(&second),
         roots: &repeats_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
 }
 
@@ -612,8 +619,7 @@ fn a_file_with_nothing_new_ends_the_same_after_a_crash_at_any_point() {
         setup: &|_| repeats_sandbox(&second),
         roots: &repeats_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
 }
 
@@ -673,7 +679,7 @@ to = {{ endpoint = "warehouse", dir = "in997", name = "{{name}}" }}
 }
 
 /// The X12 scenario, crashed at each point its journey passes, with or without a power cut.
-fn x12_scenario(name: &str, power_cut: bool, loses_unflushed_commits: bool) {
+fn x12_scenario(name: &str, cut: Cut) {
     crash_everywhere(&Scenario {
         name,
         points: &[
@@ -702,14 +708,13 @@ fn x12_scenario(name: &str, power_cut: bool, loses_unflushed_commits: bool) {
                 s.path("cart/997"),
             ]
         },
-        power_cut,
-        loses_unflushed_commits,
+        cut,
     });
 }
 
 #[test]
 fn an_x12_exchange_with_997_answers_ends_the_same_after_a_crash_at_any_point() {
-    x12_scenario("x12", false, false);
+    x12_scenario("x12", Cut::None);
 }
 
 /// The X12 exchange after power cuts that also lose the ledger's unflushed commits: a
@@ -717,7 +722,10 @@ fn an_x12_exchange_with_997_answers_ends_the_same_after_a_crash_at_any_point() {
 /// is done again, and no interchange goes out twice.
 #[test]
 fn an_x12_exchange_ends_the_same_after_a_power_cut_that_loses_the_unflushed_ledger_commits() {
-    x12_scenario("x12, power cut, unflushed commits lost", true, true);
+    x12_scenario(
+        "x12, power cut, unflushed commits lost",
+        Cut::PowerAndLedger,
+    );
 }
 
 /// SFTP both ways: local files uploaded to the server, the server's files downloaded.
@@ -793,8 +801,7 @@ to = {{ endpoint = "cart", dir = "in" }}
         setup: &setup,
         roots: &roots,
         inboxes: &|s, run| vec![s.path("cart/out"), sshd.path(&format!("root/run{run}/out"))],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
 }
 
@@ -861,7 +868,7 @@ fn a_route_that_panics_fails_once_and_stops_run_after_three_crashes_in_a_row() {
 
 /// The power-cut scenario: crashed at each of these points, with or without the ledger's
 /// unflushed commits.
-fn power_cut_scenario(name: &str, loses_unflushed_commits: bool) {
+fn power_cut_scenario(name: &str, cut: Cut) {
     crash_everywhere(&Scenario {
         name,
         points: &[
@@ -880,8 +887,7 @@ fn power_cut_scenario(name: &str, loses_unflushed_commits: bool) {
         setup: &local_split_sandbox,
         roots: &local_split_outcome,
         inboxes: &|s, _| vec![s.path("cart/orders")],
-        power_cut: true,
-        loses_unflushed_commits,
+        cut,
     });
 }
 
@@ -890,7 +896,7 @@ fn power_cut_scenario(name: &str, loses_unflushed_commits: bool) {
 /// place without being flushed first, or its folder is not flushed after.
 #[test]
 fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
-    power_cut_scenario("local, power cut", false);
+    power_cut_scenario("local, power cut", Cut::Power);
 }
 
 /// The same power cuts, losing every ledger commit since its last flush too (`synchronous =
@@ -898,7 +904,10 @@ fn a_local_route_ends_the_same_after_a_power_cut_at_any_point() {
 /// again, not twice, and a delivery is recorded durably before it is made.
 #[test]
 fn a_local_route_ends_the_same_after_a_power_cut_that_loses_the_unflushed_ledger_commits() {
-    power_cut_scenario("local, power cut, unflushed commits lost", true);
+    power_cut_scenario(
+        "local, power cut, unflushed commits lost",
+        Cut::PowerAndLedger,
+    );
 }
 
 /// A split file whose good part then cannot be delivered: the whole file goes to the error
@@ -938,8 +947,7 @@ fn a_split_file_that_then_fails_ends_the_same_after_a_crash_at_any_point() {
             ]
         },
         inboxes: &|s, _| vec![s.path("cart/orders")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
     // What every run ends with: the whole file and its report, and no part split off before.
     let sandbox = setup(0);
@@ -1002,8 +1010,7 @@ reader = "x12-997"
             ]
         },
         inboxes: &|s, _| vec![s.path("warehouse/acks")],
-        power_cut: false,
-        loses_unflushed_commits: false,
+        cut: Cut::None,
     });
     // The report names the rejected order, and no group is left waiting for its 997.
     let sandbox = setup(0);

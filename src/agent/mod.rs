@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::endpoint::{Endpoints, Entry};
 use crate::fsutil;
 use crate::journey::{self, Outcome};
-use crate::ledger::{Ledger, LedgerError, State, now_ms};
+use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::route::{Route, parse_processing_name};
 use priority::PriorityGate;
 
@@ -196,8 +196,9 @@ impl RouteWorker {
             return Ok(summary);
         }
         self.return_orphans()?;
-        self.remove_orphan_staging()?;
-        for row in self.ledger.unfinished(self.route.name())? {
+        let unfinished = self.ledger.unfinished(self.route.name())?;
+        self.remove_orphan_staging(&unfinished);
+        for row in unfinished {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -237,19 +238,14 @@ impl RouteWorker {
         }
     }
 
-    /// Removes staged files no unfinished file of the route owns: a power cut took the ledger's
-    /// record of the file they were staged for (its id may since belong to another route's
-    /// file), and nothing else would ever remove them.
-    fn remove_orphan_staging(&self) -> Result<(), LedgerError> {
+    /// Removes staged files none of the route's `unfinished` files owns: a power cut took the
+    /// ledger's record of the file they were staged for (its id may since belong to another
+    /// route's file), and nothing else would ever remove them.
+    fn remove_orphan_staging(&self, unfinished: &[FileRow]) {
         let Ok(items) = std::fs::read_dir(&self.route.staging_dir) else {
-            return Ok(());
+            return;
         };
-        let owners: std::collections::HashSet<i64> = self
-            .ledger
-            .unfinished(self.route.name())?
-            .iter()
-            .map(|row| row.id)
-            .collect();
+        let owners: std::collections::HashSet<i64> = unfinished.iter().map(|row| row.id).collect();
         for item in items.flatten() {
             let name = item.file_name().to_string_lossy().into_owned();
             let id = name.split('.').next().and_then(|id| id.parse::<i64>().ok());
@@ -266,7 +262,6 @@ impl RouteWorker {
                 }
             }
         }
-        Ok(())
     }
 
     fn return_orphans(&self) -> Result<(), LedgerError> {

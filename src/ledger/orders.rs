@@ -259,6 +259,23 @@ impl OrderBatch<'_> {
             .query_row(params![key, kind.as_str(), file_id], |r| r.get(0))?)
     }
 
+    /// Whether the file is to send its changed orders anyway: a resend was asked for a file of
+    /// `route` named `name`, and is now this file's. Asked only when a changed order is met.
+    pub fn resend_requested(&mut self, route: &str, name: &str) -> Result<bool> {
+        let file_id = self.file_id;
+        let conn = self.open()?;
+        conn.execute(
+            "UPDATE resend_requests SET file_id = ?3
+             WHERE route = ?1 AND name = ?2 AND file_id IS NULL",
+            params![route, name, file_id],
+        )?;
+        Ok(conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM resend_requests WHERE file_id = ?1)",
+            [file_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The file's ledger id.
     pub fn file_id(&self) -> i64 {
         self.file_id
@@ -283,10 +300,18 @@ impl Drop for OrderBatch<'_> {
 }
 
 impl Ledger {
-    /// Forgets the events of file `file_id` (staged again after a crash).
+    /// Forgets the events of file `file_id` (staged again after a crash). A file staged for the
+    /// first time has none: that is a read, not a write transaction per file.
     pub fn forget_order_events(&self, file_id: i64) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM order_events WHERE file_id = ?1", [file_id])?;
+        let any: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM order_events WHERE file_id = ?1)",
+            [file_id],
+            |r| r.get(0),
+        )?;
+        if any {
+            self.conn
+                .execute("DELETE FROM order_events WHERE file_id = ?1", [file_id])?;
+        }
         Ok(())
     }
 
@@ -401,22 +426,5 @@ impl Ledger {
             params![route, name, super::now_ms()],
         )?;
         Ok(())
-    }
-
-    /// Whether file `file_id` is to send its changed orders anyway: a resend was asked for a
-    /// file of its route and name, and is now this file's.
-    pub fn resend_requested(&self, route: &str, name: &str, file_id: i64) -> Result<bool> {
-        let tx = self.write_transaction()?;
-        tx.execute(
-            "UPDATE resend_requests SET file_id = ?3 WHERE route = ?1 AND name = ?2 AND file_id IS NULL",
-            params![route, name, file_id],
-        )?;
-        let asked: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM resend_requests WHERE file_id = ?1)",
-            [file_id],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
-        Ok(asked)
     }
 }

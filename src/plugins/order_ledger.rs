@@ -87,13 +87,12 @@ impl Plugin for OrderLedger {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.ledger.forget_order_events(file.row.id)?;
-        let resend = file
-            .ledger
-            .resend_requested(file.route, file.name(), file.row.id)?;
         Ok(Some(Box::new(Judging {
             batch: file.ledger.order_batch(file.row.id, file.row.claimed_at_ms),
             plugin: self,
-            resend,
+            route: file.route,
+            file_name: &file.row.name,
+            resend: None,
             judged: None,
             statuses: Vec::new(),
             _turn: turn,
@@ -105,8 +104,10 @@ impl Plugin for OrderLedger {
 struct Judging<'a> {
     batch: OrderBatch<'a>,
     plugin: &'a OrderLedger,
-    /// Whether `retry --resend` asked this file to send its changed orders.
-    resend: bool,
+    route: &'a str,
+    file_name: &'a str,
+    /// Whether `retry --resend` asked this file to send its changed orders; asked once.
+    resend: Option<bool>,
     /// The event of the order just judged to be written, recorded once it is written.
     judged: Option<OrderEvent>,
     /// What a partner's 997 said of each order, recorded at the end.
@@ -171,7 +172,7 @@ impl Judging<'_> {
                 OnRepeat::Error => Verdict::Refuse(sent_before(order, &prior)),
                 OnRepeat::Send => Verdict::Write,
             }
-        } else if policy == OnRepeat::Send || self.resend {
+        } else if policy == OnRepeat::Send || self.resend_requested()? {
             event.outcome = EventOutcome::Resent;
             Verdict::Write
         } else {
@@ -194,6 +195,18 @@ impl Judging<'_> {
             }
         }
         Ok(verdict)
+    }
+
+    fn resend_requested(&mut self) -> io::Result<bool> {
+        if let Some(asked) = self.resend {
+            return Ok(asked);
+        }
+        let asked = self
+            .batch
+            .resend_requested(self.route, self.file_name)
+            .map_err(io::Error::other)?;
+        self.resend = Some(asked);
+        Ok(asked)
     }
 
     fn known(&mut self, key: &str, kind: EventKind) -> io::Result<bool> {

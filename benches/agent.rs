@@ -340,18 +340,13 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
 }
 
 fn main() {
-    let which: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
-    if wants("latency") {
+    if support::wanted("latency") {
         latency();
     }
-    if wants("throughput") {
+    if support::wanted("throughput") {
         throughput();
     }
-    if wants("bigfile") {
+    if support::wanted("bigfile") {
         bigfile();
     }
 }

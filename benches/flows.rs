@@ -227,15 +227,10 @@ reader = "x12-997"
 }
 
 fn main() {
-    let which: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
-    if wants("reconcile") {
+    if support::wanted("reconcile") {
         reconcile();
     }
-    if wants("acknowledgments") {
+    if support::wanted("acknowledgments") {
         acknowledgments();
     }
 }

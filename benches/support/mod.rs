@@ -42,3 +42,13 @@ pub fn scratch(name: &str) -> PathBuf {
     fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Whether the bench `name` is to run: every one when the command line names none
+/// (`cargo bench --bench agent -- latency` runs only `latency`).
+pub fn wanted(name: &str) -> bool {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    which.is_empty() || which.iter().any(|w| w == name)
+}

@@ -1,10 +1,12 @@
 //! The order ledger's cost (issue 17); figures go to BENCHMARKS.md, and nothing here asserts a
 //! duration. A Shopify export of 100,000 orders (`ORDERS`), half of them sent before, goes
-//! through `cartferry once` against a ledger already holding 1,000,000 orders (`LEDGER_ORDERS`);
-//! then `cartferry order ID` is timed on that ledger. With `BASELINE_BIN` naming a cartferry
-//! built without the order ledger, the same export goes through it too, in the same run (a fresh
-//! state folder: it knows no order ledger). `cargo bench --bench orders`; `BENCH_DIR` chooses the
-//! scratch folder, and `KEEP=1` leaves it there for a look.
+//! through `cartferry once` against a ledger already holding 1,000,000 orders (`LEDGER_ORDERS`),
+//! `RUNS` times (5), each on a fresh copy of that ledger; then `cartferry order ID` is timed on
+//! it, and the order ledger's two steps per order (a lookup, a record) are timed in this process
+//! through the ledger's own functions. With `BASELINE_BIN` naming a cartferry built without the
+//! order ledger, the same export goes through it too, alternating with the runs above (a fresh
+//! state folder: it knows no order ledger). `cargo bench --bench orders`; `BENCH_DIR` chooses
+//! the scratch folder, and `KEEP=1` leaves it there for a look.
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
@@ -13,14 +15,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{measured, scratch};
+use support::{Run, measured, measured_run, median, scratch};
 #[path = "support/shopify.rs"]
 mod shopify;
 use shopify::{SHOPIFY_HEADER, shopify_orders};
 
 use cartferry::format::Item;
-use cartferry::model::Document;
-use cartferry::plugins::order_ledger::fingerprint;
+use cartferry::ledger::{EventKind, EventOutcome, Ledger, OrderEvent};
+use cartferry::model::{Document, Order};
+use cartferry::plugins::order_ledger::{fingerprint, order_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 
@@ -127,9 +130,82 @@ fn delivered_orders(dir: &Path) -> usize {
         .sum()
 }
 
+/// The orders of `export`, one at a time.
+fn each_order(export: &Path, mut with: impl FnMut(Order)) {
+    let reader = cartferry::format::reader("shopify-orders-csv", &toml::Table::new()).unwrap();
+    let file = fs::File::open(export).unwrap();
+    for item in reader.read(Box::new(BufReader::new(file))) {
+        if let Ok(Item::Document(Document::Order(order), _)) = item {
+            with(order);
+        }
+    }
+}
+
+/// A copy of the state folder `template` in a fresh scratch folder `name`, with the config and
+/// the export to take.
+fn run_folder(name: &str, template: Option<&Path>, export: &Path) -> PathBuf {
+    let dir = with_config(name);
+    if let Some(template) = template {
+        let state = dir.join("var/state");
+        fs::create_dir_all(&state).unwrap();
+        for entry in fs::read_dir(template.join("var/state")).unwrap().flatten() {
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), state.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    fs::copy(export, dir.join("exports/export.csv")).unwrap();
+    dir
+}
+
+/// The order ledger's two steps for every order of `export`, timed one by one through the
+/// ledger's functions on the ledger of `dir`, as a file of the route takes them: the lookup of
+/// the order's earlier sending, and the record of its sending. Returns the total of each.
+fn ledger_steps(dir: &Path, export: &Path) -> (Duration, Duration, u64) {
+    let ledger = Ledger::open(&dir.join("var/state")).unwrap();
+    let file = ledger.begin_claim("orders", "steps.csv", 0).unwrap();
+    let mut batch = ledger.order_batch(file, 0);
+    let (mut lookups, mut records, mut orders) = (Duration::ZERO, Duration::ZERO, 0);
+    each_order(export, |order| {
+        let key = order_key(&order.order_id, None);
+        let started = Instant::now();
+        let prior = batch.prior_order(&key, "here:out").unwrap();
+        lookups += started.elapsed();
+        let content = fingerprint(&order);
+        let unchanged = prior.is_some_and(|p| p.content == content);
+        let event = OrderEvent {
+            order_id: order.order_id.clone(),
+            key,
+            kind: EventKind::Order,
+            outcome: if unchanged {
+                EventOutcome::LeftOut
+            } else {
+                EventOutcome::Sent
+            },
+            destination: "here:out".into(),
+            content: (!unchanged).then_some(content),
+            detail: unchanged.then(|| "already sent on 2026-11-30 10:00 in earlier.csv".into()),
+            due_ms: None,
+        };
+        let started = Instant::now();
+        batch.record(event).unwrap();
+        records += started.elapsed();
+        orders += 1;
+    });
+    let started = Instant::now();
+    batch.commit().unwrap();
+    records += started.elapsed();
+    (lookups, records, orders)
+}
+
+fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
 fn main() {
     let orders = number("ORDERS", 100_000);
     let ledger_orders = number("LEDGER_ORDERS", 1_000_000);
+    let runs = number("RUNS", 5).max(1) as usize;
     let generated = scratch("orders-export");
     let export = generated.join("export.csv");
     {
@@ -144,41 +220,74 @@ fn main() {
         orders / 2
     );
 
-    let dir = with_config("orders");
-    cartferry(BIN, &dir, &["once"]).status().unwrap();
+    let template = with_config("orders-ledger");
+    cartferry(BIN, &template, &["once"]).status().unwrap();
     let filling = Instant::now();
-    fill_ledger(&dir, &export, orders / 2, ledger_orders);
+    fill_ledger(&template, &export, orders / 2, ledger_orders);
     println!(
         "ledger filled with {ledger_orders} orders in {:.1} s ({:.0} MB)",
         filling.elapsed().as_secs_f64(),
-        fs::metadata(dir.join("var/state/ledger.sqlite3"))
+        fs::metadata(template.join("var/state/ledger.sqlite3"))
             .unwrap()
             .len() as f64
             / 1e6
     );
-    fs::copy(&export, dir.join("exports/export.csv")).unwrap();
-    let (took, rss) = measured(&mut cartferry(BIN, &dir, &["once"]));
-    println!(
-        "| with the order ledger | {:.2} s | {:.1} MiB | {} orders delivered |",
-        took.as_secs_f64(),
-        rss as f64 / 1024.0,
-        delivered_orders(&dir)
-    );
 
-    if let Some(baseline) = std::env::var_os("BASELINE_BIN") {
-        let baseline = baseline.to_string_lossy().into_owned();
-        let base = with_config("orders-baseline");
-        fs::copy(&export, base.join("exports/export.csv")).unwrap();
-        let (took, rss) = measured(&mut cartferry(&baseline, &base, &["once"]));
-        println!(
-            "| without it ({baseline}) | {:.2} s | {:.1} MiB | {} orders delivered |",
-            took.as_secs_f64(),
-            rss as f64 / 1024.0,
-            delivered_orders(&base)
+    let baseline = std::env::var_os("BASELINE_BIN").map(|b| b.to_string_lossy().into_owned());
+    let (mut with, mut without): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
+    let mut last = None;
+    println!("| run | with the order ledger: wall, CPU, memory | without it: wall, CPU, memory |");
+    println!("|---|---|---|");
+    for i in 1..=runs {
+        let dir = run_folder(&format!("orders-{i}"), Some(&template), &export);
+        let run = measured_run(&mut cartferry(BIN, &dir, &["once"]), 0);
+        assert_eq!(delivered_orders(&dir), (orders - orders / 2) as usize);
+        with.push(run);
+        let mut line = format!(
+            "| {i} | {:.2} s, {:.2} s, {:.1} MiB |",
+            seconds(run.wall),
+            seconds(run.cpu),
+            run.peak_rss_kib as f64 / 1024.0
         );
-        let _ = fs::remove_dir_all(&base);
+        if let Some(bin) = &baseline {
+            let base = run_folder("orders-baseline", None, &export);
+            let run = measured_run(&mut cartferry(bin, &base, &["once"]), 0);
+            assert_eq!(delivered_orders(&base), orders as usize);
+            without.push(run);
+            line += &format!(
+                " {:.2} s, {:.2} s, {:.1} MiB |",
+                seconds(run.wall),
+                seconds(run.cpu),
+                run.peak_rss_kib as f64 / 1024.0
+            );
+            let _ = fs::remove_dir_all(&base);
+        }
+        println!("{line}");
+        if let Some(previous) = last.replace(dir) {
+            let _ = fs::remove_dir_all(previous);
+        }
+    }
+    let wall = median(&mut with.iter().map(|r| r.wall).collect::<Vec<_>>());
+    let cpu = median(&mut with.iter().map(|r| r.cpu).collect::<Vec<_>>());
+    if !without.is_empty() {
+        let base_wall = median(&mut without.iter().map(|r| r.wall).collect::<Vec<_>>());
+        let base_cpu = median(&mut without.iter().map(|r| r.cpu).collect::<Vec<_>>());
+        println!(
+            "medians: {:.2} s wall, {:.2} s CPU with the order ledger; {:.2} s, {:.2} s without: {:+.0} % wall, {:+.0} % CPU",
+            seconds(wall),
+            seconds(cpu),
+            seconds(base_wall),
+            seconds(base_cpu),
+            (seconds(wall) / seconds(base_wall) - 1.0) * 100.0,
+            (seconds(cpu) / seconds(base_cpu) - 1.0) * 100.0
+        );
+        println!(
+            "the conversion without it: {:.2} µs of wall time per order",
+            seconds(base_wall) * 1e6 / orders as f64
+        );
     }
 
+    let dir = last.expect("one run at least");
     let mut lookups: Vec<Duration> = (0..LOOKUPS)
         .map(|i| {
             let id = format!("#{}", 1 + (i as u64 * 7919) % orders);
@@ -191,8 +300,17 @@ fn main() {
         lookups[LOOKUPS / 2].as_secs_f64() * 1e3,
         lookups[LOOKUPS - 1].as_secs_f64() * 1e3
     );
+
+    let steps = run_folder("orders-steps", Some(&template), &export);
+    let (looked_up, recorded, counted) = ledger_steps(&steps, &export);
+    println!(
+        "the order ledger's steps, per order ({counted} orders, half sent before): lookup {:.2} µs, record {:.2} µs",
+        seconds(looked_up) * 1e6 / counted as f64,
+        seconds(recorded) * 1e6 / counted as f64
+    );
     if std::env::var_os("KEEP").is_none() {
-        let _ = fs::remove_dir_all(&dir);
-        let _ = fs::remove_dir_all(&generated);
+        for folder in [&dir, &steps, &template, &generated] {
+            let _ = fs::remove_dir_all(folder);
+        }
     }
 }

@@ -134,3 +134,33 @@ fn an_empty_or_damaged_ledger_is_refused_and_kept_aside_when_a_new_one_is_asked_
         );
     }
 }
+
+#[test]
+fn a_ledger_damaged_inside_is_found_after_an_unclean_stop_and_by_check() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    sandbox.drop_file("cart/out", "a.dat", b"a\n");
+    sandbox.once_expecting(0);
+    let ledger = sandbox.path("var/state/ledger.sqlite3");
+    // Page 2 (a table's root, past the schema on page 1) is overwritten.
+    let mut bytes = fs::read(&ledger).unwrap();
+    assert!(bytes.len() >= 3 * 4096, "a ledger of {} bytes", bytes.len());
+    bytes[4096..8192].fill(0xA5);
+    fs::write(&ledger, &bytes).unwrap();
+
+    let check = sandbox.cmd(&["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        !check.status.success() && said.contains("FAIL  ledger") && said.contains("is damaged"),
+        "`check` reads every page: {said}"
+    );
+
+    // The write-ahead log left behind says the last agent did not close the ledger.
+    let mut log = ledger.clone().into_os_string();
+    log.push("-wal");
+    fs::write(&log, b"left by an agent that was killed").unwrap();
+    sandbox.drop_file("cart/out", "b.dat", b"b\n");
+    let (code, said) = once_with(&sandbox, &[]);
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("is damaged"), "{said}");
+    assert!(sandbox.files("warehouse/in") == ["a.dat"], "nothing taken");
+}

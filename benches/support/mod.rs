@@ -13,6 +13,23 @@ pub fn measured(cmd: &mut Command) -> (Duration, u64) {
 
 /// The same, for a command that must exit with `code`.
 pub fn measured_expecting(cmd: &mut Command, code: i32) -> (Duration, u64) {
+    let run = measured_run(cmd, code);
+    (run.wall, run.peak_rss_kib)
+}
+
+/// What one run of a command took.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    /// Wall time.
+    pub wall: Duration,
+    /// CPU time, user and system, of every thread.
+    pub cpu: Duration,
+    /// Peak resident memory, KiB.
+    pub peak_rss_kib: u64,
+}
+
+/// Runs a command to completion, which must exit with `code`; what it took.
+pub fn measured_run(cmd: &mut Command, code: i32) -> Run {
     let start = Instant::now();
     let child = cmd.spawn().expect("spawn");
     let pid = child.id() as libc::pid_t;
@@ -21,14 +38,25 @@ pub fn measured_expecting(cmd: &mut Command, code: i32) -> (Duration, u64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: pid is our own un-reaped child; status and usage point to live locals.
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let took = start.elapsed();
+    let wall = start.elapsed();
     assert_eq!(rc, pid, "wait4 failed");
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
         "{cmd:?} did not exit with {code}"
     );
     std::mem::forget(child);
-    (took, usage.ru_maxrss as u64)
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Run {
+        wall,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        peak_rss_kib: usage.ru_maxrss as u64,
+    }
+}
+
+/// The median of `values` (sorted here).
+pub fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
 }
 
 /// A fresh scratch folder `cartferry-bench-NAME-PID` below `BENCH_DIR` (default: the system

@@ -273,6 +273,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                         &config.agent.state_dir,
                         *new_ledger,
                         state_evidence(&config, lock.first_in_folder()),
+                        ledger::Scrutiny::AfterUncleanStop,
                     ) {
                         Ok(None) => {}
                         Ok(Some(note)) => tracing::warn!("{note}"),
@@ -419,6 +420,7 @@ fn check(config: &Config) -> CmdResult {
         &config.agent.state_dir,
         false,
         state_evidence(config, first),
+        ledger::Scrutiny::EveryPage,
     ) {
         Ok(_) => say!("  ok    ledger in {}", config.agent.state_dir.display()),
         Err(problem) => {

@@ -44,6 +44,18 @@ pub const LEDGER_FILE: &str = "ledger.sqlite3";
 /// What a new ledger would forget, said in every message that offers to start one.
 const NEW_LEDGER_RISK: &str = "a file delivered before may then be delivered again";
 
+/// How much of the ledger [`check_before_use`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scrutiny {
+    /// Every page (SQLite's quick check) when the last process did not close the ledger (its
+    /// write-ahead log is still there: a crash, a kill, a power cut), otherwise its header and
+    /// schema: the quick check reads the whole file, a second or more for a large ledger, and
+    /// damage found later still stops the work with an error.
+    AfterUncleanStop,
+    /// Every page, always (`cartferry check`).
+    EveryPage,
+}
+
 /// Checks the ledger in `state_dir` before an agent works with it. An empty (0-byte) or damaged
 /// ledger is refused, and so is a missing one when `evidence` says files were handled before
 /// (an archive that holds files): each would silently start a ledger that forgot every delivery.
@@ -53,6 +65,7 @@ pub fn check_before_use(
     state_dir: &Path,
     new_ledger: bool,
     evidence: Option<String>,
+    scrutiny: Scrutiny,
 ) -> std::result::Result<Option<String>, String> {
     let path = state_dir.join(LEDGER_FILE);
     let problem = match fs::metadata(&path) {
@@ -69,7 +82,7 @@ pub fn check_before_use(
         Ok(meta) if meta.len() == 0 => {
             Some("is empty (0 bytes): what it recorded is lost".to_string())
         }
-        Ok(_) => damage(&path),
+        Ok(_) => damage(&path, scrutiny),
     };
     let Some(problem) = problem else {
         return Ok(None);
@@ -94,10 +107,19 @@ pub fn check_before_use(
     )))
 }
 
-/// What SQLite's quick check finds wrong with the ledger at `path`, if anything.
-fn damage(path: &Path) -> Option<String> {
+/// What is wrong with the ledger at `path`, if anything: SQLite's quick check finds it, or
+/// (when `scrutiny` allows) a read of the schema.
+fn damage(path: &Path, scrutiny: Scrutiny) -> Option<String> {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    let unclean = fs::metadata(&log).is_ok_and(|m| m.len() > 0);
+    let check = if unclean || scrutiny == Scrutiny::EveryPage {
+        "PRAGMA quick_check"
+    } else {
+        "SELECT 'ok' FROM (SELECT count(*) FROM sqlite_master)"
+    };
     let checked = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)));
+        .and_then(|c| c.query_row(check, [], |r| r.get::<_, String>(0)));
     match checked {
         Ok(answer) if answer == "ok" => None,
         Ok(answer) => Some(format!("is damaged ({answer})")),

@@ -4,7 +4,9 @@
 //! `delivered` or `done`): an order's record and its file's delivery are one step, whatever
 //! crash comes between them.
 
-use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+use rusqlite::{CachedStatement, params};
 
 use super::{Ledger, Result};
 
@@ -156,72 +158,119 @@ pub struct LateOrder {
 /// States of a file whose events count as sent.
 const DELIVERED: &str = "('delivered','done')";
 
+/// Whether an event in a file in `state` counts: the file is delivered.
+fn delivered(state: &str) -> bool {
+    matches!(state, "delivered" | "done")
+}
+
+/// Whether a file in `state` is still on its way to being delivered.
+fn on_its_way(state: &str) -> bool {
+    matches!(state, "claiming" | "claimed" | "staged" | "delivering")
+}
+
 /// Events recorded in one write transaction of an [`OrderBatch`].
 const BATCH: usize = 1000;
 
-/// The latest sending of an order to a destination that counts: in a delivered file, in a file
-/// still on its way, or in the file at hand (`?3`).
-const PRIOR_ORDER: &str = "
-    SELECT e.file_id, f.name, f.output_name, e.at_ms, e.content,
-           f.state IN ('claiming','claimed','staged','delivering')
-    FROM order_events e JOIN files f ON f.id = e.file_id
-    WHERE e.order_key = ?1 AND e.kind = 'order' AND e.destination = ?2
-      AND e.outcome IN ('sent', 'resent')
-      AND (e.file_id = ?3
-           OR f.state IN ('delivered','done','claiming','claimed','staged','delivering'))
-    ORDER BY e.id DESC LIMIT 1";
+/// The sendings of an order to a destination, latest first. The hot queries have no `IN (…)`
+/// lists: SQLite builds a table for such a list at every run, which cost each order's lookup
+/// several microseconds. Which rows count is decided in Rust, by their file's state.
+const SENDINGS: &str = "
+    SELECT file_id, at_ms, content FROM order_events
+    WHERE order_key = ?1 AND kind = 'order' AND destination = ?2
+      AND (outcome = 'sent' OR outcome = 'resent')
+    ORDER BY id DESC";
 
-/// Whether an event of a kind (`?2`) for an order counts: in a delivered file or the file at
-/// hand (`?3`).
-const KNOWN: &str = "
-    SELECT EXISTS (SELECT 1 FROM order_events e JOIN files f ON f.id = e.file_id
-    WHERE e.order_key = ?1 AND e.kind = ?2 AND e.outcome IN ('sent', 'resent')
-      AND (e.file_id = ?3 OR f.state IN ('delivered','done')))";
+/// A file's name, delivered name and state.
+const FILE_OF: &str = "SELECT name, output_name, state FROM files WHERE id = ?1";
+
+/// The files of an order's events of a kind (`?2`) that were sent, with their state.
+const EVENTS_OF_KIND: &str = "
+    SELECT e.file_id, f.state FROM order_events e JOIN files f ON f.id = e.file_id
+    WHERE e.order_key = ?1 AND e.kind = ?2 AND (e.outcome = 'sent' OR e.outcome = 'resent')";
+
+const INSERT_EVENT: &str = "
+    INSERT INTO order_events (order_key, order_id, kind, outcome, file_id, destination,
+                              content, detail, due_ms, at_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// Inserts event `e` of file `file_id`, taken at `at_ms`.
+fn insert_event(
+    insert: &mut rusqlite::Statement<'_>,
+    e: &OrderEvent,
+    file_id: i64,
+    at_ms: i64,
+) -> rusqlite::Result<()> {
+    insert.execute(params![
+        e.key,
+        e.order_id,
+        e.kind.as_str(),
+        e.outcome.as_str(),
+        file_id,
+        e.destination,
+        e.content,
+        e.detail,
+        e.due_ms,
+        at_ms
+    ])?;
+    Ok(())
+}
 
 /// The order ledger's work on one file: its lookups and records run in write transactions of
 /// up to [`BATCH`] events, so that none pays for a lock of its own (a file of 100,000 orders
-/// feels it). Dropped uncommitted (the conversion stopped on a fault), the open transaction is
-/// rolled back; the file is staged again later, its events with it.
+/// feels it). The file's first event marks the file (`files.order_events_from`), in the same
+/// transaction, so that a file staged again finds the events of its earlier attempt (and
+/// forgets them). Dropped uncommitted (the conversion stopped on a fault), the open transaction
+/// is rolled back; the file is staged again later, its events with it.
 pub struct OrderBatch<'l> {
     ledger: &'l Ledger,
     file_id: i64,
     at_ms: i64,
+    /// Whether this batch began the write transaction open on the ledger's connection.
     open: bool,
     recorded: usize,
+    insert: Option<CachedStatement<'l>>,
+    sendings: Option<CachedStatement<'l>>,
+    file_of: Option<CachedStatement<'l>>,
+    /// The name and delivered name of the delivered files met, which stay delivered: an export
+    /// that overlaps an earlier one meets the same file for every order they share.
+    delivered_files: HashMap<i64, (String, Option<String>)>,
 }
 
-impl OrderBatch<'_> {
+/// A file an earlier sending was in, as [`OrderBatch::file`] finds it.
+struct SentFile {
+    name: String,
+    output_name: Option<String>,
+    delivered: bool,
+    on_its_way: bool,
+}
+
+impl<'l> OrderBatch<'l> {
     /// The connection inside a transaction: the batch's own, begun here when none is open, or
     /// one its caller holds (whose commit then takes the batch's records with it).
-    fn open(&mut self) -> Result<&rusqlite::Connection> {
-        if !self.open && self.ledger.conn.is_autocommit() {
-            self.ledger.conn.execute_batch("BEGIN IMMEDIATE")?;
+    fn conn(&mut self) -> Result<&'l rusqlite::Connection> {
+        let conn = &self.ledger.conn;
+        if !self.open && conn.is_autocommit() {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
             self.open = true;
         }
-        Ok(&self.ledger.conn)
+        Ok(conn)
     }
 
     /// Records `event` of the file.
-    pub fn record(&mut self, e: &OrderEvent) -> Result<()> {
-        let (file_id, at_ms) = (self.file_id, self.at_ms);
-        self.open()?
-            .prepare_cached(
-                "INSERT INTO order_events (order_key, order_id, kind, outcome, file_id,
-                 destination, content, detail, due_ms, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                e.key,
-                e.order_id,
-                e.kind.as_str(),
-                e.outcome.as_str(),
-                file_id,
-                e.destination,
-                e.content,
-                e.detail,
-                e.due_ms,
-                at_ms
-            ])?;
+    pub fn record(&mut self, event: OrderEvent) -> Result<()> {
+        let conn = self.conn()?;
+        let insert = match &mut self.insert {
+            Some(statement) => statement,
+            none => none.insert(conn.prepare_cached(INSERT_EVENT)?),
+        };
+        insert_event(insert, &event, self.file_id, self.at_ms)?;
+        if self.recorded == 0 {
+            conn.execute(
+                "UPDATE files SET order_events_from = ?2
+                 WHERE id = ?1 AND order_events_from IS NULL",
+                params![self.file_id, conn.last_insert_rowid()],
+            )?;
+        }
         self.recorded += 1;
         if self.open && self.recorded.is_multiple_of(BATCH) {
             self.commit()?;
@@ -232,38 +281,80 @@ impl OrderBatch<'_> {
     /// The latest sending of order `key` to `destination` that counts: in a delivered file, in
     /// a file on its way, or earlier in this file (which is then `in_flight`).
     pub fn prior_order(&mut self, key: &str, destination: &str) -> Result<Option<PriorOrder>> {
-        let file_id = self.file_id;
-        Ok(self
-            .open()?
-            .prepare_cached(PRIOR_ORDER)?
-            .query_row(params![key, destination, file_id], |r| {
-                Ok(PriorOrder {
-                    file_id: r.get(0)?,
-                    file_name: r.get(1)?,
-                    output_name: r.get(2)?,
-                    at_ms: r.get(3)?,
-                    content: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                    in_flight: r.get(5)?,
-                })
-            })
-            .optional()?)
+        let conn = self.conn()?;
+        let sendings = match &mut self.sendings {
+            Some(statement) => statement,
+            none => none.insert(conn.prepare_cached(SENDINGS)?),
+        };
+        let found: Vec<(i64, i64, Option<String>)> = sendings
+            .query_map(params![key, destination], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (file_id, at_ms, content) in found {
+            let file = self.file(file_id)?;
+            if file_id == self.file_id || file.on_its_way || file.delivered {
+                return Ok(Some(PriorOrder {
+                    file_id,
+                    file_name: file.name,
+                    output_name: file.output_name,
+                    at_ms,
+                    content: content.unwrap_or_default(),
+                    in_flight: file.on_its_way,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// File `file_id`'s name, delivered name and state.
+    fn file(&mut self, file_id: i64) -> Result<SentFile> {
+        if let Some((name, output_name)) = self.delivered_files.get(&file_id) {
+            return Ok(SentFile {
+                name: name.clone(),
+                output_name: output_name.clone(),
+                delivered: true,
+                on_its_way: false,
+            });
+        }
+        let conn = self.conn()?;
+        let file_of = match &mut self.file_of {
+            Some(statement) => statement,
+            none => none.insert(conn.prepare_cached(FILE_OF)?),
+        };
+        let (name, output_name, state): (String, Option<String>, String) =
+            file_of.query_row([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let file = SentFile {
+            delivered: delivered(&state),
+            on_its_way: on_its_way(&state),
+            name,
+            output_name,
+        };
+        if file.delivered {
+            self.delivered_files
+                .insert(file_id, (file.name.clone(), file.output_name.clone()));
+        }
+        Ok(file)
     }
 
     /// Whether an event of `kind` for order `key` counts: its file delivered (or recorded), or
     /// earlier in this file.
     pub fn known(&mut self, key: &str, kind: EventKind) -> Result<bool> {
-        let file_id = self.file_id;
-        Ok(self
-            .open()?
-            .prepare_cached(KNOWN)?
-            .query_row(params![key, kind.as_str(), file_id], |r| r.get(0))?)
+        let mut statement = self.conn()?.prepare_cached(EVENTS_OF_KIND)?;
+        let mut rows = statement.query(params![key, kind.as_str()])?;
+        while let Some(r) = rows.next()? {
+            if r.get::<_, i64>(0)? == self.file_id || delivered(&r.get::<_, String>(1)?) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Whether the file is to send its changed orders anyway: a resend was asked for a file of
     /// `route` named `name`, and is now this file's. Asked only when a changed order is met.
     pub fn resend_requested(&mut self, route: &str, name: &str) -> Result<bool> {
         let file_id = self.file_id;
-        let conn = self.open()?;
+        let conn = self.conn()?;
         conn.execute(
             "UPDATE resend_requests SET file_id = ?3
              WHERE route = ?1 AND name = ?2 AND file_id IS NULL",
@@ -281,7 +372,8 @@ impl OrderBatch<'_> {
         self.file_id
     }
 
-    /// Commits what was recorded so far.
+    /// Commits what was recorded so far (in the batch's own transaction: a caller's is the
+    /// caller's to commit).
     pub fn commit(&mut self) -> Result<()> {
         if self.open {
             self.open = false;
@@ -300,17 +392,26 @@ impl Drop for OrderBatch<'_> {
 }
 
 impl Ledger {
-    /// Forgets the events of file `file_id` (staged again after a crash). A file staged for the
-    /// first time has none: that is a read, not a write transaction per file.
+    /// Forgets the events of file `file_id` (staged again after a crash): those from the id its
+    /// first event marked. A file staged for the first time has none: a read, not a write
+    /// transaction per file.
     pub fn forget_order_events(&self, file_id: i64) -> Result<()> {
-        let any: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM order_events WHERE file_id = ?1)",
+        let from: Option<i64> = self.conn.query_row(
+            "SELECT order_events_from FROM files WHERE id = ?1",
             [file_id],
             |r| r.get(0),
         )?;
-        if any {
-            self.conn
-                .execute("DELETE FROM order_events WHERE file_id = ?1", [file_id])?;
+        if let Some(from) = from {
+            // A crash between the two leaves the mark, which still covers the file's next
+            // events: their ids are higher.
+            self.conn.execute(
+                "DELETE FROM order_events WHERE id >= ?2 AND file_id = ?1",
+                params![file_id, from],
+            )?;
+            self.conn.execute(
+                "UPDATE files SET order_events_from = NULL WHERE id = ?1",
+                [file_id],
+            )?;
         }
         Ok(())
     }
@@ -323,6 +424,10 @@ impl Ledger {
             at_ms,
             open: false,
             recorded: 0,
+            insert: None,
+            sendings: None,
+            file_of: None,
+            delivered_files: HashMap::new(),
         }
     }
 
@@ -426,5 +531,89 @@ impl Ledger {
             params![route, name, super::now_ms()],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::MIGRATIONS;
+    use super::*;
+
+    fn event(key: &str) -> OrderEvent {
+        OrderEvent {
+            key: key.into(),
+            order_id: key.into(),
+            kind: EventKind::Order,
+            outcome: EventOutcome::Sent,
+            destination: "here:out".into(),
+            content: Some("c".into()),
+            detail: None,
+            due_ms: None,
+        }
+    }
+
+    fn events_of(ledger: &Ledger, file_id: i64) -> Vec<String> {
+        let mut statement = ledger
+            .conn
+            .prepare("SELECT order_key FROM order_events WHERE file_id = ?1 ORDER BY id")
+            .unwrap();
+        statement
+            .query_map([file_id], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_file_staged_again_forgets_its_own_events_and_no_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let a = ledger.begin_claim("orders", "a.csv", 1).unwrap();
+        let b = ledger.begin_claim("orders", "b.csv", 1).unwrap();
+        // Two files' events interleave (two routes at work at once).
+        for (file, key) in [(a, "1"), (b, "2"), (a, "3"), (b, "4")] {
+            let mut batch = ledger.order_batch(file, 0);
+            batch.record(event(key)).unwrap();
+            batch.commit().unwrap();
+        }
+        ledger.forget_order_events(a).unwrap();
+        assert_eq!(events_of(&ledger, a), Vec::<String>::new());
+        assert_eq!(events_of(&ledger, b), ["2", "4"]);
+        // Staged once more, the file is marked again by its new first event.
+        let mut batch = ledger.order_batch(a, 0);
+        batch.record(event("5")).unwrap();
+        batch.commit().unwrap();
+        drop(batch);
+        ledger.forget_order_events(a).unwrap();
+        assert_eq!(events_of(&ledger, a), Vec::<String>::new());
+        assert_eq!(events_of(&ledger, b), ["2", "4"]);
+    }
+
+    #[test]
+    fn a_ledger_from_before_the_mark_learns_where_each_files_events_start() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn =
+                rusqlite::Connection::open(dir.path().join(super::super::LEDGER_FILE)).unwrap();
+            for sql in &MIGRATIONS[..8] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 8;
+                 INSERT INTO files (id, route, name, size, state, claimed_at)
+                 VALUES (1, 'orders', 'a.csv', 1, 'claimed', 0),
+                        (2, 'orders', 'b.csv', 1, 'done', 0);
+                 INSERT INTO order_events (id, order_key, order_id, kind, outcome, file_id,
+                                           destination, at_ms)
+                 VALUES (7, '1', '1', 'order', 'sent', 1, 'here:out', 0),
+                        (8, '2', '2', 'order', 'sent', 2, 'here:out', 0),
+                        (9, '3', '3', 'order', 'sent', 1, 'here:out', 0);",
+            )
+            .unwrap();
+        }
+        let ledger = Ledger::open(dir.path()).unwrap();
+        ledger.forget_order_events(1).unwrap();
+        assert_eq!(events_of(&ledger, 1), Vec::<String>::new());
+        assert_eq!(events_of(&ledger, 2), ["2"]);
     }
 }

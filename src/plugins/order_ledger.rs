@@ -95,6 +95,7 @@ impl Plugin for OrderLedger {
             resend: None,
             judged: None,
             statuses: Vec::new(),
+            sendings: HashMap::new(),
             _turn: turn,
         })))
     }
@@ -112,12 +113,15 @@ struct Judging<'a> {
     judged: Option<OrderEvent>,
     /// What a partner's 997 said of each order, recorded at the end.
     statuses: Vec<OrderEvent>,
+    /// When and in what each earlier file was sent ([`sent_in`]), by file: an export that
+    /// overlaps an earlier one leaves many orders out, all naming the same file.
+    sendings: HashMap<i64, String>,
     _turn: MutexGuard<'a, ()>,
 }
 
 impl Judging<'_> {
     fn push(&mut self, event: OrderEvent) -> io::Result<()> {
-        self.batch.record(&event).map_err(io::Error::other)
+        self.batch.record(event).map_err(io::Error::other)
     }
 
     fn event(&self, key: String, document: &Document, kind: EventKind) -> OrderEvent {
@@ -168,7 +172,13 @@ impl Judging<'_> {
             }
         } else if unchanged {
             match policy {
-                OnRepeat::Skip => Verdict::LeaveOut(format!("already sent {}", sent_in(&prior))),
+                OnRepeat::Skip => {
+                    let sent = self
+                        .sendings
+                        .entry(prior.file_id)
+                        .or_insert_with(|| sent_in(&prior));
+                    Verdict::LeaveOut(format!("already sent {sent}"))
+                }
                 OnRepeat::Error => Verdict::Refuse(sent_before(order, &prior)),
                 OnRepeat::Send => Verdict::Write,
             }
@@ -342,7 +352,7 @@ impl Work for Judging<'_> {
 
     fn finish(mut self: Box<Self>, _: &FileAt<'_>, _: &Ended<'_>) -> Result<(), PluginError> {
         for event in std::mem::take(&mut self.statuses) {
-            self.batch.record(&event)?;
+            self.batch.record(event)?;
         }
         self.batch.commit()?;
         crate::crash_point!("order_ledger.recorded");

@@ -333,8 +333,9 @@ fn the_readme_walkthrough_pasted_as_one_block_sends_order_2001_once() {
     );
 }
 
-/// The shopify-x12 example against a real sshd and the test warehouse: its orders route with
-/// `shipment_due = "0s"` (every order not shipped yet is late) and the server's folders.
+/// The shopify-x12 example against a real sshd and the test warehouse: its partner with
+/// `shipment_due = "0s"` (every order not shipped yet is late; the orders route takes it from
+/// the partner) and the server's folders.
 fn shopify_x12_example(sshd: &support::sshd::Sshd) -> Sandbox {
     let sandbox = Sandbox::new("");
     fs::remove_file(sandbox.config()).unwrap();
@@ -353,11 +354,8 @@ fn shopify_x12_example(sshd: &support::sshd::Sshd) -> Sandbox {
     let config = sshd
         .as_warehouse_of(&example)
         .replace("[agent]", "[agent]\norder_id_prefix = \"#\"")
-        .replacen(
-            "name = \"orders\"\n",
-            "name = \"orders\"\nshipment_due = \"0s\"\n",
-            1,
-        );
+        .replacen("shipment_due = \"48h\"", "shipment_due = \"0s\"", 1);
+    assert!(config.contains("shipment_due = \"0s\""), "{config}");
     fs::write(sandbox.config(), config).unwrap();
     sandbox
 }

@@ -329,9 +329,11 @@ impl Section<'_> {
         let orders = OrdersConfig {
             on_repeat,
             id_prefix: defaults.agent.order_id_prefix.clone(),
-            shipment_due: r.shipment_due.as_deref().map(|t| {
-                problems.duration(&format!("{key}.shipment_due"), Some(t), Duration::ZERO)
-            }),
+            shipment_due: r
+                .shipment_due
+                .as_deref()
+                .map(|t| problems.duration(&format!("{key}.shipment_due"), Some(t), Duration::ZERO))
+                .or_else(|| partner_shipment_due(&writer_options)),
         };
         let archive_retention = r.archive_retention.as_deref().map(|t| {
             problems.duration(&format!("{key}.archive_retention"), Some(t), Duration::ZERO)
@@ -634,6 +636,17 @@ impl Section<'_> {
     }
 }
 
+/// The `shipment_due` of the partner a route's `writer_options` name, if it sets one (a partner
+/// that cannot be read is reported where the route's writer is built).
+fn partner_shipment_due(writer_options: &format::Options) -> Option<Duration> {
+    match writer_options.get("partner") {
+        Some(toml::Value::Table(partner)) => format::x12::writer::Partner::from_options(partner)
+            .ok()?
+            .shipment_due(),
+        _ => None,
+    }
+}
+
 /// Checks that the endpoints a route names exist and that its local folders do (or will be
 /// created), and that only SFTP sources have a remote archive.
 fn check_folders(
@@ -768,5 +781,49 @@ fn build_sftp(base: &Path, key: &str, e: RawEndpoint, problems: &mut Problems) -
             Duration::from_secs(30),
         ),
         create_dirs: e.create_dirs.unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::Config;
+
+    #[test]
+    fn a_route_without_shipment_due_takes_its_partners() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cartferry.toml");
+        let route = |name: &str, own: &str| {
+            format!(
+                "[[routes]]\nname = \"{name}\"\n{own}\
+                 from = {{ endpoint = \"here\", dir = \"{name}\", pattern = \"*.csv\" }}\n\
+                 reader = \"shopify-orders-csv\"\nwriter = \"x12-940\"\n\
+                 writer_options = {{ partner = \"acme\" }}\n\
+                 to = {{ endpoint = \"here\", dir = \"out-{name}\", name = \"{{stem}}.940\" }}\n"
+            )
+        };
+        let config = format!(
+            "[agent]\nstate_dir = \"state\"\n\
+             [endpoints.here]\nkind = \"local\"\nroot = \".\"\ncreate_dirs = true\n\
+             [partners.acme]\nsender_id = \"US\"\nreceiver_id = \"ACME\"\nshipment_due = \"2days\"\n\
+             {}{}",
+            route("partners", ""),
+            route("own", "shipment_due = \"6h\"\n")
+        );
+        std::fs::write(&path, config).unwrap();
+        let config = Config::load(&path).unwrap();
+        let due: Vec<Option<Duration>> = config
+            .routes
+            .iter()
+            .map(|r| r.orders.shipment_due)
+            .collect();
+        assert_eq!(
+            due,
+            [
+                Some(Duration::from_secs(2 * 86_400)),
+                Some(Duration::from_secs(6 * 3_600))
+            ]
+        );
     }
 }

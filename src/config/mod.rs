@@ -255,7 +255,8 @@ pub struct OrdersConfig {
     /// Taken off the front of order ids before they are compared (the agent's
     /// `order_id_prefix`, the same on every route).
     pub id_prefix: Option<String>,
-    /// How long the warehouse may take to ship an order this route sends (`shipment_due`).
+    /// How long the warehouse may take to ship an order this route sends: the route's
+    /// `shipment_due`, else that of the X12 partner its writer names.
     pub shipment_due: Option<Duration>,
 }
 

@@ -53,6 +53,11 @@ pub struct PartnerOptions {
     /// `cartferry status` lists it as late; no 997 is expected when unset.
     #[serde(default, with = "humantime_serde")]
     pub acknowledgment_due: Option<std::time::Duration>,
+    /// How long the partner (a warehouse) may take to ship an order sent to it before
+    /// `cartferry status` lists the order as late, for the routes that write to it and set no
+    /// `shipment_due` of their own.
+    #[serde(default, with = "humantime_serde")]
+    pub shipment_due: Option<std::time::Duration>,
     /// The characters the partner's X12 may hold.
     #[serde(default)]
     pub character_set: CharacterSet,
@@ -200,6 +205,11 @@ impl Partner {
     /// How long the partner may take to acknowledge a group; `None`: no 997 is expected.
     pub fn acknowledgment_due(&self) -> Option<std::time::Duration> {
         self.options.acknowledgment_due
+    }
+
+    /// How long the partner may take to ship an order; `None`: not said.
+    pub fn shipment_due(&self) -> Option<std::time::Duration> {
+        self.options.shipment_due
     }
 
     /// Writes `segment` with this partner's separators (and line break) into `out`, in the

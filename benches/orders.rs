@@ -1,15 +1,18 @@
 //! The order ledger's cost (issue 17); figures go to BENCHMARKS.md, and nothing here asserts a
 //! duration. A Shopify export of 100,000 orders (`ORDERS`), half of them sent before, goes
 //! through `cartferry once` against a ledger already holding 1,000,000 orders (`LEDGER_ORDERS`),
-//! `RUNS` times (5), each on a fresh copy of that ledger; then `cartferry order ID` is timed on
-//! it, and the order ledger's two steps per order (a lookup, a record) are timed in this process
-//! through the ledger's own functions. With `BASELINE_BIN` naming a cartferry built without the
-//! order ledger, the same export goes through it too, alternating with the runs above (a fresh
-//! state folder: it knows no order ledger). `cargo bench --bench orders`; `BENCH_DIR` chooses
-//! the scratch folder, and `KEEP=1` leaves it there for a look.
+//! `RUNS` times (5), each on a fresh copy of that ledger, and against a new ledger (every order
+//! new), through two routes: one writing canonical orders CSV (the cheapest writer), one
+//! writing X12 940s (the shopify-x12 example's).
+//! Then `cartferry order ID` is timed on that ledger, and the order ledger's two steps per order
+//! (a lookup, a record) are timed in this process through the ledger's own functions. With
+//! `BASELINE_BIN` naming a cartferry built without the order ledger, the same export goes
+//! through it too, alternating with the runs above (a fresh state folder: it knows no order
+//! ledger, and delivers every order). `cargo bench --bench orders`; `BENCH_DIR` chooses the
+//! scratch folder, and `KEEP=1` leaves it there for a look.
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +33,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_cartferry");
 /// Runs of `cartferry order ID` timed.
 const LOOKUPS: usize = 21;
 
-const CONFIG: &str = r#"
+/// The config of a route from `exports/` to `out/`, with the writer `writer` (and its
+/// options).
+fn config(writer: &str) -> String {
+    let options = match writer {
+        "x12-940" => "writer_options = { partner = \"acme\" }\n",
+        _ => "",
+    };
+    format!(
+        r#"
 [agent]
 state_dir = "var/state"
 stable_for = "0s"
@@ -38,13 +49,22 @@ stable_for = "0s"
 kind = "local"
 root = "."
 create_dirs = true
+[partners.acme]
+sender_id = "US"
+receiver_id = "ACME"
 [[routes]]
 name = "orders"
-from = { endpoint = "here", dir = "exports", pattern = "*.csv" }
+from = {{ endpoint = "here", dir = "exports", pattern = "*.csv" }}
 reader = "shopify-orders-csv"
-writer = "canonical-orders-csv"
-to = { endpoint = "here", dir = "out", name = "{stem}.csv" }
-"#;
+writer = "{writer}"
+{options}to = {{ endpoint = "here", dir = "out", name = "{{stem}}.out" }}
+"#
+    )
+}
+
+/// The routes measured: the cheapest writer there is, and the X12 940 of the shopify-x12
+/// example.
+const WRITERS: [&str; 2] = ["canonical-orders-csv", "x12-940"];
 
 fn number(var: &str, default: u64) -> u64 {
     std::env::var(var)
@@ -54,10 +74,10 @@ fn number(var: &str, default: u64) -> u64 {
 }
 
 /// A fresh scratch folder with the config and an empty `exports/`, for one run.
-fn with_config(name: &str) -> PathBuf {
+fn with_config(name: &str, writer: &str) -> PathBuf {
     let dir = scratch(name);
     fs::create_dir_all(dir.join("exports")).unwrap();
-    fs::write(dir.join("cartferry.toml"), CONFIG).unwrap();
+    fs::write(dir.join("cartferry.toml"), config(writer)).unwrap();
     dir
 }
 
@@ -113,19 +133,37 @@ fn fill_ledger(dir: &Path, export: &Path, from_export: u64, total: u64) {
     tx.commit().unwrap();
 }
 
-/// Orders in the delivered files of `dir` (canonical orders CSV, a row per line).
+/// Orders in the delivered files of `dir`: a row per line in canonical orders CSV (the order id
+/// first), a transaction set per order in X12. Read as streams: the bench's own peak memory must
+/// stay below what it measures of cartferry's.
 fn delivered_orders(dir: &Path) -> usize {
     fs::read_dir(dir.join("out"))
         .unwrap()
         .flatten()
         .map(|f| {
-            let mut ids: Vec<String> = csv::Reader::from_path(f.path())
+            let mut head = [0; 3];
+            fs::File::open(f.path())
                 .unwrap()
-                .records()
-                .map(|r| r.unwrap()[0].to_string())
-                .collect();
-            ids.dedup();
-            ids.len()
+                .read_exact(&mut head)
+                .unwrap();
+            if &head == b"ISA" {
+                let file = BufReader::new(fs::File::open(f.path()).unwrap());
+                return file
+                    .lines()
+                    .filter(|l| l.as_ref().unwrap().starts_with("ST*940*"))
+                    .count();
+            }
+            let mut reader = csv::Reader::from_path(f.path()).unwrap();
+            let mut last = String::new();
+            let mut orders = 0;
+            for record in reader.records() {
+                let id = &record.unwrap()[0];
+                if id != last {
+                    orders += 1;
+                    last = id.to_string();
+                }
+            }
+            orders
         })
         .sum()
 }
@@ -141,10 +179,10 @@ fn each_order(export: &Path, mut with: impl FnMut(Order)) {
     }
 }
 
-/// A copy of the state folder `template` in a fresh scratch folder `name`, with the config and
-/// the export to take.
-fn run_folder(name: &str, template: Option<&Path>, export: &Path) -> PathBuf {
-    let dir = with_config(name);
+/// A copy of the state folder `template` in a fresh scratch folder `name`, with the config of a
+/// route to `writer` and the export to take.
+fn run_folder(name: &str, writer: &str, template: Option<&Path>, export: &Path) -> PathBuf {
+    let dir = with_config(name, writer);
     if let Some(template) = template {
         let state = dir.join("var/state");
         fs::create_dir_all(&state).unwrap();
@@ -198,68 +236,51 @@ fn ledger_steps(dir: &Path, export: &Path) -> (Duration, Duration, u64) {
     (lookups, records, orders)
 }
 
-fn seconds(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
-fn main() {
-    let orders = number("ORDERS", 100_000);
-    let ledger_orders = number("LEDGER_ORDERS", 1_000_000);
-    let runs = number("RUNS", 5).max(1) as usize;
-    let generated = scratch("orders-export");
-    let export = generated.join("export.csv");
-    {
-        let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(&export).unwrap());
-        out.write_all(SHOPIFY_HEADER.as_bytes()).unwrap();
-        shopify_orders(&mut out, 1, orders);
-        out.flush().unwrap();
-    }
-    println!(
-        "{orders} orders in a {:.1} MB Shopify export, {} of them sent before",
-        fs::metadata(&export).unwrap().len() as f64 / 1e6,
-        orders / 2
-    );
-
-    let template = with_config("orders-ledger");
-    cartferry(BIN, &template, &["once"]).status().unwrap();
-    let filling = Instant::now();
-    fill_ledger(&template, &export, orders / 2, ledger_orders);
-    println!(
-        "ledger filled with {ledger_orders} orders in {:.1} s ({:.0} MB)",
-        filling.elapsed().as_secs_f64(),
-        fs::metadata(template.join("var/state/ledger.sqlite3"))
-            .unwrap()
-            .len() as f64
-            / 1e6
-    );
-
-    let baseline = std::env::var_os("BASELINE_BIN").map(|b| b.to_string_lossy().into_owned());
-    let (mut with, mut without): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
-    let mut last = None;
+/// `runs` runs of `cartferry once` on the export through a route to `writer` against a copy of
+/// the ledger of `template` (or, without one, a new ledger: every order is new), alternating
+/// with runs of `baseline` on a fresh state folder; prints each and the medians. Returns the
+/// folder of the last run.
+fn compare(
+    writer: &str,
+    orders: u64,
+    runs: usize,
+    template: Option<&Path>,
+    export: &Path,
+    baseline: Option<&str>,
+) -> PathBuf {
+    let (ledger, new, tag) = match template {
+        Some(_) => (
+            "a ledger of earlier orders, half the export among them",
+            orders / 2,
+            "filled",
+        ),
+        None => ("a new ledger", orders, "new"),
+    };
+    println!("\nthe route to `{writer}`, {ledger}:\n");
     println!("| run | with the order ledger: wall, CPU, memory | without it: wall, CPU, memory |");
     println!("|---|---|---|");
-    for i in 1..=runs {
-        let dir = run_folder(&format!("orders-{i}"), Some(&template), &export);
-        let run = measured_run(&mut cartferry(BIN, &dir, &["once"]), 0);
-        assert_eq!(delivered_orders(&dir), (orders - orders / 2) as usize);
-        with.push(run);
-        let mut line = format!(
-            "| {i} | {:.2} s, {:.2} s, {:.1} MiB |",
+    let (mut with, mut without): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
+    let show = |run: &Run| {
+        format!(
+            "{:.2} s, {:.2} s, {:.1} MiB",
             seconds(run.wall),
             seconds(run.cpu),
             run.peak_rss_kib as f64 / 1024.0
-        );
-        if let Some(bin) = &baseline {
-            let base = run_folder("orders-baseline", None, &export);
+        )
+    };
+    let mut last: Option<PathBuf> = None;
+    for i in 1..=runs {
+        let dir = run_folder(&format!("{writer}-{tag}-{i}"), writer, template, export);
+        let run = measured_run(&mut cartferry(BIN, &dir, &["once"]), 0);
+        assert_eq!(delivered_orders(&dir), new as usize);
+        with.push(run);
+        let mut line = format!("| {i} | {} |", show(&run));
+        if let Some(bin) = baseline {
+            let base = run_folder(&format!("{writer}-{tag}-baseline"), writer, None, export);
             let run = measured_run(&mut cartferry(bin, &base, &["once"]), 0);
             assert_eq!(delivered_orders(&base), orders as usize);
             without.push(run);
-            line += &format!(
-                " {:.2} s, {:.2} s, {:.1} MiB |",
-                seconds(run.wall),
-                seconds(run.cpu),
-                run.peak_rss_kib as f64 / 1024.0
-            );
+            line += &format!(" {} |", show(&run));
             let _ = fs::remove_dir_all(&base);
         }
         println!("{line}");
@@ -286,6 +307,54 @@ fn main() {
             seconds(base_wall) * 1e6 / orders as f64
         );
     }
+    last.expect("one run at least")
+}
+
+fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn main() {
+    let orders = number("ORDERS", 100_000);
+    let ledger_orders = number("LEDGER_ORDERS", 1_000_000);
+    let runs = number("RUNS", 5).max(1) as usize;
+    let generated = scratch("orders-export");
+    let export = generated.join("export.csv");
+    {
+        let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(&export).unwrap());
+        out.write_all(SHOPIFY_HEADER.as_bytes()).unwrap();
+        shopify_orders(&mut out, 1, orders);
+        out.flush().unwrap();
+    }
+    println!(
+        "{orders} orders in a {:.1} MB Shopify export, {} of them sent before",
+        fs::metadata(&export).unwrap().len() as f64 / 1e6,
+        orders / 2
+    );
+
+    let template = with_config("orders-ledger", WRITERS[0]);
+    cartferry(BIN, &template, &["once"]).status().unwrap();
+    let filling = Instant::now();
+    fill_ledger(&template, &export, orders / 2, ledger_orders);
+    println!(
+        "ledger filled with {ledger_orders} orders in {:.1} s ({:.0} MB)",
+        filling.elapsed().as_secs_f64(),
+        fs::metadata(template.join("var/state/ledger.sqlite3"))
+            .unwrap()
+            .len() as f64
+            / 1e6
+    );
+
+    let baseline = std::env::var_os("BASELINE_BIN").map(|b| b.to_string_lossy().into_owned());
+    let mut last = None;
+    for writer in WRITERS {
+        for ledger in [None, Some(template.as_path())] {
+            let dir = compare(writer, orders, runs, ledger, &export, baseline.as_deref());
+            if let Some(previous) = last.replace(dir) {
+                let _ = fs::remove_dir_all(previous);
+            }
+        }
+    }
 
     let dir = last.expect("one run at least");
     let mut lookups: Vec<Duration> = (0..LOOKUPS)
@@ -301,7 +370,7 @@ fn main() {
         lookups[LOOKUPS - 1].as_secs_f64() * 1e3
     );
 
-    let steps = run_folder("orders-steps", Some(&template), &export);
+    let steps = run_folder("orders-steps", WRITERS[0], Some(&template), &export);
     let (looked_up, recorded, counted) = ledger_steps(&steps, &export);
     println!(
         "the order ledger's steps, per order ({counted} orders, half sent before): lookup {:.2} µs, record {:.2} µs",

@@ -29,6 +29,7 @@ fn listed(sandbox: &Sandbox, name: &str) -> (Arc<Route>, Ledger, Entry) {
         .source
         .list(&route.config.from.dir)
         .unwrap()
+        .files
         .into_iter()
         .find(|e| e.name == name)
         .expect("the file is listed");

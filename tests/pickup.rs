@@ -136,3 +136,72 @@ fn no_partial_file_is_ever_visible_under_its_final_name() {
     }
     assert_eq!(agent.stop(), 0);
 }
+
+/// The entries of an inbox the route's pattern names but that it cannot take: a Latin-1 name,
+/// a link, a folder and a pipe.
+fn unfit_entries(sandbox: &Sandbox) {
+    use std::os::unix::ffi::OsStrExt;
+    let inbox = sandbox.path("cart/out");
+    fs::write(
+        inbox.join(std::ffi::OsStr::from_bytes(b"caf\xe9.dat")),
+        b"x\n",
+    )
+    .unwrap();
+    fs::write(sandbox.path("elsewhere.dat"), b"secret\n").unwrap();
+    std::os::unix::fs::symlink(sandbox.path("elsewhere.dat"), inbox.join("link.dat")).unwrap();
+    fs::create_dir(inbox.join("folder.dat")).unwrap();
+    let pipe = std::ffi::CString::new(inbox.join("pipe.dat").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(pipe.as_ptr(), 0o600) }, 0);
+}
+
+/// What cartferry says of each entry of `unfit_entries`: its name, and the reason's start.
+const UNFIT: [(&str, &str); 4] = [
+    ("caf\u{FFFD}.dat", "its name is not valid UTF-8"),
+    ("link.dat", "it is a symbolic link"),
+    ("folder.dat", "it is a folder"),
+    ("pipe.dat", "it is not a plain file"),
+];
+
+#[test]
+fn entries_the_route_cannot_take_are_said_in_the_log_once_and_in_status() {
+    let sandbox = Sandbox::with_routes(&PASSTHROUGH_ROUTE.replace("\"*\"", "\"*.dat\""));
+    unfit_entries(&sandbox);
+    let mut agent = sandbox.start();
+    sandbox.drop_file("cart/out", "good.dat", b"good\n");
+    assert!(wait_until(Duration::from_secs(20), || sandbox
+        .files("warehouse/in")
+        == ["good.dat"]));
+    // A second pass (another file) lists the same entries again; they are not said again.
+    sandbox.drop_file("cart/out", "second.dat", b"second\n");
+    assert!(wait_until(Duration::from_secs(20), || sandbox
+        .files("warehouse/in")
+        .len()
+        == 2));
+    assert!(agent.is_running());
+    let log = agent.log_text();
+    for (name, why) in UNFIT {
+        let said: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(&format!("file=\"{name}\"")))
+            .collect();
+        assert_eq!(said.len(), 1, "{name} said once:\n{log}");
+        assert!(said[0].contains(why), "{name}: {}", said[0]);
+    }
+    agent.stop();
+
+    let status = sandbox.cmd(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{shown}");
+    for (name, why) in UNFIT {
+        assert!(
+            shown.contains(&format!("files: {name}: {why}")),
+            "status shows {name}:\n{shown}"
+        );
+    }
+    assert_eq!(
+        fs::read(sandbox.path("elsewhere.dat")).unwrap(),
+        b"secret\n",
+        "the link's target is untouched"
+    );
+}

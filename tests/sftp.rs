@@ -995,3 +995,40 @@ fn a_session_stalled_past_the_timeout_never_writes_into_the_file_delivered_after
     assert_eq!(fs::read(&delivered).unwrap(), data);
     assert_eq!(agent.stop(), 0);
 }
+
+#[test]
+fn remote_entries_the_route_cannot_take_are_said_with_their_reason() {
+    use std::os::unix::ffi::OsStrExt;
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    let out = sshd.path("root/out");
+    fs::write(
+        out.join(std::ffi::OsStr::from_bytes(b"r\xe9sum\xe9.csv")),
+        b"x\n",
+    )
+    .unwrap();
+    fs::create_dir(out.join("folder.csv")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", out.join("link.csv")).unwrap();
+    fs::write(out.join("good.csv"), b"1001,1Z999\n").unwrap();
+    let run = sandbox.once_expecting(0);
+    assert_eq!(sandbox.files("cart/in"), ["good.csv"]);
+    let log = String::from_utf8_lossy(&run.stderr);
+    let status = sandbox.cmd(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    for (name, why) in [
+        ("r\u{FFFD}sum\u{FFFD}.csv", "its name is not valid UTF-8"),
+        ("folder.csv", "it is a folder"),
+        ("link.csv", "it is a symbolic link"),
+    ] {
+        assert!(
+            log.lines().any(|l| l.contains("WARN")
+                && l.contains(&format!("file=\"{name}\""))
+                && l.contains(why)),
+            "{name} in the log:\n{log}"
+        );
+        assert!(
+            shown.contains(&format!("down: {name}: {why}")),
+            "{name} in status:\n{shown}"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 
 pub mod priority;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
-use crate::endpoint::{Endpoints, Entry};
+use crate::endpoint::{Endpoints, Entry, Unfit};
 use crate::fsutil;
 use crate::journey::{self, Outcome};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
@@ -162,6 +162,9 @@ pub struct RouteWorker {
     listing_failed: bool,
     /// Why the route takes no files, while its processing folder is not fit.
     refused: Option<String>,
+    /// The entries of the source folder the route would take by their names but cannot, each
+    /// said once (a warning) while it is there.
+    told: HashSet<Unfit>,
 }
 
 impl RouteWorker {
@@ -183,6 +186,7 @@ impl RouteWorker {
             tracker: StabilityTracker::default(),
             last_retention: None,
             listing_failed: false,
+            told: HashSet::new(),
             refused: None,
         })
     }
@@ -357,7 +361,7 @@ impl RouteWorker {
                 _ => summary.count(&journey::resume(&self.route, &self.ledger, &row)?),
             }
         }
-        let mut listing = match self.route.source.list(&self.route.config.from.dir) {
+        let listing = match self.route.source.list(&self.route.config.from.dir) {
             Ok(listing) => {
                 if self.listing_failed {
                     info!(route = self.route.name(), "source folder readable again");
@@ -373,8 +377,10 @@ impl RouteWorker {
                 return Ok(next);
             }
         };
-        listing.retain(|e| !in_hand.contains(&e.name));
-        let (ready, settle_at) = self.tracker.observe(&self.route, listing, Instant::now());
+        self.tell_unfit(listing.unfit);
+        let mut files = listing.files;
+        files.retain(|e| !in_hand.contains(&e.name));
+        let (ready, settle_at) = self.tracker.observe(&self.route, files, Instant::now());
         if let Some(at) = settle_at {
             *settling = true;
             next = Some(next.map_or(at, |n| n.min(at)));
@@ -396,6 +402,25 @@ impl RouteWorker {
         }
         self.apply_retention();
         Ok(next)
+    }
+
+    /// Warns once of each entry of the source folder that the route's pattern names but that the
+    /// route cannot take: a link, a folder, a name that is not UTF-8 (see
+    /// [`crate::endpoint::Unfitness`]).
+    fn tell_unfit(&mut self, unfit: Vec<Unfit>) {
+        let wanted: HashSet<Unfit> = unfit
+            .into_iter()
+            .filter(|u| self.route.wants(&u.name))
+            .collect();
+        for entry in wanted.difference(&self.told) {
+            warn!(
+                route = self.route.name(),
+                file = entry.name.as_str(),
+                "a file in the source folder is not taken: {}",
+                entry.why
+            );
+        }
+        self.told = wanted;
     }
 
     /// Takes the ready files, oldest first, on this thread and the helper threads.

@@ -544,13 +544,22 @@ fn status(config: &Config) -> CmdResult {
         "delivered today"
     );
     let endpoints = endpoint::open_all(config);
+    let mut not_taken = Vec::new();
     for rc in &config.routes {
         let route = Route::new(config, rc, &endpoints)?;
-        let listed = route
-            .source
-            .list(&rc.from.dir)
-            .map(|l| l.iter().filter(|e| route.wants(&e.name)).count())
-            .unwrap_or(0);
+        let listing = route.source.list(&rc.from.dir).unwrap_or_default();
+        let listed = listing
+            .files
+            .iter()
+            .filter(|e| route.wants(&e.name))
+            .count();
+        not_taken.extend(
+            listing
+                .unfit
+                .into_iter()
+                .filter(|u| route.wants(&u.name))
+                .map(|u| (&rc.name, u)),
+        );
         let in_flight = ledger
             .unfinished(&rc.name)
             .map_err(|e| e.to_string())?
@@ -574,6 +583,12 @@ fn status(config: &Config) -> CmdResult {
             in_error,
             today
         );
+    }
+    if !not_taken.is_empty() {
+        say!("\nin the source folders, not taken:");
+        for (route, entry) in &not_taken {
+            say!("  {route}: {}: {}", shown(&entry.name), entry.why);
+        }
     }
     for rc in config.routes.iter().filter(|r| r.reconcile.is_some()) {
         if let Some((at, found)) = ledger

@@ -4,7 +4,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
+use super::{
+    Endpoint, EndpointError, Entry, Listing, PutOptions, Result, Unfit, Unfitness, part_name,
+};
 use crate::{fsutil, platform};
 
 /// A folder on this machine; every `dir` is relative to its root.
@@ -34,25 +36,42 @@ impl Endpoint for LocalEndpoint {
         format!("local folder {}", self.root.display())
     }
 
-    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+    fn list(&self, dir: &str) -> Result<Listing> {
         let folder = self.root.join(dir);
-        let mut entries = Vec::new();
+        let mut listing = Listing::default();
         for item in fs::read_dir(&folder).map_err(io_err("list", &folder))? {
             let item = item.map_err(io_err("list", &folder))?;
-            let Ok(name) = item.file_name().into_string() else {
-                continue;
-            };
             // A file can vanish between readdir and stat; that is not an error of the listing.
+            // The entry's own metadata: a link is not followed.
             let Ok(meta) = item.metadata() else { continue };
-            if meta.is_file() {
-                entries.push(Entry {
-                    name,
-                    size: meta.len(),
-                    mtime: meta.modified().ok(),
-                });
-            }
+            let kind = meta.file_type();
+            let why = if kind.is_symlink() {
+                Some(Unfitness::Link)
+            } else if kind.is_dir() {
+                Some(Unfitness::Folder)
+            } else if !kind.is_file() {
+                Some(Unfitness::Special)
+            } else {
+                None
+            };
+            let (name, why) = match (item.file_name().into_string(), why) {
+                (Ok(name), None) => {
+                    listing.files.push(Entry {
+                        name,
+                        size: meta.len(),
+                        mtime: meta.modified().ok(),
+                    });
+                    continue;
+                }
+                (Ok(name), Some(why)) => (name, why),
+                (Err(name), why) => (
+                    name.to_string_lossy().into_owned(),
+                    why.unwrap_or(Unfitness::NameNotUtf8),
+                ),
+            };
+            listing.unfit.push(Unfit { name, why });
         }
-        Ok(entries)
+        Ok(listing)
     }
 
     fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>> {
@@ -194,13 +213,29 @@ mod tests {
     }
 
     #[test]
-    fn list_reports_only_files() {
+    fn list_gives_the_files_and_says_why_the_rest_is_not_one() {
+        use std::os::unix::ffi::OsStrExt;
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir(tmp.path().join("sub")).unwrap();
         fs::write(tmp.path().join("a.csv"), b"12345").unwrap();
+        std::os::unix::fs::symlink("a.csv", tmp.path().join("link.csv")).unwrap();
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.csv");
+        fs::write(tmp.path().join(latin1), b"x").unwrap();
         let ep = LocalEndpoint::new(tmp.path().to_path_buf());
-        let list = ep.list("").unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!((list[0].name.as_str(), list[0].size), ("a.csv", 5));
+        let listing = ep.list("").unwrap();
+        assert_eq!(listing.files.len(), 1);
+        let file = &listing.files[0];
+        assert_eq!((file.name.as_str(), file.size), ("a.csv", 5));
+        let mut unfit: Vec<(String, Unfitness)> =
+            listing.unfit.into_iter().map(|u| (u.name, u.why)).collect();
+        unfit.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            unfit,
+            [
+                ("caf\u{FFFD}.csv".to_string(), Unfitness::NameNotUtf8),
+                ("link.csv".to_string(), Unfitness::Link),
+                ("sub".to_string(), Unfitness::Folder),
+            ]
+        );
     }
 }

@@ -25,6 +25,54 @@ pub struct Entry {
     pub mtime: Option<SystemTime>,
 }
 
+/// What a folder holds: its plain files, and the entries no route takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The plain files with UTF-8 names.
+    pub files: Vec<Entry>,
+    /// Everything else but `.` and `..`.
+    pub unfit: Vec<Unfit>,
+}
+
+/// An entry of a folder that no route takes, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Unfit {
+    /// Its name; a name that is not UTF-8 has `�` for the bytes that are not.
+    pub name: String,
+    /// Why no route takes it.
+    pub why: Unfitness,
+}
+
+/// Why an entry of a folder is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unfitness {
+    /// Its name is not valid UTF-8 (another character set, such as Latin-1).
+    NameNotUtf8,
+    /// A symbolic link.
+    Link,
+    /// A folder.
+    Folder,
+    /// A pipe, socket or device.
+    Special,
+}
+
+impl std::fmt::Display for Unfitness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unfitness::NameNotUtf8 => {
+                "its name is not valid UTF-8 (it was written in another character set, such as Latin-1); rename it with letters the name can keep"
+            }
+            Unfitness::Link => {
+                "it is a symbolic link, and cartferry takes only plain files (a link could make it read a file elsewhere); put the file itself in the folder"
+            }
+            Unfitness::Folder => "it is a folder, and cartferry takes only files",
+            Unfitness::Special => {
+                "it is not a plain file (a pipe, socket or device), and cartferry takes only files"
+            }
+        })
+    }
+}
+
 /// A failed endpoint operation, with the path it concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
@@ -107,8 +155,9 @@ pub trait Endpoint: Send + Sync {
     /// A short description for messages, such as `local folder /srv/cart`.
     fn describe(&self) -> String;
 
-    /// The plain files directly inside `dir`, in no particular order.
-    fn list(&self, dir: &str) -> Result<Vec<Entry>>;
+    /// What `dir` holds directly, in no particular order: its plain files, and what else is
+    /// there (see [`Listing`]).
+    fn list(&self, dir: &str) -> Result<Listing>;
 
     /// The file `name` in `dir`, or `None` when absent.
     fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>>;

@@ -16,7 +16,9 @@ use ssh2::{
     CheckResult, ErrorCode, HashType, KnownHostFileKind, OpenFlags, OpenType, Session, Sftp,
 };
 
-use super::{Endpoint, EndpointError, Entry, PutOptions, Result, part_name};
+use super::{
+    Endpoint, EndpointError, Entry, Listing, PutOptions, Result, Unfit, Unfitness, part_name,
+};
 use crate::config::SftpConfig;
 use crate::fsutil;
 use crate::ledger::{Ledger, Pause};
@@ -431,20 +433,31 @@ impl Endpoint for SftpEndpoint {
         format!("SFTP folder {}:{}", self.server(), self.config.root)
     }
 
-    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+    fn list(&self, dir: &str) -> Result<Listing> {
         let path = self.path(dir, "");
         let items = self.with_sftp("list", &path, |s| s.readdir(&path))?;
-        Ok(items
-            .into_iter()
-            .filter(|(_, stat)| stat.is_file())
-            .filter_map(|(p, stat)| {
-                Some(Entry {
-                    name: p.file_name()?.to_str()?.to_string(),
+        let mut listing = Listing::default();
+        for (p, stat) in items {
+            let Some(name) = p.file_name() else { continue };
+            let why = match stat.file_type() {
+                _ if stat.is_file() => None,
+                ssh2::FileType::Symlink => Some(Unfitness::Link),
+                ssh2::FileType::Directory => Some(Unfitness::Folder),
+                _ => Some(Unfitness::Special),
+            };
+            match (name.to_str(), why) {
+                (Some(name), None) => listing.files.push(Entry {
+                    name: name.to_string(),
                     size: stat.size.unwrap_or(0),
                     mtime: stat.mtime.map(|t| UNIX_EPOCH + Duration::from_secs(t)),
-                })
-            })
-            .collect())
+                }),
+                (shown, why) => listing.unfit.push(Unfit {
+                    name: shown.map_or_else(|| name.to_string_lossy().into_owned(), str::to_string),
+                    why: why.unwrap_or(Unfitness::NameNotUtf8),
+                }),
+            }
+        }
+        Ok(listing)
     }
 
     fn stat(&self, dir: &str, name: &str) -> Result<Option<Entry>> {

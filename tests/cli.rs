@@ -725,3 +725,37 @@ fn a_problem_of_a_route_names_the_route() {
         "{text}"
     );
 }
+
+#[test]
+fn a_folder_made_by_create_dirs_is_said_once_and_check_says_it_made_it() {
+    // A mistyped inbox: create_dirs makes it, and says so.
+    let routes = PASSTHROUGH_ROUTE.replacen("dir = \"out\"", "dir = \"ordres\"", 1);
+    let sandbox = Sandbox::with_routes(&routes);
+    let first = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&first.stderr);
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("created the route's folder"))
+        .collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(
+        said[0].contains("WARN") && said[0].contains("folder=\"ordres\""),
+        "{}",
+        said[0]
+    );
+    assert!(sandbox.path("cart/ordres").is_dir());
+    let again = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(!log.contains("created the route's folder"), "{log}");
+
+    let other = Sandbox::with_routes(&routes);
+    let check = other.cmd(&["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    let line = text.lines().find(|l| l.contains("ordres/")).unwrap_or("");
+    assert!(
+        check.status.success() && line.contains("created now: it did not exist"),
+        "{text}"
+    );
+    let again = other.cmd(&["check"]);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("created now"));
+}

@@ -323,9 +323,18 @@ fn prepare(config: &Config, endpoints: &Endpoints) -> Result<(), String> {
     for route in &config.routes {
         for (_, name, dir) in route.sides() {
             if config.endpoints[name].create_dirs() {
-                // A server that is down now may be up by the first delivery: warn, don't stop.
-                if let Err(e) = endpoints[name].create_dir_all(dir) {
-                    tracing::warn!(route = route.name.as_str(), error = %e, "cannot create the route's folder yet");
+                match endpoint::create_if_missing(endpoints[name].as_ref(), dir) {
+                    Ok(false) => {}
+                    Ok(true) => tracing::warn!(
+                        route = route.name.as_str(),
+                        endpoint = name,
+                        folder = dir,
+                        "created the route's folder, which did not exist (create_dirs = true): if its name is mistyped, fix it in the config, or files put in the intended folder are not taken"
+                    ),
+                    // A server that is down now may be up by the first delivery: warn, don't stop.
+                    Err(e) => {
+                        tracing::warn!(route = route.name.as_str(), error = %e, "cannot create the route's folder yet")
+                    }
                 }
             }
         }
@@ -442,14 +451,18 @@ fn check(config: &Config) -> CmdResult {
                 );
                 continue;
             }
-            if config.endpoints[ep_name].create_dirs() {
-                let _ = ep.create_dir_all(dir);
-            }
+            let created = config.endpoints[ep_name].create_dirs()
+                && endpoint::create_if_missing(ep.as_ref(), dir).unwrap_or(false);
             match probe(ep.as_ref(), dir, scratch.path()) {
                 Ok(()) => say!(
-                    "  ok    route {} {side}: {} {dir}/ (list, write, rename)",
+                    "  ok    route {} {side}: {} {dir}/ (list, write, rename){}",
                     route.name,
-                    ep.describe()
+                    ep.describe(),
+                    if created {
+                        "; created now: it did not exist (is its name right?)"
+                    } else {
+                        ""
+                    }
                 ),
                 Err(e) => {
                     failures += 1;

@@ -180,6 +180,15 @@ impl Endpoint for LocalEndpoint {
         fs::create_dir_all(&folder).map_err(io_err("create", &folder))
     }
 
+    fn is_dir(&self, dir: &str) -> Result<bool> {
+        let folder = self.root.join(dir);
+        match fs::metadata(&folder) {
+            Ok(meta) => Ok(meta.is_dir()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("stat", &folder)(e)),
+        }
+    }
+
     fn local_dir(&self, dir: &str) -> Option<PathBuf> {
         Some(self.root.join(dir))
     }

@@ -183,6 +183,9 @@ pub trait Endpoint: Send + Sync {
     /// Creates `dir` and its parents.
     fn create_dir_all(&self, dir: &str) -> Result<()>;
 
+    /// True when `dir` is a folder (a link to one counts).
+    fn is_dir(&self, dir: &str) -> Result<bool>;
+
     /// The local path of `dir` when this endpoint's files are plain local files, so that the agent
     /// can claim them by rename and watch the folder for events.
     fn local_dir(&self, dir: &str) -> Option<PathBuf>;
@@ -210,6 +213,16 @@ pub fn open(config: &EndpointConfig, state_dir: &Path) -> Arc<dyn Endpoint> {
             Arc::new(SftpEndpoint::new(sftp.clone()).with_ledger(state_dir))
         }
     }
+}
+
+/// Creates `dir` on `endpoint` unless it is there; whether it was created (a route's folder
+/// created this way is worth a word: a mistyped name would be watched or written quietly).
+pub fn create_if_missing(endpoint: &dyn Endpoint, dir: &str) -> Result<bool> {
+    if endpoint.is_dir(dir)? {
+        return Ok(false);
+    }
+    endpoint.create_dir_all(dir)?;
+    Ok(true)
 }
 
 /// The name under which attempt `attempt` of a `put` writes before renaming:

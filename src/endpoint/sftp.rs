@@ -583,6 +583,15 @@ impl Endpoint for SftpEndpoint {
         }
     }
 
+    fn is_dir(&self, dir: &str) -> Result<bool> {
+        let path = self.path(dir, "");
+        match self.with_sftp("stat", &path, |s| s.stat(&path)) {
+            Ok(stat) => Ok(stat.is_dir()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn create_dir_all(&self, dir: &str) -> Result<()> {
         let mut sofar = String::new();
         for part in dir.split('/').filter(|p| !p.is_empty()) {

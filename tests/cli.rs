@@ -759,3 +759,44 @@ fn a_folder_made_by_create_dirs_is_said_once_and_check_says_it_made_it() {
     let again = other.cmd(&["check"]);
     assert!(!String::from_utf8_lossy(&again.stdout).contains("created now"));
 }
+
+#[test]
+fn duplicates_show_in_status_and_in_errors_duplicates() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    sandbox.drop_file("cart/out", "a.dat", b"same\n");
+    sandbox.once_expecting(0);
+    sandbox.drop_file("cart/out", "b.dat", b"same\n");
+    sandbox.once_expecting(0);
+    assert_eq!(sandbox.files("warehouse/in"), ["a.dat"]);
+
+    let status = sandbox.cmd(&["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("route files: 1 duplicate today"))
+        .unwrap_or_else(|| panic!("no duplicate line in status:\n{status}"));
+    assert!(
+        line.contains("the last, b.dat at ") && line.contains("the same content as a.dat"),
+        "{line}"
+    );
+
+    let listed = sandbox.cmd(&["errors", "--duplicates"]);
+    assert!(listed.status.success());
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("files/b.dat: "))
+        .unwrap_or_else(|| panic!("b.dat not listed:\n{listed}"));
+    assert!(
+        line.contains("the same content as a.dat")
+            && line.contains("archived as ")
+            && line.ends_with("b.dat"),
+        "{line}"
+    );
+    assert!(
+        !listed.contains("a.dat:"),
+        "a delivered file is no duplicate:\n{listed}"
+    );
+    let unknown = sandbox.cmd(&["errors", "--duplicates", "nosuchroute"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}

@@ -232,6 +232,13 @@ fn a_file_of_orders_all_sent_before_is_archived_without_delivery() {
             .count(),
         1
     );
+    let listed = sandbox.cmd(&["errors", "--duplicates"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.lines().any(|l| l.starts_with("orders/again.csv: ")
+            && l.contains("every document in it was sent before")),
+        "{listed}"
+    );
 }
 
 #[test]

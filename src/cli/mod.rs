@@ -139,6 +139,10 @@ pub enum Command {
     Errors {
         /// Only this route.
         route: Option<String>,
+        /// The files archived as duplicates instead (their content, or every document in them,
+        /// was delivered before), latest first.
+        #[arg(long)]
+        duplicates: bool,
     },
     /// Put fixed files from a route's error folder back into its inbox.
     Retry {
@@ -295,7 +299,10 @@ pub fn execute(cli: Cli) -> ExitCode {
                 }
                 Command::Check => check(&config),
                 Command::Status => status(&config),
-                Command::Errors { route } => errors(&config, route.as_deref()),
+                Command::Errors { route, duplicates } => match duplicates {
+                    false => errors(&config, route.as_deref()),
+                    true => duplicates_of(&config, route.as_deref()),
+                },
                 Command::Retry {
                     route,
                     file,
@@ -616,6 +623,21 @@ fn status(config: &Config) -> CmdResult {
         }
     }
     for rc in &config.routes {
+        let (count, latest) = ledger
+            .duplicates_since(&rc.name, midnight, 1)
+            .map_err(|e| e.to_string())?;
+        if let Some(last) = latest.first() {
+            say!(
+                "\nroute {}: {} today, archived without delivery (`errors --duplicates`); the last, {} at {}: {}",
+                rc.name,
+                report::counted(count, "duplicate", "duplicates"),
+                shown(&last.name),
+                local_minute(last.at_ms),
+                repeated(last)
+            );
+        }
+    }
+    for rc in &config.routes {
         if let Some(note) = ledger.last_warning(&rc.name).map_err(|e| e.to_string())? {
             say!(
                 "\nlast file of route {} with warnings: {} {}: {}",
@@ -694,12 +716,76 @@ fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
     Ok(())
 }
 
-fn errors(config: &Config, only: Option<&str>) -> CmdResult {
-    if let Some(name) = only {
-        config
-            .route(name)
-            .ok_or_else(|| format!("no route named \"{name}\""))?;
+/// Duplicates `errors --duplicates` lists per route, at most.
+const DUPLICATES_SHOWN: usize = 100;
+
+/// What an archived duplicate repeated, for people.
+fn repeated(duplicate: &ledger::DuplicateNote) -> String {
+    match &duplicate.same_as {
+        Some((earlier, at)) => format!(
+            "the same content as {}, taken {}",
+            shown(earlier),
+            local_minute(*at)
+        ),
+        None => "every document in it was sent before".into(),
     }
+}
+
+/// Fails unless `only` (when given) names a route.
+fn known_route(config: &Config, only: Option<&str>) -> Result<(), String> {
+    match only {
+        Some(name) if config.route(name).is_none() => Err(format!("no route named \"{name}\"")),
+        _ => Ok(()),
+    }
+}
+
+fn duplicates_of(config: &Config, only: Option<&str>) -> CmdResult {
+    known_route(config, only)?;
+    let Some(ledger) = Ledger::open_existing(&config.agent.state_dir).map_err(|e| e.to_string())?
+    else {
+        say!("no duplicates: there is no ledger yet");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut total = 0;
+    for rc in config
+        .routes
+        .iter()
+        .filter(|r| only.is_none_or(|n| n == r.name))
+    {
+        let (count, latest) = ledger
+            .duplicates_since(&rc.name, 0, DUPLICATES_SHOWN)
+            .map_err(|e| e.to_string())?;
+        total += count;
+        for duplicate in &latest {
+            say!(
+                "{}/{}: {} a duplicate: {}; archived as {}",
+                rc.name,
+                shown(&duplicate.name),
+                local_minute(duplicate.at_ms),
+                repeated(duplicate),
+                shown(duplicate.archived.as_deref().unwrap_or("-"))
+            );
+        }
+        if count > latest.len() as u64 {
+            say!(
+                "{}: and {} more",
+                rc.name,
+                report::counted(
+                    count - latest.len() as u64,
+                    "older duplicate",
+                    "older duplicates"
+                )
+            );
+        }
+    }
+    if total == 0 {
+        say!("no duplicates");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn errors(config: &Config, only: Option<&str>) -> CmdResult {
+    known_route(config, only)?;
     let mut count = 0;
     for rc in config
         .routes

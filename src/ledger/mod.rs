@@ -246,6 +246,20 @@ pub struct FileNote {
     pub reason: String,
 }
 
+/// A file archived without delivery: its content was delivered before, or (on a route with an
+/// order ledger) every document in it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateNote {
+    /// Source file name.
+    pub name: String,
+    /// When it was archived (ms since epoch).
+    pub at_ms: i64,
+    /// Where it was archived.
+    pub archived: Option<String>,
+    /// The earlier file of the route delivered with the same content, and when it was taken.
+    pub same_as: Option<(String, i64)>,
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     to_ms(SystemTime::now())
@@ -617,6 +631,46 @@ impl Ledger {
                 },
             )
             .optional()?)
+    }
+
+    /// The route's files archived without delivery ([`DuplicateNote`]) since `since_ms`: how many,
+    /// and the latest `limit`, latest first.
+    pub fn duplicates_since(
+        &self,
+        route: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<(u64, Vec<DuplicateNote>)> {
+        let count: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM files
+             WHERE route = ?1 AND state = 'duplicate' AND finished_at >= ?2",
+            params![route, since_ms],
+            |r| r.get(0),
+        )?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT f.name, f.finished_at, f.final_path, e.name, e.claimed_at
+             FROM files f LEFT JOIN files e ON e.id = (
+                 SELECT id FROM files WHERE route = f.route AND sha256 = f.sha256 AND id < f.id
+                   AND (state = 'delivered' OR state = 'done')
+                 ORDER BY id DESC LIMIT 1)
+             WHERE f.route = ?1 AND f.state = 'duplicate' AND f.finished_at >= ?2
+             ORDER BY f.finished_at DESC, f.id DESC LIMIT ?3",
+        )?;
+        let latest = statement
+            .query_map(params![route, since_ms, limit as i64], |r| {
+                let earlier: Option<String> = r.get(3)?;
+                Ok(DuplicateNote {
+                    name: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    archived: r.get(2)?,
+                    same_as: match earlier {
+                        Some(name) => Some((name, r.get(4)?)),
+                        None => None,
+                    },
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((count as u64, latest))
     }
 
     /// The route's most recent file that sent something to the error folder: a failed file, or

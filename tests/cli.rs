@@ -518,9 +518,19 @@ fn exit_codes_are_those_of_the_readme_table() {
         code(sandbox.cmd(&["order", "#404"])),
     ));
     seen.push(("orders", "--late", code(sandbox.cmd(&["orders", "--late"]))));
+    seen.push((
+        "explain",
+        "a file never seen",
+        code(sandbox.cmd(&["explain", "nowhere.csv"])),
+    ));
     seen.push(("orders", "no --late", code(sandbox.cmd(&["orders"]))));
     sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
     seen.push(("once", "a file to errors", code(sandbox.cmd(&["once"]))));
+    seen.push((
+        "explain",
+        "a file in the error folder",
+        code(sandbox.cmd(&["explain", "bad.csv"])),
+    ));
     {
         let _held = cartferry::state_lock::StateLock::acquire(&sandbox.path("var/state")).unwrap();
         seen.push((

@@ -50,6 +50,7 @@ macro_rules! say {
     };
 }
 
+mod explain;
 mod orders;
 
 /// Writes one line to stdout. A reader that stopped reading (`cartferry errors | head`) ends
@@ -164,6 +165,12 @@ pub enum Command {
         /// Print JSON, for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Where a file stands and why: a path in an inbox, an archive or an error folder, a remote
+    /// name, or a file name.
+    Explain {
+        /// The file.
+        path: String,
     },
     /// Orders in the order ledger.
     Orders {
@@ -309,6 +316,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                     resend,
                 } => retry(&config, route, file.as_deref(), *resend),
                 Command::Order { id, json } => orders::order(&config, id, *json),
+                Command::Explain { path } => explain::explain(&config, path),
                 Command::Orders { late, json } => orders::orders(&config, *late, *json),
                 Command::Convert { .. } | Command::Init { .. } => unreachable!("handled above"),
             },

@@ -451,6 +451,25 @@ impl Ledger {
         Ok(stmt.query_row([id], row_to_file).optional()?)
     }
 
+    /// The files named `name` (of any route), and those that ended at `path` (archived or in an
+    /// error folder), latest first, at most `limit`; each with when its journey ended.
+    pub fn files_named(
+        &self,
+        name: &str,
+        path: &str,
+        limit: usize,
+    ) -> Result<Vec<(FileRow, Option<i64>)>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, finished_at FROM files
+             WHERE name = ?1 OR final_path = ?2 OR rejected_path = ?2
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = statement.query_map(params![name, path, limit as i64], |r| {
+            Ok((row_to_file(r)?, r.get(16)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// One row, which must exist.
     pub fn get(&self, id: i64) -> Result<FileRow> {
         self.find(id)?

@@ -75,6 +75,23 @@ fn files_in_an_inbox_that_are_not_taken_yet_or_never_will_be() {
         0,
         &["not taken: it is a symbolic link"],
     );
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.dat");
+        fs::write(sandbox.path("cart/out").join(latin1), b"x\n").unwrap();
+        let out = std::process::Command::new(binary())
+            .arg("--config")
+            .arg(sandbox.config())
+            .arg("explain")
+            .arg(latin1)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("not taken: its name is not valid UTF-8"),
+            "{text}"
+        );
+    }
     says(
         &sandbox,
         "wait.dat",

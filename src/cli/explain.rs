@@ -3,6 +3,7 @@
 //! its done-marker or to be unchanged, on its way (and at which step), delivered, archived, a
 //! duplicate, in an error folder, or never seen.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -18,15 +19,16 @@ use crate::route::Route;
 const JOURNEYS: usize = 5;
 
 /// `cartferry explain PATH`; exits 1 when nothing is known of the file.
-pub fn explain(config: &Config, path: &str) -> CmdResult {
+pub fn explain(config: &Config, path: &Path) -> CmdResult {
+    // A name that is not UTF-8 is compared as listings give it (`�` for its other bytes).
     let name = path
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(path);
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
+    let name = name.as_ref();
     let absolute = std::path::absolute(path)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| path.to_string());
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
     let endpoints = endpoint::open_all(config);
     let mut said = inboxes(config, &endpoints, name)?;
     if let Some(ledger) =

@@ -170,7 +170,7 @@ pub enum Command {
     /// name, or a file name.
     Explain {
         /// The file.
-        path: String,
+        path: std::path::PathBuf,
     },
     /// Orders in the order ledger.
     Orders {

@@ -810,3 +810,55 @@ fn duplicates_show_in_status_and_in_errors_duplicates() {
     let unknown = sandbox.cmd(&["errors", "--duplicates", "nosuchroute"]);
     assert_eq!(unknown.status.code(), Some(1));
 }
+
+#[test]
+fn status_json_says_what_status_says_for_scripts() {
+    let routes = format!("{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}");
+    let sandbox = Sandbox::with_routes(&routes);
+    sandbox.drop_file("cart/out", "a.dat", b"same\n");
+    sandbox.once_expecting(0);
+    sandbox.drop_file("cart/out", "b.dat", b"same\n");
+    sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
+    sandbox.once_expecting_errors(1, &["bad.csv"]);
+    std::fs::create_dir(sandbox.path("cart/out/folder")).unwrap();
+    sandbox.drop_file("cart/out", "waiting.dat", b"w\n");
+
+    let out = sandbox.cmd(&["status", "--json"]);
+    assert!(out.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let route = |name: &str| {
+        status["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["route"] == name)
+            .unwrap_or_else(|| panic!("route {name} in {status}"))
+            .clone()
+    };
+    let files = route("files");
+    assert_eq!(
+        (files["waiting"].as_u64(), files["delivered_today"].as_u64()),
+        (Some(1), Some(1)),
+        "{files}"
+    );
+    let orders = route("orders");
+    assert_eq!(orders["in_error"].as_u64(), Some(1), "{orders}");
+    assert_eq!(orders["last_error"]["file"], "bad.csv", "{orders}");
+    assert_eq!(status["not_taken"][0]["name"], "folder", "{status}");
+    assert!(
+        status["not_taken"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("it is a folder")),
+        "{status}"
+    );
+    let duplicates = &status["duplicates_today"][0];
+    assert_eq!(
+        (duplicates["route"].as_str(), duplicates["count"].as_u64()),
+        (Some("files"), Some(1)),
+        "{status}"
+    );
+    assert_eq!(duplicates["last"]["file"], "b.dat");
+    assert_eq!(status["shipping"]["late_orders"].as_u64(), Some(0));
+    assert!(status["no_ledger_in"].is_null());
+}

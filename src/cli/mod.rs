@@ -52,6 +52,7 @@ macro_rules! say {
 
 mod explain;
 mod orders;
+mod status;
 
 /// Writes one line to stdout. A reader that stopped reading (`cartferry errors | head`) ends
 /// the command quietly, as it ends any Unix tool; any other failure to write is said on stderr.
@@ -134,8 +135,13 @@ pub enum Command {
     },
     /// Validate the config and test every endpoint folder (list, write, rename).
     Check,
-    /// Per route: files waiting, in error, delivered today, and the last error.
-    Status,
+    /// Per route: files waiting, in error, delivered today, and the last error; then what
+    /// needs a look (entries not taken, duplicates, late 997s and orders …).
+    Status {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the files in the error folders with their one-line reasons.
     Errors {
         /// Only this route.
@@ -305,7 +311,7 @@ pub fn execute(cli: Cli) -> ExitCode {
                     }
                 }
                 Command::Check => check(&config),
-                Command::Status => status(&config),
+                Command::Status { json } => status::status(&config, *json),
                 Command::Errors { route, duplicates } => match duplicates {
                     false => errors(&config, route.as_deref()),
                     true => duplicates_of(&config, route.as_deref()),
@@ -543,145 +549,6 @@ fn error_files(errors_dir: &Path) -> Vec<String> {
     names
 }
 
-fn status(config: &Config) -> CmdResult {
-    // Status only reads: where there is no ledger (before the first run, or one gone missing,
-    // which the next agent must notice), it shows an empty one instead of creating one there.
-    let empty;
-    let ledger = match Ledger::open_existing(&config.agent.state_dir).map_err(|e| e.to_string())? {
-        Some(ledger) => ledger,
-        None => {
-            say!(
-                "no ledger in {} yet: nothing was recorded there (if an agent ran before, `cartferry check` says more)\n",
-                config.agent.state_dir.display()
-            );
-            empty =
-                tempfile::tempdir().map_err(|e| format!("cannot make a scratch folder: {e}"))?;
-            Ledger::open(empty.path()).map_err(|e| e.to_string())?
-        }
-    };
-    let midnight = chrono::Local::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
-        .map_or(0, |t| t.timestamp_millis());
-    say!(
-        "{:<20} {:>8} {:>9} {:>16}  last error",
-        "route",
-        "waiting",
-        "in error",
-        "delivered today"
-    );
-    let endpoints = endpoint::open_all(config);
-    let mut not_taken = Vec::new();
-    for rc in &config.routes {
-        let route = Route::new(config, rc, &endpoints)?;
-        let listing = route.source.list(&rc.from.dir).unwrap_or_default();
-        let listed = listing
-            .files
-            .iter()
-            .filter(|e| route.wants(&e.name))
-            .count();
-        not_taken.extend(
-            listing
-                .unfit
-                .into_iter()
-                .filter(|u| route.wants(&u.name))
-                .map(|u| (&rc.name, u)),
-        );
-        let in_flight = ledger
-            .unfinished(&rc.name)
-            .map_err(|e| e.to_string())?
-            .len();
-        let in_error = error_files(&rc.errors).len();
-        let today = ledger
-            .delivered_since(&rc.name, midnight)
-            .map_err(|e| e.to_string())?;
-        let last = ledger
-            .last_failure(&rc.name)
-            .map_err(|e| e.to_string())?
-            .map(|f| {
-                let (name, reason) = (shown(&f.name), shown(&f.reason));
-                format!("{} {name}: {reason}", local_minute(f.at_ms))
-            })
-            .unwrap_or_else(|| "-".into());
-        say!(
-            "{:<20} {:>8} {:>9} {:>16}  {last}",
-            rc.name,
-            listed + in_flight,
-            in_error,
-            today
-        );
-    }
-    if !not_taken.is_empty() {
-        say!("\nin the source folders, not taken:");
-        for (route, entry) in &not_taken {
-            say!("  {route}: {}: {}", shown(&entry.name), entry.why);
-        }
-    }
-    for rc in config.routes.iter().filter(|r| r.reconcile.is_some()) {
-        if let Some((at, found)) = ledger
-            .last_reconciliation(&rc.name)
-            .map_err(|e| e.to_string())?
-        {
-            say!(
-                "\ninventory of route {} reconciled {}: {found}",
-                rc.name,
-                local_minute(at)
-            );
-        }
-    }
-    for rc in &config.routes {
-        let (count, latest) = ledger
-            .duplicates_since(&rc.name, midnight, 1)
-            .map_err(|e| e.to_string())?;
-        if let Some(last) = latest.first() {
-            say!(
-                "\nroute {}: {} today, archived without delivery (`errors --duplicates`); the last, {} at {}: {}",
-                rc.name,
-                report::counted(count, "duplicate", "duplicates"),
-                shown(&last.name),
-                local_minute(last.at_ms),
-                repeated(last)
-            );
-        }
-    }
-    for rc in &config.routes {
-        if let Some(note) = ledger.last_warning(&rc.name).map_err(|e| e.to_string())? {
-            say!(
-                "\nlast file of route {} with warnings: {} {}: {}",
-                rc.name,
-                local_minute(note.at_ms),
-                shown(&note.name),
-                shown(&note.reason)
-            );
-        }
-    }
-    print_paused_endpoints(config, &ledger)?;
-    print_late_groups(&ledger)?;
-    orders::print_late_orders(&ledger)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Lists the SFTP endpoints waiting after a refusal: why their routes' files wait.
-fn print_paused_endpoints(config: &Config, ledger: &Ledger) -> Result<(), String> {
-    for (name, endpoint) in &config.endpoints {
-        let crate::config::EndpointConfig::Sftp(s) = endpoint else {
-            continue;
-        };
-        let server = s.server();
-        let pause = ledger.endpoint_pause(&server).map_err(|e| e.to_string())?;
-        if let Some(pause) = pause.filter(|p| p.until_ms > crate::ledger::now_ms()) {
-            say!(
-                "\nendpoint {name} ({server}) is paused until {} after {}; its routes' files wait: {}",
-                local_minute(pause.until_ms),
-                report::counted(pause.refusals, "refusal", "refusals"),
-                shown(&pause.message)
-            );
-        }
-    }
-    Ok(())
-}
-
 /// A time (ms since the Unix epoch) as people read it here: `2026-11-23 14:05`, local time.
 fn local_minute(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -691,44 +558,11 @@ fn local_minute(ms: i64) -> String {
         .to_string()
 }
 
-/// Lists the X12 groups sent whose 997 is overdue.
-fn print_late_groups(ledger: &Ledger) -> Result<(), String> {
-    let late = ledger
-        .late_groups(crate::ledger::now_ms())
-        .map_err(|e| e.to_string())?;
-    if late.is_empty() {
-        return Ok(());
-    }
-    say!(
-        "\n{} sent without the partner's 997 in the agreed time:",
-        report::counted(late.len() as u64, "X12 group", "X12 groups")
-    );
-    for group in late {
-        let sent = &group.sent;
-        say!(
-            "  route {}: group {} ({} {} {}) in {} from {}, sent {}, 997 due {}",
-            sent.route,
-            group.group,
-            sent.sets,
-            sent.functional_id,
-            if sent.sets == 1 { "set" } else { "sets" },
-            shown(sent.output_name.as_deref().unwrap_or("?")),
-            shown(&sent.source_name),
-            local_minute(group.sent_at_ms),
-            local_minute(group.due_at_ms)
-        );
-    }
-    say!(
-        "  Ask the partner whether they received these files; their 997s go to the route reading x12-997."
-    );
-    Ok(())
-}
-
 /// Duplicates `errors --duplicates` lists per route, at most.
 const DUPLICATES_SHOWN: usize = 100;
 
 /// What an archived duplicate repeated, for people.
-fn repeated(duplicate: &ledger::DuplicateNote) -> String {
+pub(super) fn repeated(duplicate: &ledger::DuplicateNote) -> String {
     match &duplicate.same_as {
         Some((earlier, at)) => format!(
             "the same content as {}, taken {}",

@@ -9,8 +9,9 @@ use crate::ledger::{HistoryEntry, Ledger};
 use crate::plugins::order_ledger::order_key;
 use crate::report;
 
-/// Late orders `status` lists; `orders --late` lists them all.
-const LATE_IN_STATUS: usize = 10;
+/// Late orders (and shipments of orders never sent) `status` lists; `orders --late` lists them
+/// all.
+pub const LATE_IN_STATUS: usize = 10;
 
 /// Opens the ledger to read it, or says there is none yet.
 fn existing_ledger(config: &Config) -> Result<Option<Ledger>, String> {
@@ -129,77 +130,91 @@ pub fn orders(config: &Config, late: bool, json: bool) -> CmdResult {
     let Some(ledger) = existing_ledger(config)? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let (count, all) = ledger
-        .late_orders(crate::ledger::now_ms(), usize::MAX)
-        .map_err(|e| e.to_string())?;
+    let shipping = shipping(&ledger, usize::MAX)?;
     if json {
-        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+        let text =
+            serde_json::to_string_pretty(&shipping.oldest_late).map_err(|e| e.to_string())?;
         say!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    if count == 0 {
+    if shipping.late_orders == 0 {
         say!("no late orders");
-    } else {
-        print_late(&ledger, count, &all)?;
     }
+    print_shipping(&shipping);
     Ok(ExitCode::SUCCESS)
 }
 
-/// The late orders `status` ends with: how many, and the oldest few.
-pub fn print_late_orders(ledger: &Ledger) -> Result<(), String> {
-    let (count, oldest) = ledger
-        .late_orders(crate::ledger::now_ms(), LATE_IN_STATUS)
+/// Orders sent to the warehouse without a shipment in time, and shipments the warehouse
+/// confirmed for orders cartferry never sent.
+#[derive(Debug, serde::Serialize)]
+pub struct Shipping {
+    /// Late orders.
+    pub late_orders: u64,
+    /// The oldest of them, oldest first.
+    pub oldest_late: Vec<crate::ledger::LateOrder>,
+    /// Shipments of orders never sent.
+    pub unknown_shipments: u64,
+    /// The first of them.
+    pub first_unknown: Vec<UnknownShipment>,
+}
+
+/// A shipment the warehouse confirmed for an order cartferry never sent.
+#[derive(Debug, serde::Serialize)]
+pub struct UnknownShipment {
+    /// The order id it names.
+    pub order_id: String,
+    /// The file it came in.
+    pub file: String,
+}
+
+/// What the ledger knows of shipping, the first `limit` of each list.
+pub fn shipping(ledger: &Ledger, limit: usize) -> Result<Shipping, String> {
+    let (late_orders, oldest_late) = ledger
+        .late_orders(crate::ledger::now_ms(), limit)
         .map_err(|e| e.to_string())?;
-    if count > 0 {
-        print_late(ledger, count, &oldest)?;
-        if count > oldest.len() as u64 {
+    let (unknown_shipments, first) = ledger
+        .shipments_of_unknown_orders(limit)
+        .map_err(|e| e.to_string())?;
+    Ok(Shipping {
+        late_orders,
+        oldest_late,
+        unknown_shipments,
+        first_unknown: first
+            .into_iter()
+            .map(|(order_id, file)| UnknownShipment { order_id, file })
+            .collect(),
+    })
+}
+
+/// `shipping`, for people.
+pub fn print_shipping(shipping: &Shipping) {
+    if shipping.late_orders > 0 {
+        say!(
+            "\n{} sent to the warehouse without a shipment in the agreed time, oldest first:",
+            report::counted(shipping.late_orders, "order", "orders")
+        );
+        for order in &shipping.oldest_late {
             say!(
-                "  … and {} more: `cartferry orders --late` lists them all",
-                count - oldest.len() as u64
+                "  {}: sent {} in {} (route {}), shipment due {}",
+                shown(&order.order_id),
+                local_minute(order.sent_at_ms),
+                shown(&order.file),
+                shown(&order.route),
+                local_minute(order.sent_at_ms + order.due_ms)
             );
         }
-    } else {
-        print_unknown_shipments(ledger)?;
+        let more = shipping.late_orders - shipping.oldest_late.len() as u64;
+        if more > 0 {
+            say!("  … and {more} more: `cartferry orders --late` lists them all");
+        }
     }
-    Ok(())
-}
-
-fn print_late(
-    ledger: &Ledger,
-    count: u64,
-    late: &[crate::ledger::LateOrder],
-) -> Result<(), String> {
-    say!(
-        "\n{} sent to the warehouse without a shipment in the agreed time, oldest first:",
-        report::counted(count, "order", "orders")
-    );
-    for order in late {
+    if shipping.unknown_shipments > 0 {
         say!(
-            "  {}: sent {} in {} (route {}), shipment due {}",
-            shown(&order.order_id),
-            local_minute(order.sent_at_ms),
-            shown(&order.file),
-            shown(&order.route),
-            local_minute(order.sent_at_ms + order.due_ms)
+            "\n{} for orders cartferry never sent (the warehouse may have shipped the wrong order):",
+            report::counted(shipping.unknown_shipments, "shipment", "shipments")
         );
+        for unknown in &shipping.first_unknown {
+            say!("  {} in {}", shown(&unknown.order_id), shown(&unknown.file));
+        }
     }
-    print_unknown_shipments(ledger)
-}
-
-/// Shipments the warehouse confirmed for orders cartferry never sent.
-fn print_unknown_shipments(ledger: &Ledger) -> Result<(), String> {
-    let (count, first) = ledger
-        .shipments_of_unknown_orders(LATE_IN_STATUS)
-        .map_err(|e| e.to_string())?;
-    if count == 0 {
-        return Ok(());
-    }
-    say!(
-        "\n{} for orders cartferry never sent (the warehouse may have shipped the wrong order):",
-        report::counted(count, "shipment", "shipments")
-    );
-    for (order, file) in first {
-        say!("  {} in {}", shown(&order), shown(&file));
-    }
-    Ok(())
 }

@@ -1032,3 +1032,29 @@ fn remote_entries_the_route_cannot_take_are_said_with_their_reason() {
         );
     }
 }
+
+#[test]
+fn explain_finds_a_remote_file_by_its_name_before_and_after_it_is_taken() {
+    let sshd = Sshd::start();
+    let sandbox = download_sandbox(&sshd, "");
+    fs::write(sshd.path("root/out/remote.csv"), b"1001,1Z999\n").unwrap();
+    let explain = || {
+        let out = sandbox.cmd(&["explain", "remote.csv"]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = explain();
+    assert!(
+        before.contains("remote.csv: in the inbox of route down (SFTP folder")
+            && before.contains("waiting to be taken (11 bytes"),
+        "{before}"
+    );
+    sandbox.once_expecting(0);
+    let after = explain();
+    assert!(
+        after.contains("remote.csv: taken by route down")
+            && after.contains("delivered as remote.csv, and archived")
+            && !after.contains("in the inbox"),
+        "{after}"
+    );
+}

@@ -862,3 +862,98 @@ fn status_json_says_what_status_says_for_scripts() {
     assert_eq!(status["shipping"]["late_orders"].as_u64(), Some(0));
     assert!(status["no_ledger_in"].is_null());
 }
+
+#[test]
+fn the_agent_tells_the_service_manager_it_is_ready_healthy_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let socket_path = sandbox.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut agent = Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let mut next = || {
+        let n = socket
+            .recv(&mut buf)
+            .expect("a message from the agent within 20 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "READY=1\n");
+    // Three pings in a row: every 100 ms while healthy.
+    for _ in 0..3 {
+        assert_eq!(next(), "WATCHDOG=1\n");
+    }
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(agent.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut until_stopping = Vec::new();
+    while until_stopping.len() < 20 {
+        let message = next();
+        let stopping = message == "STOPPING=1\n";
+        until_stopping.push(message);
+        if stopping {
+            break;
+        }
+    }
+    assert_eq!(
+        until_stopping.last().map(String::as_str),
+        Some("STOPPING=1\n"),
+        "{until_stopping:?}"
+    );
+    assert!(agent.wait().unwrap().success());
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_route_that_crashes_stops_the_watchdog_pings_and_says_why() {
+    use std::os::unix::net::UnixDatagram;
+    // Every pass crashes at the claim, so the route stays unhealthy between its passes.
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    sandbox.drop_file("cart/out", "a.dat", b"a\n");
+    let socket_path = sandbox.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut agent = Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .env("FAILPOINTS", "claim.begun=panic")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let mut said = Vec::new();
+    while said.len() < 100 {
+        let n = socket
+            .recv(&mut buf)
+            .expect("a message from the agent within 20 s");
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let status = message.starts_with("STATUS=");
+        said.push(message);
+        if status {
+            break;
+        }
+    }
+    let last = said.last().cloned().unwrap_or_default();
+    assert!(last.starts_with("STATUS=route files crashed"), "{said:?}");
+    // The agent stops by itself after three crashes in a row (exit 1), or is stopped here.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = agent.wait();
+}

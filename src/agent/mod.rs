@@ -588,6 +588,9 @@ pub async fn run(
             .max()
             .unwrap_or_default(),
     ));
+    let health = Arc::new(Health {
+        failing: Mutex::new(vec![None; routes.len()]),
+    });
     let mut tasks = Vec::new();
     for (i, (route, wake)) in routes.iter().zip(&wakers).enumerate() {
         tasks.push(tokio::spawn(route_loop(
@@ -599,26 +602,110 @@ pub async fn run(
                 (gate.clone(), priority.iter().position(|&p| p == i)),
             ),
             stop.clone(),
-            fatal.clone(),
+            (fatal.clone(), health.clone(), i),
         )));
     }
+    let service_manager =
+        tell_service_manager(health.clone(), config.agent.state_dir.clone(), stop.clone());
     info!(routes = routes.len(), "cartferry is running");
     tokio::select! {
         _ = shutdown => info!("stop requested; finishing the files in hand"),
         _ = fatal.1.notified() => {}
     }
     stop.store(true, Ordering::Relaxed);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     for w in &wakers {
         w.notify_one();
     }
     for t in tasks {
         let _ = t.await;
     }
+    if let Some(thread) = service_manager {
+        let _ = thread.join();
+    }
     if let Some(why) = fatal.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(why);
     }
     info!("cartferry stopped");
     Ok(())
+}
+
+/// What the service manager's watchdog hears: whether each route's last pass went through.
+struct Health {
+    /// Per route: why its last pass failed, while it does.
+    failing: Mutex<Vec<Option<String>>>,
+}
+
+impl Health {
+    fn set(&self, route: usize, problem: Option<String>) {
+        self.failing.lock().unwrap_or_else(|p| p.into_inner())[route] = problem;
+    }
+
+    /// The first route's problem, if any route has one.
+    fn problem(&self) -> Option<String> {
+        let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        failing.iter().flatten().next().cloned()
+    }
+}
+
+/// How often the watchdog thread looks whether the agent is stopping.
+const WATCHDOG_STEP: Duration = Duration::from_millis(100);
+
+/// Tells the service manager (systemd with `Type=notify`) that the agent is ready. When the
+/// unit has a watchdog (`WatchdogSec`), a thread then says every half period that the agent is
+/// healthy: every route's last pass went through and the ledger takes writes. While it is not,
+/// the pings stop and the status says why; systemd then restarts the agent. Without
+/// `NOTIFY_SOCKET` in the environment this does nothing.
+fn tell_service_manager(
+    health: Arc<Health>,
+    state_dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let period = sd_notify::watchdog_enabled()? / 2;
+    let probe = match Ledger::open(&state_dir) {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            warn!(error = %e, "cannot open the ledger for the service manager's watchdog; it gets no pings");
+            return None;
+        }
+    };
+    let watch = move || {
+        let mut told = None;
+        while !stop.load(Ordering::Relaxed) {
+            let problem = health.problem().or_else(|| {
+                probe
+                    .verify_still_there()
+                    .and_then(|()| probe.writable())
+                    .err()
+                    .map(|e| format!("the ledger cannot be written: {e}"))
+            });
+            let state = match &problem {
+                None => sd_notify::NotifyState::Watchdog,
+                Some(why) => sd_notify::NotifyState::Status(why),
+            };
+            let _ = sd_notify::notify(&[state]);
+            if problem != told {
+                match &problem {
+                    Some(why) => warn!(
+                        "the service manager's watchdog gets no pings while this lasts: {why}"
+                    ),
+                    None if told.is_some() => info!("healthy again: the watchdog gets its pings"),
+                    None => {}
+                }
+                told = problem;
+            }
+            // In short steps, so that a stopping agent does not wait out a long period.
+            let next = Instant::now() + period;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < next {
+                std::thread::sleep(period.min(WATCHDOG_STEP));
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(watch)
+        .ok()
 }
 
 /// Passes of one route that may crash in a row before the agent stops.
@@ -634,7 +721,7 @@ async fn route_loop(
     poll: Duration,
     (wake, gate): (Arc<Notify>, (Arc<PriorityGate>, Option<usize>)),
     stop: Arc<AtomicBool>,
-    fatal: Fatal,
+    (fatal, health, index): (Fatal, Arc<Health>, usize),
 ) {
     let mut worker: Option<RouteWorker> = None;
     let mut recovered = false;
@@ -661,6 +748,7 @@ async fn route_loop(
                 worker = Some(w);
                 recovered = true;
                 crashes_in_a_row = 0;
+                health.set(index, None);
                 next
             }
             Ok(Err(LedgerError::Unusable(why))) => {
@@ -672,6 +760,10 @@ async fn route_loop(
             }
             Ok(Err(e)) => {
                 error!(route = route.name(), error = %e, "the ledger failed; retrying after the poll interval");
+                health.set(
+                    index,
+                    Some(format!("route {}: the ledger failed: {e}", route.name())),
+                );
                 None
             }
             Err(e) => {
@@ -691,6 +783,7 @@ async fn route_loop(
                     return;
                 }
                 error!(route = route.name(), error = %e, crashes = crashes_in_a_row, "a route pass crashed; starting it afresh");
+                health.set(index, Some(format!("route {} crashed: {e}", route.name())));
                 None
             }
         };

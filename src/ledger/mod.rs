@@ -389,6 +389,20 @@ impl Ledger {
         )))
     }
 
+    /// Fails when the ledger cannot be written (a read-only file or file system, a full disk
+    /// SQLite noticed): takes the write lock and gives it back. Another writer holding the lock
+    /// is no failure.
+    pub fn writable(&self) -> Result<()> {
+        match self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            done => Ok(done?),
+        }
+    }
+
     /// The ledger's write-ahead log, where a commit lies until a checkpoint.
     fn write_ahead_log(&self) -> PathBuf {
         let mut name = self.path.clone().into_os_string();

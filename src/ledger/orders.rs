@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::{CachedStatement, params};
 
-use super::{Ledger, Result};
+use super::{Ledger, Result, State};
 
 /// What an order event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,14 +158,31 @@ pub struct LateOrder {
 /// States of a file whose events count as sent.
 const DELIVERED: &str = "('delivered','done')";
 
-/// Whether an event in a file in `state` counts: the file is delivered.
+/// Whether an event in a file in `state` (as the ledger spells it) counts: the file is
+/// delivered.
 fn delivered(state: &str) -> bool {
-    matches!(state, "delivered" | "done")
+    matches!(State::parse(state), State::Delivered | State::Done)
 }
 
-/// Whether a file in `state` is still on its way to being delivered.
+/// Whether a file in `state` (as the ledger spells it) is still on its way to being delivered.
 fn on_its_way(state: &str) -> bool {
-    matches!(state, "claiming" | "claimed" | "staged" | "delivering")
+    matches!(
+        State::parse(state),
+        State::Claiming | State::Claimed | State::Staged | State::Delivering
+    )
+}
+
+/// The statement in `slot`, prepared (from the connection's cache) when it is first needed and
+/// kept for the batch: fetching it from the cache hashes its text, at every order.
+fn held<'s, 'l>(
+    slot: &'s mut Option<CachedStatement<'l>>,
+    conn: &'l rusqlite::Connection,
+    sql: &str,
+) -> Result<&'s mut CachedStatement<'l>> {
+    Ok(match slot {
+        Some(statement) => statement,
+        none => none.insert(conn.prepare_cached(sql)?),
+    })
 }
 
 /// Events recorded in one write transaction of an [`OrderBatch`].
@@ -259,10 +276,7 @@ impl<'l> OrderBatch<'l> {
     /// Records `event` of the file.
     pub fn record(&mut self, event: OrderEvent) -> Result<()> {
         let conn = self.conn()?;
-        let insert = match &mut self.insert {
-            Some(statement) => statement,
-            none => none.insert(conn.prepare_cached(INSERT_EVENT)?),
-        };
+        let insert = held(&mut self.insert, conn, INSERT_EVENT)?;
         insert_event(insert, &event, self.file_id, self.at_ms)?;
         if self.recorded == 0 {
             conn.execute(
@@ -282,10 +296,7 @@ impl<'l> OrderBatch<'l> {
     /// a file on its way, or earlier in this file (which is then `in_flight`).
     pub fn prior_order(&mut self, key: &str, destination: &str) -> Result<Option<PriorOrder>> {
         let conn = self.conn()?;
-        let sendings = match &mut self.sendings {
-            Some(statement) => statement,
-            none => none.insert(conn.prepare_cached(SENDINGS)?),
-        };
+        let sendings = held(&mut self.sendings, conn, SENDINGS)?;
         let found: Vec<(i64, i64, Option<String>)> = sendings
             .query_map(params![key, destination], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -318,10 +329,7 @@ impl<'l> OrderBatch<'l> {
             });
         }
         let conn = self.conn()?;
-        let file_of = match &mut self.file_of {
-            Some(statement) => statement,
-            none => none.insert(conn.prepare_cached(FILE_OF)?),
-        };
+        let file_of = held(&mut self.file_of, conn, FILE_OF)?;
         let (name, output_name, state): (String, Option<String>, String) =
             file_of.query_row([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let file = SentFile {
@@ -444,7 +452,7 @@ impl Ledger {
         )?;
         let rows = statement.query_map([key], |r| {
             let state: String = r.get(6)?;
-            let delivered = state == "done" || state == "delivered";
+            let delivered = delivered(&state);
             Ok(HistoryEntry {
                 at_ms: r.get(0)?,
                 order_id: r.get(1)?,

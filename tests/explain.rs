@@ -154,7 +154,10 @@ fn files_at_the_end_of_their_journey() {
         &sandbox,
         "b.dat",
         0,
-        &["not delivered: a duplicate of a.dat, taken ", "archived "],
+        &[
+            "not delivered: the same content as a.dat, taken ",
+            "archived ",
+        ],
     );
     says(
         &sandbox,

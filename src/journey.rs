@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Local};
 use tracing::{info, warn};
 
+use crate::alerts::Event;
 use crate::config::OnConflict;
 use crate::endpoint::{self, EndpointError, Entry, PutOptions};
 use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
@@ -395,7 +396,7 @@ fn settle(
 }
 
 /// Exponential backoff with ±20 % jitter, so that many agents do not retry in step.
-fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
+pub(crate) fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
     let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
     let base = initial.saturating_mul(factor).min(max);
     base.mul_f64(0.8 + 0.4 * fastrand::f64())
@@ -1001,7 +1002,13 @@ fn finish_failure(
             }
         }
     }
-    ledger.finish(row.id, State::Failed)?;
+    let alert = Event::FileFailed {
+        route: route.name().to_string(),
+        file: row.name.clone(),
+        reason: row.last_error.clone().unwrap_or_default(),
+        report: report_path.to_string_lossy().into_owned(),
+    };
+    ledger.finish_failed(row.id, &alert)?;
     Ok(None)
 }
 

@@ -15,6 +15,7 @@ macro_rules! crash_point {
 }
 
 pub mod agent;
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod endpoint;

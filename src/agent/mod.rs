@@ -528,6 +528,7 @@ pub fn routes(config: &Config, endpoints: &Endpoints) -> Result<Vec<Arc<Route>>,
 /// routes make theirs first.
 pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
     let routes = routes(config, endpoints)?;
+    let alerts = alert_sender(config)?;
     let stop = AtomicBool::new(false);
     let once_route = |route: &Arc<Route>| -> Result<Summary, LedgerError> {
         let mut worker = RouteWorker::new(route.clone(), &config.agent.state_dir, None)?;
@@ -563,7 +564,23 @@ pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
             total.add(r?);
         }
     }
+    if let Some((mut sender, ledger)) = alerts {
+        // A `once` from cron has no sender thread: what is due is sent now, the rest waits in
+        // the outbox for the next run.
+        if let Err(e) = sender.round(&ledger, true) {
+            warn!(error = %e, "the alerts' outbox could not be read; its alerts wait for the next run");
+        }
+    }
     Ok(total)
+}
+
+/// The alert channels, known to the ledger before any file is taken, with a ledger connection
+/// of their own; `None` without channels.
+fn alert_sender(config: &Config) -> Result<Option<(crate::alerts::Sender, Ledger)>, String> {
+    let ledger = Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
+    Ok(crate::alerts::Sender::new(config, &ledger)
+        .map_err(|e| e.to_string())?
+        .map(|sender| (sender, ledger)))
 }
 
 /// Runs every route until `shutdown` resolves; the file in hand is finished first.
@@ -573,6 +590,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let routes = routes(&config, endpoints)?;
+    let alerts = alert_sender(&config)?;
     let stop = Arc::new(AtomicBool::new(false));
     let fatal: Fatal = Arc::new((Mutex::new(None), Notify::new()));
     let wakers: Vec<Arc<Notify>> = routes.iter().map(|_| Arc::new(Notify::new())).collect();
@@ -607,6 +625,7 @@ pub async fn run(
     }
     let service_manager =
         tell_service_manager(health.clone(), config.agent.state_dir.clone(), stop.clone());
+    let alerts = alerts.and_then(|(sender, ledger)| sender.spawn(ledger, stop.clone()));
     info!(routes = routes.len(), "cartferry is running");
     tokio::select! {
         _ = shutdown => info!("stop requested; finishing the files in hand"),
@@ -620,7 +639,7 @@ pub async fn run(
     for t in tasks {
         let _ = t.await;
     }
-    if let Some(thread) = service_manager {
+    for thread in [service_manager, alerts].into_iter().flatten() {
         let _ = thread.join();
     }
     if let Some(why) = fatal.0.lock().unwrap_or_else(|p| p.into_inner()).take() {

@@ -40,6 +40,14 @@ fn complain(text: impl std::fmt::Display) {
     }
 }
 
+/// What `cartferry alerts` does.
+#[derive(Subcommand, Debug)]
+pub enum AlertsAction {
+    /// Send a test message to every channel now and say what each answered (exit 1 when one
+    /// failed).
+    Test,
+}
+
 /// Exit code when the reader of the standard output stopped reading (as after SIGPIPE).
 const EXIT_BROKEN_PIPE: i32 = 141;
 
@@ -177,6 +185,12 @@ pub enum Command {
     Explain {
         /// The file.
         path: std::path::PathBuf,
+    },
+    /// The alert channels (`[alerts.NAME]`).
+    Alerts {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: AlertsAction,
     },
     /// Orders in the order ledger.
     Orders {
@@ -324,6 +338,9 @@ pub fn execute(cli: Cli) -> ExitCode {
                 Command::Order { id, json } => orders::order(&config, id, *json),
                 Command::Explain { path } => explain::explain(&config, path),
                 Command::Orders { late, json } => orders::orders(&config, *late, *json),
+                Command::Alerts {
+                    action: AlertsAction::Test,
+                } => test_alerts(&config),
                 Command::Convert { .. } | Command::Init { .. } => unreachable!("handled above"),
             },
         },
@@ -335,6 +352,31 @@ pub fn execute(cli: Cli) -> ExitCode {
 }
 
 type CmdResult = Result<ExitCode, String>;
+
+/// `alerts test`: a test message to every channel, and what each answered.
+fn test_alerts(config: &Config) -> CmdResult {
+    if config.alerts.is_empty() {
+        return Err(format!(
+            "{} has no alert channel; add an [alerts.NAME] table (README: Alerts)",
+            config.path.display()
+        ));
+    }
+    let mut failed = 0;
+    for answer in crate::alerts::test_every_channel(config) {
+        match answer.answer {
+            Ok(said) => say!("{}: sent ({said})", answer.channel),
+            Err(why) => {
+                failed += 1;
+                say!("{}: FAILED: {why}", answer.channel);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// Creates the folders a run needs: the agent's own, and route folders on endpoints that allow it.
 fn prepare(config: &Config, endpoints: &Endpoints) -> Result<(), String> {

@@ -33,6 +33,25 @@ pub struct StatusReport {
     pub late_groups: Vec<LateGroup>,
     /// Orders late for shipment, and shipments of orders never sent.
     pub shipping: orders::Shipping,
+    /// Each alert channel: what waits, what was sent, its last failure.
+    pub alerts: Vec<AlertChannel>,
+}
+
+/// An alert channel's standing.
+#[derive(Debug, Serialize)]
+pub struct AlertChannel {
+    /// The channel (`[alerts.NAME]`).
+    pub channel: String,
+    /// Events waiting to be said (for a digest window, the hourly limit, or a failing channel).
+    pub waiting: u64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Sends that failed.
+    pub failed: u64,
+    /// While its sends fail: the last failure.
+    pub failing: Option<String>,
+    /// When it is tried again (ms since the Unix epoch), while its sends fail.
+    pub next_try_ms: Option<i64>,
 }
 
 /// One route's files.
@@ -177,7 +196,23 @@ fn gather(config: &Config) -> Result<StatusReport, String> {
         paused_endpoints: Vec::new(),
         late_groups: Vec::new(),
         shipping: orders::shipping(&ledger, orders::LATE_IN_STATUS)?,
+        alerts: Vec::new(),
     };
+    for channel in &config.alerts {
+        let standing = ledger
+            .alert_channel(&channel.name)
+            .map_err(err)?
+            .unwrap_or_default();
+        let failing = standing.failures > 0;
+        report.alerts.push(AlertChannel {
+            channel: channel.name.clone(),
+            waiting: standing.waiting,
+            sent: standing.sent,
+            failed: standing.failed,
+            failing: standing.last_error.filter(|_| failing),
+            next_try_ms: standing.next_try_ms.filter(|_| failing),
+        });
+    }
     for rc in &config.routes {
         let route = Route::new(config, rc, &endpoints)?;
         let listing = route.source.list(&rc.from.dir).unwrap_or_default();
@@ -370,6 +405,23 @@ fn print(report: &StatusReport) {
         say!(
             "  Ask the partner whether they received these files; their 997s go to the route reading x12-997."
         );
+    }
+    for a in &report.alerts {
+        let mut line = format!(
+            "\nalerts {}: {} waiting, {} sent",
+            a.channel,
+            a.waiting,
+            report::counted(a.sent, "message", "messages")
+        );
+        if let Some(why) = &a.failing {
+            line.push_str(&format!(
+                "; last try failed ({}), next try {}: {}",
+                report::counted(a.failed, "failure", "failures"),
+                a.next_try_ms.map_or("soon".into(), local_minute),
+                shown(why)
+            ));
+        }
+        say!("{line}");
     }
     orders::print_shipping(&report.shipping);
 }

@@ -68,6 +68,11 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         archive_dir,
         errors_dir,
         order_id_prefix: a.order_id_prefix.clone().filter(|p| !p.trim().is_empty()),
+        alert_retrying_after: problems.duration(
+            "agent.alert_retrying_after",
+            a.alert_retrying_after.as_deref(),
+            Duration::from_secs(30 * 60),
+        ),
     };
     let stable_for = problems.duration(
         "agent.stable_for",
@@ -141,6 +146,8 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
     if problems.0.is_empty() {
         overlaps::check(&routes, &keys, &endpoints, problems, &mut warnings);
     }
+    let route_names = routes.iter().map(|r| r.name.as_str()).collect();
+    let alerts = super::alerts::build(base, raw.alerts, &route_names, problems, &mut warnings);
     if routes.is_empty() && problems.0.is_empty() {
         problems.push("routes", "no route is configured; add a [[routes]] table");
     }
@@ -149,6 +156,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         agent,
         endpoints,
         routes,
+        alerts,
         warnings,
     }
 }
@@ -695,7 +703,7 @@ fn check_folders(
 }
 
 /// A secret from its `_env` or `_file` key, never both.
-fn secret(
+pub(super) fn secret(
     base: &Path,
     key: &str,
     env: Option<String>,

@@ -5,6 +5,7 @@
 //! Relative paths are resolved against the folder that holds the config file, so a service started
 //! from any working directory finds the same folders.
 
+mod alerts;
 mod build;
 mod overlaps;
 mod raw;
@@ -17,6 +18,8 @@ use std::time::Duration;
 use crate::format;
 use crate::naming::{MarkerTemplate, NameTemplate};
 use raw::{Problems, RawConfig};
+
+pub use alerts::{AlertChannelConfig, AlertTransport, SmtpSecurity};
 
 /// One mistake in the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,8 @@ pub struct Config {
     pub endpoints: BTreeMap<String, EndpointConfig>,
     /// Routes, in file order.
     pub routes: Vec<RouteConfig>,
+    /// Alert channels, by name.
+    pub alerts: Vec<AlertChannelConfig>,
     /// What is allowed but likely a mistake (`check` prints them, the agent logs them).
     pub warnings: Vec<Problem>,
 }
@@ -80,6 +85,8 @@ pub struct AgentConfig {
     /// Taken off the front of order ids before the order ledger compares them, on every route
     /// (`order_id_prefix = "#"` makes the cart's `#1001` and the warehouse's `1001` one order).
     pub order_id_prefix: Option<String>,
+    /// A file still failing this long after it was taken is an alert (`retrying`).
+    pub alert_retrying_after: Duration,
 }
 
 /// How transient faults are retried.

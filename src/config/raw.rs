@@ -20,6 +20,9 @@ pub(super) struct RawConfig {
     pub(super) partners: BTreeMap<String, format::Options>,
     #[serde(default)]
     pub(super) routes: Vec<RawRoute>,
+    /// Alert channels (`[alerts.NAME]`).
+    #[serde(default)]
+    pub(super) alerts: BTreeMap<String, RawAlert>,
 }
 
 #[derive(Deserialize, Default)]
@@ -33,6 +36,47 @@ pub(super) struct RawAgent {
     pub(super) retry_initial: Option<String>,
     pub(super) retry_max: Option<String>,
     pub(super) order_id_prefix: Option<String>,
+    pub(super) alert_retrying_after: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawAlert {
+    pub(super) kind: Option<String>,
+    pub(super) events: Option<Vec<String>>,
+    pub(super) routes: Option<Vec<String>>,
+    pub(super) digest_window: Option<String>,
+    pub(super) max_per_hour: Option<u32>,
+    pub(super) timeout: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) tls: Option<String>,
+    pub(super) user: Option<String>,
+    pub(super) password_env: Option<String>,
+    pub(super) password_file: Option<String>,
+    pub(super) from: Option<String>,
+    pub(super) to: Option<Vec<String>>,
+    pub(super) url: Option<String>,
+    pub(super) format: Option<String>,
+    pub(super) command: Option<Vec<String>>,
+}
+
+impl RawAlert {
+    /// The keys that belong to one kind of channel: the kind, and whether each is set.
+    pub(super) fn kind_keys(&self) -> [(&'static str, &'static str, bool); 11] {
+        [
+            ("email", "host", self.host.is_some()),
+            ("email", "port", self.port.is_some()),
+            ("email", "tls", self.tls.is_some()),
+            ("email", "user", self.user.is_some()),
+            ("email", "password_env", self.password_env.is_some()),
+            ("email", "password_file", self.password_file.is_some()),
+            ("email", "from", self.from.is_some()),
+            ("email", "to", self.to.is_some()),
+            ("webhook", "url", self.url.is_some()),
+            ("webhook", "format", self.format.is_some()),
+            ("command", "command", self.command.is_some()),
+        ]
+    }
 }
 
 #[derive(Deserialize)]
@@ -201,6 +245,9 @@ pub(super) fn keys_of(table: &str) -> &'static [&'static str] {
     match (table, last) {
         ("", _) => fields_of::<RawConfig>(),
         ("agent", _) => fields_of::<RawAgent>(),
+        (t, _) if t.starts_with("alerts.") && !t["alerts.".len()..].contains('.') => {
+            fields_of::<RawAlert>()
+        }
         (t, _) if t.starts_with("endpoints.") && !t["endpoints.".len()..].contains('.') => {
             fields_of::<RawEndpoint>()
         }

@@ -6,12 +6,14 @@
 //! files, it keeps what the per-file plug-ins record: X12 control numbers, sent groups and their
 //! acknowledgments (`x12.rs`), side outputs and reconciliations (`side_outputs.rs`).
 
+mod alerts;
 mod orders;
 mod pauses;
 mod schema;
 mod side_outputs;
 mod x12;
 
+pub use alerts::{ChannelStanding, OutboxEvent, Unanswered};
 pub use orders::{
     EventKind, EventOutcome, HistoryEntry, LateOrder, OrderBatch, OrderEvent, PriorOrder,
 };

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Ledger, Result};
+use crate::alerts::Event;
 
 /// An endpoint's pause, as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +18,23 @@ pub struct Pause {
 }
 
 impl Ledger {
-    /// Records that `server` is paused as `pause` says.
+    /// Records that `server` is paused as `pause` says; the first refusal of a series is an
+    /// alert, in the same transaction.
     pub fn pause_endpoint(&self, server: &str, pause: &Pause) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO endpoint_pauses (server, until, refusals, message) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (server) DO UPDATE SET until = ?2, refusals = ?3, message = ?4",
-            params![server, pause.until_ms, pause.refusals, pause.message],
-        )?;
-        Ok(())
+        self.atomically(|| {
+            if self.endpoint_pause(server)?.is_none() {
+                self.alert(&Event::EndpointRefused {
+                    endpoint: server.to_string(),
+                    message: pause.message.clone(),
+                })?;
+            }
+            self.conn.execute(
+                "INSERT INTO endpoint_pauses (server, until, refusals, message) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (server) DO UPDATE SET until = ?2, refusals = ?3, message = ?4",
+                params![server, pause.until_ms, pause.refusals, pause.message],
+            )?;
+            Ok(())
+        })
     }
 
     /// The pause of `server`, if one was recorded (it may have ended).

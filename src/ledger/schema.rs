@@ -129,4 +129,43 @@ pub(super) const MIGRATIONS: &[&str] = &[
         (SELECT min(e.id) FROM order_events e WHERE e.file_id = files.id);
     DROP INDEX order_events_by_file;
 ",
+    // 9: the alerts' outbox: events written in the transaction of the step that caused them
+    // (once for those found by looking, by their key), each channel's place in them and its
+    // faults, the events a channel has still to say, and the messages it sent (for digests and
+    // its hourly limit).
+    "
+    CREATE TABLE alert_events (
+        id      INTEGER PRIMARY KEY,
+        kind    TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        key     TEXT UNIQUE,
+        body    TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL
+    );
+    CREATE INDEX alert_events_by_subject ON alert_events(subject, kind);
+    CREATE TABLE alert_channels (
+        name        TEXT PRIMARY KEY,
+        cursor      INTEGER NOT NULL,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        next_try_ms INTEGER,
+        last_error  TEXT,
+        sent        INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE alert_due (
+        channel  TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (channel, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_messages (
+        id          INTEGER PRIMARY KEY,
+        channel     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        events      INTEGER NOT NULL,
+        first_event INTEGER NOT NULL,
+        sent_at_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX alert_messages_by_channel ON alert_messages(channel, sent_at_ms);
+",
 ];

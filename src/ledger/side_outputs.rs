@@ -62,8 +62,24 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records what reconciling file `file_id` of `route` found.
-    pub fn reconciled(&self, file_id: i64, route: &str, found: &Reconciled) -> Result<()> {
+    /// Records what reconciling file `file_id` (named `file`) of `route` found; differences are
+    /// an alert, in the caller's transaction.
+    pub fn reconciled(
+        &self,
+        file_id: i64,
+        (route, file): (&str, &str),
+        found: &Reconciled,
+    ) -> Result<()> {
+        if found.differences + found.cart_only + found.warehouse_only > 0 {
+            self.alert_once(
+                &format!("reconciliation:{file_id}"),
+                &crate::alerts::Event::Reconciliation {
+                    route: route.to_string(),
+                    file: file.to_string(),
+                    found: found.to_string(),
+                },
+            )?;
+        }
         self.conn.execute(
             "INSERT OR REPLACE INTO reconciliations
              (file_id, route, at, cart_export, compared, differences, cart_only, warehouse_only)

@@ -206,7 +206,8 @@ impl Ledger {
             .optional()?)
     }
 
-    /// Records what a 997 (file `ack_file`) says of a sent group: AK9-01 `status`.
+    /// Records what a 997 (file `ack_file`) says of a sent group: AK9-01 `status`. A group
+    /// rejected in whole or in part (R, P) is an alert, in the caller's transaction.
     pub fn acknowledge_group(
         &self,
         partner: &str,
@@ -214,11 +215,31 @@ impl Ledger {
         status: &str,
         ack_file: &str,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE sent_groups SET ack_status = ?3, acknowledged_at = ?4, ack_file = ?5
-             WHERE partner = ?1 AND grp = ?2",
-            params![partner, group as i64, status, now_ms(), ack_file],
-        )?;
+        let route: Option<String> = self
+            .conn
+            .prepare_cached(
+                "UPDATE sent_groups SET ack_status = ?3, acknowledged_at = ?4, ack_file = ?5
+                 WHERE partner = ?1 AND grp = ?2
+                 RETURNING (SELECT route FROM files WHERE id = sent_groups.file_id)",
+            )?
+            .query_row(
+                params![partner, group as i64, status, now_ms(), ack_file],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let (Some(route), "R" | "P") = (route, status) {
+            self.alert_once(
+                &format!("ack_rejected:{partner}:{group}:{ack_file}"),
+                &crate::alerts::Event::AckRejected {
+                    route,
+                    partner: partner.to_string(),
+                    group,
+                    status: status.to_string(),
+                    ack_file: ack_file.to_string(),
+                },
+            )?;
+        }
         Ok(())
     }
 

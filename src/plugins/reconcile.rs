@@ -277,7 +277,7 @@ impl Work for Gathering<'_> {
                 found,
                 skipped_rows,
             } => {
-                file.ledger.reconciled(file.row.id, route, &found)?;
+                file.ledger.reconciled(file.row.id, (route, name), &found)?;
                 info!(
                     route,
                     file = name,

@@ -2,6 +2,7 @@
 //! `cartferry` binary started in it, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod alert_peers;
 pub mod sshd;
 pub mod warehouse;
 

@@ -109,6 +109,7 @@ fn local_time(ms: i64) -> DateTime<Local> {
 /// Claims a stable file and takes it through its journey. Logs one line with the outcome.
 pub fn take(route: &Route, ledger: &Ledger, entry: &Entry) -> Result<Outcome, LedgerError> {
     let started = Instant::now();
+    crate::metrics::taken(route.name());
     let id = ledger.begin_claim(route.name(), &entry.name, entry.size)?;
     crate::crash_point!("claim.begun");
     let row = ledger.get(id)?;
@@ -121,6 +122,7 @@ pub fn take(route: &Route, ledger: &Ledger, entry: &Entry) -> Result<Outcome, Le
         Err(e) => settle(route, ledger, id, e)?,
     };
     outcome.log(route.name(), &entry.name, started.elapsed());
+    crate::metrics::ended(route.name(), &outcome, started.elapsed());
     Ok(outcome)
 }
 
@@ -157,6 +159,7 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
         advance(route, ledger, row.id)?
     };
     outcome.log(route.name(), &row.name, started.elapsed());
+    crate::metrics::ended(route.name(), &outcome, started.elapsed());
     Ok(outcome)
 }
 

@@ -24,6 +24,7 @@ pub mod fsutil;
 pub mod journey;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod outcome;

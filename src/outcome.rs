@@ -48,7 +48,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn label(&self) -> &'static str {
+    /// The outcome's name in logs and metrics (`delivered`, `failed` …).
+    pub fn label(&self) -> &'static str {
         match self {
             Outcome::Delivered { .. } => "delivered",
             Outcome::Duplicate => "duplicate",

@@ -223,6 +223,20 @@ pub fn reason_of(report: &str) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Files in a route's error folder (without their reports), sorted.
+pub fn error_files(errors_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(errors_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.ends_with(REPORT_SUFFIX) && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -609,6 +609,19 @@ pub async fn run(
     let health = Arc::new(Health {
         failing: Mutex::new(vec![None; routes.len()]),
     });
+    let metrics = match config.agent.metrics {
+        Some(address) => {
+            let watched = health.clone();
+            let scraper = crate::metrics::Scraper::new(
+                config.clone(),
+                endpoints.clone(),
+                Box::new(move || watched.problem()),
+            )
+            .map_err(|e| e.to_string())?;
+            Some(tokio::spawn(crate::metrics::serve(address, scraper).await?))
+        }
+        None => None,
+    };
     let mut tasks = Vec::new();
     for (i, (route, wake)) in routes.iter().zip(&wakers).enumerate() {
         tasks.push(tokio::spawn(route_loop(
@@ -641,6 +654,9 @@ pub async fn run(
     }
     for thread in [service_manager, alerts].into_iter().flatten() {
         let _ = thread.join();
+    }
+    if let Some(server) = metrics {
+        server.abort();
     }
     if let Some(why) = fatal.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(why);

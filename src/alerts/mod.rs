@@ -151,6 +151,8 @@ const LONGEST_RETRY: Duration = Duration::from_secs(600);
 const ROUND: Duration = Duration::from_millis(500);
 /// How often the slower looks (late orders and 997s, long retries) are made while running.
 const LOOK_EVERY: Duration = Duration::from_secs(60);
+/// How often the sender learns whether the ledger takes writes.
+const PROBE_EVERY: Duration = Duration::from_secs(10);
 /// Late orders said per look, at most (the rest follow as they are said).
 const LATE_ORDERS_PER_LOOK: usize = 1000;
 
@@ -169,6 +171,7 @@ pub struct Sender {
     host: String,
     retrying_after: Duration,
     last_look: Option<Instant>,
+    last_probe: Option<Instant>,
     /// The ledger's write fault being said directly (it cannot go into the outbox), while it
     /// lasts, with the channels that took it.
     unwritable: Option<(String, Vec<bool>)>,
@@ -198,6 +201,7 @@ impl Sender {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             retrying_after: config.agent.alert_retrying_after,
             last_look: None,
+            last_probe: None,
             unwritable: None,
         }))
     }
@@ -205,9 +209,16 @@ impl Sender {
     /// Looks for events, then sends what is due on every channel. `look_now` makes the slower
     /// looks whatever their period.
     pub fn round(&mut self, ledger: &Ledger, look_now: bool) -> Result<(), LedgerError> {
-        if let Err(e) = ledger.writable() {
-            self.say_unwritable(format!("{e}"));
-            return Ok(());
+        // The probe writes a row: every round only while the ledger refuses writes.
+        let probe = look_now
+            || self.unwritable.is_some()
+            || self.last_probe.is_none_or(|t| t.elapsed() >= PROBE_EVERY);
+        if probe {
+            self.last_probe = Some(Instant::now());
+            if let Err(e) = ledger.writable() {
+                self.say_unwritable(format!("{e}"));
+                return Ok(());
+            }
         }
         if let Some((reason, _)) = self.unwritable.take() {
             ledger.alert(&Event::AllClear {

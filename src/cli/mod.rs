@@ -14,7 +14,7 @@ use crate::endpoint::{self, Endpoints};
 use crate::format::{self, ConvertError, Transform};
 use crate::fsutil;
 use crate::ledger::{self, Ledger};
-use crate::report::{self, REPORT_SUFFIX};
+use crate::report::{self, error_files};
 use crate::route::Route;
 use crate::state_lock::{LockError, StateLock};
 
@@ -575,20 +575,6 @@ fn state_evidence(config: &Config, first_in_folder: bool) -> Option<String> {
             path.display()
         )
     })
-}
-
-/// Files in a route's error folder (without their reports), sorted.
-fn error_files(errors_dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(errors_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.ends_with(REPORT_SUFFIX) && !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
 }
 
 /// A time (ms since the Unix epoch) as people read it here: `2026-11-23 14:05`, local time.

@@ -68,6 +68,7 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         archive_dir,
         errors_dir,
         order_id_prefix: a.order_id_prefix.clone().filter(|p| !p.trim().is_empty()),
+        metrics: metrics_address(a.metrics.as_deref(), problems),
         alert_retrying_after: problems.duration(
             "agent.alert_retrying_after",
             a.alert_retrying_after.as_deref(),
@@ -158,6 +159,21 @@ pub(super) fn build(base: &Path, path: &Path, raw: RawConfig, problems: &mut Pro
         routes,
         alerts,
         warnings,
+    }
+}
+
+/// `agent.metrics`: an address and port to serve metrics on.
+fn metrics_address(text: Option<&str>, problems: &mut Problems) -> Option<std::net::SocketAddr> {
+    let text = text?;
+    match text.parse::<std::net::SocketAddr>() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            problems.push(
+                "agent.metrics",
+                format!("\"{text}\" is not an address and port; write it like \"127.0.0.1:9187\" (this machine only) or \"0.0.0.0:9187\" (every network)"),
+            );
+            None
+        }
     }
 }
 

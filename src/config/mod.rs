@@ -87,6 +87,8 @@ pub struct AgentConfig {
     pub order_id_prefix: Option<String>,
     /// A file still failing this long after it was taken is an alert (`retrying`).
     pub alert_retrying_after: Duration,
+    /// Where `run` serves Prometheus metrics and its health check, if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// How transient faults are retried.

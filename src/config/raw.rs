@@ -37,6 +37,7 @@ pub(super) struct RawAgent {
     pub(super) retry_max: Option<String>,
     pub(super) order_id_prefix: Option<String>,
     pub(super) alert_retrying_after: Option<String>,
+    pub(super) metrics: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -189,6 +189,11 @@ pub trait Endpoint: Send + Sync {
     /// The local path of `dir` when this endpoint's files are plain local files, so that the agent
     /// can claim them by rename and watch the folder for events.
     fn local_dir(&self, dir: &str) -> Option<PathBuf>;
+
+    /// Whether a session to the server is open, for kinds that keep one (`None`: no session).
+    fn connected(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Every configured endpoint by name, built once so that routes share them (one SFTP session

@@ -611,6 +611,15 @@ impl Endpoint for SftpEndpoint {
     fn local_dir(&self, _dir: &str) -> Option<PathBuf> {
         None
     }
+
+    fn connected(&self) -> Option<bool> {
+        Some(
+            self.connection
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some(),
+        )
+    }
 }
 
 #[cfg(test)]

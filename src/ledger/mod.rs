@@ -397,11 +397,16 @@ impl Ledger {
         )))
     }
 
-    /// Fails when the ledger cannot be written (a read-only file or file system, a full disk
-    /// SQLite noticed): takes the write lock and gives it back. Another writer holding the lock
-    /// is no failure.
+    /// Fails when the ledger cannot be written (a read-only file or file system, a full disk):
+    /// writes one row. Taking the write lock alone is not enough: in WAL mode it writes nothing,
+    /// and succeeds on a ledger whose files refuse writes. Another writer holding the lock is no
+    /// failure.
     pub fn writable(&self) -> Result<()> {
-        match self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK") {
+        let probe = self.conn.execute(
+            "INSERT OR REPLACE INTO write_probe (id, at_ms) VALUES (1, ?1)",
+            [now_ms()],
+        );
+        match probe.map(|_| ()) {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DatabaseBusy =>
             {
@@ -631,6 +636,15 @@ impl Ledger {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// When `route` last delivered a file (ms since the epoch).
+    pub fn last_delivery_at(&self, route: &str) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(finished_at) FROM files WHERE route = ?1 AND state = 'done'",
+            [route],
+            |r| r.get(0),
+        )?)
     }
 
     /// Files of `route` delivered since `since_ms`.

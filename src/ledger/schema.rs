@@ -132,7 +132,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the alerts' outbox: events written in the transaction of the step that caused them
     // (once for those found by looking, by their key), each channel's place in them and its
     // faults, the events a channel has still to say, and the messages it sent (for digests and
-    // its hourly limit).
+    // its hourly limit); and the row health checks write to learn that the ledger takes writes.
     "
     CREATE TABLE alert_events (
         id      INTEGER PRIMARY KEY,
@@ -167,5 +167,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sent_at_ms  INTEGER NOT NULL
     );
     CREATE INDEX alert_messages_by_channel ON alert_messages(channel, sent_at_ms);
+    CREATE TABLE write_probe (
+        id    INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL
+    );
 ",
 ];

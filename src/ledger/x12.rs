@@ -268,6 +268,16 @@ impl Ledger {
             .optional()?)
     }
 
+    /// Delivered groups without their 997 yet, due or not.
+    pub fn unacknowledged_groups(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM sent_groups g JOIN files f ON f.id = g.file_id
+             WHERE g.ack_status IS NULL AND f.state IN ('delivered', 'done')",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     /// Delivered groups whose 997 has not come although it was due before `now_ms`, oldest first.
     pub fn late_groups(&self, now_ms: i64) -> Result<Vec<LateGroup>> {
         let mut stmt = self.conn.prepare(

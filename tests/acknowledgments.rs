@@ -60,6 +60,13 @@ errors = "var/errors/acks"
 #[test]
 fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
     let sandbox = sending_940s_and_reading_997s();
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = std::fs::read_to_string(sandbox.config()).unwrap();
+    std::fs::write(
+        sandbox.config(),
+        config + &support::alerts_to_file("ops", &alerts),
+    )
+    .unwrap();
     sandbox.drop_file(
         "cart/orders",
         "two.csv",
@@ -132,6 +139,22 @@ fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
 
     let status = stdout(&sandbox.cmd(&["status"]));
     assert!(!status.contains("without the partner's 997"), "{status}");
+
+    // The partly rejected group is an alert, and so is the 997's file in the error folder.
+    let said = support::alerts_in(&alerts);
+    let rejected: Vec<&serde_json::Value> = said
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap())
+        .filter(|e| e["kind"] == "ack_rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{said:?}");
+    assert_eq!(rejected[0]["route"], "orders-940");
+    assert_eq!(rejected[0]["group"].as_u64(), Some(two.parse().unwrap()));
+    assert_eq!(rejected[0]["status"], "P");
+    assert!(
+        support::alert_kinds(&said).contains(&"file_failed".to_string()),
+        "{said:?}"
+    );
 }
 
 #[test]

@@ -478,3 +478,111 @@ kind = \"pager\"
         assert!(said.contains(expected), "missing {expected}:\n{said}");
     }
 }
+
+#[test]
+fn a_file_retried_past_the_limit_is_said_once_and_its_delivery_is_the_all_clear() {
+    let sandbox = Sandbox::new(&format!(
+        "{}{}{}",
+        FAST_AGENT.replace(
+            "max_attempts = 5",
+            "max_attempts = 50\nalert_retrying_after = \"0s\""
+        ),
+        support::PASSTHROUGH_ROUTE,
+        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
+    ));
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace("ALERTS", &alerts.display().to_string());
+    fs::write(sandbox.config(), config).unwrap();
+    // The destination folder is a file: every delivery fails, and is tried again.
+    fs::create_dir_all(sandbox.path("warehouse")).unwrap();
+    fs::write(sandbox.path("warehouse/in"), b"not a folder").unwrap();
+    sandbox.drop_file("cart/out", "a.dat", b"payload\n");
+    sandbox.once_expecting(75);
+    sandbox.once_expecting(75);
+    let said = support::alerts_in(&alerts);
+    assert_eq!(support::alert_kinds(&said), ["retrying"], "{said:?}");
+    let event = &said[0]["events"][0];
+    assert_eq!(
+        (event["route"].as_str(), event["file"].as_str()),
+        (Some("files"), Some("a.dat"))
+    );
+    assert!(event["attempts"].as_u64().unwrap() >= 1, "{event}");
+
+    fs::remove_file(sandbox.path("warehouse/in")).unwrap();
+    fs::create_dir_all(sandbox.path("warehouse/in")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            sandbox.cmd(&["once"]);
+            sandbox.files("warehouse/in") == ["a.dat"]
+        }),
+        "a.dat was not delivered once its folder was back"
+    );
+    let said = support::alerts_in(&alerts);
+    assert_eq!(
+        support::alert_kinds(&said),
+        ["retrying", "all_clear"],
+        "{said:?}"
+    );
+    assert_eq!(said[1]["subject"], "files");
+}
+
+#[test]
+fn a_ledger_that_refuses_writes_is_said_straight_to_the_channels_and_then_all_clear() {
+    let sandbox = Sandbox::new(&format!(
+        "{FAST_AGENT}{}{}",
+        support::PASSTHROUGH_ROUTE,
+        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
+    ));
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace("ALERTS", &alerts.display().to_string());
+    fs::write(sandbox.config(), config).unwrap();
+    let agent = sandbox.start();
+    let state = sandbox.path("var/state");
+    let frozen: Vec<std::path::PathBuf> = ["ledger.sqlite3", "ledger.sqlite3-wal"]
+        .iter()
+        .map(|n| state.join(n))
+        .filter(|p| p.exists())
+        .chain(std::iter::once(state.clone()))
+        .collect();
+    let chattr = |flag: &str| {
+        let out = Command::new("chattr")
+            .arg(flag)
+            .args(&frozen)
+            .output()
+            .expect(
+                "chattr (Debian's e2fsprogs) is needed to make the ledger's folder refuse writes",
+            );
+        assert!(
+            out.status.success(),
+            "chattr {flag} failed (the test needs root and a file system with immutable files, such as ext4): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    chattr("+i");
+    let said_unwritable = wait_until(Duration::from_secs(30), || {
+        support::alert_kinds(&support::alerts_in(&alerts))
+            .contains(&"ledger_unwritable".to_string())
+    });
+    chattr("-i");
+    assert!(said_unwritable, "not said; log:\n{}", agent.log_text());
+    assert!(
+        wait_until(Duration::from_secs(30), || support::alert_kinds(
+            &support::alerts_in(&alerts)
+        )
+        .contains(&"all_clear".to_string())),
+        "no all-clear; log:\n{}",
+        agent.log_text()
+    );
+    let said = support::alerts_in(&alerts);
+    assert_eq!(
+        support::alert_kinds(&said),
+        ["ledger_unwritable", "all_clear"],
+        "{said:?}"
+    );
+    assert_eq!(said[1]["subject"], "ledger");
+    assert_eq!(agent.stop_expecting_errors(&["ledger"]), 0);
+}

@@ -374,6 +374,13 @@ fn order_history_and_late_orders_through_the_shopify_x12_example() {
     let mut warehouse =
         support::warehouse::Warehouse::new(&sshd.path("root"), "EXAMPLE3PL", "YOURSTORE");
     let sandbox = shopify_x12_example(&sshd);
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = std::fs::read_to_string(sandbox.config()).unwrap();
+    std::fs::write(
+        sandbox.config(),
+        config + &support::alerts_to_file("ops", &alerts),
+    )
+    .unwrap();
     let export = shopify_export(&[
         ("#5001", "MUG-RED", 2, "Standard Shipping"),
         ("#5002", "MUG-RED", 1, "Express Shipping"),
@@ -472,6 +479,22 @@ fn order_history_and_late_orders_through_the_shopify_x12_example() {
         serde_json::from_slice(&sandbox.cmd(&["orders", "--late", "--json"]).stdout).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
     assert_eq!(json[0]["order_id"], "#5002");
+
+    // Each order late at the end of a run was said once, #5002 among them (this test's
+    // partner gives its orders no time: every order is late until it ships).
+    let said = support::alerts_in(&alerts);
+    let mut late: Vec<&str> = said
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap())
+        .filter(|e| e["kind"] == "order_late")
+        .map(|e| e["order_id"].as_str().unwrap())
+        .collect();
+    late.sort();
+    let once = late.len();
+    late.dedup();
+    assert_eq!(late.len(), once, "an order said twice: {said:?}");
+    assert!(late.contains(&"#5002"), "{said:?}");
+    assert!(said.iter().all(|m| m["kind"] != "file_failed"), "{said:?}");
 }
 
 #[test]

@@ -21,6 +21,13 @@ const HEADER: &str = "sku,location,on_hand,available\n";
 #[test]
 fn the_report_names_exactly_the_skus_that_differ_beyond_the_threshold() {
     let sandbox = Sandbox::with_routes(ROUTE);
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = std::fs::read_to_string(sandbox.config()).unwrap();
+    std::fs::write(
+        sandbox.config(),
+        config + &support::alerts_to_file("ops", &alerts),
+    )
+    .unwrap();
     // An older export the agent must not use.
     sandbox.drop_file(
         "cart/exports",
@@ -59,6 +66,17 @@ fn the_report_names_exactly_the_skus_that_differ_beyond_the_threshold() {
     assert!(
         status.contains("inventory of route inventory reconciled") && status.contains("2 differ"),
         "{status}"
+    );
+    let said = support::alerts_in(&alerts);
+    assert_eq!(support::alert_kinds(&said), ["reconciliation"], "{said:?}");
+    let event = &said[0]["events"][0];
+    assert_eq!(event["file"], "snapshot.csv");
+    assert!(
+        event["found"]
+            .as_str()
+            .unwrap()
+            .contains("2 differ, 1 only in the cart, 1 only at the warehouse"),
+        "{event}"
     );
 }
 

@@ -555,9 +555,11 @@ fn ecdsa_and_rsa_keys_passphrases_from_environment_or_file_and_hashed_known_host
 fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
     let sshd = Sshd::start();
     let sandbox = sandbox(&sshd, "other_key", "known_hosts");
+    let alerts = sandbox.path("alerts.jsonl");
     let config = fs::read_to_string(sandbox.config())
         .unwrap()
-        .replace("max_attempts = 3", "max_attempts = 50");
+        .replace("max_attempts = 3", "max_attempts = 50")
+        + &support::alerts_to_file("ops", &alerts);
     fs::write(sandbox.config(), config).unwrap();
     let agent = sandbox.start();
     sandbox.drop_file("cart/out", "x.csv", b"data");
@@ -576,6 +578,29 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
         "the server was asked more than once: {log}"
     );
     assert!(list_files(&sshd.path("root/in/orders")).is_empty());
+    // The refusal is one alert, however often the file was looked at again.
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || !support::alerts_in(
+            &alerts
+        )
+        .is_empty()),
+        "no alert of the refusal; log:\n{}",
+        agent.log_text()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let said = support::alerts_in(&alerts);
+    assert_eq!(
+        support::alert_kinds(&said),
+        ["endpoint_refused"],
+        "{said:?}"
+    );
+    assert!(
+        said[0]["events"][0]["endpoint"]
+            .as_str()
+            .unwrap()
+            .contains("@127.0.0.1:"),
+        "{said:?}"
+    );
     assert_eq!(agent.stop_expecting_errors(&[REFUSED]), 0);
     // The server's own count, after the agent stopped: one refused login in all.
     assert_eq!(sshd.refused_logins(), 1, "sshd's log:\n{}", sshd.log());

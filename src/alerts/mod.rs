@@ -178,8 +178,9 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// The config's channels, made known to `ledger` before any file is taken (a channel new
-    /// to the ledger says the events from then on, not the history); `None` when it has none.
+    /// The config's channels, made known to `ledger` if they are not yet (`run` and `once` do
+    /// so before anything happens: a channel new to the ledger says the events from then on, not
+    /// the history); `None` when it has none.
     pub fn new(config: &Config, ledger: &Ledger) -> Result<Option<Sender>, LedgerError> {
         if config.alerts.is_empty() {
             return Ok(None);

@@ -314,8 +314,16 @@ pub fn execute(cli: Cli) -> ExitCode {
                         }
                     }
                     // The ledger exists from here on, whatever happens next: a later start must
-                    // never take its absence for a new state folder.
-                    if let Err(e) = Ledger::open(&config.agent.state_dir) {
+                    // never take its absence for a new state folder. The alert channels are
+                    // known to it before anything happens (a server refusing the login while
+                    // the route folders are made is said too).
+                    let opened = Ledger::open(&config.agent.state_dir).and_then(|ledger| {
+                        config
+                            .alerts
+                            .iter()
+                            .try_for_each(|c| ledger.open_alert_channel(&c.name))
+                    });
+                    if let Err(e) = opened {
                         complain(e);
                         return ExitCode::FAILURE;
                     }

@@ -441,3 +441,31 @@ pub fn refused_reader_option(reader: &str, reader_options: &str, why: &str) -> S
         Err(problems) => problems[0].key.clone(),
     }
 }
+
+/// An alert channel (`[alerts.NAME]`) that appends each message, as one line of JSON, to
+/// `file`: a `sh` program, the simplest receiver there is.
+pub fn alerts_to_file(name: &str, file: &Path) -> String {
+    let file = file.display();
+    format!(
+        "\n[alerts.{name}]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat >> '{file}'; echo >> '{file}'\"]\n"
+    )
+}
+
+/// The messages an [`alerts_to_file`] channel was given, oldest first.
+pub fn alerts_in(file: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The kinds of the events in `messages`, one per event, in order.
+pub fn alert_kinds(messages: &[serde_json::Value]) -> Vec<String> {
+    messages
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap())
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}

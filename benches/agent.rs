@@ -1,5 +1,6 @@
 //! Agent benchmarks (issue 2); figures go to BENCHMARKS.md. Not timed tests: nothing here asserts a
-//! duration. Run all with `cargo bench --bench agent`, or one with `-- latency|throughput|bigfile`.
+//! duration. Run all with `cargo bench --bench agent`, or one with
+//! `-- latency|throughput|bigfile|observability`.
 //! `BENCH_DIR` chooses the scratch folder (default: the system temp folder).
 
 use std::fs;
@@ -195,6 +196,108 @@ fn throughput() {
     }
 }
 
+/// Issue 18: `run` on 10,000 small order files (1 % of them bad), with metrics served and
+/// scraped every second and an alert channel, against the same without; alternating runs,
+/// medians.
+fn observability() {
+    const FILES: u64 = 10_000;
+    const BAD_EVERY: u64 = 100;
+    const RUNS: usize = 5;
+    let drain = |on: bool| -> Duration {
+        let dir = sandbox("observability", "0s", "canonical-orders-csv", 1);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if on {
+            let config = fs::read_to_string(dir.join("cartferry.toml")).unwrap();
+            let config = config.replace(
+                "[agent]",
+                &format!("[agent]\nmetrics = \"127.0.0.1:{port}\""),
+            ) + "\n[alerts.ops]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n";
+            fs::write(dir.join("cartferry.toml"), config).unwrap();
+        }
+        let bad = FILES / BAD_EVERY;
+        for i in 0..FILES {
+            let mut rows = Vec::new();
+            rows.extend_from_slice(HEADER.as_bytes());
+            order_rows(&mut rows, i * 10, 2);
+            let mut text = String::from_utf8(rows).unwrap();
+            if i % BAD_EVERY == 0 {
+                text = text.replacen(",9.99,", ",nine,", 1);
+            }
+            fs::write(dir.join(format!("src/o{i:05}.csv")), text).unwrap();
+        }
+        let start = Instant::now();
+        let mut agent = Command::new(BIN)
+            .arg("--config")
+            .arg(dir.join("cartferry.toml"))
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scraper = on.then(|| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let url = format!("http://127.0.0.1:{port}/metrics");
+                let mut scrapes = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if ureq::get(&url).call().is_ok() {
+                        scrapes += 1;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                scrapes
+            })
+        });
+        let errors = dir.join("var/state/errors/bench");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let delivered = fs::read_dir(dir.join("dst")).unwrap().count() as u64;
+            // A bad file and its report.
+            let failed = fs::read_dir(&errors).map_or(0, |d| d.count() as u64) / 2;
+            if delivered + failed == FILES {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not drained in 10 minutes");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let took = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(scraper) = scraper {
+            assert!(scraper.join().unwrap() > 0, "metrics were never scraped");
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &agent.id().to_string()])
+            .status();
+        let _ = agent.wait();
+        assert_eq!(
+            fs::read_dir(&errors).unwrap().count() as u64,
+            2 * bad,
+            "every bad file in the error folder, with its report"
+        );
+        let _ = fs::remove_dir_all(&dir);
+        took
+    };
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        off.push(drain(false));
+        on.push(drain(true));
+    }
+    let (off, on) = (support::median(&mut off), support::median(&mut on));
+    println!(
+        "| {FILES} small order files (1 % bad) through `run`, metrics scraped every second and an alert channel | on {:.2} s ({:.0} files/s) | off {:.2} s ({:.0} files/s) | {:+.1} % |",
+        on.as_secs_f64(),
+        FILES as f64 / on.as_secs_f64(),
+        off.as_secs_f64(),
+        FILES as f64 / off.as_secs_f64(),
+        (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0
+    );
+}
+
 fn bigfile() {
     let size_target: u64 = std::env::var("BIG_MIB")
         .ok()
@@ -348,5 +451,8 @@ fn main() {
     }
     if support::wanted("bigfile") {
         bigfile();
+    }
+    if support::wanted("observability") {
+        observability();
     }
 }

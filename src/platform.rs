@@ -134,10 +134,14 @@ pub fn unfit_claim_dir(dir: &Path, _beside: Option<&Path>) -> io::Result<Option<
 }
 
 /// Makes `path` readable and writable by its owner only (0600): for files that quote customer
-/// data, such as the ledger with its reports.
+/// data, such as the ledger with its reports. A file that is so already is left alone, so that
+/// one on a file system gone read-only can still be opened (and its fault be said).
 #[cfg(unix)]
 pub fn owner_only(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(path)?.permissions().mode() & 0o777 == 0o600 {
+        return Ok(());
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 

@@ -541,6 +541,11 @@ fn a_ledger_that_refuses_writes_is_said_straight_to_the_channels_and_then_all_cl
         .replace("ALERTS", &alerts.display().to_string());
     fs::write(sandbox.config(), config).unwrap();
     let agent = sandbox.start();
+    // The route's worker has its ledger connection once it delivered a file.
+    sandbox.drop_file("cart/out", "first.dat", b"first\n");
+    assert!(wait_until(Duration::from_secs(20), || sandbox
+        .files("warehouse/in")
+        .contains(&"first.dat".to_string())));
     let state = sandbox.path("var/state");
     let frozen: Vec<std::path::PathBuf> = ["ledger.sqlite3", "ledger.sqlite3-wal"]
         .iter()

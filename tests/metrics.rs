@@ -168,6 +168,11 @@ fn healthz_is_503_while_the_ledgers_folder_refuses_writes_and_200_again_after() 
         )
     ));
     let agent = sandbox.start();
+    // The route's worker has its ledger connection once it delivered a file.
+    sandbox.drop_file("cart/out", "first.dat", b"first\n");
+    assert!(wait_until(Duration::from_secs(20), || sandbox
+        .files("warehouse/in")
+        .contains(&"first.dat".to_string())));
     let health = format!("http://127.0.0.1:{port}/healthz");
     assert_eq!(get(&health), (200, "ok\n".to_string()));
     let state = sandbox.path("var/state");

@@ -173,8 +173,8 @@ pub struct Sender {
     last_look: Option<Instant>,
     last_probe: Option<Instant>,
     /// The ledger's write fault being said directly (it cannot go into the outbox), while it
-    /// lasts, with the channels that took it.
-    unwritable: Option<(String, Vec<bool>)>,
+    /// lasts: why, since when, and which channels took it.
+    unwritable: Option<(String, i64, Vec<bool>)>,
 }
 
 impl Sender {
@@ -221,7 +221,7 @@ impl Sender {
                 return Ok(());
             }
         }
-        if let Some((reason, _)) = self.unwritable.take() {
+        if let Some((reason, _, _)) = self.unwritable.take() {
             ledger.alert(&Event::AllClear {
                 subject: LEDGER.into(),
                 after: format!("the ledger could not be written: {reason}"),
@@ -378,9 +378,9 @@ impl Sender {
     /// Says, straight to every channel that wants it and has not taken it yet, that the ledger
     /// cannot be written (the outbox is in the ledger).
     fn say_unwritable(&mut self, reason: String) {
-        let (_, taken) = self
+        let (_, since_ms, taken) = self
             .unwritable
-            .get_or_insert_with(|| (reason.clone(), vec![false; self.channels.len()]));
+            .get_or_insert_with(|| (reason.clone(), now_ms(), vec![false; self.channels.len()]));
         let event = Event::LedgerUnwritable { reason };
         for (channel, taken) in self.channels.iter().zip(taken.iter_mut()) {
             if *taken || !wants(&channel.config, &event) {
@@ -389,9 +389,10 @@ impl Sender {
             let message = Message::new(
                 &channel.config.name,
                 &self.host,
+                // Not in the outbox: its id is its time, one per outage.
                 vec![OutboxEvent {
-                    id: 0,
-                    at_ms: now_ms(),
+                    id: *since_ms,
+                    at_ms: *since_ms,
                     event: event.clone(),
                 }],
             );

@@ -155,6 +155,18 @@ fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
         support::alert_kinds(&said).contains(&"file_failed".to_string()),
         "{said:?}"
     );
+    // The partner gives no time (`acknowledgment_due = "0s"`): both groups were late at the end
+    // of the first run, and each was said once.
+    let mut late: Vec<u64> = said
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap())
+        .filter(|e| e["kind"] == "ack_late")
+        .map(|e| e["group"].as_u64().unwrap())
+        .collect();
+    late.sort();
+    let mut expected: Vec<u64> = vec![two.parse().unwrap(), one.parse().unwrap()];
+    expected.sort();
+    assert_eq!(late, expected, "{said:?}");
 }
 
 #[test]

@@ -591,3 +591,33 @@ fn a_ledger_that_refuses_writes_is_said_straight_to_the_channels_and_then_all_cl
     assert_eq!(said[1]["subject"], "ledger");
     assert_eq!(agent.stop_expecting_errors(&["ledger"]), 0);
 }
+
+#[test]
+fn a_channel_at_its_hourly_limit_keeps_the_rest_waiting_and_says_so() {
+    let sandbox = Sandbox::new(&format!(
+        "{FAST_AGENT}{ORDERS_ROUTE}{}max_per_hour = 1\ndigest_window = \"0s\"\n",
+        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
+    ));
+    let alerts = sandbox.path("alerts.jsonl");
+    let config = fs::read_to_string(sandbox.config())
+        .unwrap()
+        .replace("ALERTS", &alerts.display().to_string());
+    fs::write(sandbox.config(), config).unwrap();
+    sandbox.drop_file("cart/orders", "bad-1.csv", bad_orders(1001).as_bytes());
+    sandbox.once_expecting(1);
+    sandbox.drop_file("cart/orders", "bad-2.csv", bad_orders(1002).as_bytes());
+    let out = sandbox.once_expecting(1);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("an alert channel sent its most messages for this hour"),
+        "{log}"
+    );
+    let said = support::alerts_in(&alerts);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(said[0]["events"][0]["file"], "bad-1.csv");
+    let status = String::from_utf8_lossy(&sandbox.cmd(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("alerts ops: 1 waiting, 1 message sent"),
+        "{status}"
+    );
+}

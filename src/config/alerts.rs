@@ -194,7 +194,7 @@ fn email(
     if to.is_empty() {
         problems.push(
             format!("{key}.to"),
-            "is required: the recipients, like [\"ops@shop.example\"]",
+            "is required: the recipients' addresses, as a list",
         );
     }
     for address in std::iter::once(&from).chain(&to) {

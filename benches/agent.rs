@@ -203,8 +203,14 @@ fn observability() {
     const FILES: u64 = 10_000;
     const BAD_EVERY: u64 = 100;
     const RUNS: usize = 5;
-    let drain = |on: bool| -> Duration {
+    // Wall time until every file is out, and the agent's CPU time (user and system, all threads).
+    let drain = |on: bool| -> (Duration, Duration) {
         let dir = sandbox("observability", "0s", "canonical-orders-csv", 1);
+        // A bad order sends its whole file to the error folder.
+        let config = fs::read_to_string(dir.join("cartferry.toml"))
+            .unwrap()
+            .replace("workers = 1", "workers = 1\non_invalid = \"reject-file\"");
+        fs::write(dir.join("cartferry.toml"), config).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -230,7 +236,7 @@ fn observability() {
             fs::write(dir.join(format!("src/o{i:05}.csv")), text).unwrap();
         }
         let start = Instant::now();
-        let mut agent = Command::new(BIN)
+        let agent = Command::new(BIN)
             .arg("--config")
             .arg(dir.join("cartferry.toml"))
             .arg("run")
@@ -256,13 +262,21 @@ fn observability() {
         let errors = dir.join("var/state/errors/bench");
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            let delivered = fs::read_dir(dir.join("dst")).unwrap().count() as u64;
+            // Not counting a delivery's temporary file (`.<name>.<attempt>.part`).
+            let delivered = fs::read_dir(dir.join("dst"))
+                .unwrap()
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count() as u64;
             // A bad file and its report.
             let failed = fs::read_dir(&errors).map_or(0, |d| d.count() as u64) / 2;
             if delivered + failed == FILES {
                 break;
             }
-            assert!(Instant::now() < deadline, "not drained in 10 minutes");
+            assert!(
+                Instant::now() < deadline && delivered + failed <= FILES,
+                "not drained in 10 minutes, or more files came out than went in ({delivered} delivered, {failed} failed)"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let took = start.elapsed();
@@ -273,28 +287,45 @@ fn observability() {
         let _ = Command::new("kill")
             .args(["-TERM", &agent.id().to_string()])
             .status();
-        let _ = agent.wait();
+        let cpu = support::cpu_of(agent);
         assert_eq!(
             fs::read_dir(&errors).unwrap().count() as u64,
             2 * bad,
             "every bad file in the error folder, with its report"
         );
         let _ = fs::remove_dir_all(&dir);
-        took
+        (took, cpu)
     };
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
         off.push(drain(false));
         on.push(drain(true));
     }
-    let (off, on) = (support::median(&mut off), support::median(&mut on));
+    let runs = |r: &[(Duration, Duration)]| {
+        r.iter()
+            .map(|(w, _)| format!("{:.1}", w.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("wall times, off: {} s; on: {} s", runs(&off), runs(&on));
+    let wall = |r: &[(Duration, Duration)]| {
+        support::median(&mut r.iter().map(|x| x.0).collect::<Vec<_>>())
+    };
+    let (off_wall, on_wall) = (wall(&off), wall(&on));
+    let cpu = |r: &[(Duration, Duration)]| {
+        support::median(&mut r.iter().map(|x| x.1).collect::<Vec<_>>())
+    };
+    let (off_cpu, on_cpu) = (cpu(&off), cpu(&on));
     println!(
-        "| {FILES} small order files (1 % bad) through `run`, metrics scraped every second and an alert channel | on {:.2} s ({:.0} files/s) | off {:.2} s ({:.0} files/s) | {:+.1} % |",
-        on.as_secs_f64(),
-        FILES as f64 / on.as_secs_f64(),
-        off.as_secs_f64(),
-        FILES as f64 / off.as_secs_f64(),
-        (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0
+        "| {FILES} small order files (1 % bad) through `run`, metrics scraped every second and an alert channel | on {:.2} s ({:.0} files/s), CPU {:.2} s | off {:.2} s ({:.0} files/s), CPU {:.2} s | wall {:+.1} %, CPU {:+.1} % |",
+        on_wall.as_secs_f64(),
+        FILES as f64 / on_wall.as_secs_f64(),
+        on_cpu.as_secs_f64(),
+        off_wall.as_secs_f64(),
+        FILES as f64 / off_wall.as_secs_f64(),
+        off_cpu.as_secs_f64(),
+        (on_wall.as_secs_f64() / off_wall.as_secs_f64() - 1.0) * 100.0,
+        (on_cpu.as_secs_f64() / off_cpu.as_secs_f64() - 1.0) * 100.0
     );
 }
 

@@ -577,6 +577,9 @@ pub fn once(config: &Config, endpoints: &Endpoints) -> Result<Summary, String> {
 /// The alert channels, known to the ledger before any file is taken, with a ledger connection
 /// of their own; `None` without channels.
 fn alert_sender(config: &Config) -> Result<Option<(crate::alerts::Sender, Ledger)>, String> {
+    if config.alerts.is_empty() {
+        return Ok(None);
+    }
     let ledger = Ledger::open(&config.agent.state_dir).map_err(|e| e.to_string())?;
     Ok(crate::alerts::Sender::new(config, &ledger)
         .map_err(|e| e.to_string())?

@@ -11,6 +11,16 @@ use prometheus_parse::{Scrape, Value};
 use support::alert_peers::free_port;
 use support::{FAST_AGENT, ORDERS_ROUTE, PASSTHROUGH_ROUTE, Sandbox, orders_csv, wait_until};
 
+/// A route whose destination folder the test makes a file.
+const STUCK_ROUTE: &str = r#"
+[[routes]]
+name = "stuck"
+from = { endpoint = "cart", dir = "stuck", pattern = "*" }
+reader = "passthrough"
+writer = "passthrough"
+to = { endpoint = "warehouse", dir = "blocked" }
+"#;
+
 /// GET `url`: the status and the body.
 fn get(url: &str) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -47,14 +57,20 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[test]
 fn metrics_count_what_the_agent_did_and_prometheus_can_read_them() {
     let port = free_port();
+    let said = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::new(&format!(
-        "{}{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}",
+        "{}{PASSTHROUGH_ROUTE}{ORDERS_ROUTE}{STUCK_ROUTE}{}",
         FAST_AGENT.replace(
             "[agent]",
             &format!("[agent]\nmetrics = \"127.0.0.1:{port}\"")
-        )
+        ),
+        support::alerts_to_file("ops", &said.path().join("alerts.jsonl"))
     ));
+    // The stuck route's destination is a file: its deliveries fail and are retried.
+    std::fs::create_dir_all(sandbox.path("warehouse")).unwrap();
+    std::fs::write(sandbox.path("warehouse/blocked"), b"not a folder").unwrap();
     let agent = sandbox.start();
+    sandbox.drop_file("cart/stuck", "stuck.dat", b"stuck\n");
     for n in 0..3 {
         sandbox.drop_file(
             "cart/out",
@@ -125,9 +141,24 @@ fn metrics_count_what_the_agent_did_and_prometheus_can_read_them() {
         .as_secs_f64();
     assert!((now - 120.0..=now + 1.0).contains(&last), "{last} vs {now}");
     assert_eq!(value(&s, "cartferry_orders_late", &[]), Some(0.0));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let s = scrape(port);
+            value(&s, "cartferry_retries_total", &[("route", "stuck")]).unwrap_or(0.0) >= 1.0
+                && value(&s, "cartferry_alerts_sent_total", &[("channel", "ops")]).unwrap_or(0.0)
+                    >= 1.0
+        }),
+        "no retry or no alert counted:\n{}",
+        get(&format!("http://127.0.0.1:{port}/metrics")).1
+    );
+    let s = scrape(port);
+    assert_eq!(
+        value(&s, "cartferry_alerts_failed_total", &[("channel", "ops")]),
+        Some(0.0)
+    );
     let (status, body) = get(&format!("http://127.0.0.1:{port}/healthz"));
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    assert_eq!(agent.stop(), 0);
+    assert_eq!(agent.stop_expecting_errors(&["stuck"]), 0);
 }
 
 /// Files made immutable (`chattr +i`) until dropped, even when the test fails.

@@ -556,9 +556,15 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
     let sshd = Sshd::start();
     let sandbox = sandbox(&sshd, "other_key", "known_hosts");
     let alerts = sandbox.path("alerts.jsonl");
+    let port = support::alert_peers::free_port();
     let config = fs::read_to_string(sandbox.config())
         .unwrap()
         .replace("max_attempts = 3", "max_attempts = 50")
+        .replacen(
+            "[agent]",
+            &format!("[agent]\nmetrics = \"127.0.0.1:{port}\""),
+            1,
+        )
         + &support::alerts_to_file("ops", &alerts);
     fs::write(sandbox.config(), config).unwrap();
     let agent = sandbox.start();
@@ -594,6 +600,22 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
         ["endpoint_refused"],
         "{said:?}"
     );
+    // And to Prometheus: no session, one refusal.
+    let metrics = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for line in [
+        "cartferry_sftp_session_up{endpoint=\"warehouse\"} 0",
+        "cartferry_sftp_login_failures{endpoint=\"warehouse\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing:\n{metrics}"
+        );
+    }
     assert!(
         said[0]["events"][0]["endpoint"]
             .as_str()

@@ -60,13 +60,7 @@ errors = "var/errors/acks"
 #[test]
 fn sent_groups_wait_for_their_997_and_rejected_orders_reach_the_error_folder() {
     let sandbox = sending_940s_and_reading_997s();
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = std::fs::read_to_string(sandbox.config()).unwrap();
-    std::fs::write(
-        sandbox.config(),
-        config + &support::alerts_to_file("ops", &alerts),
-    )
-    .unwrap();
+    let alerts = sandbox.add_file_alerts("");
     sandbox.drop_file(
         "cart/orders",
         "two.csv",

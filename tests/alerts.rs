@@ -300,6 +300,17 @@ fn an_alert_waits_while_the_smtp_server_is_down_and_arrives_once_while_files_kee
     assert_eq!(agent.stop(), 0);
 }
 
+/// An SMTP server, and a sandbox with an e-mail channel to it and a bad order file.
+fn a_bad_file_and_an_email_channel(peers: &std::path::Path) -> (SmtpServer, Sandbox) {
+    let smtp = SmtpServer::start(free_port(), peers);
+    let sandbox = Sandbox::new(&format!(
+        "{FAST_AGENT}{ORDERS_ROUTE}{}",
+        email_channel(smtp.port)
+    ));
+    sandbox.drop_file("cart/orders", "bad.csv", bad_orders(1001).as_bytes());
+    (smtp, sandbox)
+}
+
 /// `cartferry once` with crash points armed; the process aborts there.
 fn once_crashing_at(sandbox: &Sandbox, point: &str) {
     let out = Command::new(binary())
@@ -320,12 +331,7 @@ fn once_crashing_at(sandbox: &Sandbox, point: &str) {
 #[test]
 fn a_crash_between_the_step_and_the_send_sends_the_alert_once_after_the_restart() {
     let peers = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start(free_port(), peers.path());
-    let sandbox = Sandbox::new(&format!(
-        "{FAST_AGENT}{ORDERS_ROUTE}{}",
-        email_channel(smtp.port)
-    ));
-    sandbox.drop_file("cart/orders", "bad.csv", bad_orders(1001).as_bytes());
+    let (smtp, sandbox) = a_bad_file_and_an_email_channel(peers.path());
     once_crashing_at(&sandbox, "alerts.sending");
     assert!(
         sandbox
@@ -349,12 +355,7 @@ fn a_crash_between_the_step_and_the_send_sends_the_alert_once_after_the_restart(
 #[test]
 fn a_crash_after_the_server_took_a_message_repeats_it_under_the_same_message_id() {
     let peers = tempfile::tempdir().unwrap();
-    let smtp = SmtpServer::start(free_port(), peers.path());
-    let sandbox = Sandbox::new(&format!(
-        "{FAST_AGENT}{ORDERS_ROUTE}{}",
-        email_channel(smtp.port)
-    ));
-    sandbox.drop_file("cart/orders", "bad.csv", bad_orders(1001).as_bytes());
+    let (smtp, sandbox) = a_bad_file_and_an_email_channel(peers.path());
     once_crashing_at(&sandbox, "alerts.sent");
     sandbox.once_expecting(0);
     sandbox.once_expecting(0);
@@ -482,19 +483,14 @@ kind = \"pager\"
 #[test]
 fn a_file_retried_past_the_limit_is_said_once_and_its_delivery_is_the_all_clear() {
     let sandbox = Sandbox::new(&format!(
-        "{}{}{}",
+        "{}{}",
         FAST_AGENT.replace(
             "max_attempts = 5",
             "max_attempts = 50\nalert_retrying_after = \"0s\""
         ),
         support::PASSTHROUGH_ROUTE,
-        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
     ));
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = fs::read_to_string(sandbox.config())
-        .unwrap()
-        .replace("ALERTS", &alerts.display().to_string());
-    fs::write(sandbox.config(), config).unwrap();
+    let alerts = sandbox.add_file_alerts("");
     // The destination folder is a file: every delivery fails, and is tried again.
     fs::create_dir_all(sandbox.path("warehouse")).unwrap();
     fs::write(sandbox.path("warehouse/in"), b"not a folder").unwrap();
@@ -530,16 +526,8 @@ fn a_file_retried_past_the_limit_is_said_once_and_its_delivery_is_the_all_clear(
 
 #[test]
 fn a_ledger_that_refuses_writes_is_said_straight_to_the_channels_and_then_all_clear() {
-    let sandbox = Sandbox::new(&format!(
-        "{FAST_AGENT}{}{}",
-        support::PASSTHROUGH_ROUTE,
-        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
-    ));
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = fs::read_to_string(sandbox.config())
-        .unwrap()
-        .replace("ALERTS", &alerts.display().to_string());
-    fs::write(sandbox.config(), config).unwrap();
+    let sandbox = Sandbox::new(&format!("{FAST_AGENT}{}", support::PASSTHROUGH_ROUTE));
+    let alerts = sandbox.add_file_alerts("");
     let agent = sandbox.start();
     // The route's worker has its ledger connection once it delivered a file.
     sandbox.drop_file("cart/out", "first.dat", b"first\n");
@@ -594,15 +582,8 @@ fn a_ledger_that_refuses_writes_is_said_straight_to_the_channels_and_then_all_cl
 
 #[test]
 fn a_channel_at_its_hourly_limit_keeps_the_rest_waiting_and_says_so() {
-    let sandbox = Sandbox::new(&format!(
-        "{FAST_AGENT}{ORDERS_ROUTE}{}max_per_hour = 1\ndigest_window = \"0s\"\n",
-        support::alerts_to_file("ops", &std::path::PathBuf::from("ALERTS"))
-    ));
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = fs::read_to_string(sandbox.config())
-        .unwrap()
-        .replace("ALERTS", &alerts.display().to_string());
-    fs::write(sandbox.config(), config).unwrap();
+    let sandbox = Sandbox::new(&format!("{FAST_AGENT}{ORDERS_ROUTE}"));
+    let alerts = sandbox.add_file_alerts("max_per_hour = 1\ndigest_window = \"0s\"\n");
     sandbox.drop_file("cart/orders", "bad-1.csv", bad_orders(1001).as_bytes());
     sandbox.once_expecting(1);
     sandbox.drop_file("cart/orders", "bad-2.csv", bad_orders(1002).as_bytes());

@@ -64,7 +64,7 @@ fn metrics_count_what_the_agent_did_and_prometheus_can_read_them() {
             "[agent]",
             &format!("[agent]\nmetrics = \"127.0.0.1:{port}\"")
         ),
-        support::alerts_to_file("ops", &said.path().join("alerts.jsonl"))
+        support::file_alert_channel("ops", &said.path().join("alerts.jsonl"))
     ));
     // The stuck route's destination is a file: its deliveries fail and are retried.
     std::fs::create_dir_all(sandbox.path("warehouse")).unwrap();

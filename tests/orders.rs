@@ -374,13 +374,7 @@ fn order_history_and_late_orders_through_the_shopify_x12_example() {
     let mut warehouse =
         support::warehouse::Warehouse::new(&sshd.path("root"), "EXAMPLE3PL", "YOURSTORE");
     let sandbox = shopify_x12_example(&sshd);
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = std::fs::read_to_string(sandbox.config()).unwrap();
-    std::fs::write(
-        sandbox.config(),
-        config + &support::alerts_to_file("ops", &alerts),
-    )
-    .unwrap();
+    let alerts = sandbox.add_file_alerts("");
     let export = shopify_export(&[
         ("#5001", "MUG-RED", 2, "Standard Shipping"),
         ("#5002", "MUG-RED", 1, "Express Shipping"),

@@ -21,13 +21,7 @@ const HEADER: &str = "sku,location,on_hand,available\n";
 #[test]
 fn the_report_names_exactly_the_skus_that_differ_beyond_the_threshold() {
     let sandbox = Sandbox::with_routes(ROUTE);
-    let alerts = sandbox.path("alerts.jsonl");
-    let config = std::fs::read_to_string(sandbox.config()).unwrap();
-    std::fs::write(
-        sandbox.config(),
-        config + &support::alerts_to_file("ops", &alerts),
-    )
-    .unwrap();
+    let alerts = sandbox.add_file_alerts("");
     // An older export the agent must not use.
     sandbox.drop_file(
         "cart/exports",

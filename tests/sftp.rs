@@ -565,7 +565,7 @@ fn a_refused_login_is_not_retried_at_once_so_the_account_is_not_locked() {
             &format!("[agent]\nmetrics = \"127.0.0.1:{port}\""),
             1,
         )
-        + &support::alerts_to_file("ops", &alerts);
+        + &support::file_alert_channel("ops", &alerts);
     fs::write(sandbox.config(), config).unwrap();
     let agent = sandbox.start();
     sandbox.drop_file("cart/out", "x.csv", b"data");

@@ -168,6 +168,17 @@ impl Sandbox {
         fs::rename(&tmp, dir.join(name)).unwrap();
     }
 
+    /// Adds the alert channel `ops` to the config, with `settings` (TOML keys) besides its own:
+    /// a [`file_alert_channel`] into `alerts.jsonl` here, whose path it returns.
+    pub fn add_file_alerts(&self, settings: &str) -> PathBuf {
+        let file = self.path("alerts.jsonl");
+        let config = fs::read_to_string(self.config()).unwrap()
+            + &file_alert_channel("ops", &file)
+            + settings;
+        fs::write(self.config(), config).unwrap();
+        file
+    }
+
     /// Plain files (not hidden) directly in a folder, sorted.
     pub fn files(&self, rel_dir: &str) -> Vec<String> {
         list_files(&self.path(rel_dir))
@@ -444,7 +455,7 @@ pub fn refused_reader_option(reader: &str, reader_options: &str, why: &str) -> S
 
 /// An alert channel (`[alerts.NAME]`) that appends each message, as one line of JSON, to
 /// `file`: a `sh` program, the simplest receiver there is.
-pub fn alerts_to_file(name: &str, file: &Path) -> String {
+pub fn file_alert_channel(name: &str, file: &Path) -> String {
     let file = file.display();
     format!(
         "\n[alerts.{name}]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat >> '{file}'; echo >> '{file}'\"]\n"

@@ -796,7 +796,19 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             .endpoint
             .delete(&to.dir, &endpoint::part_name(name, attempt))?;
     }
-    ledger.delivered(row.id, &archive_path(route, row).to_string_lossy())?;
+    let alert = row
+        .rejected_path
+        .as_ref()
+        .map(|rejected| Event::DocumentsRejected {
+            route: route.name().to_string(),
+            file: row.name.clone(),
+            rejected: rejected.clone(),
+        });
+    ledger.delivered(
+        row.id,
+        &archive_path(route, row).to_string_lossy(),
+        alert.as_ref(),
+    )?;
     crate::crash_point!("deliver.recorded");
     Ok(None)
 }

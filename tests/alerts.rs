@@ -602,3 +602,38 @@ fn a_channel_at_its_hourly_limit_keeps_the_rest_waiting_and_says_so() {
         "{status}"
     );
 }
+
+#[test]
+fn a_file_delivered_without_its_bad_documents_is_said_with_where_they_went() {
+    let sandbox = Sandbox::new(&format!(
+        "{FAST_AGENT}{}",
+        ORDERS_ROUTE.replace("on_invalid = \"reject-file\"", "on_invalid = \"split\"")
+    ));
+    let alerts = sandbox.add_file_alerts("");
+    let mixed = orders_csv(2001, 2, 1) + bad_orders(2003).split_once('\n').unwrap().1;
+    sandbox.drop_file("cart/orders", "mixed.csv", mixed.as_bytes());
+    // `once` exits 1: something went to the error folder.
+    sandbox.once_expecting(1);
+    assert_eq!(sandbox.files("warehouse/orders"), ["mixed.csv"]);
+    let said = support::alerts_in(&alerts);
+    assert_eq!(
+        support::alert_kinds(&said),
+        ["documents_rejected"],
+        "{said:?}"
+    );
+    let event = &said[0]["events"][0];
+    assert_eq!(event["file"], "mixed.csv");
+    let rejected = event["rejected"].as_str().unwrap();
+    assert!(
+        fs::read_to_string(rejected).unwrap().contains(",two,"),
+        "the bad order is where the alert says: {rejected}"
+    );
+    assert!(
+        event["text"]
+            .as_str()
+            .unwrap()
+            .contains("cartferry retry orders mixed.csv"),
+        "{event}"
+    );
+    assert_no_customer_data(&said[0].to_string(), "the alert");
+}

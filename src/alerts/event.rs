@@ -22,6 +22,16 @@ pub enum Event {
         /// Its report in the error folder.
         report: String,
     },
+    /// A file was delivered without its documents with problems, which went to the error
+    /// folder with a report (a route that splits, `on_invalid = "split"`).
+    DocumentsRejected {
+        /// The route.
+        route: String,
+        /// The file's name.
+        file: String,
+        /// The documents left out, in the error folder.
+        rejected: String,
+    },
     /// A file has waited for its retries longer than the limit (`agent.alert_retrying_after`).
     Retrying {
         /// The route.
@@ -106,6 +116,8 @@ pub enum Event {
 pub enum Kind {
     /// [`Event::FileFailed`].
     FileFailed,
+    /// [`Event::DocumentsRejected`].
+    DocumentsRejected,
     /// [`Event::Retrying`].
     Retrying,
     /// [`Event::AckRejected`].
@@ -128,8 +140,9 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind a channel can choose, as the config spells them.
-    pub const CHOOSABLE: [Kind; 9] = [
+    pub const CHOOSABLE: [Kind; 10] = [
         Kind::FileFailed,
+        Kind::DocumentsRejected,
         Kind::Retrying,
         Kind::AckRejected,
         Kind::AckLate,
@@ -144,6 +157,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::FileFailed => "file_failed",
+            Kind::DocumentsRejected => "documents_rejected",
             Kind::Retrying => "retrying",
             Kind::AckRejected => "ack_rejected",
             Kind::AckLate => "ack_late",
@@ -162,6 +176,9 @@ impl Kind {
             Kind::FileFailed => {
                 format!("{count} files of route {subject} went to the error folder")
             }
+            Kind::DocumentsRejected => format!(
+                "{count} files of route {subject} were delivered without their documents with problems"
+            ),
             Kind::Retrying => {
                 format!("{count} files of route {subject} keep failing and wait for retries")
             }
@@ -213,6 +230,7 @@ impl Event {
     pub fn kind(&self) -> Kind {
         match self {
             Event::FileFailed { .. } => Kind::FileFailed,
+            Event::DocumentsRejected { .. } => Kind::DocumentsRejected,
             Event::Retrying { .. } => Kind::Retrying,
             Event::AckRejected { .. } => Kind::AckRejected,
             Event::AckLate { .. } => Kind::AckLate,
@@ -230,6 +248,7 @@ impl Event {
     pub fn subject(&self) -> &str {
         match self {
             Event::FileFailed { route, .. }
+            | Event::DocumentsRejected { route, .. }
             | Event::Retrying { route, .. }
             | Event::AckRejected { route, .. }
             | Event::AckLate { route, .. }
@@ -258,6 +277,9 @@ impl Event {
         match self {
             Event::FileFailed { route, file, .. } => {
                 format!("route {route}: {file} went to the error folder")
+            }
+            Event::DocumentsRejected { route, file, .. } => {
+                format!("route {route}: documents of {file} went to the error folder")
             }
             Event::Retrying {
                 route,
@@ -311,6 +333,16 @@ impl Event {
             } => format!(
                 "route {route}: {file} went to the error folder: {}. The report: {report}. Once it is fixed: cartferry retry {route} {file}",
                 reason.trim_end_matches('.')
+            ),
+            Event::DocumentsRejected {
+                route,
+                file,
+                rejected,
+            } => format!(
+                "route {route}: {file} was delivered without its documents with problems, which went to the error folder as {rejected}, with a report beside it. Once they are fixed: cartferry retry {route} {}",
+                std::path::Path::new(rejected)
+                    .file_name()
+                    .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned())
             ),
             Event::Retrying {
                 route,

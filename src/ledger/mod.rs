@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::alerts::Event;
 use schema::MIGRATIONS;
 
 /// Ledger failures.
@@ -537,12 +538,16 @@ impl Ledger {
     }
 
     /// The output is at its destination; the source will be archived at `archive_path`.
-    pub fn delivered(&self, id: i64, archive_path: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE files SET state = 'delivered', final_path = ?2 WHERE id = ?1",
-            params![id, archive_path],
-        )?;
-        Ok(())
+    /// With `alert` (documents of the file went to the error folder), the alert is put in the
+    /// outbox in the same transaction.
+    pub fn delivered(&self, id: i64, archive_path: &str, alert: Option<&Event>) -> Result<()> {
+        self.atomically(|| {
+            self.conn.execute(
+                "UPDATE files SET state = 'delivered', final_path = ?2 WHERE id = ?1",
+                params![id, archive_path],
+            )?;
+            alert.map_or(Ok(()), |event| self.alert(event))
+        })
     }
 
     /// Records where the documents a split left out go, before they are written there.
@@ -793,7 +798,7 @@ mod tests {
         assert_eq!(rows[0].state, State::Staged);
         assert_eq!(rows[0].output_sha256.as_deref(), Some("def"));
         l.delivering(id, 12, "def", "a.out").unwrap();
-        l.delivered(id, "/archive/a.csv").unwrap();
+        l.delivered(id, "/archive/a.csv", None).unwrap();
         assert_eq!(
             l.delivered_with_hash("orders", "abc", id + 1).unwrap(),
             Some(id)

@@ -116,7 +116,10 @@ trait Transport: Send {
 
 fn transport_of(channel: &AlertChannelConfig) -> Box<dyn Transport> {
     match &channel.transport {
-        AlertTransport::Email { .. } => Box::new(email::Email::new(channel)),
+        AlertTransport::Email(settings) => Box::new(email::Email {
+            settings: settings.clone(),
+            timeout: channel.timeout,
+        }),
         AlertTransport::Webhook { url, slack } => {
             Box::new(webhook::Webhook::new(url.clone(), *slack, channel.timeout))
         }
@@ -185,9 +188,7 @@ impl Sender {
         if config.alerts.is_empty() {
             return Ok(None);
         }
-        for channel in &config.alerts {
-            ledger.open_alert_channel(&channel.name)?;
-        }
+        open_channels(config, ledger)?;
         Ok(Some(Sender {
             channels: config
                 .alerts
@@ -434,6 +435,15 @@ impl Sender {
             .spawn(work)
             .ok()
     }
+}
+
+/// Makes `config`'s channels known to `ledger` where they are not yet: a channel new to the
+/// ledger says the events from then on, not the history.
+pub fn open_channels(config: &Config, ledger: &Ledger) -> Result<(), LedgerError> {
+    config
+        .alerts
+        .iter()
+        .try_for_each(|c| ledger.open_alert_channel(&c.name))
 }
 
 /// What a channel answered to `cartferry alerts test`.

@@ -317,12 +317,8 @@ pub fn execute(cli: Cli) -> ExitCode {
                     // never take its absence for a new state folder. The alert channels are
                     // known to it before anything happens (a server refusing the login while
                     // the route folders are made is said too).
-                    let opened = Ledger::open(&config.agent.state_dir).and_then(|ledger| {
-                        config
-                            .alerts
-                            .iter()
-                            .try_for_each(|c| ledger.open_alert_channel(&c.name))
-                    });
+                    let opened = Ledger::open(&config.agent.state_dir)
+                        .and_then(|ledger| crate::alerts::open_channels(&config, &ledger));
                     if let Err(e) = opened {
                         complain(e);
                         return ExitCode::FAILURE;

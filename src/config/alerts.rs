@@ -40,24 +40,28 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// An e-mail channel's SMTP server and addresses.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// The SMTP server.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// How the connection is secured.
+    pub security: SmtpSecurity,
+    /// Login name and password, when the server wants a login.
+    pub login: Option<(String, Secret)>,
+    /// The sender address.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+}
+
 /// Where a channel's messages go.
 #[derive(Debug, Clone)]
 pub enum AlertTransport {
     /// E-mail over SMTP.
-    Email {
-        /// The SMTP server.
-        host: String,
-        /// Its port.
-        port: u16,
-        /// How the connection is secured.
-        security: SmtpSecurity,
-        /// Login name and password, when the server wants a login.
-        login: Option<(String, Secret)>,
-        /// The sender address.
-        from: String,
-        /// The recipients.
-        to: Vec<String>,
-    },
+    Email(EmailSettings),
     /// An HTTP POST with a JSON body.
     Webhook {
         /// Where to.
@@ -247,14 +251,14 @@ fn email(
             None
         }
     };
-    Some(AlertTransport::Email {
+    Some(AlertTransport::Email(EmailSettings {
         host,
         port,
         security,
         login,
         from,
         to,
-    })
+    }))
 }
 
 fn webhook(

@@ -19,7 +19,7 @@ use crate::format;
 use crate::naming::{MarkerTemplate, NameTemplate};
 use raw::{Problems, RawConfig};
 
-pub use alerts::{AlertChannelConfig, AlertTransport, SmtpSecurity};
+pub use alerts::{AlertChannelConfig, AlertTransport, EmailSettings, SmtpSecurity};
 
 /// One mistake in the configuration, with the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -33,8 +33,8 @@ fn order_rows(out: &mut impl Write, first: u64, orders: u64) {
     }
 }
 
-fn sandbox(name: &str, stable_for: &str, route: &str, workers: usize) -> PathBuf {
-    let dir = support::scratch(name);
+/// Makes `dir` a sandbox: folders `src` and `dst`, and one route between them.
+fn sandbox(dir: PathBuf, stable_for: &str, route: &str, workers: usize) -> PathBuf {
     for d in ["src", "dst"] {
         fs::create_dir_all(dir.join(d)).unwrap();
     }
@@ -102,7 +102,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn latency() {
     const FILES: usize = 1000;
-    let dir = sandbox("latency", "10ms", "passthrough", 1);
+    let dir = sandbox(support::scratch("latency"), "10ms", "passthrough", 1);
     let mut agent = Command::new(BIN)
         .arg("--config")
         .arg(dir.join("cartferry.toml"))
@@ -167,7 +167,7 @@ fn throughput() {
         ("canonical-orders-csv", 8),
         ("passthrough", 8),
     ] {
-        let dir = sandbox("throughput", "0s", route, workers);
+        let dir = sandbox(support::scratch("throughput"), "0s", route, workers);
         for i in 0..FILES {
             let mut f =
                 BufWriter::new(fs::File::create(dir.join(format!("src/o{i:05}.csv"))).unwrap());
@@ -196,137 +196,205 @@ fn throughput() {
     }
 }
 
-/// Issue 18: `run` on 10,000 small order files (1 % of them bad), with metrics served and
-/// scraped every second and an alert channel, against the same without; alternating runs,
-/// medians.
-fn observability() {
+/// What one drain of the observability bench took.
+struct Drained {
+    /// From the agent's start until every file was out.
+    wall: Duration,
+    /// The agent's CPU time, user and system, all threads.
+    cpu: Duration,
+    /// Bytes the agent caused to be written to storage (`write_bytes` in `/proc/PID/io`).
+    stored: u64,
+    /// The agent's write system calls (`syscw`).
+    writes: u64,
+}
+
+/// The two counters of `/proc/PID/io` that say how much a process wrote.
+fn writes_of(pid: u32) -> (u64, u64) {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": ")?.parse().ok())
+            .unwrap()
+    };
+    (field("write_bytes"), field("syscw"))
+}
+
+/// `run` on 10,000 small order files (1 % of them bad) below `base`, with metrics served and
+/// scraped every second and an alert channel when `on`, until every file is out.
+fn drain(base: &Path, on: bool) -> Drained {
     const FILES: u64 = 10_000;
     const BAD_EVERY: u64 = 100;
-    const RUNS: usize = 5;
-    // Wall time until every file is out, and the agent's CPU time (user and system, all threads).
-    let drain = |on: bool| -> (Duration, Duration) {
-        let dir = sandbox("observability", "0s", "canonical-orders-csv", 1);
-        // A bad order sends its whole file to the error folder.
-        let config = fs::read_to_string(dir.join("cartferry.toml"))
-            .unwrap()
-            .replace("workers = 1", "workers = 1\non_invalid = \"reject-file\"");
-        fs::write(dir.join("cartferry.toml"), config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if on {
-            let config = fs::read_to_string(dir.join("cartferry.toml")).unwrap();
-            let config = config.replace(
-                "[agent]",
-                &format!("[agent]\nmetrics = \"127.0.0.1:{port}\""),
-            ) + "\n[alerts.ops]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n";
-            fs::write(dir.join("cartferry.toml"), config).unwrap();
-        }
-        let bad = FILES / BAD_EVERY;
-        for i in 0..FILES {
-            let mut rows = Vec::new();
-            rows.extend_from_slice(HEADER.as_bytes());
-            order_rows(&mut rows, i * 10, 2);
-            let mut text = String::from_utf8(rows).unwrap();
-            if i % BAD_EVERY == 0 {
-                text = text.replacen(",9.99,", ",nine,", 1);
-            }
-            fs::write(dir.join(format!("src/o{i:05}.csv")), text).unwrap();
-        }
-        let start = Instant::now();
-        let agent = Command::new(BIN)
-            .arg("--config")
-            .arg(dir.join("cartferry.toml"))
-            .arg("run")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let scraper = on.then(|| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let url = format!("http://127.0.0.1:{port}/metrics");
-                let mut scrapes = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    if ureq::get(&url).call().is_ok() {
-                        scrapes += 1;
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                scrapes
-            })
-        });
-        let errors = dir.join("var/state/errors/bench");
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            // Not counting a delivery's temporary file (`.<name>.<attempt>.part`).
-            let delivered = fs::read_dir(dir.join("dst"))
-                .unwrap()
-                .flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count() as u64;
-            // A bad file and its report.
-            let failed = fs::read_dir(&errors).map_or(0, |d| d.count() as u64) / 2;
-            if delivered + failed == FILES {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline && delivered + failed <= FILES,
-                "not drained in 10 minutes, or more files came out than went in ({delivered} delivered, {failed} failed)"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let took = start.elapsed();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(scraper) = scraper {
-            assert!(scraper.join().unwrap() > 0, "metrics were never scraped");
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &agent.id().to_string()])
-            .status();
-        let cpu = support::cpu_of(agent);
-        assert_eq!(
-            fs::read_dir(&errors).unwrap().count() as u64,
-            2 * bad,
-            "every bad file in the error folder, with its report"
-        );
-        let _ = fs::remove_dir_all(&dir);
-        (took, cpu)
-    };
-    let (mut off, mut on) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        off.push(drain(false));
-        on.push(drain(true));
-    }
-    let runs = |r: &[(Duration, Duration)]| {
-        r.iter()
-            .map(|(w, _)| format!("{:.1}", w.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    println!("wall times, off: {} s; on: {} s", runs(&off), runs(&on));
-    let wall = |r: &[(Duration, Duration)]| {
-        support::median(&mut r.iter().map(|x| x.0).collect::<Vec<_>>())
-    };
-    let (off_wall, on_wall) = (wall(&off), wall(&on));
-    let cpu = |r: &[(Duration, Duration)]| {
-        support::median(&mut r.iter().map(|x| x.1).collect::<Vec<_>>())
-    };
-    let (off_cpu, on_cpu) = (cpu(&off), cpu(&on));
-    println!(
-        "| {FILES} small order files (1 % bad) through `run`, metrics scraped every second and an alert channel | on {:.2} s ({:.0} files/s), CPU {:.2} s | off {:.2} s ({:.0} files/s), CPU {:.2} s | wall {:+.1} %, CPU {:+.1} % |",
-        on_wall.as_secs_f64(),
-        FILES as f64 / on_wall.as_secs_f64(),
-        on_cpu.as_secs_f64(),
-        off_wall.as_secs_f64(),
-        FILES as f64 / off_wall.as_secs_f64(),
-        off_cpu.as_secs_f64(),
-        (on_wall.as_secs_f64() / off_wall.as_secs_f64() - 1.0) * 100.0,
-        (on_cpu.as_secs_f64() / off_cpu.as_secs_f64() - 1.0) * 100.0
+    let dir = sandbox(
+        support::scratch_below(base, "observability"),
+        "0s",
+        "canonical-orders-csv",
+        1,
     );
+    // A bad order sends its whole file to the error folder.
+    let config = fs::read_to_string(dir.join("cartferry.toml"))
+        .unwrap()
+        .replace("workers = 1", "workers = 1\non_invalid = \"reject-file\"");
+    fs::write(dir.join("cartferry.toml"), config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    if on {
+        let config = fs::read_to_string(dir.join("cartferry.toml")).unwrap();
+        let config = config.replace(
+            "[agent]",
+            &format!("[agent]\nmetrics = \"127.0.0.1:{port}\""),
+        ) + "\n[alerts.ops]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n";
+        fs::write(dir.join("cartferry.toml"), config).unwrap();
+    }
+    let bad = FILES / BAD_EVERY;
+    for i in 0..FILES {
+        let mut rows = Vec::new();
+        rows.extend_from_slice(HEADER.as_bytes());
+        order_rows(&mut rows, i * 10, 2);
+        let mut text = String::from_utf8(rows).unwrap();
+        if i % BAD_EVERY == 0 {
+            text = text.replacen(",9.99,", ",nine,", 1);
+        }
+        fs::write(dir.join(format!("src/o{i:05}.csv")), text).unwrap();
+    }
+    // The files just written reach the disk now, not during whichever run comes next.
+    assert!(Command::new("sync").status().unwrap().success());
+    let start = Instant::now();
+    let agent = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("cartferry.toml"))
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scraper = on.then(|| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let url = format!("http://127.0.0.1:{port}/metrics");
+            let mut scrapes = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if ureq::get(&url).call().is_ok() {
+                    scrapes += 1;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            scrapes
+        })
+    });
+    let errors = dir.join("var/state/errors/bench");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        // Not counting a delivery's temporary file (`.<name>.<attempt>.part`).
+        let delivered = fs::read_dir(dir.join("dst"))
+            .unwrap()
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count() as u64;
+        // A bad file and its report.
+        let failed = fs::read_dir(&errors).map_or(0, |d| d.count() as u64) / 2;
+        if delivered + failed == FILES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && delivered + failed <= FILES,
+            "not drained in 10 minutes, or more files came out than went in ({delivered} delivered, {failed} failed)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wall = start.elapsed();
+    let (stored, writes) = writes_of(agent.id());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(scraper) = scraper {
+        assert!(scraper.join().unwrap() > 0, "metrics were never scraped");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let cpu = support::cpu_of(agent);
+    assert_eq!(
+        fs::read_dir(&errors).unwrap().count() as u64,
+        2 * bad,
+        "every bad file in the error folder, with its report"
+    );
+    let _ = fs::remove_dir_all(&dir);
+    Drained {
+        wall,
+        cpu,
+        stored,
+        writes,
+    }
+}
+
+/// Issue 18: 10,000 small order files through `run` with metrics scraped every second and an
+/// alert channel, against the same without. The sides alternate in pairs whose order swaps
+/// (off-on, on-off, …), so that neither always runs after the other's clean-up. On the disk
+/// (`BENCH_DIR`), and in memory (`/dev/shm`) where no disk flush blurs the agent's own work.
+fn observability() {
+    const PAIRS: usize = 6;
+    const FILES: f64 = 10_000.0;
+    let mut places = vec![(
+        "disk",
+        std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from),
+    )];
+    if Path::new("/dev/shm").is_dir() {
+        places.push(("memory (/dev/shm)", PathBuf::from("/dev/shm")));
+    }
+    for (place, base) in places {
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        for pair in 0..PAIRS {
+            let sides = if pair % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for side in sides {
+                let drained = drain(&base, side);
+                if side { &mut on } else { &mut off }.push(drained);
+            }
+        }
+        let walls = |r: &[Drained]| {
+            r.iter()
+                .map(|d| format!("{:.1}", d.wall.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "{place}, wall times in run order: off {} s; on {} s",
+            walls(&off),
+            walls(&on)
+        );
+        let median = |r: &[Drained], of: fn(&Drained) -> Duration| {
+            support::median(&mut r.iter().map(of).collect::<Vec<_>>())
+        };
+        let (off_wall, on_wall) = (median(&off, |d| d.wall), median(&on, |d| d.wall));
+        let (off_cpu, on_cpu) = (median(&off, |d| d.cpu), median(&on, |d| d.cpu));
+        let written = |r: &[Drained]| {
+            let mut stored: Vec<u64> = r.iter().map(|d| d.stored).collect();
+            let mut writes: Vec<u64> = r.iter().map(|d| d.writes).collect();
+            stored.sort_unstable();
+            writes.sort_unstable();
+            (stored[stored.len() / 2], writes[writes.len() / 2])
+        };
+        let ((off_stored, off_writes), (on_stored, on_writes)) = (written(&off), written(&on));
+        let change = |on: f64, off: f64| (on / off - 1.0) * 100.0;
+        println!(
+            "| {place} | on {:.2} s ({:.0} files/s), CPU {:.2} s | off {:.2} s ({:.0} files/s), CPU {:.2} s | wall {:+.1} % | CPU {:+.1} % | written to storage: on {:.0} MB, off {:.0} MB; write calls: on {on_writes}, off {off_writes} |",
+            on_wall.as_secs_f64(),
+            FILES / on_wall.as_secs_f64(),
+            on_cpu.as_secs_f64(),
+            off_wall.as_secs_f64(),
+            FILES / off_wall.as_secs_f64(),
+            off_cpu.as_secs_f64(),
+            change(on_wall.as_secs_f64(), off_wall.as_secs_f64()),
+            change(on_cpu.as_secs_f64(), off_cpu.as_secs_f64()),
+            on_stored as f64 / 1e6,
+            off_stored as f64 / 1e6,
+        );
+    }
 }
 
 fn bigfile() {
@@ -335,7 +403,7 @@ fn bigfile() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1024)
         << 20;
-    let dir = sandbox("bigfile", "0s", "canonical-orders-csv", 1);
+    let dir = sandbox(support::scratch("bigfile"), "0s", "canonical-orders-csv", 1);
     let input = dir.join("big.csv");
     {
         let mut f = BufWriter::with_capacity(1 << 20, fs::File::create(&input).unwrap());

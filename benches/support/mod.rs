@@ -107,6 +107,11 @@ pub fn scratch(name: &str) -> PathBuf {
     let base = std::env::var_os("BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
+    scratch_below(&base, name)
+}
+
+/// A fresh scratch folder `cartferry-bench-NAME-PID` below `base`.
+pub fn scratch_below(base: &std::path::Path, name: &str) -> PathBuf {
     let dir = base.join(format!("cartferry-bench-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();

@@ -475,10 +475,10 @@ impl Ledger {
     pub fn late_orders(&self, now_ms: i64, limit: usize) -> Result<(u64, Vec<LateOrder>)> {
         let sql = format!(
             "SELECT e.order_id, e.at_ms, e.due_ms, f.name, f.route
-             FROM order_events e JOIN files f ON f.id = e.file_id
-             WHERE e.kind = 'order' AND e.outcome IN ('sent', 'resent')
-               AND e.due_ms IS NOT NULL AND e.at_ms + e.due_ms < ?1
-               AND f.state IN {DELIVERED}
+             FROM orders_awaiting a
+               JOIN order_events e ON e.id = a.event_id
+               JOIN files f ON f.id = e.file_id
+             WHERE a.late_at_ms < ?1 AND f.state IN {DELIVERED}
                AND NOT EXISTS (
                  SELECT 1 FROM order_events s JOIN files sf ON sf.id = s.file_id
                  WHERE s.order_key = e.order_key AND s.kind IN ('shipment', 'cancel')
@@ -595,6 +595,128 @@ mod tests {
         ledger.forget_order_events(a).unwrap();
         assert_eq!(events_of(&ledger, a), Vec::<String>::new());
         assert_eq!(events_of(&ledger, b), ["2", "4"]);
+    }
+
+    /// An order of `key` due `due_ms` after its file was taken at 0, or a shipment of it.
+    fn due(key: &str, kind: EventKind, due_ms: Option<i64>) -> OrderEvent {
+        OrderEvent {
+            kind,
+            due_ms,
+            ..event(key)
+        }
+    }
+
+    /// Records `events` as file `name`'s, taken at 0; delivered (with its archive) when
+    /// `deliver`.
+    fn file_with(ledger: &Ledger, name: &str, events: &[OrderEvent], deliver: bool) -> i64 {
+        let id = ledger.begin_claim("orders", name, 1).unwrap();
+        let mut batch = ledger.order_batch(id, 0);
+        for e in events {
+            batch.record(e.clone()).unwrap();
+        }
+        batch.commit().unwrap();
+        drop(batch);
+        if deliver {
+            ledger.delivered(id, "archive", None).unwrap();
+        }
+        id
+    }
+
+    fn late_keys(ledger: &Ledger, now_ms: i64) -> Vec<String> {
+        let (count, late) = ledger.late_orders(now_ms, 100).unwrap();
+        assert_eq!(count as usize, late.len());
+        late.into_iter().map(|o| o.order_id).collect()
+    }
+
+    #[test]
+    fn an_order_is_late_until_a_shipment_or_cancellation_of_it_is_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let orders: Vec<OrderEvent> = ["1", "2", "3", "4"]
+            .iter()
+            .map(|k| due(k, EventKind::Order, Some(1000)))
+            .chain([due("5", EventKind::Order, None)])
+            .collect();
+        file_with(&ledger, "orders.csv", &orders, true);
+        assert_eq!(
+            late_keys(&ledger, 1000),
+            Vec::<String>::new(),
+            "not yet due"
+        );
+        assert_eq!(late_keys(&ledger, 1001), ["1", "2", "3", "4"]);
+        // A shipment counts once its file is delivered; a cancellation too.
+        let shipped = file_with(
+            &ledger,
+            "shipments.csv",
+            &[
+                due("1", EventKind::Shipment, None),
+                due("2", EventKind::Cancel, None),
+            ],
+            false,
+        );
+        assert_eq!(late_keys(&ledger, 1001), ["1", "2", "3", "4"]);
+        ledger.delivered(shipped, "archive", None).unwrap();
+        assert_eq!(late_keys(&ledger, 1001), ["3", "4"]);
+        // A shipment delivered before its order was sent (again) still answers it.
+        file_with(
+            &ledger,
+            "early.csv",
+            &[due("6", EventKind::Shipment, None)],
+            true,
+        );
+        file_with(
+            &ledger,
+            "late.csv",
+            &[due("6", EventKind::Order, Some(1000))],
+            true,
+        );
+        assert_eq!(late_keys(&ledger, 1001), ["3", "4"]);
+        // An order whose file is not delivered is not late; forgotten, it is gone.
+        let pending = file_with(
+            &ledger,
+            "pending.csv",
+            &[due("7", EventKind::Order, Some(1))],
+            false,
+        );
+        assert_eq!(late_keys(&ledger, 1001), ["3", "4"]);
+        ledger.forget_order_events(pending).unwrap();
+        let awaiting: i64 = ledger
+            .conn
+            .query_row("SELECT count(*) FROM orders_awaiting", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            awaiting, 3,
+            "orders 3, 4 and 6 (checked against its history when read)"
+        );
+    }
+
+    #[test]
+    fn a_ledger_from_before_the_awaiting_orders_learns_which_may_be_late() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn =
+                rusqlite::Connection::open(dir.path().join(super::super::LEDGER_FILE)).unwrap();
+            for sql in &MIGRATIONS[..9] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 9;
+                 INSERT INTO files (id, route, name, size, state, claimed_at)
+                 VALUES (1, 'orders', 'a.csv', 1, 'done', 0),
+                        (2, 'orders', 'b.csv', 1, 'done', 0),
+                        (3, 'orders', 'c.csv', 1, 'failed', 0);
+                 INSERT INTO order_events (id, order_key, order_id, kind, outcome, file_id,
+                                           destination, due_ms, at_ms)
+                 VALUES (1, '1', '1', 'order', 'sent', 1, 'here:out', 10, 0),
+                        (2, '2', '2', 'order', 'sent', 1, 'here:out', 10, 0),
+                        (3, '3', '3', 'order', 'sent', 1, 'here:out', NULL, 0),
+                        (4, '1', '1', 'shipment', 'sent', 2, '', NULL, 5),
+                        (5, '2', '2', 'shipment', 'sent', 3, '', NULL, 5);",
+            )
+            .unwrap();
+        }
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(late_keys(&ledger, 11), ["2"], "order 2's shipment failed");
     }
 
     #[test]

@@ -172,4 +172,45 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     );
 ",
+    // 10: the orders that may be late, so that finding the late ones reads these instead of
+    // every order ever sent (3.5 s on a ledger of 1,000,000 orders, at every scrape and
+    // `status`). Kept by triggers: an order sent with a due time enters; its record forgotten,
+    // or a shipment or cancellation of its order delivered, it leaves. The late-order query
+    // still checks each against the order's whole history (a shipment delivered before it).
+    "
+    CREATE TABLE orders_awaiting (
+        event_id   INTEGER PRIMARY KEY,
+        order_key  TEXT NOT NULL,
+        late_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX orders_awaiting_by_late ON orders_awaiting(late_at_ms);
+    CREATE INDEX orders_awaiting_by_key ON orders_awaiting(order_key);
+    INSERT INTO orders_awaiting (event_id, order_key, late_at_ms)
+        SELECT e.id, e.order_key, e.at_ms + e.due_ms FROM order_events e
+        WHERE e.kind = 'order' AND e.outcome IN ('sent', 'resent') AND e.due_ms IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM order_events s JOIN files sf ON sf.id = s.file_id
+            WHERE s.order_key = e.order_key AND s.kind IN ('shipment', 'cancel')
+              AND s.outcome IN ('sent', 'resent') AND sf.state IN ('delivered', 'done'));
+    CREATE TRIGGER order_awaits AFTER INSERT ON order_events
+    WHEN NEW.kind = 'order' AND NEW.due_ms IS NOT NULL AND NEW.outcome IN ('sent', 'resent')
+    BEGIN
+        INSERT INTO orders_awaiting (event_id, order_key, late_at_ms)
+        VALUES (NEW.id, NEW.order_key, NEW.at_ms + NEW.due_ms);
+    END;
+    CREATE TRIGGER order_forgotten AFTER DELETE ON order_events
+    WHEN OLD.kind = 'order' AND OLD.due_ms IS NOT NULL
+    BEGIN
+        DELETE FROM orders_awaiting WHERE event_id = OLD.id;
+    END;
+    CREATE TRIGGER orders_settled AFTER UPDATE OF state ON files
+    WHEN NEW.state IN ('delivered', 'done') AND OLD.state NOT IN ('delivered', 'done')
+         AND NEW.order_events_from IS NOT NULL
+    BEGIN
+        DELETE FROM orders_awaiting WHERE order_key IN (
+            SELECT s.order_key FROM order_events s
+            WHERE s.id >= NEW.order_events_from AND s.file_id = NEW.id
+              AND s.kind IN ('shipment', 'cancel') AND s.outcome IN ('sent', 'resent'));
+    END;
+",
 ];

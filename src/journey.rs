@@ -764,20 +764,26 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
     let name = row.output_name.as_deref().unwrap_or_default();
     let size = row.output_size.unwrap_or_default();
     let sha = row.output_sha256.as_deref().unwrap_or_default();
-    let recognised = holds_output(route, name, size, sha)?;
+    let replace = to.on_conflict == OnConflict::Overwrite;
+    // A put that may replace must first know whether the name holds this delivery already (a
+    // redo after a crash), or it would deliver it twice; so must a redo whose put took its staged
+    // output (a local put moves a disposable output into place). Otherwise the put is refused
+    // when the name is taken, and only then asks: a round trip saved on every file.
+    let staged = route.staged_path(row);
+    let mut recognised = (replace || !staged.exists()) && holds_output(route, name, size, sha)?;
     if !recognised {
         let options = PutOptions {
-            replace: to.on_conflict == OnConflict::Overwrite,
+            replace,
             // Staged outputs are deleted right after delivery; a passthrough source is archived.
             source_disposable: !route.transform.is_passthrough(),
             attempt: row.attempts,
         };
-        match destination
-            .endpoint
-            .put(&to.dir, name, &route.staged_path(row), options)
-        {
+        match destination.endpoint.put(&to.dir, name, &staged, options) {
             Ok(_) => {
                 crate::crash_point!("deliver.put");
+            }
+            Err(EndpointError::AlreadyExists { .. }) if holds_output(route, name, size, sha)? => {
+                recognised = true;
             }
             Err(EndpointError::AlreadyExists { .. }) => {
                 // Someone took the name since it was chosen: choose again.

@@ -59,6 +59,50 @@ fn local_files_are_delivered_to_sftp_byte_identical_without_temporaries() {
     assert_eq!(sandbox.all_files_below("var/archive/up").len(), 2);
 }
 
+/// Round trips a delivery to SFTP may take: open, write, fsync, close, rename, and the
+/// check that the name is free when it is chosen.
+const ROUND_TRIPS_PER_DELIVERY: u64 = 6;
+
+#[test]
+fn a_small_file_is_delivered_to_sftp_in_six_round_trips() {
+    const FILES: u64 = 10;
+    let sshd = Sshd::start();
+    let proxy = support::sshd::CountingProxy::start(sshd.port);
+    sshd.write_known_hosts_for_port("proxy_known_hosts", "host_key.pub", proxy.port);
+    let endpoint = sshd
+        .endpoint("warehouse", "user_key", "proxy_known_hosts")
+        .replace(
+            &format!("port = {}", sshd.port),
+            &format!("port = {}", proxy.port),
+        );
+    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    // A run without files: the login, the folder's check, the goodbye.
+    sandbox.once_expecting(0);
+    let alone = proxy.turns();
+    for i in 0..FILES {
+        sandbox.drop_file(
+            "cart/out",
+            &format!("f{i}.csv"),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    sandbox.once_expecting(0);
+    assert_eq!(
+        list_files(&sshd.path("root/in/orders")).len(),
+        FILES as usize
+    );
+    let per_file = (proxy.turns() - 2 * alone) as f64 / FILES as f64;
+    assert!(
+        per_file <= ROUND_TRIPS_PER_DELIVERY as f64,
+        "{per_file:.1} round trips per delivered file (run alone: {alone}), more than {ROUND_TRIPS_PER_DELIVERY}"
+    );
+    assert!(
+        per_file >= (ROUND_TRIPS_PER_DELIVERY - 1) as f64,
+        "{per_file:.1} round trips per delivered file: fewer than the protocol allows without pipelining; is the proxy counting?"
+    );
+}
+
 #[test]
 fn an_unknown_host_key_is_refused_with_its_fingerprint_and_nothing_is_sent() {
     let sshd = Sshd::start();

@@ -20,7 +20,6 @@ use super::{
     Endpoint, EndpointError, Entry, Listing, PutOptions, Result, Unfit, Unfitness, part_name,
 };
 use crate::config::SftpConfig;
-use crate::fsutil;
 use crate::ledger::{Ledger, Pause};
 
 /// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
@@ -428,6 +427,58 @@ impl Read for RemoteReader {
     }
 }
 
+/// Bytes an upload keeps in flight. OpenSSH's server grants a channel 2 MiB; more than that
+/// waits in libssh2 for the server's window to open.
+const UPLOAD_WINDOW: usize = 4 << 20;
+
+/// Uploads `input` through `remote` with up to `window` bytes in flight; returns the bytes the
+/// server acknowledged. libssh2 sends what one `write` is given as a train of requests, returns
+/// as soon as the first are acknowledged, and expects the rest to be passed again. Passing them
+/// again with new bytes behind makes the new ones join the train, so it never drains; a plain
+/// `write_all` of each buffer waits for the buffer's last acknowledgment before the next buffer
+/// leaves: a round trip per buffer.
+fn upload_windowed(
+    input: &mut impl Read,
+    remote: &mut impl io::Write,
+    window: usize,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; window];
+    // `buf[start..end]`: read, and not yet acknowledged.
+    let (mut start, mut end) = (0, 0);
+    let mut at_end = false;
+    let mut acknowledged = 0u64;
+    loop {
+        if start >= window / 2 {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+        }
+        if !at_end && end < window {
+            match input.read(&mut buf[end..]) {
+                Ok(0) => at_end = true,
+                Ok(n) => end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if start == end {
+            if at_end {
+                return Ok(acknowledged);
+            }
+            continue;
+        }
+        match remote.write(&buf[start..end]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                start += n;
+                acknowledged += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Endpoint for SftpEndpoint {
     fn describe(&self) -> String {
         format!("SFTP folder {}:{}", self.server(), self.config.root)
@@ -492,6 +543,10 @@ impl Endpoint for SftpEndpoint {
         }))
     }
 
+    /// Five round trips for a small file: open, write, fsync, close, rename. The size is
+    /// checked against the server's acknowledgments of the writes, and the final name by the
+    /// rename itself (SFTP v3 refuses to rename onto an existing name): only a refused rename
+    /// asks whether the name is taken.
     fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
         let part = self.path(dir, &part_name(name, options.attempt));
         let target = self.path(dir, name);
@@ -517,9 +572,17 @@ impl Endpoint for SftpEndpoint {
                 source,
             }
         };
-        // libssh2 keeps only one write in flight, so each write hands it a whole megabyte.
-        fsutil::copy_with_buffer(&mut input, &mut remote, fsutil::NETWORK_BUFFER_SIZE)
-            .map_err(write_err)?;
+        let acknowledged =
+            upload_windowed(&mut input, &mut remote, UPLOAD_WINDOW).map_err(write_err)?;
+        if acknowledged != expected {
+            drop(remote);
+            let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
+            return Err(EndpointError::SizeMismatch {
+                path: format!("{}:{}", self.server(), part.display()),
+                expected,
+                found: acknowledged,
+            });
+        }
         // The bytes reach the server's disk before the rename makes them the delivery: with
         // fsync@openssh.com where the server offers it. A server without it is said once, and
         // its deliveries are as durable as its own close makes them.
@@ -538,30 +601,27 @@ impl Endpoint for SftpEndpoint {
             }
             Err(e) => return Err(write_err(to_io(e))),
         }
+        remote.close().map_err(|e| write_err(to_io(e)))?;
         drop(remote);
-        let found = self
-            .with_sftp("stat", &part, |s| s.stat(&part))?
-            .size
-            .unwrap_or(0);
-        if found != expected {
-            let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
-            return Err(EndpointError::SizeMismatch {
-                path: format!("{}:{}", self.server(), part.display()),
-                expected,
-                found,
-            });
-        }
-        if self.stat(dir, name)?.is_some() {
-            if !options.replace {
-                let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
-                return Err(EndpointError::AlreadyExists {
-                    path: format!("{}:{}", self.server(), target.display()),
-                });
+        let renamed = self.with_sftp("rename", &target, |s| s.rename(&part, &target, None));
+        match renamed {
+            Ok(()) => Ok(expected),
+            // Refused: the usual reason is a file with the final name.
+            Err(refused) => {
+                if !self.occupied(dir, name)? {
+                    return Err(refused);
+                }
+                if !options.replace {
+                    let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
+                    return Err(EndpointError::AlreadyExists {
+                        path: format!("{}:{}", self.server(), target.display()),
+                    });
+                }
+                self.with_sftp("delete", &target, |s| s.unlink(&target))?;
+                self.with_sftp("rename", &target, |s| s.rename(&part, &target, None))?;
+                Ok(expected)
             }
-            self.with_sftp("delete", &target, |s| s.unlink(&target))?;
         }
-        self.with_sftp("rename", &target, |s| s.rename(&part, &target, None))?;
-        Ok(expected)
     }
 
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {

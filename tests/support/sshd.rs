@@ -5,7 +5,7 @@ use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::wait_until;
 
@@ -437,6 +437,211 @@ fn pump(
 }
 
 impl Drop for SilentProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A TCP forwarder that holds every byte for `one_way` in each direction, like a network whose
+/// round trip is twice that (its bandwidth unbounded). Loopback only; it stops with its last
+/// connection or when dropped.
+pub struct DelayProxy {
+    /// The port the client connects to.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DelayProxy {
+    /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`, `one_way` late each way.
+    pub fn start(target: u16, one_way: Duration) -> DelayProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                for s in [&client, &server] {
+                    s.set_nodelay(true).unwrap();
+                }
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let stop = stop2.clone();
+                    std::thread::spawn(move || delayed_pump(from, to, one_way, &stop));
+                }
+            }
+        });
+        DelayProxy { port, stop }
+    }
+}
+
+/// Copies bytes one way, each `delay` after it arrived, until either side closes or the proxy
+/// stops.
+fn delayed_pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    let writer = std::thread::spawn(move || {
+        for (due, bytes) in rx {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    drop(tx);
+    let _ = writer.join();
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A TCP forwarder that counts round trips: the times the client speaks again after the server
+/// has spoken. Requests sent together before an answer count once; on loopback, one request
+/// waiting for its answer counts one.
+pub struct CountingProxy {
+    /// The port the client connects to.
+    pub port: u16,
+    turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountingProxy {
+    /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`, counting.
+    pub fn start(target: u16) -> CountingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let turns = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (turns2, stop2) = (turns.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                // Per connection: whether the server spoke since the client last did.
+                let answered = Arc::new(AtomicBool::new(true));
+                for (from, to, client_speaks) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
+                ] {
+                    let (turns, stop, answered) = (turns2.clone(), stop2.clone(), answered.clone());
+                    std::thread::spawn(move || {
+                        counting_pump(from, to, &stop, |_| {
+                            if client_speaks {
+                                if answered.swap(false, Ordering::SeqCst) {
+                                    turns.fetch_add(1, Ordering::SeqCst);
+                                }
+                            } else {
+                                // Before the bytes go on, so the client's reply finds it said.
+                                answered.store(true, Ordering::SeqCst);
+                            }
+                        })
+                    });
+                }
+            }
+        });
+        CountingProxy { port, turns, stop }
+    }
+
+    /// Round trips so far, over every connection.
+    pub fn turns(&self) -> u64 {
+        self.turns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Copies bytes one way, calling `seen` before passing each read on, until either side closes
+/// or the proxy stops.
+fn counting_pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    stop: &std::sync::atomic::AtomicBool,
+    mut seen: impl FnMut(usize),
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                seen(n);
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+impl Drop for CountingProxy {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }

@@ -7,7 +7,6 @@ mod support;
 
 use std::fs;
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cartferry::config::SftpConfig;
@@ -28,33 +27,13 @@ fn endpoint(sshd: &Sshd) -> SftpEndpoint {
         root: sshd.path("root").display().to_string(),
         timeout: Duration::from_secs(60),
         create_dirs: false,
+        connections: 4,
     })
 }
 
 /// Runs OpenSSH's `sftp -b` with these batch commands; returns its wall time (login included).
 fn openssh(sshd: &Sshd, commands: &str) -> Duration {
-    let batch = sshd.path("batch.txt");
-    fs::write(&batch, commands).unwrap();
-    let start = Instant::now();
-    let status = Command::new("sftp")
-        .arg("-q")
-        .arg("-b")
-        .arg(&batch)
-        .arg("-i")
-        .arg(sshd.path("user_key"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            sshd.path("known_hosts").display()
-        ))
-        .arg("-P")
-        .arg(sshd.port.to_string())
-        .arg(format!("{}@127.0.0.1", user()))
-        .stdout(Stdio::null())
-        .status()
-        .expect("sftp (Debian: apt-get install openssh-client)");
-    assert!(status.success(), "sftp -b failed");
-    start.elapsed()
+    sshd.sftp_batch(commands, sshd.port, &sshd.path("known_hosts"))
 }
 
 fn median(mut runs: Vec<Duration>) -> Duration {

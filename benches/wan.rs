@@ -147,25 +147,7 @@ to = {{ endpoint = "{to_ep}", dir = "{to_dir}" }}
 
     /// OpenSSH's `sftp -b` with these batch commands; returns its wall time (login included).
     fn openssh(&self, commands: &str) -> Duration {
-        let batch = self.sshd.path("batch.txt");
-        fs::write(&batch, commands).unwrap();
-        let start = Instant::now();
-        let status = Command::new("sftp")
-            .arg("-q")
-            .arg("-b")
-            .arg(&batch)
-            .arg("-i")
-            .arg(self.sshd.path("user_key"))
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .arg("-P")
-            .arg(self.port.to_string())
-            .arg(format!("{}@127.0.0.1", user()))
-            .stdout(Stdio::null())
-            .status()
-            .expect("sftp (Debian: apt-get install openssh-client)");
-        assert!(status.success(), "sftp -b failed");
-        start.elapsed()
+        self.sshd.sftp_batch(commands, self.port, &self.known_hosts)
     }
 
     /// `rclone copy FROM TO` (`:sftp:` naming the server) with `--transfers 8`; its wall time.

@@ -68,13 +68,8 @@ fn a_small_file_is_delivered_to_sftp_in_six_round_trips() {
     const FILES: u64 = 10;
     let sshd = Sshd::start();
     let proxy = support::sshd::CountingProxy::start(sshd.port);
-    sshd.write_known_hosts_for_port("proxy_known_hosts", "host_key.pub", proxy.port);
-    let endpoint = sshd
-        .endpoint("warehouse", "user_key", "proxy_known_hosts")
-        .replace(
-            &format!("port = {}", sshd.port),
-            &format!("port = {}", proxy.port),
-        );
+    // One session: the logins of more would count as the files'.
+    let endpoint = sshd.endpoint_through("warehouse", proxy.port) + "connections = 1\n";
     let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
     fs::create_dir_all(sandbox.path("cart/out")).unwrap();
     // A run without files: the login, the folder's check, the goodbye.
@@ -454,13 +449,8 @@ fn the_server_killed_mid_download_then_restarted_delivers_the_file_once_and_whol
 fn a_network_that_goes_silent_mid_upload_is_detected_by_the_timeout_and_nothing_hangs() {
     let sshd = Sshd::start();
     let proxy = support::sshd::SilentProxy::start(sshd.port);
-    sshd.write_known_hosts_for_port("proxy_known_hosts", "host_key.pub", proxy.port);
     let endpoint = sshd
-        .endpoint("warehouse", "user_key", "proxy_known_hosts")
-        .replace(
-            &format!("port = {}", sshd.port),
-            &format!("port = {}", proxy.port),
-        )
+        .endpoint_through("warehouse", proxy.port)
         .replace("timeout = \"10s\"", "timeout = \"2s\"");
     let sandbox = Sandbox::new(
         &format!("{AGENT}\n{endpoint}").replace("max_attempts = 3", "max_attempts = 20"),
@@ -1148,4 +1138,115 @@ fn explain_finds_a_remote_file_by_its_name_before_and_after_it_is_taken() {
             && !after.contains("in the inbox"),
         "{after}"
     );
+}
+
+#[test]
+fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
+    const FILES: usize = 4;
+    let sshd = Sshd::start();
+    // 100 ms round trips: each upload takes long enough to be caught in flight.
+    let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(50));
+    let sandbox = Sandbox::new(&format!(
+        "{AGENT}\n{}",
+        sshd.endpoint_through("warehouse", proxy.port)
+    ));
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let agent = sandbox.start();
+    let data: Vec<Vec<u8>> = (0..FILES as u32)
+        .map(|f| (0..24u32 << 20).map(|i| ((i + f) % 239) as u8).collect())
+        .collect();
+    // Written aside, then moved in together, so that the four are taken together.
+    fs::create_dir_all(sandbox.path("cart/aside")).unwrap();
+    for (i, bytes) in data.iter().enumerate() {
+        fs::write(sandbox.path(&format!("cart/aside/f{i}.bin")), bytes).unwrap();
+    }
+    for i in 0..FILES {
+        let name = format!("f{i}.bin");
+        fs::rename(
+            sandbox.path(&format!("cart/aside/{name}")),
+            sandbox.path(&format!("cart/out/{name}")),
+        )
+        .unwrap();
+    }
+    let remote = sshd.path("root/in/orders");
+    let in_flight = || {
+        fs::read_dir(&remote).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+                .count()
+        })
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || in_flight() == FILES),
+        "the four uploads were never in flight together (the route's workers follow the endpoint's 4 connections); log:\n{}",
+        agent.log_text()
+    );
+    agent.kill();
+    // Nothing partial under a final name.
+    for (i, bytes) in data.iter().enumerate() {
+        if let Ok(found) = fs::read(remote.join(format!("f{i}.bin"))) {
+            assert!(
+                found == *bytes,
+                "f{i}.bin is under its final name, but not whole"
+            );
+        }
+    }
+    // The next run finishes the claimed files' journeys.
+    sandbox.once_expecting(0);
+    let names: Vec<String> = (0..FILES).map(|i| format!("f{i}.bin")).collect();
+    assert_eq!(list_files(&remote), names, "each once, and no .part left");
+    for (i, bytes) in data.iter().enumerate() {
+        assert!(
+            fs::read(remote.join(format!("f{i}.bin"))).unwrap() == *bytes,
+            "f{i}.bin differs"
+        );
+    }
+    assert_eq!(sandbox.all_files_below("var/archive/up").len(), FILES);
+    sandbox.once_expecting(0);
+    assert_eq!(list_files(&remote), names, "delivered again by another run");
+}
+
+#[test]
+fn a_server_that_takes_fewer_sessions_gets_every_file_over_those_it_takes() {
+    const FILES: usize = 12;
+    let sshd = Sshd::start();
+    let proxy = support::sshd::LimitingProxy::start(sshd.port, 2);
+    let sandbox = Sandbox::new(&format!(
+        "{AGENT}\n{}",
+        sshd.endpoint_through("warehouse", proxy.port)
+    ));
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    for i in 0..FILES {
+        sandbox.drop_file(
+            "cart/out",
+            &format!("f{i:02}.csv"),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    // The route takes 4 files at a time (the endpoint's default connections); the server lets
+    // 2 sessions in. Should the first session's own connect lose the race to the proxy, its
+    // file waits for the next pass: a few passes are allowed.
+    let mut log = String::new();
+    for _ in 0..3 {
+        let out = sandbox.cmd(&["once"]);
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        if sandbox.files("cart/out").is_empty() {
+            break;
+        }
+    }
+    let remote = sshd.path("root/in/orders");
+    assert_eq!(
+        list_files(&remote).len(),
+        FILES,
+        "every file, once; log:\n{log}"
+    );
+    assert!(
+        proxy.refused() >= 1,
+        "the proxy never refused a session: the test proves nothing"
+    );
+    assert!(
+        log.contains("refused one more session"),
+        "the limit is said; log:\n{log}"
+    );
+    assert_no_unexpected_errors(&log, &[]);
 }

@@ -22,6 +22,12 @@ use crate::plugins::status_updates::formats::StatusFormat;
 /// Most files one route takes at the same time.
 const MAX_WORKERS: usize = 32;
 
+/// Sessions an SFTP endpoint opens at most, unless its `connections` says otherwise.
+const DEFAULT_CONNECTIONS: usize = 4;
+
+/// Most sessions an SFTP endpoint may open.
+const MAX_CONNECTIONS: usize = 16;
+
 /// Shortest rescan interval: a shorter one keeps an idle agent busy.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -377,14 +383,16 @@ impl Section<'_> {
             return None;
         }
         check_folders(key, &from, to.as_ref(), endpoints, problems);
-        let workers = r.workers.unwrap_or(1);
+        let priority = r.priority.unwrap_or(false);
+        let workers = r
+            .workers
+            .unwrap_or_else(|| default_workers(priority, &from, to.as_ref(), endpoints));
         if !(1..=MAX_WORKERS).contains(&workers) {
             problems.push(
                 format!("{key}.workers"),
                 format!("{workers} is out of range; use 1 to {MAX_WORKERS}"),
             );
         }
-        let priority = r.priority.unwrap_or(false);
         if priority && workers != 1 {
             problems.push(
                 format!("{key}.workers"),
@@ -671,6 +679,29 @@ fn partner_shipment_due(writer_options: &format::Options) -> Option<Duration> {
     }
 }
 
+/// Files a route takes at the same time when its `workers` is unset: one, in strict order,
+/// unless a side of it is an SFTP server; then as many as the fewest `connections` of its SFTP
+/// sides, so that a far server's round trips overlap. A priority route takes one.
+fn default_workers(
+    priority: bool,
+    from: &SourceConfig,
+    to: Option<&DestinationConfig>,
+    endpoints: &BTreeMap<String, EndpointConfig>,
+) -> usize {
+    if priority {
+        return 1;
+    }
+    std::iter::once(&from.endpoint)
+        .chain(to.map(|t| &t.endpoint))
+        .filter_map(|name| match endpoints.get(name) {
+            Some(EndpointConfig::Sftp(sftp)) => Some(sftp.connections),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(1)
+        .clamp(1, MAX_WORKERS)
+}
+
 /// Checks that the endpoints a route names exist and that its local folders do (or will be
 /// created), and that only SFTP sources have a remote archive.
 fn check_folders(
@@ -789,6 +820,13 @@ fn build_sftp(base: &Path, key: &str, e: RawEndpoint, problems: &mut Problems) -
             "no way to log in: set private_key, password_env/password_file, or agent = true",
         );
     }
+    let connections = e.connections.unwrap_or(DEFAULT_CONNECTIONS);
+    if !(1..=MAX_CONNECTIONS).contains(&connections) {
+        problems.push(
+            format!("{key}.connections"),
+            format!("{connections} is out of range; use 1 to {MAX_CONNECTIONS}"),
+        );
+    }
     SftpConfig {
         host,
         port: e.port.unwrap_or(22),
@@ -805,6 +843,7 @@ fn build_sftp(base: &Path, key: &str, e: RawEndpoint, problems: &mut Problems) -
             Duration::from_secs(30),
         ),
         create_dirs: e.create_dirs.unwrap_or(false),
+        connections,
     }
 }
 

@@ -174,6 +174,8 @@ pub struct SftpConfig {
     pub timeout: Duration,
     /// Create missing route folders on the server.
     pub create_dirs: bool,
+    /// Sessions to the server at most, for transfers side by side (default 4).
+    pub connections: usize,
 }
 
 impl SftpConfig {

@@ -96,11 +96,12 @@ pub(super) struct RawEndpoint {
     pub(super) agent: Option<bool>,
     pub(super) known_hosts: Option<String>,
     pub(super) timeout: Option<String>,
+    pub(super) connections: Option<usize>,
 }
 
 impl RawEndpoint {
     /// The keys that only SFTP endpoints take, with whether each is set.
-    pub(super) fn sftp_keys(&self) -> [(&'static str, bool); 11] {
+    pub(super) fn sftp_keys(&self) -> [(&'static str, bool); 12] {
         [
             ("host", self.host.is_some()),
             ("port", self.port.is_some()),
@@ -113,6 +114,7 @@ impl RawEndpoint {
             ("agent", self.agent.is_some()),
             ("known_hosts", self.known_hosts.is_some()),
             ("timeout", self.timeout.is_some()),
+            ("connections", self.connections.is_some()),
         ]
     }
 }

@@ -196,8 +196,8 @@ pub trait Endpoint: Send + Sync {
     }
 }
 
-/// Every configured endpoint by name, built once so that routes share them (one SFTP session
-/// per server, not one per route).
+/// Every configured endpoint by name, built once so that routes share them (one pool of SFTP
+/// sessions per server, not one per route).
 pub type Endpoints = std::collections::BTreeMap<String, Arc<dyn Endpoint>>;
 
 /// Builds every endpoint of a config.

@@ -1,14 +1,15 @@
 //! The `sftp` endpoint: a folder on an SFTP server, over libssh2 (`ssh2`).
 //!
-//! One session per endpoint, opened on first use and reused; a session-level failure (a dead
-//! socket, a timeout) drops it, and the next operation connects afresh. Host keys are checked
+//! Up to `connections` sessions per endpoint, each opened when a transfer needs one and none is
+//! idle, and reused; a session-level failure (a dead socket, a timeout) closes that session, and
+//! the next lease connects afresh. Host keys are checked
 //! strictly against the configured known_hosts file before any login. Atomicity: SFTP v3 renames
 //! refuse an existing target, so `put` with `replace` deletes the old file first (not atomic).
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use base64::Engine;
@@ -50,11 +51,89 @@ struct Refusal {
     until: Instant,
 }
 
+/// An endpoint's sessions: the idle ones, and how many are open (idle or leased). Each transfer
+/// leases one for its whole length, so transfers to one server run side by side up to
+/// `connections`; no operation leases a second while it holds one (the pool could run dry).
+struct Pool {
+    state: Mutex<PoolState>,
+    /// Signalled when a lease ends.
+    returned: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Connection>,
+    open: usize,
+    /// The sessions the server takes: `connections`, lowered when it refused one more.
+    allowed: usize,
+    /// When a lowered `allowed` goes back to `connections`, to try one more again.
+    limited_until: Option<Instant>,
+    connections: usize,
+}
+
+impl Pool {
+    fn new(connections: usize) -> Pool {
+        Pool {
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+                allowed: connections.max(1),
+                limited_until: None,
+                connections: connections.max(1),
+            }),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A session that was counted open is gone (closed after a failure, or never connected).
+    fn closed(&self) {
+        self.state().open -= 1;
+        self.returned.notify_one();
+    }
+}
+
+/// A session leased from the pool: back to it when dropped, or closed when a failure `broke` it.
+struct Lease {
+    conn: Option<Connection>,
+    pool: Arc<Pool>,
+    broken: bool,
+}
+
+impl Lease {
+    fn sftp(&self) -> &Sftp {
+        &self
+            .conn
+            .as_ref()
+            .expect("a lease holds its session until dropped")
+            .sftp
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if self.broken {
+            // Closed outside the pool's lock: its socket is shut first, so this never waits.
+            drop(conn);
+            self.pool.closed();
+        } else {
+            conn.last_used = Instant::now();
+            self.pool.state().idle.push(conn);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
 /// A folder on an SFTP server.
 pub struct SftpEndpoint {
     config: SftpConfig,
-    /// Shared with open readers, which drop the session when a read fails.
-    connection: Arc<Mutex<Option<Connection>>>,
+    /// The sessions to the server, shared with open readers (which hold one each).
+    pool: Arc<Pool>,
     refusal: Mutex<Option<Refusal>>,
     /// The state folder whose ledger shares pauses with other processes, when there is one.
     state_dir: Option<PathBuf>,
@@ -66,6 +145,8 @@ pub struct SftpEndpoint {
 const REFUSAL_PAUSE: Duration = Duration::from_secs(60);
 /// Longest wait between login attempts after refusals.
 const MAX_REFUSAL_PAUSE: Duration = Duration::from_secs(3600);
+/// How long an endpoint keeps to fewer sessions after the server refused one more.
+const SESSION_LIMIT_PAUSE: Duration = Duration::from_secs(600);
 /// A session idle this long is checked with a keepalive before it is used again.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
 
@@ -80,8 +161,8 @@ impl SftpEndpoint {
     /// An endpoint for these settings; nothing is connected until the first operation.
     pub fn new(config: SftpConfig) -> SftpEndpoint {
         SftpEndpoint {
+            pool: Arc::new(Pool::new(config.connections)),
             config,
-            connection: Arc::new(Mutex::new(None)),
             refusal: Mutex::new(None),
             state_dir: None,
             no_fsync: std::sync::atomic::AtomicBool::new(false),
@@ -168,10 +249,19 @@ impl SftpEndpoint {
         PathBuf::from(if rooted { format!("/{joined}") } else { joined })
     }
 
-    /// Connects, checks the host key, and logs in.
-    fn connect(&self) -> Result<Connection> {
+    /// Connects, checks the host key, and logs in; `alone` when no other session is open. Alone,
+    /// a refused login pauses the endpoint. Beside other sessions, the server knows the login, so
+    /// any failure but the host key's is its limit on sessions ([`SessionError::Limit`]).
+    fn connect(&self, alone: bool) -> std::result::Result<Connection, SessionError> {
         let c = &self.config;
-        let net = |e: io::Error| self.refused(format!("cannot connect: {e}"));
+        let limited = |e: EndpointError| {
+            if alone {
+                SessionError::Failed(e)
+            } else {
+                SessionError::Limit(e)
+            }
+        };
+        let net = |e: io::Error| limited(self.refused(format!("cannot connect: {e}")));
         let addr = (c.host.as_str(), c.port)
             .to_socket_addrs()
             .map_err(net)?
@@ -179,45 +269,43 @@ impl SftpEndpoint {
             .ok_or_else(|| self.refused(format!("{} has no address", c.host)))?;
         let tcp = TcpStream::connect_timeout(&addr, c.timeout).map_err(net)?;
         let socket = tcp.try_clone().map_err(net)?;
-        let ssh = |e: ssh2::Error| self.refused(e.to_string());
-        let mut session = Session::new().map_err(ssh)?;
+        // Before the session is dropped, so that its goodbye cannot wait on a dead peer.
+        let fail = |e: SessionError| {
+            let _ = socket.shutdown(Shutdown::Both);
+            e
+        };
+        let mut session = Session::new().map_err(|e| self.refused(e.to_string()))?;
         session.set_timeout(c.timeout.as_millis().min(u32::MAX as u128) as u32);
         session.set_tcp_stream(tcp);
-        let opened = session
+        session
             .handshake()
-            .map_err(|e| self.refused(format!("SSH handshake failed: {e}")))
-            .and_then(|()| {
-                self.check_host_key(&session)
-                    .inspect_err(|e| self.remember_refusal(e, Refuser::Cartferry))
-                    .and_then(|()| {
-                        self.log_in(&session).inspect_err(|e| {
-                            // Only the server's refusals pause the endpoint; a secret this
-                            // machine cannot read is said as it is, and tried again next time.
-                            if matches!(e, EndpointError::Refused { .. }) {
-                                self.remember_refusal(e, Refuser::Server)
-                            }
-                        })
-                    })
+            .map_err(|e| fail(limited(self.refused(format!("SSH handshake failed: {e}")))))?;
+        self.check_host_key(&session)
+            .inspect_err(|e| self.remember_refusal(e, Refuser::Cartferry))
+            .map_err(|e| fail(SessionError::Failed(e)))?;
+        self.log_in(&session).map_err(|e| {
+            // Only the server's refusals pause the endpoint; a secret this machine cannot read
+            // is said as it is, and tried again next time.
+            let refused = matches!(e, EndpointError::Refused { .. });
+            fail(if !refused {
+                SessionError::Failed(e)
+            } else if alone {
+                self.remember_refusal(&e, Refuser::Server);
+                SessionError::Failed(e)
+            } else {
+                SessionError::Limit(e)
             })
-            .and_then(|()| {
-                session.set_keepalive(true, 15);
-                session
-                    .sftp()
-                    .map_err(|e| self.refused(format!("no SFTP service: {e}")))
-            });
-        match opened {
-            Ok(sftp) => Ok(Connection {
-                sftp,
-                session,
-                socket,
-                last_used: Instant::now(),
-            }),
-            Err(e) => {
-                // Before the session is dropped, so that its goodbye cannot wait on a dead peer.
-                let _ = socket.shutdown(Shutdown::Both);
-                Err(e)
-            }
-        }
+        })?;
+        session.set_keepalive(true, 15);
+        let sftp = session
+            .sftp()
+            .map_err(|e| fail(limited(self.refused(format!("no SFTP service: {e}")))))?;
+        Ok(Connection {
+            sftp,
+            session,
+            socket,
+            last_used: Instant::now(),
+        })
     }
 
     fn check_host_key(&self, session: &Session) -> Result<()> {
@@ -295,12 +383,6 @@ impl SftpEndpoint {
         )))
     }
 
-    /// Drops the session after a failure seen outside `with_sftp` (reading or writing a file), so
-    /// the next operation connects afresh instead of tripping over a dead socket.
-    fn invalidate(&self) {
-        drop_session(&self.connection);
-    }
-
     fn remember_refusal(&self, error: &EndpointError, by: Refuser) {
         let mut refusal = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
         let count = refusal.as_ref().map_or(0, |r| r.count) + 1;
@@ -330,17 +412,82 @@ impl SftpEndpoint {
         self.share_pause(refusal.as_ref());
     }
 
-    /// The live session, connecting first when there is none (or the last one went quiet and
-    /// does not answer a keepalive). After a refusal, no new attempt is made before its pause ends.
-    fn session(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
-        let mut guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(conn) = guard.as_mut()
-            && conn.last_used.elapsed() >= IDLE_CHECK
-            && conn.session.keepalive_send().is_err()
-        {
-            *guard = None;
+    /// A session of the pool: an idle one (checked with a keepalive when it was idle long),
+    /// else a new one while fewer than the allowed number are open, else the next one returned.
+    /// After a refusal, no new login is tried before its pause ends. A server that refuses one
+    /// more session while others are open has reached its limit: the pool keeps to the number
+    /// open, says so once, and waits for one of them.
+    fn lease(&self) -> Result<Lease> {
+        let mut state = self.pool.state();
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                drop(state);
+                if conn.last_used.elapsed() >= IDLE_CHECK && conn.session.keepalive_send().is_err()
+                {
+                    drop(conn);
+                    self.pool.closed();
+                    state = self.pool.state();
+                    continue;
+                }
+                return Ok(Lease {
+                    conn: Some(conn),
+                    pool: self.pool.clone(),
+                    broken: false,
+                });
+            }
+            if state
+                .limited_until
+                .is_some_and(|until| until <= Instant::now())
+            {
+                state.limited_until = None;
+                state.allowed = state.connections;
+            }
+            if state.open < state.allowed {
+                state.open += 1;
+                let others = state.open - 1;
+                drop(state);
+                match self.open_session(others) {
+                    Ok(conn) => {
+                        return Ok(Lease {
+                            conn: Some(conn),
+                            pool: self.pool.clone(),
+                            broken: false,
+                        });
+                    }
+                    Err(SessionError::Limit(why)) => {
+                        state = self.pool.state();
+                        state.open -= 1;
+                        state.allowed = state.open.max(1);
+                        if state.limited_until.is_none() {
+                            tracing::warn!(
+                                server = self.server().as_str(),
+                                sessions = state.allowed,
+                                retry_after_s = SESSION_LIMIT_PAUSE.as_secs(),
+                                error = %why,
+                                "the SFTP server refused one more session; cartferry keeps to the sessions it has, and tries one more later"
+                            );
+                        }
+                        state.limited_until = Some(Instant::now() + SESSION_LIMIT_PAUSE);
+                        continue;
+                    }
+                    Err(SessionError::Failed(e)) => {
+                        self.pool.closed();
+                        return Err(e);
+                    }
+                }
+            }
+            state = self
+                .pool
+                .returned
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
         }
-        if guard.is_none() {
+    }
+
+    /// Opens a session, `others` being open already. With none open, a failure is said and
+    /// paused on as a refusal; with others open, a failure to log in is the server's limit.
+    fn open_session(&self, others: usize) -> std::result::Result<Connection, SessionError> {
+        if others == 0 {
             let mut refusal = self.refusal.lock().unwrap_or_else(|p| p.into_inner());
             if refusal.is_none() {
                 *refusal = self.shared_pause();
@@ -348,7 +495,7 @@ impl SftpEndpoint {
             if let Some(r) = refusal.as_ref() {
                 let wait = r.until.saturating_duration_since(Instant::now());
                 if !wait.is_zero() {
-                    return Err(EndpointError::Paused {
+                    return Err(SessionError::Failed(EndpointError::Paused {
                         server: self.server(),
                         message: format!(
                             "not trying again for {} s, so that the server does not lock the account ({}; the last: {})",
@@ -357,39 +504,45 @@ impl SftpEndpoint {
                             r.message
                         ),
                         wait,
-                    });
+                    }));
                 }
             }
-            drop(refusal);
-            *guard = Some(self.connect()?);
-            let had = self
-                .refusal
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            // A pause this process knew of (its own, or one read from the ledger) is over.
-            if had.is_some() {
-                self.share_pause(None);
-            }
         }
-        if let Some(conn) = guard.as_mut() {
-            conn.last_used = Instant::now();
+        let conn = self.connect(others == 0)?;
+        let had = self
+            .refusal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        // A pause this process knew of (its own, or one read from the ledger) is over.
+        if had.is_some() {
+            self.share_pause(None);
         }
-        Ok(guard)
+        Ok(conn)
     }
 
-    /// Runs `op` on the session. A session-level failure drops the session for the next call.
+    /// Runs `op` on a leased session. A session-level failure closes the session.
     fn with_sftp<T>(
         &self,
         op: &'static str,
         path: &Path,
         f: impl FnOnce(&Sftp) -> std::result::Result<T, ssh2::Error>,
     ) -> Result<T> {
-        let mut guard = self.session()?;
-        let conn = guard.as_ref().expect("connected above");
-        f(&conn.sftp).map_err(|e| {
+        let mut lease = self.lease()?;
+        self.on(&mut lease, op, path, f)
+    }
+
+    /// Runs `op` on the session of `lease`. A session-level failure breaks the lease.
+    fn on<T>(
+        &self,
+        lease: &mut Lease,
+        op: &'static str,
+        path: &Path,
+        f: impl FnOnce(&Sftp) -> std::result::Result<T, ssh2::Error>,
+    ) -> Result<T> {
+        f(lease.sftp()).map_err(|e| {
             if matches!(e.code(), ErrorCode::Session(_)) {
-                *guard = None;
+                lease.broken = true;
             }
             EndpointError::Io {
                 op,
@@ -397,6 +550,20 @@ impl SftpEndpoint {
                 source: to_io(e),
             }
         })
+    }
+}
+
+/// Why a session could not be opened.
+enum SessionError {
+    /// The server would not take one more session beside those open.
+    Limit(EndpointError),
+    /// Any other failure (a refusal with no session open, a pause, a network fault).
+    Failed(EndpointError),
+}
+
+impl From<EndpointError> for SessionError {
+    fn from(e: EndpointError) -> SessionError {
+        SessionError::Failed(e)
     }
 }
 
@@ -409,21 +576,18 @@ enum Refuser {
     Cartferry,
 }
 
-fn drop_session(connection: &Mutex<Option<Connection>>) {
-    *connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
-}
-
-/// A remote file being read: the server's file handle, and the session to drop if a read fails.
+/// A remote file being read on a leased session, which a failed read breaks. The file is
+/// closed before the session goes back (fields drop in order).
 struct RemoteReader {
     file: ssh2::File,
-    connection: Arc<Mutex<Option<Connection>>>,
+    lease: Lease,
 }
 
 impl Read for RemoteReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.file
             .read(buf)
-            .inspect_err(|_| drop_session(&self.connection))
+            .inspect_err(|_| self.lease.broken = true)
     }
 }
 
@@ -536,11 +700,9 @@ impl Endpoint for SftpEndpoint {
 
     fn open_read(&self, dir: &str, name: &str) -> Result<Box<dyn Read + Send>> {
         let path = self.path(dir, name);
-        let file = self.with_sftp("read", &path, |s| s.open(&path))?;
-        Ok(Box::new(RemoteReader {
-            file,
-            connection: self.connection.clone(),
-        }))
+        let mut lease = self.lease()?;
+        let file = self.on(&mut lease, "read", &path, |s| s.open(&path))?;
+        Ok(Box::new(RemoteReader { file, lease }))
     }
 
     /// Five round trips for a small file: open, write, fsync, close, rename. The size is
@@ -556,7 +718,9 @@ impl Endpoint for SftpEndpoint {
         };
         let expected = std::fs::metadata(source).map_err(local_err("read"))?.len();
         let mut input = std::fs::File::open(source).map_err(local_err("read"))?;
-        let mut remote = self.with_sftp("write", &part, |s| {
+        // One session for the whole put, so that puts to one server run side by side.
+        let mut lease = self.lease()?;
+        let mut remote = self.on(&mut lease, "write", &part, |s| {
             s.open_mode(
                 &part,
                 OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
@@ -564,64 +728,74 @@ impl Endpoint for SftpEndpoint {
                 OpenType::File,
             )
         })?;
-        let write_err = |source| {
-            self.invalidate();
-            EndpointError::Io {
-                op: "write",
-                path: format!("{}:{}", self.server(), part.display()),
-                source,
-            }
+        let write_err = |source| EndpointError::Io {
+            op: "write",
+            path: format!("{}:{}", self.server(), part.display()),
+            source,
         };
-        let acknowledged =
-            upload_windowed(&mut input, &mut remote, UPLOAD_WINDOW).map_err(write_err)?;
+        let written = upload_windowed(&mut input, &mut remote, UPLOAD_WINDOW)
+            .map_err(write_err)
+            .and_then(|acknowledged| {
+                // The bytes reach the server's disk before the rename makes them the delivery:
+                // with fsync@openssh.com where the server offers it. A server without it is
+                // said once, and its deliveries are as durable as its own close makes them.
+                match remote.fsync() {
+                    Ok(()) => {}
+                    Err(e) if e.code() == ErrorCode::SFTP(FX_OP_UNSUPPORTED) => {
+                        if !self
+                            .no_fsync
+                            .swap(true, std::sync::atomic::Ordering::Relaxed)
+                        {
+                            tracing::warn!(
+                                server = self.server().as_str(),
+                                "the SFTP server does not offer fsync@openssh.com: deliveries there are flushed only as the server closes files, so a power cut on the server could lose a delivery it reported as done"
+                            );
+                        }
+                    }
+                    Err(e) => return Err(write_err(to_io(e))),
+                }
+                remote.close().map_err(|e| write_err(to_io(e)))?;
+                Ok(acknowledged)
+            });
+        drop(remote);
+        let acknowledged = written.inspect_err(|_| {
+            // The session may be mid-request: a fresh one for what comes next.
+            lease.broken = true;
+        })?;
         if acknowledged != expected {
-            drop(remote);
-            let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
+            let _ = self.on(&mut lease, "delete", &part, |s| s.unlink(&part));
             return Err(EndpointError::SizeMismatch {
                 path: format!("{}:{}", self.server(), part.display()),
                 expected,
                 found: acknowledged,
             });
         }
-        // The bytes reach the server's disk before the rename makes them the delivery: with
-        // fsync@openssh.com where the server offers it. A server without it is said once, and
-        // its deliveries are as durable as its own close makes them.
-        match remote.fsync() {
-            Ok(()) => {}
-            Err(e) if e.code() == ErrorCode::SFTP(FX_OP_UNSUPPORTED) => {
-                if !self
-                    .no_fsync
-                    .swap(true, std::sync::atomic::Ordering::Relaxed)
-                {
-                    tracing::warn!(
-                        server = self.server().as_str(),
-                        "the SFTP server does not offer fsync@openssh.com: deliveries there are flushed only as the server closes files, so a power cut on the server could lose a delivery it reported as done"
-                    );
-                }
-            }
-            Err(e) => return Err(write_err(to_io(e))),
+        let renamed = self.on(&mut lease, "rename", &target, |s| {
+            s.rename(&part, &target, None)
+        });
+        let Err(refused) = renamed else {
+            return Ok(expected);
+        };
+        // Refused: the usual reason is a file with the final name.
+        let taken = match self.on(&mut lease, "stat", &target, |s| s.lstat(&target)) {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e),
+        };
+        if !taken {
+            return Err(refused);
         }
-        remote.close().map_err(|e| write_err(to_io(e)))?;
-        drop(remote);
-        let renamed = self.with_sftp("rename", &target, |s| s.rename(&part, &target, None));
-        match renamed {
-            Ok(()) => Ok(expected),
-            // Refused: the usual reason is a file with the final name.
-            Err(refused) => {
-                if !self.occupied(dir, name)? {
-                    return Err(refused);
-                }
-                if !options.replace {
-                    let _ = self.with_sftp("delete", &part, |s| s.unlink(&part));
-                    return Err(EndpointError::AlreadyExists {
-                        path: format!("{}:{}", self.server(), target.display()),
-                    });
-                }
-                self.with_sftp("delete", &target, |s| s.unlink(&target))?;
-                self.with_sftp("rename", &target, |s| s.rename(&part, &target, None))?;
-                Ok(expected)
-            }
+        if !options.replace {
+            let _ = self.on(&mut lease, "delete", &part, |s| s.unlink(&part));
+            return Err(EndpointError::AlreadyExists {
+                path: format!("{}:{}", self.server(), target.display()),
+            });
         }
+        self.on(&mut lease, "delete", &target, |s| s.unlink(&target))?;
+        self.on(&mut lease, "rename", &target, |s| {
+            s.rename(&part, &target, None)
+        })?;
+        Ok(expected)
     }
 
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {
@@ -673,12 +847,7 @@ impl Endpoint for SftpEndpoint {
     }
 
     fn connected(&self) -> Option<bool> {
-        Some(
-            self.connection
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some(),
-        )
+        Some(self.pool.state().open > 0)
     }
 }
 
@@ -699,6 +868,7 @@ mod tests {
             root: root.into(),
             timeout: Duration::from_secs(1),
             create_dirs: false,
+            connections: 1,
         })
     }
 

@@ -240,6 +240,41 @@ impl Sshd {
             self.path("root").display()
         )
     }
+
+    /// The same table for this server seen at `port` (behind a proxy), with a known_hosts file
+    /// for that port.
+    pub fn endpoint_through(&self, name: &str, port: u16) -> String {
+        let known_hosts = format!("known_hosts_{port}");
+        self.write_known_hosts_for_port(&known_hosts, "host_key.pub", port);
+        self.endpoint(name, "user_key", &known_hosts).replace(
+            &format!("port = {}\n", self.port),
+            &format!("port = {port}\n"),
+        )
+    }
+
+    /// Runs OpenSSH's `sftp -b` with these batch commands against this server at `port`, trusting
+    /// it through `known_hosts`; returns its wall time (login included), for benchmarks.
+    pub fn sftp_batch(&self, commands: &str, port: u16, known_hosts: &Path) -> Duration {
+        let batch = self.path("batch.txt");
+        fs::write(&batch, commands).unwrap();
+        let start = Instant::now();
+        let status = Command::new("sftp")
+            .arg("-q")
+            .arg("-b")
+            .arg(&batch)
+            .arg("-i")
+            .arg(self.path("user_key"))
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+            .arg("-P")
+            .arg(port.to_string())
+            .arg(format!("{}@127.0.0.1", user()))
+            .stdout(Stdio::null())
+            .status()
+            .expect("sftp (Debian: apt-get install openssh-client)");
+        assert!(status.success(), "sftp -b failed");
+        start.elapsed()
+    }
 }
 
 /// A throwaway system account that logs in with a password, removed when dropped. sshd checks
@@ -347,6 +382,39 @@ impl Drop for Sshd {
     }
 }
 
+/// Listens on a free port of 127.0.0.1 and hands each connection, with its own connection to
+/// 127.0.0.1:`target`, to `connected`, until the returned flag is set (by the proxy's drop).
+fn forward(
+    target: u16,
+    connected: impl Fn(TcpStream, TcpStream, &std::sync::Arc<std::sync::atomic::AtomicBool>)
+    + Send
+    + 'static,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((client, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            client.set_nonblocking(false).unwrap();
+            for s in [&client, &server] {
+                s.set_nodelay(true).unwrap();
+            }
+            connected(client, server, &stop2);
+        }
+    });
+    (port, stop)
+}
+
 /// A TCP forwarder between the agent and sshd that can go silent: it keeps every connection
 /// open but stops passing bytes, like a network that drops packets without resets.
 pub struct SilentProxy {
@@ -359,31 +427,15 @@ pub struct SilentProxy {
 impl SilentProxy {
     /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`.
     pub fn start(target: u16) -> SilentProxy {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let silent = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (silent2, stop2) = (silent.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok((client, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                client.set_nonblocking(false).unwrap();
-                for (from, to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    let (silent, stop) = (silent2.clone(), stop2.clone());
-                    std::thread::spawn(move || pump(from, to, &silent, &stop));
-                }
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let silent2 = silent.clone();
+        let (port, stop) = forward(target, move |client, server, stop| {
+            for (from, to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let (silent, stop) = (silent2.clone(), stop.clone());
+                std::thread::spawn(move || pump(from, to, &silent, &stop, |_| {}));
             }
         });
         SilentProxy { port, silent, stop }
@@ -402,12 +454,14 @@ impl SilentProxy {
     }
 }
 
-/// Copies bytes one way until either side closes or the proxy stops; holds them while silent.
+/// Copies bytes one way, calling `seen` before passing each read on, until either side closes
+/// or the proxy stops; holds them while `silent`. The end is passed on (a half-close).
 fn pump(
     mut from: TcpStream,
     mut to: TcpStream,
     silent: &std::sync::atomic::AtomicBool,
     stop: &std::sync::atomic::AtomicBool,
+    mut seen: impl FnMut(usize),
 ) {
     use std::io::{Read, Write};
     use std::sync::atomic::Ordering;
@@ -422,6 +476,7 @@ fn pump(
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
+                seen(n);
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
@@ -434,6 +489,7 @@ fn pump(
             Err(_) => break,
         }
     }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 impl Drop for SilentProxy {
@@ -454,33 +510,13 @@ pub struct DelayProxy {
 impl DelayProxy {
     /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`, `one_way` late each way.
     pub fn start(target: u16, one_way: Duration) -> DelayProxy {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok((client, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                client.set_nonblocking(false).unwrap();
-                for s in [&client, &server] {
-                    s.set_nodelay(true).unwrap();
-                }
-                for (from, to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    let stop = stop2.clone();
-                    std::thread::spawn(move || delayed_pump(from, to, one_way, &stop));
-                }
+        let (port, stop) = forward(target, move |client, server, stop| {
+            for (from, to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let stop = stop.clone();
+                std::thread::spawn(move || delayed_pump(from, to, one_way, &stop));
             }
         });
         DelayProxy { port, stop }
@@ -557,46 +593,32 @@ impl CountingProxy {
     pub fn start(target: u16) -> CountingProxy {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let turns = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (turns2, stop2) = (turns.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok((client, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                client.set_nonblocking(false).unwrap();
-                // Per connection: whether the server spoke since the client last did.
-                let answered = Arc::new(AtomicBool::new(true));
-                for (from, to, client_speaks) in [
-                    (
-                        client.try_clone().unwrap(),
-                        server.try_clone().unwrap(),
-                        true,
-                    ),
-                    (server, client, false),
-                ] {
-                    let (turns, stop, answered) = (turns2.clone(), stop2.clone(), answered.clone());
-                    std::thread::spawn(move || {
-                        counting_pump(from, to, &stop, |_| {
-                            if client_speaks {
-                                if answered.swap(false, Ordering::SeqCst) {
-                                    turns.fetch_add(1, Ordering::SeqCst);
-                                }
-                            } else {
-                                // Before the bytes go on, so the client's reply finds it said.
-                                answered.store(true, Ordering::SeqCst);
+        let turns2 = turns.clone();
+        let (port, stop) = forward(target, move |client, server, stop| {
+            // Per connection: whether the server spoke since the client last did.
+            let answered = Arc::new(AtomicBool::new(true));
+            for (from, to, client_speaks) in [
+                (
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    true,
+                ),
+                (server, client, false),
+            ] {
+                let (turns, stop, answered) = (turns2.clone(), stop.clone(), answered.clone());
+                std::thread::spawn(move || {
+                    pump(from, to, &AtomicBool::new(false), &stop, |_| {
+                        if client_speaks {
+                            if answered.swap(false, Ordering::SeqCst) {
+                                turns.fetch_add(1, Ordering::SeqCst);
                             }
-                        })
-                    });
-                }
+                        } else {
+                            // Before the bytes go on, so the client's reply finds it said.
+                            answered.store(true, Ordering::SeqCst);
+                        }
+                    })
+                });
             }
         });
         CountingProxy { port, turns, stop }
@@ -608,40 +630,64 @@ impl CountingProxy {
     }
 }
 
-/// Copies bytes one way, calling `seen` before passing each read on, until either side closes
-/// or the proxy stops.
-fn counting_pump(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    stop: &std::sync::atomic::AtomicBool,
-    mut seen: impl FnMut(usize),
-) {
-    use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
-    from.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    while !stop.load(Ordering::Relaxed) {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                seen(n);
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => break,
-        }
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-impl Drop for CountingProxy {
+/// A TCP forwarder that lets at most `limit` connections through at a time and closes any
+/// further one at once, as a server that limits its sessions per user does.
+pub struct LimitingProxy {
+    /// The port the client connects to.
+    pub port: u16,
+    refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LimitingProxy {
+    /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`, `limit` connections at a time.
+    pub fn start(target: u16, limit: usize) -> LimitingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        let refused = Arc::new(AtomicU64::new(0));
+        let refused2 = refused.clone();
+        let active = Arc::new(AtomicUsize::new(0));
+        let (port, stop) = forward(target, move |client, server, stop| {
+            if active.fetch_add(1, Ordering::SeqCst) >= limit {
+                active.fetch_sub(1, Ordering::SeqCst);
+                refused2.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            // The connection counts until both directions have ended.
+            let ends = Arc::new(AtomicUsize::new(2));
+            for (from, to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let (stop, active, ends) = (stop.clone(), active.clone(), ends.clone());
+                std::thread::spawn(move || {
+                    pump(from, to, &AtomicBool::new(false), &stop, |_| {});
+                    if ends.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        active.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        LimitingProxy {
+            port,
+            refused,
+            stop,
+        }
+    }
+
+    /// Connections closed at once for being one too many.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for LimitingProxy {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }

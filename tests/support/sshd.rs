@@ -382,14 +382,28 @@ impl Drop for Sshd {
     }
 }
 
+/// A listener on 127.0.0.1 that forwards to a target; it stops taking and passing bytes when
+/// dropped.
+pub struct Forwarder {
+    /// The port clients connect to.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Listens on a free port of 127.0.0.1 and hands each connection, with its own connection to
-/// 127.0.0.1:`target`, to `connected`, until the returned flag is set (by the proxy's drop).
+/// 127.0.0.1:`target`, to `connected`, until the forwarder is dropped.
 fn forward(
     target: u16,
     connected: impl Fn(TcpStream, TcpStream, &std::sync::Arc<std::sync::atomic::AtomicBool>)
     + Send
     + 'static,
-) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+) -> Forwarder {
     use std::sync::atomic::Ordering;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -412,7 +426,7 @@ fn forward(
             connected(client, server, &stop2);
         }
     });
-    (port, stop)
+    Forwarder { port, stop }
 }
 
 /// A TCP forwarder between the agent and sshd that can go silent: it keeps every connection
@@ -421,7 +435,7 @@ pub struct SilentProxy {
     /// The port the agent connects to.
     pub port: u16,
     silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl SilentProxy {
@@ -429,7 +443,7 @@ impl SilentProxy {
     pub fn start(target: u16) -> SilentProxy {
         let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let silent2 = silent.clone();
-        let (port, stop) = forward(target, move |client, server, stop| {
+        let forwarder = forward(target, move |client, server, stop| {
             for (from, to) in [
                 (client.try_clone().unwrap(), server.try_clone().unwrap()),
                 (server, client),
@@ -438,7 +452,11 @@ impl SilentProxy {
                 std::thread::spawn(move || pump(from, to, &silent, &stop, |_| {}));
             }
         });
-        SilentProxy { port, silent, stop }
+        SilentProxy {
+            port: forwarder.port,
+            silent,
+            _forwarder: forwarder,
+        }
     }
 
     /// Stops passing bytes (connections stay open).
@@ -492,25 +510,19 @@ fn pump(
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-impl Drop for SilentProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// A TCP forwarder that holds every byte for `one_way` in each direction, like a network whose
 /// round trip is twice that (its bandwidth unbounded). Loopback only; it stops with its last
 /// connection or when dropped.
 pub struct DelayProxy {
     /// The port the client connects to.
     pub port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl DelayProxy {
     /// Forwards 127.0.0.1:`port` to 127.0.0.1:`target`, `one_way` late each way.
     pub fn start(target: u16, one_way: Duration) -> DelayProxy {
-        let (port, stop) = forward(target, move |client, server, stop| {
+        let forwarder = forward(target, move |client, server, stop| {
             for (from, to) in [
                 (client.try_clone().unwrap(), server.try_clone().unwrap()),
                 (server, client),
@@ -519,7 +531,10 @@ impl DelayProxy {
                 std::thread::spawn(move || delayed_pump(from, to, one_way, &stop));
             }
         });
-        DelayProxy { port, stop }
+        DelayProxy {
+            port: forwarder.port,
+            _forwarder: forwarder,
+        }
     }
 }
 
@@ -572,12 +587,6 @@ fn delayed_pump(
     let _ = writer.join();
 }
 
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// A TCP forwarder that counts round trips: the times the client speaks again after the server
 /// has spoken. Requests sent together before an answer count once; on loopback, one request
 /// waiting for its answer counts one.
@@ -585,7 +594,7 @@ pub struct CountingProxy {
     /// The port the client connects to.
     pub port: u16,
     turns: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl CountingProxy {
@@ -595,7 +604,7 @@ impl CountingProxy {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         let turns = Arc::new(AtomicU64::new(0));
         let turns2 = turns.clone();
-        let (port, stop) = forward(target, move |client, server, stop| {
+        let forwarder = forward(target, move |client, server, stop| {
             // Per connection: whether the server spoke since the client last did.
             let answered = Arc::new(AtomicBool::new(true));
             for (from, to, client_speaks) in [
@@ -621,18 +630,16 @@ impl CountingProxy {
                 });
             }
         });
-        CountingProxy { port, turns, stop }
+        CountingProxy {
+            port: forwarder.port,
+            turns,
+            _forwarder: forwarder,
+        }
     }
 
     /// Round trips so far, over every connection.
     pub fn turns(&self) -> u64 {
         self.turns.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -642,7 +649,7 @@ pub struct LimitingProxy {
     /// The port the client connects to.
     pub port: u16,
     refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl LimitingProxy {
@@ -653,7 +660,7 @@ impl LimitingProxy {
         let refused = Arc::new(AtomicU64::new(0));
         let refused2 = refused.clone();
         let active = Arc::new(AtomicUsize::new(0));
-        let (port, stop) = forward(target, move |client, server, stop| {
+        let forwarder = forward(target, move |client, server, stop| {
             if active.fetch_add(1, Ordering::SeqCst) >= limit {
                 active.fetch_sub(1, Ordering::SeqCst);
                 refused2.fetch_add(1, Ordering::SeqCst);
@@ -675,20 +682,14 @@ impl LimitingProxy {
             }
         });
         LimitingProxy {
-            port,
+            port: forwarder.port,
             refused,
-            stop,
+            _forwarder: forwarder,
         }
     }
 
     /// Connections closed at once for being one too many.
     pub fn refused(&self) -> u64 {
         self.refused.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Drop for LimitingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

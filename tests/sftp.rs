@@ -1144,8 +1144,9 @@ fn explain_finds_a_remote_file_by_its_name_before_and_after_it_is_taken() {
 fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
     const FILES: usize = 4;
     let sshd = Sshd::start();
-    // 100 ms round trips: each upload takes long enough to be caught in flight.
-    let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(50));
+    // Half-second round trips: each upload stays in flight for seconds (a channel's 2 MiB
+    // window per round trip), longer than the files' claims differ by, even in a debug build.
+    let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(250));
     let sandbox = Sandbox::new(&format!(
         "{AGENT}\n{}",
         sshd.endpoint_through("warehouse", proxy.port)
@@ -1153,8 +1154,25 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
     fs::create_dir_all(sandbox.path("cart/out")).unwrap();
     let agent = sandbox.start();
     let data: Vec<Vec<u8>> = (0..FILES as u32)
-        .map(|f| (0..24u32 << 20).map(|i| ((i + f) % 239) as u8).collect())
+        .map(|f| (0..8u32 << 20).map(|i| ((i + f) % 239) as u8).collect())
         .collect();
+    let remote = sshd.path("root/in/orders");
+    // Four small files first, together: the four workers log in their four sessions, which
+    // then wait in the pool, so that the big files start side by side.
+    for i in 0..FILES {
+        sandbox.drop_file(
+            "cart/out",
+            &format!("w{i}.csv"),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    assert!(
+        wait_until(std::time::Duration::from_secs(60), || list_files(&remote)
+            .len()
+            == FILES),
+        "the small files were not delivered; log:\n{}",
+        agent.log_text()
+    );
     // Written aside, then moved in together, so that the four are taken together.
     fs::create_dir_all(sandbox.path("cart/aside")).unwrap();
     for (i, bytes) in data.iter().enumerate() {
@@ -1168,7 +1186,6 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
         )
         .unwrap();
     }
-    let remote = sshd.path("root/in/orders");
     let in_flight = || {
         fs::read_dir(&remote).map_or(0, |d| {
             d.flatten()
@@ -1177,7 +1194,7 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
         })
     };
     assert!(
-        wait_until(std::time::Duration::from_secs(30), || in_flight() == FILES),
+        wait_until(std::time::Duration::from_secs(60), || in_flight() == FILES),
         "the four uploads were never in flight together (the route's workers follow the endpoint's 4 connections); log:\n{}",
         agent.log_text()
     );
@@ -1193,7 +1210,10 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
     }
     // The next run finishes the claimed files' journeys.
     sandbox.once_expecting(0);
-    let names: Vec<String> = (0..FILES).map(|i| format!("f{i}.bin")).collect();
+    let names: Vec<String> = (0..FILES)
+        .map(|i| format!("f{i}.bin"))
+        .chain((0..FILES).map(|i| format!("w{i}.csv")))
+        .collect();
     assert_eq!(list_files(&remote), names, "each once, and no .part left");
     for (i, bytes) in data.iter().enumerate() {
         assert!(
@@ -1201,7 +1221,7 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
             "f{i}.bin differs"
         );
     }
-    assert_eq!(sandbox.all_files_below("var/archive/up").len(), FILES);
+    assert_eq!(sandbox.all_files_below("var/archive/up").len(), 2 * FILES);
     sandbox.once_expecting(0);
     assert_eq!(list_files(&remote), names, "delivered again by another run");
 }
@@ -1249,4 +1269,33 @@ fn a_server_that_takes_fewer_sessions_gets_every_file_over_those_it_takes() {
         "the limit is said; log:\n{log}"
     );
     assert_no_unexpected_errors(&log, &[]);
+}
+
+#[test]
+fn a_big_file_to_a_far_server_goes_in_ranges_over_several_sessions_and_arrives_whole() {
+    let sshd = Sshd::start();
+    // A 100 ms round trip: far enough for ranges (from 40 ms).
+    let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(50));
+    let sandbox = Sandbox::new(&format!(
+        "{AGENT}\n{}",
+        sshd.endpoint_through("warehouse", proxy.port)
+    ));
+    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    // 20 MiB and 5 bytes: ranges of whole MiB, and a last one that is not.
+    let big: Vec<u8> = (0..(20u32 << 20) + 5)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    sandbox.drop_file("cart/out", "big.bin", &big);
+    sandbox.once_expecting(0);
+    let remote = sshd.path("root/in/orders");
+    assert_eq!(list_files(&remote), ["big.bin"], "delivered, no .part left");
+    assert!(
+        fs::read(remote.join("big.bin")).unwrap() == big,
+        "delivered bytes differ"
+    );
+    let logins = sshd.log().matches("Accepted publickey").count();
+    assert!(
+        logins >= 2,
+        "one session only ({logins} logins): the file did not go in ranges"
+    );
 }

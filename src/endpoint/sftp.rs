@@ -6,7 +6,7 @@
 //! strictly against the configured known_hosts file before any login. Atomicity: SFTP v3 renames
 //! refuse an existing target, so `put` with `replace` deletes the old file first (not atomic).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -484,6 +484,43 @@ impl SftpEndpoint {
         }
     }
 
+    /// A further session for a transfer that holds one already, only when one is idle or may be
+    /// opened: never waited for, since the pool could run dry under its own holders.
+    fn spare_lease(&self) -> Option<Lease> {
+        let mut state = self.pool.state();
+        if let Some(conn) = state.idle.pop() {
+            drop(state);
+            if conn.last_used.elapsed() >= IDLE_CHECK && conn.session.keepalive_send().is_err() {
+                drop(conn);
+                self.pool.closed();
+                return None;
+            }
+            return Some(Lease {
+                conn: Some(conn),
+                pool: self.pool.clone(),
+                broken: false,
+            });
+        }
+        if state.open >= state.allowed || state.open == 0 {
+            return None;
+        }
+        state.open += 1;
+        let others = state.open - 1;
+        drop(state);
+        match self.open_session(others) {
+            Ok(conn) => Some(Lease {
+                conn: Some(conn),
+                pool: self.pool.clone(),
+                broken: false,
+            }),
+            Err(_) => {
+                // Its limit, if it was one, is learnt by the next `lease`.
+                self.pool.closed();
+                None
+            }
+        }
+    }
+
     /// Opens a session, `others` being open already. With none open, a failure is said and
     /// paused on as a refusal; with others open, a failure to log in is the server's limit.
     fn open_session(&self, others: usize) -> std::result::Result<Connection, SessionError> {
@@ -519,6 +556,60 @@ impl SftpEndpoint {
             self.share_pause(None);
         }
         Ok(conn)
+    }
+
+    /// Writes `input` (the local file `source`, `size` bytes) to the open remote `part`: alone
+    /// through `remote`, or, with `spare` sessions, in as many more ranges side by side, each
+    /// through its own handle of `part`. Returns the bytes the server acknowledged. A range that
+    /// fails breaks its session.
+    fn upload(
+        &self,
+        source: &Path,
+        input: &mut std::fs::File,
+        remote: &mut ssh2::File,
+        part: &Path,
+        size: u64,
+        mut spare: Vec<Lease>,
+    ) -> io::Result<u64> {
+        if spare.is_empty() {
+            return upload_windowed(input, remote, UPLOAD_WINDOW);
+        }
+        let ranges = ranges(size, spare.len() + 1);
+        std::thread::scope(|scope| {
+            let others: Vec<_> = spare
+                .iter_mut()
+                .zip(&ranges[1..])
+                .map(|(lease, &(start, len))| {
+                    scope.spawn(move || {
+                        let sent = (|| {
+                            let mut file = lease
+                                .sftp()
+                                .open_mode(part, OpenFlags::WRITE, 0o644, OpenType::File)
+                                .map_err(to_io)?;
+                            file.seek(SeekFrom::Start(start))?;
+                            let mut local = std::fs::File::open(source)?;
+                            local.seek(SeekFrom::Start(start))?;
+                            let sent =
+                                upload_windowed(&mut local.take(len), &mut file, UPLOAD_WINDOW)?;
+                            file.close().map_err(to_io)?;
+                            Ok(sent)
+                        })();
+                        if sent.is_err() {
+                            lease.broken = true;
+                        }
+                        sent
+                    })
+                })
+                .collect();
+            let first = upload_windowed(&mut input.take(ranges[0].1), remote, UPLOAD_WINDOW);
+            others
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("an upload thread panicked")))
+                })
+                .try_fold(first?, |total, sent| Ok(total + sent?))
+        })
     }
 
     /// Runs `op` on a leased session. A session-level failure closes the session.
@@ -589,6 +680,26 @@ impl Read for RemoteReader {
             .read(buf)
             .inspect_err(|_| self.lease.broken = true)
     }
+}
+
+/// Files at least this big are uploaded in ranges over several sessions, when the pool has
+/// sessions to spare: each SSH channel has a window of its own.
+const RANGED_UPLOAD_MIN: u64 = 16 << 20;
+
+/// The shortest round trip at which a big file goes in ranges. Nearer, one channel's 2 MiB
+/// window already carries 50 MB/s or more, and more sessions cost logins and CPU for little.
+const RANGED_UPLOAD_MIN_ROUND_TRIP: Duration = Duration::from_millis(40);
+
+/// `size` bytes cut into `parts` ranges (start, length) of whole MiB but the last.
+fn ranges(size: u64, parts: usize) -> Vec<(u64, u64)> {
+    const MIB: u64 = 1 << 20;
+    let each = size.div_ceil(parts as u64).div_ceil(MIB) * MIB;
+    (0..parts as u64)
+        .map(|i| {
+            let start = (i * each).min(size);
+            (start, each.min(size - start))
+        })
+        .collect()
 }
 
 /// Bytes an upload keeps in flight. OpenSSH's server grants a channel 2 MiB; more than that
@@ -720,6 +831,8 @@ impl Endpoint for SftpEndpoint {
         let mut input = std::fs::File::open(source).map_err(local_err("read"))?;
         // One session for the whole put, so that puts to one server run side by side.
         let mut lease = self.lease()?;
+        // The open is one round trip: how far the server is.
+        let opening = Instant::now();
         let mut remote = self.on(&mut lease, "write", &part, |s| {
             s.open_mode(
                 &part,
@@ -733,7 +846,24 @@ impl Endpoint for SftpEndpoint {
             path: format!("{}:{}", self.server(), part.display()),
             source,
         };
-        let written = upload_windowed(&mut input, &mut remote, UPLOAD_WINDOW)
+        // A big file to a far server goes in ranges over the sessions to spare, each with its
+        // own window. Those not open yet log in side by side: a login is several round trips.
+        let far = opening.elapsed() >= RANGED_UPLOAD_MIN_ROUND_TRIP;
+        let spare: Vec<Lease> = if far && expected >= RANGED_UPLOAD_MIN {
+            std::thread::scope(|scope| {
+                let asked: Vec<_> = (1..self.config.connections)
+                    .map(|_| scope.spawn(|| self.spare_lease()))
+                    .collect();
+                asked
+                    .into_iter()
+                    .filter_map(|h| h.join().ok().flatten())
+                    .collect()
+            })
+        } else {
+            Vec::new()
+        };
+        let written = self
+            .upload(source, &mut input, &mut remote, &part, expected, spare)
             .map_err(write_err)
             .and_then(|acknowledged| {
                 // The bytes reach the server's disk before the rename makes them the delivery:
@@ -870,6 +1000,22 @@ mod tests {
             create_dirs: false,
             connections: 1,
         })
+    }
+
+    #[test]
+    fn a_big_file_is_cut_into_ranges_of_whole_mebibytes_that_cover_it_once() {
+        let mib = 1u64 << 20;
+        assert_eq!(
+            ranges(64 * mib + 5, 4),
+            [
+                (0, 17 * mib),
+                (17 * mib, 17 * mib),
+                (34 * mib, 17 * mib),
+                (51 * mib, 13 * mib + 5)
+            ]
+        );
+        // More ranges than mebibytes: the last ones are empty.
+        assert_eq!(ranges(mib, 3), [(0, mib), (mib, 0), (mib, 0)]);
     }
 
     #[test]

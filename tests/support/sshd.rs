@@ -475,17 +475,30 @@ impl SilentProxy {
 /// Copies bytes one way, calling `seen` before passing each read on, until either side closes
 /// or the proxy stops; holds them while `silent`. The end is passed on (a half-close).
 fn pump(
-    mut from: TcpStream,
+    from: TcpStream,
     mut to: TcpStream,
+    silent: &std::sync::atomic::AtomicBool,
+    stop: &std::sync::atomic::AtomicBool,
+    seen: impl FnMut(usize),
+) {
+    copy_until_end(from, &mut to, silent, stop, seen);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Copies bytes from `from` to `to` until either side closes or the proxy stops, calling `seen`
+/// before passing each read on; holds them while `silent`.
+fn copy_until_end(
+    mut from: TcpStream,
+    to: &mut impl std::io::Write,
     silent: &std::sync::atomic::AtomicBool,
     stop: &std::sync::atomic::AtomicBool,
     mut seen: impl FnMut(usize),
 ) {
-    use std::io::{Read, Write};
+    use std::io::Read;
     use std::sync::atomic::Ordering;
     from.set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     while !stop.load(Ordering::Relaxed) {
         if silent.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(10));
@@ -507,7 +520,6 @@ fn pump(
             Err(_) => break,
         }
     }
-    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 /// A TCP forwarder that holds every byte for `one_way` in each direction, like a network whose
@@ -541,13 +553,12 @@ impl DelayProxy {
 /// Copies bytes one way, each `delay` after it arrived, until either side closes or the proxy
 /// stops.
 fn delayed_pump(
-    mut from: TcpStream,
+    from: TcpStream,
     mut to: TcpStream,
     delay: Duration,
     stop: &std::sync::atomic::AtomicBool,
 ) {
-    use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
+    use std::io::Write;
     let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
     let writer = std::thread::spawn(move || {
         for (due, bytes) in rx {
@@ -561,30 +572,30 @@ fn delayed_pump(
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
-    from.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let mut buf = vec![0u8; 256 * 1024];
-    while !stop.load(Ordering::Relaxed) {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if tx
-                    .send((Instant::now() + delay, buf[..n].to_vec()))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => break,
-        }
-    }
-    drop(tx);
+    let mut line = DelayLine { tx, delay };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    copy_until_end(from, &mut line, &never, stop, |_| {});
+    drop(line);
     let _ = writer.join();
+}
+
+/// The sending end of a delay line: what is written leaves `delay` later.
+struct DelayLine {
+    tx: std::sync::mpsc::Sender<(Instant, Vec<u8>)>,
+    delay: Duration,
+}
+
+impl std::io::Write for DelayLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .send((Instant::now() + self.delay, buf.to_vec()))
+            .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A TCP forwarder that counts round trips: the times the client speaks again after the server

@@ -854,6 +854,48 @@ mod tests {
     use crate::config::Config;
 
     #[test]
+    fn a_route_with_an_sftp_side_takes_its_endpoints_connections_of_files_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cartferry.toml");
+        std::fs::write(dir.path().join("known_hosts"), "").unwrap();
+        let route = |name: &str, to: &str, own: &str| {
+            format!(
+                "[[routes]]\nname = \"{name}\"\n{own}\
+                 from = {{ endpoint = \"here\", dir = \"{name}\", pattern = \"*\" }}\n\
+                 reader = \"passthrough\"\nwriter = \"passthrough\"\n\
+                 to = {{ endpoint = \"{to}\", dir = \"in\" }}\n"
+            )
+        };
+        let sftp = |name: &str, connections: &str| {
+            format!(
+                "[endpoints.{name}]\nkind = \"sftp\"\nhost = \"127.0.0.1\"\nuser = \"u\"\n\
+                 agent = true\nknown_hosts = \"known_hosts\"\n{connections}"
+            )
+        };
+        let config = format!(
+            "[agent]\nstate_dir = \"state\"\n\
+             [endpoints.here]\nkind = \"local\"\nroot = \".\"\ncreate_dirs = true\n\
+             {}{}{}{}{}{}",
+            sftp("far", ""),
+            sftp("small", "connections = 2\n"),
+            route("local", "here", ""),
+            route("default", "far", ""),
+            route("fewer", "small", ""),
+            route("ordered", "far", "workers = 1\n"),
+        ) + &route("held", "far", "priority = true\n");
+        std::fs::write(&path, &config).unwrap();
+        let loaded = Config::load(&path).unwrap();
+        let workers: Vec<usize> = loaded.routes.iter().map(|r| r.workers).collect();
+        assert_eq!(workers, [1, 4, 2, 1, 1]);
+        std::fs::write(&path, config.replace("connections = 2", "connections = 0")).unwrap();
+        let refused = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            refused.contains("endpoints.small.connections") && refused.contains("use 1 to 16"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn a_route_without_shipment_due_takes_its_partners() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cartferry.toml");

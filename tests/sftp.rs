@@ -1258,7 +1258,7 @@ fn a_server_that_takes_fewer_sessions_gets_every_file_over_those_it_takes() {
     assert_eq!(
         list_files(&remote).len(),
         FILES,
-        "every file, once; log:\n{log}"
+        "every file once; log:\n{log}"
     );
     assert!(
         proxy.refused() >= 1,

@@ -412,28 +412,20 @@ impl SftpEndpoint {
         self.share_pause(refusal.as_ref());
     }
 
-    /// A session of the pool: an idle one (checked with a keepalive when it was idle long),
-    /// else a new one while fewer than the allowed number are open, else the next one returned.
-    /// After a refusal, no new login is tried before its pause ends. A server that refuses one
-    /// more session while others are open has reached its limit: the pool keeps to the number
-    /// open, says so once, and waits for one of them.
+    /// A session of the pool: an idle one that still answers, else a new one while fewer than
+    /// the allowed number are open, else the next one returned. After a refusal, no new login
+    /// is tried before its pause ends. A server that refuses one more session while others are
+    /// open has reached its limit: the pool keeps to the number open, says so once, and waits
+    /// for one of them.
     fn lease(&self) -> Result<Lease> {
-        let mut state = self.pool.state();
         loop {
-            if let Some(conn) = state.idle.pop() {
-                drop(state);
-                if conn.last_used.elapsed() >= IDLE_CHECK && conn.session.keepalive_send().is_err()
-                {
-                    drop(conn);
-                    self.pool.closed();
-                    state = self.pool.state();
-                    continue;
-                }
-                return Ok(Lease {
-                    conn: Some(conn),
-                    pool: self.pool.clone(),
-                    broken: false,
-                });
+            if let Some(conn) = self.idle_session() {
+                return Ok(self.leased(conn));
+            }
+            let mut state = self.pool.state();
+            // One may have come back since the look above; its signal would be missed.
+            if !state.idle.is_empty() {
+                continue;
             }
             if state
                 .limited_until
@@ -442,65 +434,50 @@ impl SftpEndpoint {
                 state.limited_until = None;
                 state.allowed = state.connections;
             }
-            if state.open < state.allowed {
-                state.open += 1;
-                let others = state.open - 1;
-                drop(state);
-                match self.open_session(others) {
-                    Ok(conn) => {
-                        return Ok(Lease {
-                            conn: Some(conn),
-                            pool: self.pool.clone(),
-                            broken: false,
-                        });
+            if state.open >= state.allowed {
+                drop(
+                    self.pool
+                        .returned
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+                continue;
+            }
+            state.open += 1;
+            let others = state.open - 1;
+            drop(state);
+            match self.open_session(others) {
+                Ok(conn) => return Ok(self.leased(conn)),
+                Err(SessionError::Limit(why)) => {
+                    let mut state = self.pool.state();
+                    state.open -= 1;
+                    state.allowed = state.open.max(1);
+                    if state.limited_until.is_none() {
+                        tracing::warn!(
+                            server = self.server().as_str(),
+                            sessions = state.allowed,
+                            retry_after_s = SESSION_LIMIT_PAUSE.as_secs(),
+                            error = %why,
+                            "the SFTP server refused one more session; cartferry keeps to the sessions it has, and tries one more later"
+                        );
                     }
-                    Err(SessionError::Limit(why)) => {
-                        state = self.pool.state();
-                        state.open -= 1;
-                        state.allowed = state.open.max(1);
-                        if state.limited_until.is_none() {
-                            tracing::warn!(
-                                server = self.server().as_str(),
-                                sessions = state.allowed,
-                                retry_after_s = SESSION_LIMIT_PAUSE.as_secs(),
-                                error = %why,
-                                "the SFTP server refused one more session; cartferry keeps to the sessions it has, and tries one more later"
-                            );
-                        }
-                        state.limited_until = Some(Instant::now() + SESSION_LIMIT_PAUSE);
-                        continue;
-                    }
-                    Err(SessionError::Failed(e)) => {
-                        self.pool.closed();
-                        return Err(e);
-                    }
+                    state.limited_until = Some(Instant::now() + SESSION_LIMIT_PAUSE);
+                }
+                Err(SessionError::Failed(e)) => {
+                    self.pool.closed();
+                    return Err(e);
                 }
             }
-            state = self
-                .pool
-                .returned
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
     /// A further session for a transfer that holds one already, only when one is idle or may be
     /// opened: never waited for, since the pool could run dry under its own holders.
     fn spare_lease(&self) -> Option<Lease> {
-        let mut state = self.pool.state();
-        if let Some(conn) = state.idle.pop() {
-            drop(state);
-            if conn.last_used.elapsed() >= IDLE_CHECK && conn.session.keepalive_send().is_err() {
-                drop(conn);
-                self.pool.closed();
-                return None;
-            }
-            return Some(Lease {
-                conn: Some(conn),
-                pool: self.pool.clone(),
-                broken: false,
-            });
+        if let Some(conn) = self.idle_session() {
+            return Some(self.leased(conn));
         }
+        let mut state = self.pool.state();
         if state.open >= state.allowed || state.open == 0 {
             return None;
         }
@@ -508,16 +485,34 @@ impl SftpEndpoint {
         let others = state.open - 1;
         drop(state);
         match self.open_session(others) {
-            Ok(conn) => Some(Lease {
-                conn: Some(conn),
-                pool: self.pool.clone(),
-                broken: false,
-            }),
+            Ok(conn) => Some(self.leased(conn)),
             Err(_) => {
                 // Its limit, if it was one, is learnt by the next `lease`.
                 self.pool.closed();
                 None
             }
+        }
+    }
+
+    /// An idle session of the pool, checked with a keepalive when it was idle long; those that
+    /// do not answer are closed on the way.
+    fn idle_session(&self) -> Option<Connection> {
+        loop {
+            let conn = self.pool.state().idle.pop()?;
+            if conn.last_used.elapsed() < IDLE_CHECK || conn.session.keepalive_send().is_ok() {
+                return Some(conn);
+            }
+            drop(conn);
+            self.pool.closed();
+        }
+    }
+
+    /// `conn`, leased from the pool.
+    fn leased(&self, conn: Connection) -> Lease {
+        Lease {
+            conn: Some(conn),
+            pool: self.pool.clone(),
+            broken: false,
         }
     }
 

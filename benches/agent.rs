@@ -33,6 +33,18 @@ fn order_rows(out: &mut impl Write, first: u64, orders: u64) {
     }
 }
 
+/// `cartferry run` on the sandbox `dir`, logging warnings only, to nowhere.
+fn run(dir: &Path) -> std::process::Child {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("cartferry.toml"))
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Makes `dir` a sandbox: folders `src` and `dst`, and one route between them.
 fn sandbox(dir: PathBuf, stable_for: &str, route: &str, workers: usize) -> PathBuf {
     for d in ["src", "dst"] {
@@ -103,14 +115,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn latency() {
     const FILES: usize = 1000;
     let dir = sandbox(support::scratch("latency"), "10ms", "passthrough", 1);
-    let mut agent = Command::new(BIN)
-        .arg("--config")
-        .arg(dir.join("cartferry.toml"))
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut agent = run(&dir);
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
         if let Ok(e) = e
@@ -262,14 +267,7 @@ fn drain(base: &Path, on: bool) -> Drained {
     // The files just written reach the disk now, not during whichever run comes next.
     assert!(Command::new("sync").status().unwrap().success());
     let start = Instant::now();
-    let agent = Command::new(BIN)
-        .arg("--config")
-        .arg(dir.join("cartferry.toml"))
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let agent = run(&dir);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = on.then(|| {
         let stop = stop.clone();

@@ -597,6 +597,19 @@ mod tests {
         assert_eq!(events_of(&ledger, b), ["2", "4"]);
     }
 
+    /// A folder with a ledger of schema version `version` (its first migrations only), holding
+    /// the rows `rows` (SQL) inserts.
+    fn ledger_at_version(version: usize, rows: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join(super::super::LEDGER_FILE)).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        conn.execute_batch(rows).unwrap();
+        dir
+    }
+
     /// An order of `key` due `due_ms` after its file was taken at 0, or a shipment of it.
     fn due(key: &str, kind: EventKind, due_ms: Option<i64>) -> OrderEvent {
         OrderEvent {
@@ -692,16 +705,9 @@ mod tests {
 
     #[test]
     fn a_ledger_from_before_the_awaiting_orders_learns_which_may_be_late() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let conn =
-                rusqlite::Connection::open(dir.path().join(super::super::LEDGER_FILE)).unwrap();
-            for sql in &MIGRATIONS[..9] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 9;
-                 INSERT INTO files (id, route, name, size, state, claimed_at)
+        let dir = ledger_at_version(
+            9,
+            "INSERT INTO files (id, route, name, size, state, claimed_at)
                  VALUES (1, 'orders', 'a.csv', 1, 'done', 0),
                         (2, 'orders', 'b.csv', 1, 'done', 0),
                         (3, 'orders', 'c.csv', 1, 'failed', 0);
@@ -712,25 +718,16 @@ mod tests {
                         (3, '3', '3', 'order', 'sent', 1, 'here:out', NULL, 0),
                         (4, '1', '1', 'shipment', 'sent', 2, '', NULL, 5),
                         (5, '2', '2', 'shipment', 'sent', 3, '', NULL, 5);",
-            )
-            .unwrap();
-        }
+        );
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(late_keys(&ledger, 11), ["2"], "order 2's shipment failed");
     }
 
     #[test]
     fn a_ledger_from_before_the_mark_learns_where_each_files_events_start() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let conn =
-                rusqlite::Connection::open(dir.path().join(super::super::LEDGER_FILE)).unwrap();
-            for sql in &MIGRATIONS[..8] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 8;
-                 INSERT INTO files (id, route, name, size, state, claimed_at)
+        let dir = ledger_at_version(
+            8,
+            "INSERT INTO files (id, route, name, size, state, claimed_at)
                  VALUES (1, 'orders', 'a.csv', 1, 'claimed', 0),
                         (2, 'orders', 'b.csv', 1, 'done', 0);
                  INSERT INTO order_events (id, order_key, order_id, kind, outcome, file_id,
@@ -738,9 +735,7 @@ mod tests {
                  VALUES (7, '1', '1', 'order', 'sent', 1, 'here:out', 0),
                         (8, '2', '2', 'order', 'sent', 2, 'here:out', 0),
                         (9, '3', '3', 'order', 'sent', 1, 'here:out', 0);",
-            )
-            .unwrap();
-        }
+        );
         let ledger = Ledger::open(dir.path()).unwrap();
         ledger.forget_order_events(1).unwrap();
         assert_eq!(events_of(&ledger, 1), Vec::<String>::new());

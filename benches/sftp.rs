@@ -85,6 +85,7 @@ fn main() {
                 replace: true,
                 ..PutOptions::default()
             },
+            None,
         )
         .unwrap();
         ours.push(start.elapsed());
@@ -131,8 +132,14 @@ fn main() {
         let start = Instant::now();
         for i in 0..SMALL {
             let name = format!("s{i:04}.csv");
-            ep.put(&dir, &name, &small_dir.join(&name), PutOptions::default())
-                .unwrap();
+            ep.put(
+                &dir,
+                &name,
+                &small_dir.join(&name),
+                PutOptions::default(),
+                None,
+            )
+            .unwrap();
         }
         ours.push(start.elapsed());
         for (flag, runs) in [("", &mut peer), ("-f ", &mut peer_fsync)] {

@@ -21,7 +21,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Streams a reader to its end; returns its length and SHA-256 (hex).
-pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, String)> {
+pub fn sha256_of(mut reader: impl Read) -> io::Result<Hashed> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUFFER_SIZE];
     let mut total = 0u64;
@@ -58,45 +58,193 @@ pub fn copy_with_buffer(
     }
 }
 
+/// The length and SHA-256 (lowercase hex) of a stream of bytes.
+pub type Hashed = (u64, String);
+
 /// Copies like [`copy_with_buffer`], but reads on a second thread while this one writes, so a
-/// network download and the local disk work at the same time. At most four buffers are in flight.
+/// network download and the local disk work at the same time, and hashes on the reading thread
+/// what it reads. At most four buffers are in flight. Returns the length and hash of the copy.
 pub fn copy_pipelined(
     reader: impl Read + Send,
     mut writer: impl Write,
     buffer_size: usize,
-) -> io::Result<u64> {
+) -> io::Result<Hashed> {
+    let (total, hashed) = read_ahead(reader, buffer_size, |ahead| {
+        let mut total = 0u64;
+        while let Some(chunk) = ahead.next_chunk()? {
+            writer.write_all(chunk)?;
+            total += chunk.len() as u64;
+        }
+        Ok(total)
+    })?;
+    hashed
+        .filter(|(size, _)| *size == total)
+        .ok_or_else(|| io::Error::other("the copy stopped before the end of what was read"))
+}
+
+/// Hands `reader` to `consume` and hashes, in order, the bytes `consume` reads: inline for a
+/// stream of at most `expected` ≤ [`NETWORK_BUFFER_SIZE`] bytes, and otherwise on a second
+/// thread that reads ahead (see [`read_ahead`]), so that hashing and what `consume` does with
+/// the bytes (encrypting them for the network, say) share the work of two cores. `consume` must
+/// read to the end. Returns what `consume` returned, and the length and hash of what it read.
+pub fn read_hashed<T>(
+    reader: impl Read + Send,
+    expected: u64,
+    consume: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+) -> io::Result<(T, Hashed)> {
+    let (result, hashed) = if expected <= NETWORK_BUFFER_SIZE as u64 {
+        let mut hashing = HashingReader::new(reader);
+        let result = consume(&mut hashing)?;
+        (result, hashing.finish())
+    } else {
+        read_ahead(reader, NETWORK_BUFFER_SIZE, |ahead| consume(ahead))?
+    };
+    let hashed = hashed.ok_or_else(|| io::Error::other("the reader was not read to its end"))?;
+    Ok((result, hashed))
+}
+
+/// Reads `reader` on a second thread into buffers of `buffer_size` bytes (at most four in flight),
+/// hashing them in order, while `consume` takes them on this thread. Returns what `consume`
+/// returned, and the length and hash of the stream when `consume` read it to its end.
+fn read_ahead<T>(
+    reader: impl Read + Send,
+    buffer_size: usize,
+    consume: impl FnOnce(&mut ReadAhead) -> io::Result<T>,
+) -> io::Result<(T, Option<Hashed>)> {
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        scope.spawn(move || {
+        let (full_tx, full) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let reading = scope.spawn(move || {
             let mut reader = reader;
+            let mut hasher = Sha256::new();
+            let mut total = 0u64;
             loop {
                 let mut buf = empty_rx
                     .try_recv()
                     .unwrap_or_else(|_| vec![0u8; buffer_size]);
                 buf.resize(buffer_size, 0);
-                let result = reader.read(&mut buf).map(|n| {
-                    buf.truncate(n);
-                    buf
-                });
-                let done = !matches!(&result, Ok(b) if !b.is_empty());
-                if full_tx.send(result).is_err() || done {
-                    return;
+                let result = match reader.read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    read => read.map(|n| {
+                        buf.truncate(n);
+                        hasher.update(&buf);
+                        total += n as u64;
+                        buf
+                    }),
+                };
+                let (end, stop) = match &result {
+                    Ok(buf) if buf.is_empty() => (
+                        Some((total, hex(&std::mem::take(&mut hasher).finalize()))),
+                        true,
+                    ),
+                    Ok(_) => (None, false),
+                    Err(_) => (None, true),
+                };
+                if full_tx.send(result).is_err() || stop {
+                    return end;
                 }
             }
         });
-        let mut total = 0u64;
-        for chunk in full_rx {
-            let chunk = chunk?;
-            if chunk.is_empty() {
-                break;
-            }
-            writer.write_all(&chunk)?;
-            total += chunk.len() as u64;
-            let _ = empty_tx.send(chunk);
-        }
-        Ok(total)
+        let mut ahead = ReadAhead {
+            full,
+            empty,
+            chunk: Vec::new(),
+            at: 0,
+            ended: false,
+        };
+        let result = consume(&mut ahead);
+        let ended = ahead.ended;
+        // Dropping the receiving end stops a reader that is still reading.
+        drop(ahead);
+        let hashed = reading
+            .join()
+            .map_err(|_| io::Error::other("the reading thread panicked"))?;
+        Ok((result?, hashed.filter(|_| ended)))
     })
+}
+
+/// The receiving end of [`read_ahead`]: whole buffers ([`ReadAhead::next_chunk`]) or a plain
+/// [`Read`].
+struct ReadAhead {
+    full: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    empty: std::sync::mpsc::Sender<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl ReadAhead {
+    /// The next buffer read, whole; `None` at the end.
+    fn next_chunk(&mut self) -> io::Result<Option<&[u8]>> {
+        if self.ended {
+            return Ok(None);
+        }
+        let used = std::mem::take(&mut self.chunk);
+        if used.capacity() > 0 {
+            let _ = self.empty.send(used);
+        }
+        self.at = 0;
+        match self.full.recv() {
+            Ok(Ok(buf)) if buf.is_empty() => {
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(Ok(buf)) => {
+                self.chunk = buf;
+                Ok(Some(&self.chunk))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::other("the reading thread stopped")),
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.chunk.len() && self.next_chunk()?.is_none() {
+            return Ok(0);
+        }
+        let n = out.len().min(self.chunk.len() - self.at);
+        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A reader that hashes and counts what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    read: u64,
+    ended: bool,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`.
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            read: 0,
+            ended: false,
+        }
+    }
+
+    /// The byte count and SHA-256 of everything read, once the end was read.
+    fn finish(self) -> Option<Hashed> {
+        self.ended
+            .then(|| (self.read, hex(&self.hasher.finalize())))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        self.ended |= n == 0 && !buf.is_empty();
+        Ok(n)
+    }
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -288,7 +436,7 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(
             copy_pipelined(&data[..], &mut out, 4096).unwrap(),
-            data.len() as u64
+            sha256_of(&data[..]).unwrap()
         );
         assert_eq!(out, data);
 
@@ -305,6 +453,37 @@ mod tests {
         }
         let err = copy_pipelined(Failing(0), Vec::new(), 16).unwrap_err();
         assert_eq!(err.to_string(), "connection lost");
+    }
+
+    #[test]
+    fn the_hash_of_what_is_read_is_that_of_the_whole_stream_inline_or_read_ahead() {
+        // A consumer that reads in odd sizes, as an upload window does.
+        let consume = |input: &mut dyn Read| {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 7919];
+            loop {
+                match input.read(&mut buf)? {
+                    0 => return Ok(got),
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        for len in [0usize, 5, NETWORK_BUFFER_SIZE, 3 * NETWORK_BUFFER_SIZE + 17] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 241) as u8).collect();
+            let (got, hashed) = read_hashed(&data[..], len as u64, consume).unwrap();
+            assert_eq!(got, data, "{len} bytes");
+            assert_eq!(hashed, sha256_of(&data[..]).unwrap(), "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn a_hash_of_a_stream_not_read_to_its_end_is_refused() {
+        let data = vec![1u8; 3 * NETWORK_BUFFER_SIZE];
+        for expected in [10, data.len() as u64] {
+            let err =
+                read_hashed(&data[..], expected, |input| input.read(&mut [0u8; 10])).unwrap_err();
+            assert!(err.to_string().contains("not read to its end"), "{err}");
+        }
     }
 
     #[test]

@@ -19,9 +19,9 @@ use tracing::{info, warn};
 
 use crate::alerts::Event;
 use crate::config::OnConflict;
-use crate::endpoint::{self, EndpointError, Entry, PutOptions};
+use crate::endpoint::{self, BeforeRename, EndpointError, Entry, Put, PutOptions};
 use crate::format::{self, ControlNumbers, ConvertError, Transform, WriteContext};
-use crate::fsutil::{self, BUFFER_SIZE, HashingWriter};
+use crate::fsutil::{self, BUFFER_SIZE, Hashed, HashingWriter};
 use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::naming::{MAX_NAME_BYTES, NameContext, with_counter};
 use crate::platform;
@@ -149,7 +149,7 @@ pub fn resume(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Outcome, 
         // unless the delivery already happened.
         match staged_output_intact(route, row) {
             Ok(false) if !holds_delivery(route, row) => {
-                ledger.claimed(row.id, row.size, row.sha256.as_deref().unwrap_or_default())?;
+                ledger.claimed(row.id, row.size, row.sha256.as_deref())?;
                 advance(route, ledger, row.id)?
             }
             Ok(_) => advance(route, ledger, row.id)?,
@@ -195,7 +195,7 @@ fn claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepErro
         Err(e) => return Err(transient("claim", &source)(e)),
     }
     crate::crash_point!("claim.renamed");
-    finish_claim(route, ledger, row)
+    finish_claim(route, ledger, row, None)
 }
 
 /// A claim the disk did not keep. A power cut can undo the rename into the processing area (its
@@ -252,7 +252,7 @@ fn download(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepE
         other => other?,
     };
     let local = File::create(&path).map_err(transient("write", &path))?;
-    let copied = fsutil::copy_pipelined(remote, local, fsutil::NETWORK_BUFFER_SIZE)
+    let (copied, sha) = fsutil::copy_pipelined(remote, local, fsutil::NETWORK_BUFFER_SIZE)
         .map_err(|e| StepError::Transient(format!("download of {} failed: {e}", row.name)))?;
     let now = route.source.stat(dir, &row.name)?;
     if copied != row.size || now.map(|e| e.size) != Some(copied) {
@@ -260,21 +260,28 @@ fn download(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepE
         return Ok(false);
     }
     crate::crash_point!("download.fetched");
-    finish_claim(route, ledger, row)
+    finish_claim(route, ledger, row, Some(sha))
 }
 
 /// Completes a claim cut short by a crash. A local rename may or may not have happened; a
 /// download cut short cannot be trusted, so a remote source is downloaded again.
 fn recover_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
     match route.source_dir {
-        Some(_) => finish_claim(route, ledger, row),
+        Some(_) => finish_claim(route, ledger, row, None),
         None => download(route, ledger, row),
     }
 }
 
-/// Removes the done-marker, hashes the claimed file and records it as claimed.
-/// `Ok(false)`: the file is not in the processing area.
-fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, StepError> {
+/// Removes the done-marker and records the claimed file as claimed, with its hash: `downloaded`
+/// (hashed as it was downloaded), or read now, unless the file is to be delivered as it is and
+/// is therefore hashed as it is sent (`Ledger::hashed`). `Ok(false)`: the file is not in the
+/// processing area.
+fn finish_claim(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    downloaded: Option<String>,
+) -> Result<bool, StepError> {
     let path = route.processing_path(row);
     let file = match platform::open_regular(&path) {
         Ok(Ok(f)) => f,
@@ -294,10 +301,26 @@ fn finish_claim(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<bool, S
             .source
             .delete(&route.config.from.dir, &marker.marker_for(&row.name))?;
     }
-    let (size, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
-    ledger.claimed(row.id, size, &sha)?;
+    let (size, sha) = match downloaded {
+        Some(sha) => (row.size, Some(sha)),
+        None if hashed_as_sent(route) => {
+            let size = file.metadata().map_err(transient("read", &path))?.len();
+            (size, None)
+        }
+        None => {
+            let (size, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
+            (size, Some(sha))
+        }
+    };
+    ledger.claimed(row.id, size, sha.as_deref())?;
     crate::crash_point!("claim.recorded");
     Ok(true)
+}
+
+/// Whether the route's claimed files are hashed as they are sent rather than when claimed: those
+/// delivered as they are, whose bytes the delivery reads anyway.
+fn hashed_as_sent(route: &Route) -> bool {
+    route.transform.is_passthrough() && route.destination.is_some()
 }
 
 /// Runs the steps after the claim until the journey ends or must wait.
@@ -311,7 +334,7 @@ fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerErr
                 ledger,
                 &row,
                 row.output_size.unwrap_or_default(),
-                row.output_sha256.as_deref().unwrap_or_default(),
+                row.output_sha256.as_deref(),
             ),
             State::Delivering => deliver(route, ledger, &row),
             State::Delivered => publish_side_outputs(route, ledger, &row)
@@ -406,10 +429,12 @@ pub(crate) fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duratio
 }
 
 /// Claimed → Delivering (or Duplicate): skip known content, else write the output into staging
-/// (the route's plug-ins watching) and choose its name.
+/// (the route's plug-ins watching) and choose its name. Content not hashed yet is checked as it
+/// is delivered (`deliver`).
 fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
-    let sha = row.sha256.as_deref().unwrap_or_default();
-    if route.config.dedupe
+    let sha = row.sha256.as_deref();
+    if let Some(sha) = sha
+        && route.config.dedupe
         && ledger
             .delivered_with_hash(route.name(), sha, row.id)?
             .is_some()
@@ -507,7 +532,7 @@ fn stage(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome
             place_rejected(route, ledger, row, conversion, rejected, converted.written)?;
             crate::crash_point!("stage.rejected_placed");
         }
-        name_and_deliver(route, ledger, row, size, &out_sha)
+        name_and_deliver(route, ledger, row, size, Some(&out_sha))
     })
 }
 
@@ -652,18 +677,33 @@ fn staged_output_intact(route: &Route, row: &FileRow) -> Result<bool, StepError>
     }
 }
 
-/// Staged → Delivering: fixes the delivered name and records it with the output's size and hash.
+/// Staged → Delivering: fixes the delivered name and records it with the output's size and hash
+/// (none for a source hashed as it is sent).
 fn name_and_deliver(
     route: &Route,
     ledger: &Ledger,
     row: &FileRow,
     size: u64,
-    sha: &str,
+    sha: Option<&str>,
 ) -> Result<Option<Outcome>, StepError> {
-    let name = choose_name(route, row, size, sha)?;
-    ledger.delivering(row.id, size, sha, &name)?;
-    crate::crash_point!("deliver.named");
+    match choose_name(route, row, size, sha)? {
+        Naming::Chosen(name) => {
+            ledger.delivering(row.id, size, sha, &name)?;
+            crate::crash_point!("deliver.named");
+        }
+        // Back to claimed with its hash, to be checked as a duplicate first (`stage`).
+        Naming::Hashed(sha) => ledger.claimed(row.id, size, Some(&sha))?,
+    }
     Ok(None)
+}
+
+/// What choosing a delivered name found.
+enum Naming {
+    /// The name to deliver under.
+    Chosen(String),
+    /// The name is taken and the output was not hashed yet: now it is (this hash), and whether
+    /// it was delivered before is asked before a name is chosen.
+    Hashed(String),
 }
 
 /// True when `dir/name` on the destination holds exactly the output of `size` bytes and hash `sha`.
@@ -687,7 +727,12 @@ fn holds_output(route: &Route, name: &str, size: u64, sha: &str) -> Result<bool,
 /// conflict rule. A taken name is someone else's (a redo of a delivery keeps the name recorded
 /// before it, see `deliver`), unless a power cut took the ledger's record of the name after the
 /// delivery: a name holding exactly this output, written since this file was taken, is its own.
-fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<String, StepError> {
+fn choose_name(
+    route: &Route,
+    row: &FileRow,
+    size: u64,
+    sha: Option<&str>,
+) -> Result<Naming, StepError> {
     let destination = destination(route)?;
     let to = &destination.config;
     let wanted = to.name.render(&NameContext {
@@ -714,11 +759,17 @@ fn choose_name(route: &Route, row: &FileRow, size: u64, sha: &str) -> Result<Str
     let mut candidate = wanted.clone();
     for n in 2..=MAX_UNIQUE_SUFFIX + 1 {
         let taken = destination.endpoint.occupied(&to.dir, &candidate)?;
-        if !taken
-            || to.on_conflict == OnConflict::Overwrite
-            || own_delivery(route, row, &candidate, size, sha)?
-        {
-            return Ok(candidate);
+        if !taken || to.on_conflict == OnConflict::Overwrite {
+            return Ok(Naming::Chosen(candidate));
+        }
+        let Some(sha) = sha else {
+            let path = route.staged_path(row);
+            let file = File::open(&path).map_err(transient("read", &path))?;
+            let (_, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
+            return Ok(Naming::Hashed(sha));
+        };
+        if own_delivery(route, row, &candidate, size, sha)? {
+            return Ok(Naming::Chosen(candidate));
         }
         if to.on_conflict == OnConflict::Fail {
             return Err(StepError::Permanent(Failure::other(
@@ -758,19 +809,32 @@ fn own_delivery(
 }
 
 /// Delivering → Delivered: temp name, flush, size check, rename; a redo finds its own delivery.
+/// A source not hashed yet is hashed as it is sent, and before the rename either its hash is
+/// recorded (`Ledger::hashed`) or, when the route delivered the same content before, the
+/// delivery withdrawn (the file then ends as a duplicate).
 fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outcome>, StepError> {
     let destination = destination(route)?;
     let to = &destination.config;
     let name = row.output_name.as_deref().unwrap_or_default();
-    let size = row.output_size.unwrap_or_default();
-    let sha = row.output_sha256.as_deref().unwrap_or_default();
     let replace = to.on_conflict == OnConflict::Overwrite;
-    // A put that may replace must first know whether the name holds this delivery already (a
-    // redo after a crash), or it would deliver it twice; so must a redo whose put took its staged
-    // output (a local put moves a disposable output into place). Otherwise the put is refused
-    // when the name is taken, and only then asks: a round trip saved on every file.
     let staged = route.staged_path(row);
-    let mut recognised = (replace || !staged.exists()) && holds_output(route, name, size, sha)?;
+    if route.transform.is_passthrough() && row.sha256.is_some() && !staged.exists() {
+        // A power cut may have undone the claim's rename since the source was hashed.
+        reclaim_if_returned(route, row, true).map_err(StepError::Transient)?;
+    }
+    let mut recognised = match row.output_sha256.as_deref() {
+        // A put that may replace must first know whether the name holds this delivery already (a
+        // redo after a crash), or it would deliver it twice; so must a redo whose put took its
+        // staged output (a local put moves a disposable output into place). Otherwise the put is
+        // refused when the name is taken, and only then asks: a round trip saved on every file.
+        Some(sha) => {
+            let size = row.output_size.unwrap_or_default();
+            (replace || !staged.exists()) && holds_output(route, name, size, sha)?
+        }
+        // Not hashed: never delivered, since the hash is recorded before the rename.
+        None if staged.exists() => false,
+        None => return gone_before_delivery(route, ledger, row),
+    };
     if !recognised {
         let options = PutOptions {
             replace,
@@ -778,17 +842,52 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
             source_disposable: !route.transform.is_passthrough(),
             attempt: row.attempts,
         };
-        match destination.endpoint.put(&to.dir, name, &staged, options) {
-            Ok(_) => {
+        let mut checked = None;
+        let mut check = |hashed: &Hashed| {
+            let verdict = check_hashed(route, ledger, row, hashed);
+            let new = matches!(verdict, Ok(Checked::New));
+            checked = Some(verdict);
+            new
+        };
+        let before_rename = row
+            .output_sha256
+            .is_none()
+            .then_some(&mut check as BeforeRename<'_>);
+        let put = destination
+            .endpoint
+            .put(&to.dir, name, &staged, options, before_rename);
+        if let Some(Checked::Delivered((size, sha))) = checked.transpose()? {
+            // The same content went before: back to claimed, now with its hash, to end there as
+            // a duplicate. This attempt's temporary file is gone; earlier ones go now.
+            put?;
+            remove_temporary_files(route, name, row.attempts)?;
+            ledger.claimed(row.id, size, Some(&sha))?;
+            return Ok(None);
+        }
+        match put {
+            Ok(Put::Delivered(_)) => {
                 crate::crash_point!("deliver.put");
             }
-            Err(EndpointError::AlreadyExists { .. }) if holds_output(route, name, size, sha)? => {
-                recognised = true;
+            Ok(Put::Withdrawn) => {
+                return Err(StepError::Transient(format!(
+                    "the delivery of {name} was withdrawn before its rename for no reason given"
+                )));
             }
-            Err(EndpointError::AlreadyExists { .. }) => {
-                // Someone took the name since it was chosen: choose again.
-                ledger.staged(row.id, size, sha)?;
-                return Ok(None);
+            Err(EndpointError::AlreadyExists { path }) => {
+                // The size and hash as the put found them, for a source hashed as it was sent.
+                let row = ledger.get(row.id)?;
+                let size = row.output_size.unwrap_or_default();
+                let Some(sha) = row.output_sha256.as_deref() else {
+                    return Err(StepError::Transient(format!(
+                        "{path} already exists, and the put ended before its bytes were hashed"
+                    )));
+                };
+                if !holds_output(route, name, size, sha)? {
+                    // Someone took the name since it was chosen: choose again.
+                    ledger.staged(row.id, size, sha)?;
+                    return Ok(None);
+                }
+                recognised = true;
             }
             Err(e) => return Err(e.into()),
         }
@@ -797,11 +896,7 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
     // crash inside a put is redone under the same attempt, whose file the redo renamed). A
     // delivery recognised on a redo may have this attempt's too: a crash between the link to
     // the final name and the removal of the temporary one (`platform::rename_no_replace`).
-    for attempt in 0..row.attempts + u32::from(recognised) {
-        destination
-            .endpoint
-            .delete(&to.dir, &endpoint::part_name(name, attempt))?;
-    }
+    remove_temporary_files(route, name, row.attempts + u32::from(recognised))?;
     let alert = row
         .rejected_path
         .as_ref()
@@ -817,6 +912,78 @@ fn deliver(route: &Route, ledger: &Ledger, row: &FileRow) -> Result<Option<Outco
     )?;
     crate::crash_point!("deliver.recorded");
     Ok(None)
+}
+
+/// What the check before the rename of a source hashed as it is sent found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Checked {
+    /// Content the route has not delivered: its hash is recorded, and the delivery goes on.
+    New,
+    /// Content the route delivered before (with `dedupe`), of this length and hash: the delivery
+    /// is withdrawn.
+    Delivered(Hashed),
+}
+
+/// Checks the hash of a source sent as it is, before its rename: content delivered before is
+/// withdrawn; new content has its hash recorded, durably, so that a delivery is never made
+/// without the ledger knowing its hash.
+fn check_hashed(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+    hashed: &Hashed,
+) -> Result<Checked, StepError> {
+    let (size, sha) = hashed;
+    if route.config.dedupe
+        && ledger
+            .delivered_with_hash(route.name(), sha, row.id)?
+            .is_some()
+    {
+        return Ok(Checked::Delivered(hashed.clone()));
+    }
+    ledger.hashed(row.id, *size, sha)?;
+    crate::crash_point!("deliver.hashed");
+    Ok(Checked::New)
+}
+
+/// Removes the temporary files of the first `attempts` attempts at delivering as `name`.
+fn remove_temporary_files(route: &Route, name: &str, attempts: u32) -> Result<(), StepError> {
+    let destination = destination(route)?;
+    for attempt in 0..attempts {
+        destination
+            .endpoint
+            .delete(&destination.config.dir, &endpoint::part_name(name, attempt))?;
+    }
+    Ok(())
+}
+
+/// A source to be hashed as it is sent that is no longer in the processing area was never
+/// delivered (its hash would be recorded), so its journey ends here. A power cut that undid its
+/// claim put it back in the inbox, where the next pass takes it afresh.
+fn gone_before_delivery(
+    route: &Route,
+    ledger: &Ledger,
+    row: &FileRow,
+) -> Result<Option<Outcome>, StepError> {
+    let back = route
+        .source_dir
+        .as_ref()
+        .is_some_and(|dir| dir.join(&row.name).is_file());
+    if back {
+        info!(
+            route = route.name(),
+            file = row.name.as_str(),
+            "a claimed file is back in the inbox (a power cut undid its claim) and was never delivered; it is taken afresh"
+        );
+    } else {
+        warn!(
+            route = route.name(),
+            file = row.name.as_str(),
+            "a claimed file is gone from the processing area before it was delivered (someone moved or deleted it): nothing of it was delivered"
+        );
+    }
+    ledger.abandon(row.id)?;
+    Ok(Some(Outcome::Vanished))
 }
 
 /// A free name for the source in today's archive folder.
@@ -836,6 +1003,10 @@ fn archive(route: &Route, ledger: &Ledger, row: &FileRow, end: State) -> Result<
             target
         }
     };
+    // A power cut may have undone the claim's rename: the source is back in the inbox.
+    if fs::symlink_metadata(&processing).is_err() {
+        reclaim_if_returned(route, row, false).map_err(StepError::Transient)?;
+    }
     // Not flushed: if a power cut undoes this move, recovery finds the file in the processing
     // area with its journey ended and moves it again (`RouteWorker::recover`).
     if let Ok(now) = fs::symlink_metadata(&processing) {
@@ -917,7 +1088,19 @@ fn fail(
         Some(part) => PathBuf::from(part),
         None => fsutil::free_path(&route.config.errors, &row.name, Some(report::report_path)),
     };
-    let text = report::render(&report_context(route, row, &target), &failure);
+    // A source hashed as it is sent may fail before it was: the report names it by its hash all
+    // the same.
+    let hashed_now = match row.sha256 {
+        Some(_) => None,
+        None => File::open(route.processing_path(row))
+            .and_then(fsutil::sha256_of)
+            .ok(),
+    };
+    let mut context = report_context(route, row, &target);
+    if let Some((_, sha)) = &hashed_now {
+        context.sha256 = sha;
+    }
+    let text = report::render(&context, &failure);
     ledger.failing(row.id, &target.to_string_lossy(), &failure.reason, &text)?;
     crate::crash_point!("error_folder.recorded");
     let row = ledger.get(row.id)?;

@@ -528,6 +528,7 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
             "claim.renamed",
             "claim.recorded",
             "deliver.named",
+            "deliver.hashed",
             "deliver.put",
             "deliver.recorded",
             "archive.moved",
@@ -542,6 +543,71 @@ fn four_workers_overwriting_at_the_destination_end_the_same_after_a_crash_at_any
         inboxes: &|s, _| vec![s.path("cart/out")],
         cut: Cut::None,
     });
+}
+
+/// A passthrough route (hashed as it delivers) that delivered `a.dat` in an uncrashed run, and
+/// then takes `b.dat` (the same bytes: a duplicate, found as it is sent and withdrawn) and
+/// `c.dat` (new).
+fn passthrough_duplicate_sandbox(_run: usize) -> Sandbox {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let body: String = (0..30_000).map(|i| format!("line {i}\n")).collect();
+    sandbox.drop_file("cart/out", "a.dat", body.as_bytes());
+    sandbox.once_expecting(0);
+    sandbox.drop_file("cart/out", "b.dat", body.as_bytes());
+    sandbox.drop_file("cart/out", "c.dat", b"new bytes\n");
+    sandbox
+}
+
+/// The points a passthrough route's files pass, the duplicate's first (it is taken first).
+const PASSTHROUGH_POINTS: &[&str] = &[
+    "claim.renamed",
+    "claim.recorded",
+    "deliver.named",
+    "archive.moved",
+    "deliver.hashed",
+    "rename.linked",
+    "deliver.put",
+    "deliver.recorded",
+];
+
+/// The passthrough scenario, with what each crash also loses.
+fn passthrough_scenario(name: &str, cut: Cut) {
+    crash_everywhere(&Scenario {
+        name,
+        points: PASSTHROUGH_POINTS,
+        setup: &passthrough_duplicate_sandbox,
+        roots: &|s, _| {
+            vec![
+                ("warehouse", s.path("warehouse/in")),
+                ("archive", s.path("var/archive")),
+                ("errors", s.path("var/errors")),
+            ]
+        },
+        inboxes: &|s, _| vec![s.path("cart/out")],
+        cut,
+    });
+}
+
+/// A file delivered as it is is hashed as it is sent, and its hash recorded before its rename: a
+/// crash anywhere, or a power cut, delivers the new file once and the duplicate never.
+#[test]
+fn a_passthrough_route_hashing_as_it_sends_ends_the_same_after_a_crash_at_any_point() {
+    passthrough_scenario("passthrough", Cut::None);
+}
+
+/// The same with power cuts, which may undo the claim of a file not yet hashed.
+#[test]
+fn a_passthrough_route_hashing_as_it_sends_ends_the_same_after_a_power_cut_at_any_point() {
+    passthrough_scenario("passthrough, power cut", Cut::Power);
+}
+
+/// The same with power cuts that also take the ledger's unflushed commits.
+#[test]
+fn a_passthrough_route_ends_the_same_after_a_power_cut_that_loses_the_unflushed_ledger_commits() {
+    passthrough_scenario(
+        "passthrough, power cut, unflushed commits lost",
+        Cut::PowerAndLedger,
+    );
 }
 
 /// A route whose orders were sent before (in `a.csv`, by an uncrashed run) takes `second`:
@@ -793,6 +859,7 @@ to = {{ endpoint = "cart", dir = "in" }}
             "download.fetched",
             "claim.recorded",
             "deliver.named",
+            "deliver.hashed",
             "deliver.put",
             "deliver.recorded",
             "archive.moved",

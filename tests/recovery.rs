@@ -86,3 +86,39 @@ fn dedupe_can_be_turned_off_per_route() {
     sandbox.once_expecting(0);
     assert_eq!(sandbox.files("warehouse/in"), ["a-2.dat", "a.dat"]);
 }
+
+/// A file delivered as it is is hashed as it is sent: a repeat found then is withdrawn before its
+/// rename, and one whose name is taken at the destination is hashed first, so that it is a
+/// duplicate, not a name conflict. Small and big (read ahead on a second thread) alike.
+#[test]
+fn a_repeated_file_is_archived_as_a_duplicate_whether_or_not_its_name_is_taken() {
+    let sandbox = Sandbox::with_routes(PASSTHROUGH_ROUTE);
+    let big: String = (0..200_000).map(|i| format!("row {i}\n")).collect();
+    assert!(big.len() > 1 << 20);
+    sandbox.drop_file("cart/out", "small.dat", b"same\n");
+    sandbox.drop_file("cart/out", "big.dat", big.as_bytes());
+    sandbox.once_expecting(0);
+    // The same bytes again: under the names taken at the destination, and under new ones.
+    sandbox.drop_file("cart/out", "small.dat", b"same\n");
+    sandbox.drop_file("cart/out", "big.dat", big.as_bytes());
+    sandbox.drop_file("cart/out", "small-again.dat", b"same\n");
+    sandbox.drop_file("cart/out", "big-again.dat", big.as_bytes());
+    let out = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        log.matches("outcome=\"duplicate\"").count(),
+        4,
+        "four duplicates; log:\n{log}"
+    );
+    assert_eq!(
+        sandbox.all_files_below("warehouse/in"),
+        ["big.dat", "small.dat"].map(String::from),
+        "delivered once each, nothing temporary left behind"
+    );
+    assert_eq!(
+        fs::read(sandbox.path("warehouse/in/big.dat")).unwrap(),
+        big.as_bytes()
+    );
+    assert_eq!(archived(&sandbox).len(), 6);
+    assert!(sandbox.files("var/errors/files").is_empty());
+}

@@ -57,6 +57,16 @@ fn local_files_are_delivered_to_sftp_byte_identical_without_temporaries() {
     let all: Vec<_> = fs::read_dir(&remote).unwrap().flatten().collect();
     assert_eq!(all.len(), 2, "no .part left behind");
     assert_eq!(sandbox.all_files_below("var/archive/up").len(), 2);
+
+    // The same bytes under another name: hashed as they are sent, found delivered before, and
+    // withdrawn before the rename.
+    sandbox.drop_file("cart/out", "big-again.bin", &big);
+    let out = sandbox.once_expecting(0);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("outcome=\"duplicate\""), "{log}");
+    let all: Vec<_> = fs::read_dir(&remote).unwrap().flatten().collect();
+    assert_eq!(all.len(), 2, "the duplicate withdrawn; log:\n{log}");
+    assert_eq!(sandbox.all_files_below("var/archive/up").len(), 3);
 }
 
 /// Round trips a delivery to SFTP may take: open, write, fsync, close, rename, and the

@@ -469,7 +469,7 @@ fn probe(
     ep.list(dir)?;
     let name = format!(".cartferry-check-{}", std::process::id());
     let renamed = format!("{name}.renamed");
-    ep.put(dir, &name, scratch, endpoint::PutOptions::default())?;
+    ep.put(dir, &name, scratch, endpoint::PutOptions::default(), None)?;
     let result = ep.rename(dir, &name, dir, &renamed);
     let _ = ep.delete(dir, &name);
     let _ = ep.delete(dir, &renamed);
@@ -727,7 +727,7 @@ fn retry(config: &Config, route_name: &str, file: Option<&str>, resend: bool) ->
         // arrives whole (temporary name, then rename).
         route
             .source
-            .put(inbox, &name, &from, endpoint::PutOptions::default())
+            .put(inbox, &name, &from, endpoint::PutOptions::default(), None)
             .map_err(|e| format!("could not put {shown_name} back into the inbox: {e}"))?;
         fsutil::remove_if_present(&from)
             .and_then(|()| fsutil::remove_if_present(&report::report_path(&from)))

@@ -5,7 +5,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::{
-    Endpoint, EndpointError, Entry, Listing, PutOptions, Result, Unfit, Unfitness, part_name,
+    BeforeRename, Endpoint, EndpointError, Entry, Listing, Put, PutOptions, Result, Unfit,
+    Unfitness, part_name,
 };
 use crate::{fsutil, platform};
 
@@ -104,19 +105,33 @@ impl Endpoint for LocalEndpoint {
         ))
     }
 
-    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
+    fn put(
+        &self,
+        dir: &str,
+        name: &str,
+        source: &Path,
+        options: PutOptions,
+        before_rename: Option<BeforeRename<'_>>,
+    ) -> Result<Put> {
         let folder = self.root.join(dir);
         let part = folder.join(part_name(name, options.attempt));
         let target = folder.join(name);
         let expected = fs::metadata(source).map_err(io_err("read", source))?.len();
         fsutil::remove_if_present(&part).map_err(io_err("write", &part))?;
         // A disposable source on the same filesystem is linked, not copied: no bytes move and no
-        // inode is freed when the source is deleted. Otherwise fs::copy uses copy_file_range or
-        // reflinks where the kernel offers them.
-        let linked = options.source_disposable && fs::hard_link(source, &part).is_ok();
-        if !linked {
-            fs::copy(source, &part).map_err(io_err("write", &part))?;
-        }
+        // inode is freed when the source is deleted. Bytes to be hashed are read as they are
+        // copied. Otherwise fs::copy uses copy_file_range or reflinks where the kernel offers them.
+        let linked = before_rename.is_none()
+            && options.source_disposable
+            && fs::hard_link(source, &part).is_ok();
+        let hashed = match &before_rename {
+            _ if linked => None,
+            Some(_) => Some(copy_hashing(source, &part, expected)?),
+            None => {
+                fs::copy(source, &part).map_err(io_err("write", &part))?;
+                None
+            }
+        };
         let file = fs::OpenOptions::new()
             .write(true)
             .open(&part)
@@ -134,6 +149,12 @@ impl Endpoint for LocalEndpoint {
             });
         }
         drop(file);
+        if let (Some(decide), Some(hashed)) = (before_rename, &hashed)
+            && !decide(hashed)
+        {
+            fs::remove_file(&part).map_err(io_err("delete", &part))?;
+            return Ok(Put::Withdrawn);
+        }
         if options.replace {
             fs::rename(&part, &target).map_err(io_err("rename", &target))?;
             fsutil::renamed(&part, &target);
@@ -150,7 +171,7 @@ impl Endpoint for LocalEndpoint {
             })?;
         }
         platform::sync_dir(&folder).map_err(io_err("flush", &folder))?;
-        Ok(expected)
+        Ok(Put::Delivered(expected))
     }
 
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {
@@ -194,6 +215,17 @@ impl Endpoint for LocalEndpoint {
     }
 }
 
+/// Copies `source` (`expected` bytes) to a new `part`, hashing the bytes as they are read.
+fn copy_hashing(source: &Path, part: &Path, expected: u64) -> Result<fsutil::Hashed> {
+    let input = fs::File::open(source).map_err(io_err("read", source))?;
+    let mut output = fs::File::create(part).map_err(io_err("write", part))?;
+    let (_, hashed) = fsutil::read_hashed(input, expected, |input| {
+        fsutil::copy_with_buffer(input, &mut output, fsutil::BUFFER_SIZE)
+    })
+    .map_err(io_err("write", part))?;
+    Ok(hashed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +238,7 @@ mod tests {
         fs::write(&src, b"new").unwrap();
         fs::write(tmp.path().join("out.csv"), b"old").unwrap();
         let err = ep
-            .put("", "out.csv", &src, PutOptions::default())
+            .put("", "out.csv", &src, PutOptions::default(), None)
             .unwrap_err();
         assert!(matches!(err, EndpointError::AlreadyExists { .. }));
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"old");
@@ -216,9 +248,41 @@ mod tests {
             source_disposable: true,
             attempt: 0,
         };
-        assert_eq!(ep.put("", "out.csv", &src, replace).unwrap(), 3);
+        assert_eq!(
+            ep.put("", "out.csv", &src, replace, None).unwrap(),
+            Put::Delivered(3)
+        );
         assert_eq!(fs::read(tmp.path().join("out.csv")).unwrap(), b"new");
         assert!(!tmp.path().join(".out.csv.0.part").exists());
+    }
+
+    #[test]
+    fn a_put_asked_before_its_rename_has_the_hash_of_what_it_wrote_and_can_be_withdrawn() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ep = LocalEndpoint::new(tmp.path().to_path_buf());
+        let src = tmp.path().join("src");
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&src, &body).unwrap();
+        let expected = fsutil::sha256_of(&body[..]).unwrap();
+        for (deliver, name) in [(false, "withdrawn.bin"), (true, "delivered.bin")] {
+            let mut asked = Vec::new();
+            let mut decide = |hashed: &fsutil::Hashed| {
+                asked.push(hashed.clone());
+                deliver
+            };
+            let put = ep
+                .put("", name, &src, PutOptions::default(), Some(&mut decide))
+                .unwrap();
+            assert_eq!(asked, std::slice::from_ref(&expected), "{name}");
+            assert!(!tmp.path().join(part_name(name, 0)).exists(), "{name}");
+            if deliver {
+                assert_eq!(put, Put::Delivered(body.len() as u64));
+                assert_eq!(fs::read(tmp.path().join(name)).unwrap(), body);
+            } else {
+                assert_eq!(put, Put::Withdrawn);
+                assert!(!tmp.path().join(name).exists());
+            }
+        }
     }
 
     #[test]

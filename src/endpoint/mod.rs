@@ -13,6 +13,7 @@ pub use local::LocalEndpoint;
 pub use sftp::SftpEndpoint;
 
 use crate::config::EndpointConfig;
+use crate::fsutil::Hashed;
 
 /// One file in a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +147,20 @@ pub struct PutOptions {
     pub attempt: u32,
 }
 
+/// Asked by `put` once its temporary file is whole and flushed, with the length and SHA-256 of
+/// the bytes it sent (hashed as they were read for sending, not in a pass of their own): `true`
+/// lets the file take its final name, `false` withdraws it.
+pub type BeforeRename<'a> = &'a mut dyn FnMut(&Hashed) -> bool;
+
+/// How a `put` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The file is under its final name; this many bytes.
+    Delivered(u64),
+    /// [`BeforeRename`] withdrew it: its temporary file is deleted, and nothing has the name.
+    Withdrawn,
+}
+
 /// A place files live. Folders (`dir`) are relative to the endpoint's root; names have no slashes.
 ///
 /// Atomicity: `put` never exposes a partial file under its final name on any kind. Replacing an
@@ -171,8 +186,16 @@ pub trait Endpoint: Send + Sync {
 
     /// Delivers the local file `source` as `dir/name`: written to `.<name>.part`, flushed to disk,
     /// size-verified, then renamed. Without `options.replace`, an existing `name` is left alone
-    /// and [`EndpointError::AlreadyExists`] returned. Returns the bytes written.
-    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64>;
+    /// and [`EndpointError::AlreadyExists`] returned. With `before_rename`, the bytes are hashed
+    /// as they are sent, and it decides, before the rename, whether the file is delivered.
+    fn put(
+        &self,
+        dir: &str,
+        name: &str,
+        source: &Path,
+        options: PutOptions,
+        before_rename: Option<BeforeRename<'_>>,
+    ) -> Result<Put>;
 
     /// Moves `from_dir/from` to `to_dir/to` on this endpoint, never replacing an existing file.
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()>;

@@ -14,13 +14,16 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use base64::Engine;
 use ssh2::{
-    CheckResult, ErrorCode, HashType, KnownHostFileKind, OpenFlags, OpenType, Session, Sftp,
+    CheckResult, ErrorCode, HashType, KnownHostFileKind, MethodType, OpenFlags, OpenType, Session,
+    Sftp,
 };
 
 use super::{
-    Endpoint, EndpointError, Entry, Listing, PutOptions, Result, Unfit, Unfitness, part_name,
+    BeforeRename, Endpoint, EndpointError, Entry, Listing, Put, PutOptions, Result, Unfit,
+    Unfitness, part_name,
 };
 use crate::config::SftpConfig;
+use crate::fsutil::{self, Hashed};
 use crate::ledger::{Ledger, Pause};
 
 /// SFTP status code for a missing file (`SSH_FX_NO_SUCH_FILE`).
@@ -297,6 +300,12 @@ impl SftpEndpoint {
             })
         })?;
         session.set_keepalive(true, 15);
+        tracing::debug!(
+            server = self.server().as_str(),
+            cipher = session.methods(MethodType::CryptCs).unwrap_or("?"),
+            mac = session.methods(MethodType::MacCs).unwrap_or("?"),
+            "SSH session opened"
+        );
         let sftp = session
             .sftp()
             .map_err(|e| fail(limited(self.refused(format!("no SFTP service: {e}")))))?;
@@ -555,8 +564,11 @@ impl SftpEndpoint {
 
     /// Writes `input` (the local file `source`, `size` bytes) to the open remote `part`: alone
     /// through `remote`, or, with `spare` sessions, in as many more ranges side by side, each
-    /// through its own handle of `part`. Returns the bytes the server acknowledged. A range that
-    /// fails breaks its session.
+    /// through its own handle of `part`. Returns the bytes the server acknowledged and, with
+    /// `hash`, the length and SHA-256 of the file: of the bytes read for sending when they go
+    /// alone, and, when they go in ranges (out of order), of a read of the whole file in order
+    /// beside them. A range that fails breaks its session.
+    #[allow(clippy::too_many_arguments)]
     fn upload(
         &self,
         source: &Path,
@@ -565,12 +577,21 @@ impl SftpEndpoint {
         part: &Path,
         size: u64,
         mut spare: Vec<Lease>,
-    ) -> io::Result<u64> {
+        hash: bool,
+    ) -> io::Result<(u64, Option<Hashed>)> {
         if spare.is_empty() {
-            return upload_windowed(input, remote, UPLOAD_WINDOW);
+            if !hash {
+                return Ok((upload_windowed(input, remote, UPLOAD_WINDOW)?, None));
+            }
+            let (sent, hashed) = fsutil::read_hashed(input, size, |input| {
+                upload_windowed(input, remote, UPLOAD_WINDOW)
+            })?;
+            return Ok((sent, Some(hashed)));
         }
         let ranges = ranges(size, spare.len() + 1);
         std::thread::scope(|scope| {
+            let hashing = hash
+                .then(|| scope.spawn(|| std::fs::File::open(source).and_then(fsutil::sha256_of)));
             let others: Vec<_> = spare
                 .iter_mut()
                 .zip(&ranges[1..])
@@ -597,13 +618,12 @@ impl SftpEndpoint {
                 })
                 .collect();
             let first = upload_windowed(&mut input.take(ranges[0].1), remote, UPLOAD_WINDOW);
-            others
+            let sent = others
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("an upload thread panicked")))
-                })
-                .try_fold(first?, |total, sent| Ok(total + sent?))
+                .map(joined)
+                .try_fold(first?, |total, sent| io::Result::Ok(total + sent?))?;
+            let hashed = hashing.map(joined).transpose()?;
+            Ok((sent, hashed))
         })
     }
 
@@ -677,6 +697,13 @@ impl Read for RemoteReader {
     }
 }
 
+/// The result of a scoped thread; a panic is an error.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, io::Result<T>>) -> io::Result<T> {
+    thread
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("an upload thread panicked")))
+}
+
 /// Files at least this big are uploaded in ranges over several sessions, when the pool has
 /// sessions to spare: each SSH channel has a window of its own.
 const RANGED_UPLOAD_MIN: u64 = 16 << 20;
@@ -708,7 +735,7 @@ const UPLOAD_WINDOW: usize = 4 << 20;
 /// `write_all` of each buffer waits for the buffer's last acknowledgment before the next buffer
 /// leaves: a round trip per buffer.
 fn upload_windowed(
-    input: &mut impl Read,
+    input: &mut (impl Read + ?Sized),
     remote: &mut impl io::Write,
     window: usize,
 ) -> io::Result<u64> {
@@ -815,7 +842,14 @@ impl Endpoint for SftpEndpoint {
     /// checked against the server's acknowledgments of the writes, and the final name by the
     /// rename itself (SFTP v3 refuses to rename onto an existing name): only a refused rename
     /// asks whether the name is taken.
-    fn put(&self, dir: &str, name: &str, source: &Path, options: PutOptions) -> Result<u64> {
+    fn put(
+        &self,
+        dir: &str,
+        name: &str,
+        source: &Path,
+        options: PutOptions,
+        before_rename: Option<BeforeRename<'_>>,
+    ) -> Result<Put> {
         let part = self.path(dir, &part_name(name, options.attempt));
         let target = self.path(dir, name);
         let local_err = |op| {
@@ -857,10 +891,11 @@ impl Endpoint for SftpEndpoint {
         } else {
             Vec::new()
         };
+        let hash = before_rename.is_some();
         let written = self
-            .upload(source, &mut input, &mut remote, &part, expected, spare)
+            .upload(source, &mut input, &mut remote, &part, expected, spare, hash)
             .map_err(write_err)
-            .and_then(|acknowledged| {
+            .and_then(|(acknowledged, hashed)| {
                 // The bytes reach the server's disk before the rename makes them the delivery:
                 // with fsync@openssh.com where the server offers it. A server without it is
                 // said once, and its deliveries are as durable as its own close makes them.
@@ -880,10 +915,10 @@ impl Endpoint for SftpEndpoint {
                     Err(e) => return Err(write_err(to_io(e))),
                 }
                 remote.close().map_err(|e| write_err(to_io(e)))?;
-                Ok(acknowledged)
+                Ok((acknowledged, hashed))
             });
         drop(remote);
-        let acknowledged = written.inspect_err(|_| {
+        let (acknowledged, hashed) = written.inspect_err(|_| {
             // The session may be mid-request: a fresh one for what comes next.
             lease.broken = true;
         })?;
@@ -895,11 +930,17 @@ impl Endpoint for SftpEndpoint {
                 found: acknowledged,
             });
         }
+        if let (Some(decide), Some(hashed)) = (before_rename, &hashed)
+            && !decide(hashed)
+        {
+            self.on(&mut lease, "delete", &part, |s| s.unlink(&part))?;
+            return Ok(Put::Withdrawn);
+        }
         let renamed = self.on(&mut lease, "rename", &target, |s| {
             s.rename(&part, &target, None)
         });
         let Err(refused) = renamed else {
-            return Ok(expected);
+            return Ok(Put::Delivered(expected));
         };
         // Refused: the usual reason is a file with the final name.
         let taken = match self.on(&mut lease, "stat", &target, |s| s.lstat(&target)) {
@@ -920,7 +961,7 @@ impl Endpoint for SftpEndpoint {
         self.on(&mut lease, "rename", &target, |s| {
             s.rename(&part, &target, None)
         })?;
-        Ok(expected)
+        Ok(Put::Delivered(expected))
     }
 
     fn rename(&self, from_dir: &str, from: &str, to_dir: &str, to: &str) -> Result<()> {

@@ -502,8 +502,9 @@ impl Ledger {
             .ok_or(LedgerError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 
-    /// The source is in the processing area: its real size and hash.
-    pub fn claimed(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
+    /// The source is in the processing area: its real size, and its hash unless it is to be
+    /// hashed as it is delivered (see [`Ledger::hashed`]).
+    pub fn claimed(&self, id: i64, size: u64, sha256: Option<&str>) -> Result<()> {
         self.conn.execute(
             "UPDATE files SET state = 'claimed', size = ?2, sha256 = ?3 WHERE id = ?1",
             params![id, size as i64, sha256],
@@ -525,13 +526,34 @@ impl Ledger {
         Ok(())
     }
 
-    /// The output is complete in staging and its final name chosen; delivery begins.
-    pub fn delivering(&self, id: i64, size: u64, sha256: &str, output_name: &str) -> Result<()> {
+    /// The output is complete in staging and its final name chosen; delivery begins. Without a
+    /// hash, the output is the source, hashed as it is delivered.
+    pub fn delivering(
+        &self,
+        id: i64,
+        size: u64,
+        sha256: Option<&str>,
+        output_name: &str,
+    ) -> Result<()> {
         self.durably(|tx| {
             tx.execute(
                 "UPDATE files SET state = 'delivering', output_size = ?2, output_sha256 = ?3,
                  output_name = ?4 WHERE id = ?1",
                 params![id, size as i64, sha256, output_name],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The source, delivered as it is, was hashed as it was sent, and is whole at the destination
+    /// under its temporary name: its size and hash, recorded durably before the rename that
+    /// delivers it. A row delivering without a hash has therefore never been delivered.
+    pub fn hashed(&self, id: i64, size: u64, sha256: &str) -> Result<()> {
+        self.durably(|tx| {
+            tx.execute(
+                "UPDATE files SET size = ?2, sha256 = ?3, output_size = ?2, output_sha256 = ?3
+                 WHERE id = ?1",
+                params![id, size as i64, sha256],
             )?;
             Ok(())
         })
@@ -788,7 +810,7 @@ mod tests {
         let id = {
             let l = Ledger::open(dir.path()).unwrap();
             let id = l.begin_claim("orders", "a.csv", 10).unwrap();
-            l.claimed(id, 10, "abc").unwrap();
+            l.claimed(id, 10, Some("abc")).unwrap();
             l.staged(id, 12, "def").unwrap();
             id
         };
@@ -797,7 +819,7 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].state, State::Staged);
         assert_eq!(rows[0].output_sha256.as_deref(), Some("def"));
-        l.delivering(id, 12, "def", "a.out").unwrap();
+        l.delivering(id, 12, Some("def"), "a.out").unwrap();
         l.delivered(id, "/archive/a.csv", None).unwrap();
         assert_eq!(
             l.delivered_with_hash("orders", "abc", id + 1).unwrap(),
@@ -814,7 +836,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::open(dir.path()).unwrap();
         let id = l.begin_claim("r", "x", 1).unwrap();
-        l.claimed(id, 1, "h").unwrap();
+        l.claimed(id, 1, Some("h")).unwrap();
         l.failing(id, "/e/x", "line 2: bad", "report").unwrap();
         l.finish(id, State::Failed).unwrap();
         assert_eq!(l.delivered_with_hash("r", "h", 0).unwrap(), None);

@@ -323,6 +323,15 @@ fn hashed_as_sent(route: &Route) -> bool {
     route.transform.is_passthrough() && route.destination.is_some()
 }
 
+/// The hash of the claimed source, read now; `None` when what lies there is not a regular file
+/// (which is never opened: a pipe would block the read).
+fn hash_of_claimed(route: &Route, row: &FileRow) -> std::io::Result<Option<String>> {
+    match platform::open_regular(&route.processing_path(row))? {
+        Ok(file) => Ok(Some(fsutil::sha256_of(file)?.1)),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Runs the steps after the claim until the journey ends or must wait.
 fn advance(route: &Route, ledger: &Ledger, id: i64) -> Result<Outcome, LedgerError> {
     for _ in 0..MAX_STEPS {
@@ -763,9 +772,12 @@ fn choose_name(
             return Ok(Naming::Chosen(candidate));
         }
         let Some(sha) = sha else {
-            let path = route.staged_path(row);
-            let file = File::open(&path).map_err(transient("read", &path))?;
-            let (_, sha) = fsutil::sha256_of(file).map_err(transient("read", &path))?;
+            let path = route.processing_path(row);
+            let sha = hash_of_claimed(route, row)
+                .map_err(transient("read", &path))?
+                .ok_or_else(|| {
+                    StepError::Transient(format!("{} is not a regular file", path.display()))
+                })?;
             return Ok(Naming::Hashed(sha));
         };
         if own_delivery(route, row, &candidate, size, sha)? {
@@ -1092,12 +1104,10 @@ fn fail(
     // the same.
     let hashed_now = match row.sha256 {
         Some(_) => None,
-        None => File::open(route.processing_path(row))
-            .and_then(fsutil::sha256_of)
-            .ok(),
+        None => hash_of_claimed(route, row).ok().flatten(),
     };
     let mut context = report_context(route, row, &target);
-    if let Some((_, sha)) = &hashed_now {
+    if let Some(sha) = &hashed_now {
         context.sha256 = sha;
     }
     let text = report::render(&context, &failure);

@@ -9,26 +9,12 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use cartferry::config::SftpConfig;
 use cartferry::endpoint::{Endpoint, PutOptions, SftpEndpoint};
 use cartferry::fsutil;
-use support::sshd::{Sshd, user};
+use support::sshd::Sshd;
 
 fn endpoint(sshd: &Sshd) -> SftpEndpoint {
-    SftpEndpoint::new(SftpConfig {
-        host: "127.0.0.1".into(),
-        port: sshd.port,
-        user: user(),
-        private_key: Some(sshd.path("user_key")),
-        passphrase: None,
-        password: None,
-        agent: false,
-        known_hosts: sshd.path("known_hosts"),
-        root: sshd.path("root").display().to_string(),
-        timeout: Duration::from_secs(60),
-        create_dirs: false,
-        connections: 4,
-    })
+    SftpEndpoint::new(sshd.sftp_config())
 }
 
 /// Runs OpenSSH's `sftp -b` with these batch commands; returns its wall time (login included).

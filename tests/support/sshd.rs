@@ -252,6 +252,25 @@ impl Sshd {
         )
     }
 
+    /// The settings of an SFTP endpoint on this server's `root`, logging in with `user_key`, for
+    /// benches that drive the endpoint itself.
+    pub fn sftp_config(&self) -> cartferry::config::SftpConfig {
+        cartferry::config::SftpConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: user(),
+            private_key: Some(self.path("user_key")),
+            passphrase: None,
+            password: None,
+            agent: false,
+            known_hosts: self.path("known_hosts"),
+            root: self.path("root").display().to_string(),
+            timeout: Duration::from_secs(60),
+            create_dirs: false,
+            connections: 4,
+        }
+    }
+
     /// Runs OpenSSH's `sftp -b` with these batch commands against this server at `port`, trusting
     /// it through `known_hosts`; returns its wall time (login included), for benchmarks.
     pub fn sftp_batch(&self, commands: &str, port: u16, known_hosts: &Path) -> Duration {

@@ -1308,4 +1308,13 @@ fn a_big_file_to_a_far_server_goes_in_ranges_over_several_sessions_and_arrives_w
         logins >= 2,
         "one session only ({logins} logins): the file did not go in ranges"
     );
+    // Sent out of order, the file is hashed in order beside its ranges: the ledger has the hash
+    // of its bytes, so the same bytes again are known as a duplicate.
+    let ledger = rusqlite::Connection::open(sandbox.path("var/state/ledger.sqlite3")).unwrap();
+    let recorded: String = ledger
+        .query_row("SELECT sha256 FROM files WHERE name = 'big.bin'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(recorded, cartferry::fsutil::sha256_of(&big[..]).unwrap().1);
 }

@@ -562,23 +562,21 @@ impl SftpEndpoint {
         Ok(conn)
     }
 
-    /// Writes `input` (the local file `source`, `size` bytes) to the open remote `part`: alone
-    /// through `remote`, or, with `spare` sessions, in as many more ranges side by side, each
-    /// through its own handle of `part`. Returns the bytes the server acknowledged and, with
-    /// `hash`, the length and SHA-256 of the file: of the bytes read for sending when they go
-    /// alone, and, when they go in ranges (out of order), of a read of the whole file in order
-    /// beside them. A range that fails breaks its session.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes `source` to the open remote `part`: alone through `remote`, or, with `spare`
+    /// sessions, in as many more ranges side by side, each through its own handle of `part`.
+    /// Returns the bytes the server acknowledged and, with `hash`, the length and SHA-256 of the
+    /// file: of the bytes read for sending when they go alone, and, when they go in ranges (out
+    /// of order), of a read of the whole file in order beside them. A range that fails breaks its
+    /// session.
     fn upload(
         &self,
-        source: &Path,
-        input: &mut std::fs::File,
+        source: &mut LocalSource<'_>,
         remote: &mut ssh2::File,
         part: &Path,
-        size: u64,
         mut spare: Vec<Lease>,
         hash: bool,
     ) -> io::Result<(u64, Option<Hashed>)> {
+        let (path, size, input) = (source.path, source.size, &mut source.file);
         if spare.is_empty() {
             if !hash {
                 return Ok((upload_windowed(input, remote, UPLOAD_WINDOW)?, None));
@@ -590,8 +588,8 @@ impl SftpEndpoint {
         }
         let ranges = ranges(size, spare.len() + 1);
         std::thread::scope(|scope| {
-            let hashing = hash
-                .then(|| scope.spawn(|| std::fs::File::open(source).and_then(fsutil::sha256_of)));
+            let hashing =
+                hash.then(|| scope.spawn(|| std::fs::File::open(path).and_then(fsutil::sha256_of)));
             let others: Vec<_> = spare
                 .iter_mut()
                 .zip(&ranges[1..])
@@ -603,7 +601,7 @@ impl SftpEndpoint {
                                 .open_mode(part, OpenFlags::WRITE, 0o644, OpenType::File)
                                 .map_err(to_io)?;
                             file.seek(SeekFrom::Start(start))?;
-                            let mut local = std::fs::File::open(source)?;
+                            let mut local = std::fs::File::open(path)?;
                             local.seek(SeekFrom::Start(start))?;
                             let sent =
                                 upload_windowed(&mut local.take(len), &mut file, UPLOAD_WINDOW)?;
@@ -695,6 +693,14 @@ impl Read for RemoteReader {
             .read(buf)
             .inspect_err(|_| self.lease.broken = true)
     }
+}
+
+/// The local file a put sends: its path (each range of it opens its own handle), a handle for the
+/// first or only stream, and its size.
+struct LocalSource<'a> {
+    path: &'a Path,
+    file: std::fs::File,
+    size: u64,
 }
 
 /// The result of a scoped thread; a panic is an error.
@@ -857,7 +863,11 @@ impl Endpoint for SftpEndpoint {
             move |source| EndpointError::Io { op, path, source }
         };
         let expected = std::fs::metadata(source).map_err(local_err("read"))?.len();
-        let mut input = std::fs::File::open(source).map_err(local_err("read"))?;
+        let mut local = LocalSource {
+            path: source,
+            file: std::fs::File::open(source).map_err(local_err("read"))?,
+            size: expected,
+        };
         // One session for the whole put, so that puts to one server run side by side.
         let mut lease = self.lease()?;
         // The open is one round trip: how far the server is.
@@ -893,7 +903,7 @@ impl Endpoint for SftpEndpoint {
         };
         let hash = before_rename.is_some();
         let written = self
-            .upload(source, &mut input, &mut remote, &part, expected, spare, hash)
+            .upload(&mut local, &mut remote, &part, spare, hash)
             .map_err(write_err)
             .and_then(|(acknowledged, hashed)| {
                 // The bytes reach the server's disk before the rename makes them the delivery:

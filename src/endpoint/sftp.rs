@@ -303,7 +303,6 @@ impl SftpEndpoint {
         tracing::debug!(
             server = self.server().as_str(),
             cipher = session.methods(MethodType::CryptCs).unwrap_or("?"),
-            mac = session.methods(MethodType::MacCs).unwrap_or("?"),
             "SSH session opened"
         );
         let sftp = session

@@ -34,10 +34,12 @@ to = { endpoint = "warehouse", dir = "in/orders" }
 const REFUSED: &str = "not trying again before the pause ends";
 
 fn sandbox(sshd: &Sshd, key: &str, known_hosts: &str) -> Sandbox {
-    let s = Sandbox::new(&format!(
-        "{AGENT}\n{}",
-        sshd.endpoint("warehouse", key, known_hosts)
-    ));
+    sandbox_with(&sshd.endpoint("warehouse", key, known_hosts))
+}
+
+/// The agent's sandbox with `endpoint` (the `warehouse` endpoint's text) and the outbox made.
+fn sandbox_with(endpoint: &str) -> Sandbox {
+    let s = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
     fs::create_dir_all(s.path("cart/out")).unwrap();
     s
 }
@@ -80,8 +82,7 @@ fn a_small_file_is_delivered_to_sftp_in_six_round_trips() {
     let proxy = support::sshd::CountingProxy::start(sshd.port);
     // One session: the logins of more would count as the files'.
     let endpoint = sshd.endpoint_through("warehouse", proxy.port) + "connections = 1\n";
-    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
-    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let sandbox = sandbox_with(&endpoint);
     // A run without files: the login, the folder's check, the goodbye.
     sandbox.once_expecting(0);
     let alone = proxy.turns();
@@ -573,7 +574,7 @@ fn ecdsa_and_rsa_keys_passphrases_from_environment_or_file_and_hashed_known_host
         ("locked_key", "known_hosts", &passphrase_file),
     ] {
         let endpoint = sshd.endpoint("warehouse", key, known_hosts) + extra;
-        let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+        let sandbox = sandbox_with(&endpoint);
         let name = format!("{key}-{}.csv", extra.len());
         sandbox.drop_file("cart/out", &name, key.as_bytes());
         let out = std::process::Command::new(binary())
@@ -773,7 +774,7 @@ fn a_key_held_by_ssh_agent_logs_in() {
         .collect::<Vec<_>>()
         .join("\n")
         + "\nagent = true\n";
-    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+    let sandbox = sandbox_with(&endpoint);
     sandbox.drop_file("cart/out", "via-agent.csv", b"agent");
     let out = std::process::Command::new(binary())
         .arg("--config")
@@ -939,7 +940,7 @@ fn a_missing_passphrase_variable_is_this_machines_fault_not_a_refusal_by_the_ser
     fs::write(sshd.path("authorized_keys"), authorized).unwrap();
     let endpoint = sshd.endpoint("warehouse", "locked_key", "known_hosts")
         + "passphrase_env = \"CARTFERRY_TEST_NEVER_SET\"\n";
-    let sandbox = Sandbox::new(&format!("{AGENT}\n{endpoint}"));
+    let sandbox = sandbox_with(&endpoint);
     sandbox.drop_file("cart/out", "x.csv", b"data");
     let out = std::process::Command::new(binary())
         .arg("--config")
@@ -1157,11 +1158,7 @@ fn four_files_in_flight_on_four_sessions_killed_arrive_once_and_whole() {
     // Half-second round trips: each upload stays in flight for seconds (a channel's 2 MiB
     // window per round trip), longer than the files' claims differ by, even in a debug build.
     let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(250));
-    let sandbox = Sandbox::new(&format!(
-        "{AGENT}\n{}",
-        sshd.endpoint_through("warehouse", proxy.port)
-    ));
-    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let sandbox = sandbox_with(&sshd.endpoint_through("warehouse", proxy.port));
     let agent = sandbox.start();
     let data: Vec<Vec<u8>> = (0..FILES as u32)
         .map(|f| (0..8u32 << 20).map(|i| ((i + f) % 239) as u8).collect())
@@ -1241,11 +1238,7 @@ fn a_server_that_takes_fewer_sessions_gets_every_file_over_those_it_takes() {
     const FILES: usize = 12;
     let sshd = Sshd::start();
     let proxy = support::sshd::LimitingProxy::start(sshd.port, 2);
-    let sandbox = Sandbox::new(&format!(
-        "{AGENT}\n{}",
-        sshd.endpoint_through("warehouse", proxy.port)
-    ));
-    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let sandbox = sandbox_with(&sshd.endpoint_through("warehouse", proxy.port));
     for i in 0..FILES {
         sandbox.drop_file(
             "cart/out",
@@ -1286,11 +1279,7 @@ fn a_big_file_to_a_far_server_goes_in_ranges_over_several_sessions_and_arrives_w
     let sshd = Sshd::start();
     // A 100 ms round trip: far enough for ranges (from 40 ms).
     let proxy = support::sshd::DelayProxy::start(sshd.port, std::time::Duration::from_millis(50));
-    let sandbox = Sandbox::new(&format!(
-        "{AGENT}\n{}",
-        sshd.endpoint_through("warehouse", proxy.port)
-    ));
-    fs::create_dir_all(sandbox.path("cart/out")).unwrap();
+    let sandbox = sandbox_with(&sshd.endpoint_through("warehouse", proxy.port));
     // 20 MiB and 5 bytes: ranges of whole MiB, and a last one that is not.
     let big: Vec<u8> = (0..(20u32 << 20) + 5)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)

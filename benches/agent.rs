@@ -265,7 +265,7 @@ fn drain(base: &Path, on: bool) -> Drained {
         fs::write(dir.join(format!("src/o{i:05}.csv")), text).unwrap();
     }
     // The files just written reach the disk now, not during whichever run comes next.
-    assert!(Command::new("sync").status().unwrap().success());
+    support::sync_disks();
     let start = Instant::now();
     let agent = run(&dir);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -5,6 +5,8 @@
 //! it sends on a second thread, as cartferry's put does. Built only with the `russh-bench`
 //! feature: `cargo bench --features russh-bench --bench russh`.
 
+#[path = "support/mod.rs"]
+mod bench_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bench_support::median;
 use cartferry::endpoint::{Endpoint, PutOptions, SftpEndpoint};
 use russh::keys::{PrivateKeyWithHashAlg, load_secret_key};
 use russh_sftp::client::RawSftpSession;
@@ -128,19 +131,6 @@ async fn russh_put(sshd: &Sshd, source: &Path, remote: &str) -> Duration {
     took
 }
 
-fn median(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[d.len() / 2]
-}
-
-/// Flushes the machine's dirty pages to disk, so that no run meets the last one's writeback.
-fn sync() {
-    let flushed = std::process::Command::new("sync")
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(flushed, "sync failed");
-}
-
 fn main() {
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
@@ -164,7 +154,7 @@ fn main() {
         for turn in 0..clients.len() {
             let client = (run + turn) % clients.len();
             let remote = root.join(format!("{client}.bin"));
-            sync();
+            bench_support::sync_disks();
             let took = match client {
                 0 => runtime.block_on(russh_put(&sshd, &source, &remote.to_string_lossy())),
                 1 => {
@@ -193,7 +183,7 @@ fn main() {
     }
     println!("| upload 256 MiB on loopback, login included | median of {RUNS} |");
     println!("|---|---|");
-    for (client, took) in clients.iter().zip(runs) {
-        println!("| {client} | {:.2} s |", median(took).as_secs_f64());
+    for (client, mut took) in clients.iter().zip(runs) {
+        println!("| {client} | {:.2} s |", median(&mut took).as_secs_f64());
     }
 }

@@ -2,6 +2,8 @@
 //! `sftp` client in batch mode, against the same throwaway `sshd` on loopback, in the same run.
 //! Run with `cargo bench --bench sftp`.
 
+#[path = "support/mod.rs"]
+mod bench_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -9,6 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use bench_support::median;
 use cartferry::endpoint::{Endpoint, PutOptions, SftpEndpoint};
 use cartferry::fsutil;
 use support::sshd::Sshd;
@@ -20,11 +23,6 @@ fn endpoint(sshd: &Sshd) -> SftpEndpoint {
 /// Runs OpenSSH's `sftp -b` with these batch commands; returns its wall time (login included).
 fn openssh(sshd: &Sshd, commands: &str) -> Duration {
     sshd.sftp_batch(commands, sshd.port, &sshd.path("known_hosts"))
-}
-
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
 }
 
 fn row(what: &str, ours: Duration, peer: Duration, unit: impl Fn(Duration) -> String) {
@@ -82,7 +80,7 @@ fn main() {
         ));
         fs::remove_file(root.join("up.bin")).unwrap();
     }
-    row("upload 256 MiB", median(ours), median(peer), mbps);
+    row("upload 256 MiB", median(&mut ours), median(&mut peer), mbps);
 
     fs::copy(&big, root.join("down.bin")).unwrap();
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
@@ -100,7 +98,12 @@ fn main() {
         ));
         fs::remove_file(&target).unwrap();
     }
-    row("download 256 MiB", median(ours), median(peer), mbps);
+    row(
+        "download 256 MiB",
+        median(&mut ours),
+        median(&mut peer),
+        mbps,
+    );
 
     const SMALL: usize = 2000;
     let small_dir = local.path().join("small");
@@ -144,14 +147,14 @@ fn main() {
     }
     row(
         "2,000 files of 2 KiB, temporary name + rename, one session",
-        median(ours.clone()),
-        median(peer),
+        median(&mut ours),
+        median(&mut peer),
         per_sec,
     );
     row(
         "the same, OpenSSH with `put -f` (fsync, as cartferry does)",
-        median(ours),
-        median(peer_fsync),
+        median(&mut ours),
+        median(&mut peer_fsync),
         per_sec,
     );
 
@@ -169,8 +172,8 @@ fn main() {
     }
     row(
         "listing a 10,000-file folder",
-        median(ours),
-        median(peer),
+        median(&mut ours),
+        median(&mut peer),
         |d| format!("{:.0} ms", d.as_secs_f64() * 1e3),
     );
 }

@@ -5,6 +5,8 @@
 //! (its defaults plus `--transfers 8`; Debian's `rclone`, installed here when missing).
 //! `cargo bench --bench wan` runs every case; `-- big|small|many|loopback` one of them.
 
+#[path = "support/mod.rs"]
+mod bench_support;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bench_support::median;
 use support::sshd::{DelayProxy, Sshd, user};
 
 /// Runs of each big-file measurement; the median is shown.
@@ -181,11 +184,6 @@ to = {{ endpoint = "{to_ep}", dir = "{to_dir}" }}
     }
 }
 
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
 /// A file of `size` bytes that does not compress.
 fn random_file(path: &Path, size: usize) {
     let mut f = fs::File::create(path).unwrap();
@@ -274,9 +272,9 @@ fn big(target: &Target, base: &Path, label: &str) {
     }
     row(
         &format!("{label}: upload 64 MiB"),
-        median(ours),
-        median(openssh),
-        Some(median(rclone)),
+        median(&mut ours),
+        median(&mut openssh),
+        Some(median(&mut rclone)),
     );
     let (mut ours, mut openssh, mut rclone) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
@@ -304,9 +302,9 @@ fn big(target: &Target, base: &Path, label: &str) {
     }
     row(
         &format!("{label}: download 64 MiB"),
-        median(ours),
-        median(openssh),
-        Some(median(rclone)),
+        median(&mut ours),
+        median(&mut openssh),
+        Some(median(&mut rclone)),
     );
 }
 
@@ -400,7 +398,7 @@ fn loopback(sshd: &Sshd, base: &Path) {
         for turn in 0..=puts.len() {
             let client = (run + turn) % (puts.len() + 1);
             let remote = remote_folder(sshd, "up");
-            sync();
+            bench_support::sync_disks();
             match client.checked_sub(1) {
                 None => ours.push(target.cartferry(&dir, "local:src", "sftp:up")),
                 Some(i) => openssh[i].push(target.openssh(&format!(
@@ -416,12 +414,12 @@ fn loopback(sshd: &Sshd, base: &Path) {
             );
         }
     }
-    let ours = median(ours);
-    for (put, runs) in puts.iter().zip(openssh) {
+    let ours = median(&mut ours);
+    for (put, mut runs) in puts.iter().zip(openssh) {
         row(
             &format!("loopback: upload 256 MiB (OpenSSH `{put}`)"),
             ours,
-            median(runs),
+            median(&mut runs),
             None,
         );
     }
@@ -430,9 +428,3 @@ fn loopback(sshd: &Sshd, base: &Path) {
 /// Runs of the loopback upload: more than the others, since on a shared 2-core machine a
 /// 256 MiB upload varies by a third from run to run.
 const LOOPBACK_RUNS: usize = 9;
-
-/// Flushes the machine's dirty pages to disk.
-fn sync() {
-    let flushed = Command::new("sync").status().is_ok_and(|s| s.success());
-    assert!(flushed, "sync failed");
-}

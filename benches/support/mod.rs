@@ -95,6 +95,13 @@ pub fn cpu_of(child: std::process::Child) -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// Flushes the machine's dirty pages to disk, so that a run does not meet the writeback of what
+/// came before it.
+pub fn sync_disks() {
+    let flushed = Command::new("sync").status().is_ok_and(|s| s.success());
+    assert!(flushed, "sync failed");
+}
+
 /// The median of `values` (sorted here).
 pub fn median(values: &mut [Duration]) -> Duration {
     values.sort();

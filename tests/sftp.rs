@@ -1307,3 +1307,79 @@ fn a_big_file_to_a_far_server_goes_in_ranges_over_several_sessions_and_arrives_w
         .unwrap();
     assert_eq!(recorded, cartferry::fsutil::sha256_of(&big[..]).unwrap().1);
 }
+
+/// Sizes around the block (16 bytes), the first block's 12 encrypted bytes, libssh2's SFTP
+/// write (30,000 bytes) and the SSH channel packet (32 KiB).
+const PACKET_EDGES: [usize; 11] = [
+    0, 1, 12, 16, 17, 29_999, 30_000, 30_001, 32_768, 65_537, 1_048_583,
+];
+
+#[test]
+fn files_go_up_and_down_whole_with_each_cipher_a_server_may_insist_on() {
+    // AES-GCM is what cartferry asks for first upstream on a processor with AES instructions,
+    // and its patched libssh2 encrypts each such packet in one call; a server that offers only
+    // ChaCha20-Poly1305 gets that instead.
+    for cipher in [
+        "aes128-gcm@openssh.com",
+        "aes256-gcm@openssh.com",
+        "chacha20-poly1305@openssh.com",
+    ] {
+        let sshd = Sshd::start_with(&format!("Ciphers {cipher}\n"));
+        let sandbox = download_sandbox(&sshd, "");
+        let contents =
+            |size: usize| -> Vec<u8> { (0..size).map(|i| ((i * 31 + size) % 251) as u8).collect() };
+        for size in PACKET_EDGES {
+            sandbox.drop_file("cart/out", &format!("up-{size}.bin"), &contents(size));
+            fs::write(
+                sshd.path(&format!("root/out/down-{size}.csv")),
+                contents(size + 1),
+            )
+            .unwrap();
+        }
+        sandbox.once_expecting(0);
+        for size in PACKET_EDGES {
+            let up = fs::read(sshd.path(&format!("root/in/orders/up-{size}.bin"))).unwrap();
+            assert!(up == contents(size), "{cipher}: up-{size}.bin differs");
+            let down = fs::read(sandbox.path(&format!("cart/in/down-{size}.csv"))).unwrap();
+            assert!(
+                down == contents(size + 1),
+                "{cipher}: down-{size}.csv differs"
+            );
+        }
+        let logins = sshd.log();
+        assert!(
+            logins.contains("Accepted publickey"),
+            "{cipher}: the server logged no login:\n{logins}"
+        );
+    }
+}
+
+#[test]
+fn uploads_ask_for_aes_gcm_where_the_processor_has_aes_and_downloads_keep_chacha20() {
+    let sshd = Sshd::start();
+    let sandbox = sandbox(&sshd, "user_key", "known_hosts");
+    sandbox.drop_file("cart/out", "a.csv", b"1001,2\n");
+    let out = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(sandbox.config())
+        .arg("once")
+        .env("RUST_LOG", "info,cartferry::endpoint::sftp=debug")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let upstream = if cartferry::platform::aes_gcm_in_hardware() {
+        "aes128-gcm@openssh.com"
+    } else {
+        "chacha20-poly1305@openssh.com"
+    };
+    assert!(
+        log.contains(&format!("upstream_cipher=\"{upstream}\"")),
+        "{log}"
+    );
+    assert!(
+        log.contains("downstream_cipher=\"chacha20-poly1305@openssh.com\""),
+        "{log}"
+    );
+    assert!(sshd.path("root/in/orders/a.csv").exists());
+}

@@ -144,6 +144,24 @@ static int transport_decrypt(LIBSSH2_SESSION *session, unsigned char *source,
     if(!CRYPT_FLAG_R(session, SSH2_CRYPT_FLAG_PKTLEN_AAD))
         assert((len % blocksize) == 0);
 
+#ifdef LIBSSH2_OPENSSL
+    /* cartferry: OpenSSL's AES-GCM is a stream cipher that takes any length
+       in one call, so past the first block the rest is decrypted at once,
+       with the whole tag in the call when it is the packet's last part. */
+    if(CRYPT_FLAG_R(session, SSH2_CRYPT_FLAG_PKTLEN_AAD) &&
+       CRYPT_FLAG_R(session, SSH2_CRYPT_FLAG_INTEGRATED_MAC) &&
+       !IS_FIRST(firstlast) && len > 0) {
+        if(session->remote.crypt->crypt(session, 0, source, len,
+                                        &session->remote.crypt_abstract,
+                                        firstlast)) {
+            SSH2_SAFEFREE(session, p->payload);
+            return LIBSSH2_ERROR_DECRYPT;
+        }
+        memcpy(dest, source, len);
+        return LIBSSH2_ERROR_NONE;
+    }
+#endif /* LIBSSH2_OPENSSL */
+
     while(len > 0) {
         /* normally decrypt up to blocksize bytes at a time */
         ssize_t decryptlen = SSH2_MIN(blocksize, len);

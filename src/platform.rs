@@ -299,24 +299,39 @@ pub fn acknowledge_now(socket: &std::net::TcpStream) {
 #[cfg(not(target_os = "linux"))]
 pub fn acknowledge_now(_socket: &std::net::TcpStream) {}
 
-/// Waits until `socket` can be read from (or, with `write`, written to) or `timeout` passes;
-/// false when it passed.
+/// Waits until `socket` can be read from (with `read`) or written to (with `write`), or until
+/// `timeout` passes; false when it passed. A signal ends the wait early, as readiness would.
 #[cfg(unix)]
 pub fn wait_for_socket(
     socket: &std::net::TcpStream,
+    read: bool,
     write: bool,
     timeout: std::time::Duration,
 ) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
+    let mut events = 0;
+    if read {
+        events |= libc::POLLIN;
+    }
+    if write {
+        events |= libc::POLLOUT;
+    }
     let mut poll = libc::pollfd {
         fd: socket.as_raw_fd(),
-        events: if write { libc::POLLOUT } else { libc::POLLIN },
+        events,
         revents: 0,
     };
     let millis = timeout.as_millis().min(libc::c_int::MAX as u128) as libc::c_int;
     // SAFETY: one valid pollfd.
     match unsafe { libc::poll(&mut poll, 1, millis) } {
-        -1 => Err(io::Error::last_os_error()),
+        -1 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(true)
+            } else {
+                Err(e)
+            }
+        }
         ready => Ok(ready > 0),
     }
 }

@@ -1381,3 +1381,27 @@ fn sessions_ask_for_aes_gcm_both_ways_where_the_processor_has_aes() {
     }
     assert!(sshd.path("root/in/orders/a.csv").exists());
 }
+
+#[test]
+fn a_server_that_never_starts_sftp_is_a_timeout_said_in_the_log_and_the_file_waits() {
+    // The login succeeds, but what runs instead of the SFTP server never answers.
+    let sshd = Sshd::start_with("Match all\n    ForceCommand /bin/sleep 30\n");
+    let endpoint = sshd
+        .endpoint("warehouse", "user_key", "known_hosts")
+        .replace("timeout = \"10s\"", "timeout = \"1s\"");
+    let sandbox = sandbox_with(&endpoint);
+    sandbox.drop_file("cart/out", "a.csv", b"1001,2\n");
+    let out = sandbox.cmd(&["once"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("transient fault")
+            && log.contains("did not start SFTP in time")
+            && log.contains("1 waiting to retry"),
+        "{log}"
+    );
+    assert!(sandbox.all_files_below("var/errors").is_empty(), "{log}");
+    assert!(
+        list_files(&sshd.path("root")).is_empty(),
+        "nothing reached the server"
+    );
+}

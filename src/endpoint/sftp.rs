@@ -703,9 +703,13 @@ fn start_sftp(session: &Session, socket: &TcpStream, timeout: Duration) -> io::R
         match session.sftp().map_err(io::Error::from) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 crate::platform::acknowledge_now(socket);
-                let write = session.block_directions() == ssh2::BlockDirections::Outbound;
+                let (read, write) = match session.block_directions() {
+                    ssh2::BlockDirections::Outbound => (false, true),
+                    ssh2::BlockDirections::Both => (true, true),
+                    _ => (true, false),
+                };
                 let left = deadline.saturating_duration_since(Instant::now());
-                if !crate::platform::wait_for_socket(socket, write, left)? {
+                if !crate::platform::wait_for_socket(socket, read, write, left)? {
                     break Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "the server did not start SFTP in time",

@@ -1318,13 +1318,15 @@ const PACKET_EDGES: [usize; 11] = [
 fn files_go_up_and_down_whole_with_each_cipher_a_server_may_insist_on() {
     // AES-GCM is what cartferry asks for first on a processor with AES instructions, and its
     // patched libssh2 encrypts and decrypts each such packet in one call; a server that offers
-    // only ChaCha20-Poly1305 gets that instead.
-    for cipher in [
-        "aes128-gcm@openssh.com",
-        "aes256-gcm@openssh.com",
-        "chacha20-poly1305@openssh.com",
+    // only ChaCha20-Poly1305 gets that instead. One server renews the session's keys every
+    // 256 KiB, so that new cipher contexts take over mid-file, both ways.
+    for (cipher, rekey) in [
+        ("aes128-gcm@openssh.com", ""),
+        ("aes256-gcm@openssh.com", ""),
+        ("chacha20-poly1305@openssh.com", ""),
+        ("aes128-gcm@openssh.com", "RekeyLimit 256K\n"),
     ] {
-        let sshd = Sshd::start_with(&format!("Ciphers {cipher}\n"));
+        let sshd = Sshd::start_with(&format!("Ciphers {cipher}\n{rekey}"));
         let sandbox = download_sandbox(&sshd, "");
         let contents =
             |size: usize| -> Vec<u8> { (0..size).map(|i| ((i * 31 + size) % 251) as u8).collect() };

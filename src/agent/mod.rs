@@ -1,5 +1,5 @@
 //! The agent: one worker per route that lists its source, waits for files to be complete, and
-//! sends each through its journey. `run` drives the workers from folder events (notify, debounced)
+//! sends each through its journey. `run` drives the workers from folder events (notify)
 //! with a periodic rescan as the fallback; `once` makes a single pass and returns.
 
 pub mod priority;
@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
@@ -23,8 +22,9 @@ use crate::ledger::{FileRow, Ledger, LedgerError, State, now_ms};
 use crate::route::{Route, parse_processing_name};
 use priority::PriorityGate;
 
-/// How long folder events are gathered before a route is woken.
-const EVENT_DEBOUNCE: Duration = Duration::from_millis(10);
+/// The least time between the starts of two passes of a route that folder events woke one
+/// after another (a file being written). An event after any other wake starts a pass at once.
+const EVENT_GAP: Duration = Duration::from_millis(10);
 
 /// How often archive retention is applied.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -764,7 +764,9 @@ async fn route_loop(
     let mut worker: Option<RouteWorker> = None;
     let mut recovered = false;
     let mut crashes_in_a_row = 0;
+    let mut woken_by_event = false;
     while !stop.load(Ordering::Relaxed) {
+        let pass_started = Instant::now();
         let (route2, state_dir2, stop2, gate2) =
             (route.clone(), state_dir.clone(), stop.clone(), gate.clone());
         let taken = worker.take();
@@ -827,8 +829,16 @@ async fn route_loop(
         };
         let deadline = next.map_or(Instant::now() + poll, |n| n.min(Instant::now() + poll));
         tokio::select! {
-            _ = wake.notified() => debug!(route = route.name(), "woken by a folder event"),
-            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = wake.notified() => {
+                debug!(route = route.name(), "woken by a folder event");
+                // A file being written sends events all along: passes woken by one event after
+                // another start at most every EVENT_GAP.
+                if woken_by_event {
+                    tokio::time::sleep_until((pass_started + EVENT_GAP).into()).await;
+                }
+                woken_by_event = true;
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => woken_by_event = false,
         }
     }
 }
@@ -845,37 +855,36 @@ fn watch_sources(routes: &[Arc<Route>], wakers: &[Arc<Notify>]) -> Option<impl D
     }
     let all: Vec<Arc<Notify>> = wakers.to_vec();
     let lookup = by_dir.clone();
-    let handler = move |result: DebounceEventResult| match result {
-        Ok(events) => {
-            for event in events {
-                if event.need_rescan() {
-                    all.iter().for_each(|w| w.notify_one());
-                }
-                for path in &event.paths {
-                    if let Some(wakes) = path.parent().and_then(|p| lookup.get(p)) {
-                        wakes.iter().for_each(|w| w.notify_one());
-                    }
+    // No debouncer: a route's wake-up is a `Notify`, which keeps one permit however many events
+    // come before the route looks, so a burst of events is one pass already. A debouncer's
+    // timer thread would wake hundreds of times a second while the agent is idle.
+    let handler = move |result: notify::Result<notify::Event>| match result {
+        Ok(event) => {
+            if event.need_rescan() {
+                all.iter().for_each(|w| w.notify_one());
+            }
+            for path in &event.paths {
+                if let Some(wakes) = path.parent().and_then(|p| lookup.get(p)) {
+                    wakes.iter().for_each(|w| w.notify_one());
                 }
             }
         }
-        Err(errors) => {
-            for e in errors {
-                warn!(error = %e, "folder watch error; the periodic rescan continues");
-            }
+        Err(e) => {
+            warn!(error = %e, "folder watch error; the periodic rescan continues");
             all.iter().for_each(|w| w.notify_one());
         }
     };
-    let mut debouncer = match new_debouncer(EVENT_DEBOUNCE, None, handler) {
-        Ok(d) => d,
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
         Err(e) => {
             warn!(error = %e, "cannot watch folders; relying on the periodic rescan");
             return None;
         }
     };
     for dir in by_dir.keys() {
-        if let Err(e) = debouncer.watch(dir, RecursiveMode::NonRecursive) {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
             warn!(folder = %dir.display(), error = %e, "cannot watch this folder; relying on the periodic rescan");
         }
     }
-    Some(debouncer)
+    Some(watcher)
 }
